@@ -1,0 +1,49 @@
+//! Renaming rules from a checkpoint's tensor names to our module paths.
+
+use burn::store::KeyRemapper;
+
+use super::BundleError;
+
+/// Ordered regex rewrite rules, applied one after another to every tensor name (as
+/// `Regex::replace_all`, with `$1`-style captures). Unmatched names pass through unchanged, so a
+/// map for reference names leaves names we saved ourselves alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyMap {
+    rules: Vec<(String, String)>,
+}
+
+impl KeyMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn rule(mut self, pattern: impl Into<String>, replacement: impl Into<String>) -> Self {
+        self.rules.push((pattern.into(), replacement.into()));
+        self
+    }
+
+    /// Applies the rules to one name (what the loader does to every tensor).
+    pub fn apply(&self, name: &str) -> Result<String, BundleError> {
+        let mut name = name.to_string();
+        for (pattern, replacement) in &self.rules {
+            name = compile(pattern)?.replace_all(&name, replacement.as_str()).into_owned();
+        }
+        Ok(name)
+    }
+
+    pub(crate) fn remapper(&self) -> Result<KeyRemapper, BundleError> {
+        KeyRemapper::from_patterns(self.rules.clone()).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+fn compile(pattern: &str) -> Result<regex::Regex, BundleError> {
+    regex::Regex::new(pattern).map_err(|e| invalid(e.to_string()))
+}
+
+fn invalid(message: String) -> BundleError {
+    BundleError::Config {
+        file: "key map".into(),
+        field: None,
+        message,
+    }
+}

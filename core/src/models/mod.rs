@@ -1,0 +1,3 @@
+//! Models, one module per architecture. Each loads from and saves to a [`Bundle`](crate::bundle::Bundle).
+
+pub mod encoder;

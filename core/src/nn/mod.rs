@@ -1,0 +1,18 @@
+//! Neural building blocks written once and shared by every model family: attention (BERT post-LN,
+//! pre-RMSNorm, T5 relative bias), norms, feed-forward variants, masks and encoder stacks.
+
+pub mod activation;
+pub mod attention;
+pub mod encoder;
+pub mod ffn;
+pub mod mask;
+pub mod norm;
+pub mod position;
+
+pub use activation::Activation;
+pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};
+pub use encoder::{Encoder, EncoderConfig, EncoderLayer, NormPlacement};
+pub use ffn::{FeedForward, FeedForwardConfig, FfnKind};
+pub use mask::{causal_mask, padding_mask};
+pub use norm::{Norm, NormKind};
+pub use position::{RelativePositionBias, RelativePositionBiasConfig, relative_position_bucket};

@@ -1,0 +1,56 @@
+//! Helpers shared by the core tests: the `../shared` fixtures and tolerant comparison.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::Tensor;
+use safetensors::SafeTensors;
+
+/// `../shared` beside the repository (override with `TESSERA_SHARED`).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("TESSERA_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    shared_dir().join("fixtures").join(path)
+}
+
+pub fn read(path: &PathBuf) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An f32 tensor of a safetensors file as (values, shape).
+pub fn tensor_f32(bytes: &[u8], name: &str) -> (Vec<f32>, Vec<usize>) {
+    let file = SafeTensors::deserialize(bytes).expect("valid safetensors");
+    let view = file.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let values = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    (values, view.shape().to_vec())
+}
+
+pub fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.into_data().try_to_vec::<f32>().expect("f32 tensor")
+}
+
+/// The fixtures' tolerance: |a − b| ≤ 1e-4 + 1e-4·|b| everywhere.
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    let worst = actual
+        .iter()
+        .zip(expected)
+        .enumerate()
+        .map(|(i, (a, b))| (i, (a - b).abs() - 1e-4 * b.abs()))
+        .fold((0, f32::MIN), |acc, x| if x.1 > acc.1 { x } else { acc });
+    assert!(
+        worst.1 <= 1e-4,
+        "{what}: index {} is {} but expected {}",
+        worst.0,
+        actual[worst.0],
+        expected[worst.0]
+    );
+}
