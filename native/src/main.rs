@@ -1,1 +1,46 @@
-fn main() {}
+//! `tessera`: the command-line front-end over tessera-core. Argument parsing, files and
+//! terminal output live here; model logic lives in the core.
+
+mod backend;
+mod bundle;
+mod bundle_io;
+mod encoder;
+mod info;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Biological foundation models and network-robustness agents, natively and in the browser")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the compiled backends and the devices each can use.
+    Info,
+    /// Inspect and pack model bundles.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
+    /// Run a bare encoder bundle (hidden states in, hidden states out).
+    #[command(subcommand)]
+    Encoder(encoder::EncoderCommand),
+    /// Serve the demo site (`www/`) on 127.0.0.1.
+    Serve(serve::ServeArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info => info::run(),
+        Command::Bundle(command) => bundle::run(command),
+        Command::Encoder(command) => encoder::run(command),
+        Command::Serve(args) => serve::run(args),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,1 +1,131 @@
+//! Tessera's browser API: JS values in, a core call, JS values out. Every entry point returns
+//! `Result`, so bad input surfaces as a JS exception rather than a trap.
+//!
+//! Built twice (scripts/build-wasm.sh): a small CPU-only module and a WebGPU module, which
+//! still falls back to the CPU when the browser offers no adapter.
 
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use js_sys::{Float32Array, Promise};
+use tessera_core::bundle::Bundle;
+use tessera_core::models::encoder::EncoderModel;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// The device every model of this module runs on, and how it was chosen.
+#[wasm_bindgen]
+pub struct Runtime {
+    device: Device,
+    backend: String,
+    note: String,
+}
+
+/// Whether this build can use WebGPU at all.
+#[wasm_bindgen(js_name = hasWebGpu)]
+pub fn has_webgpu() -> bool {
+    cfg!(feature = "webgpu")
+}
+
+/// Picks the device: WebGPU when `preferGpu` and the browser gives an adapter, else the CPU.
+#[wasm_bindgen(js_name = initRuntime)]
+pub async fn init_runtime(prefer_gpu: bool) -> Result<Runtime, JsError> {
+    let cpu = |note: String| Runtime {
+        device: Device::flex(),
+        backend: "cpu".into(),
+        note,
+    };
+    if !prefer_gpu {
+        return Ok(cpu("CPU requested".into()));
+    }
+    #[cfg(feature = "webgpu")]
+    {
+        use burn::tensor::wgpu::WgpuBackend;
+        match Device::wgpu_options()
+            .graphics_api(WgpuBackend::WebGpu)
+            .init_async()
+            .await
+        {
+            Ok(device) => Ok(Runtime {
+                device,
+                backend: "webgpu".into(),
+                note: "WebGPU adapter".into(),
+            }),
+            Err(error) => Ok(cpu(format!("WebGPU unavailable ({error}); using the CPU"))),
+        }
+    }
+    #[cfg(not(feature = "webgpu"))]
+    Ok(cpu("this module is CPU-only".into()))
+}
+
+#[wasm_bindgen]
+impl Runtime {
+    /// `"webgpu"` or `"cpu"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// Why this backend was chosen.
+    #[wasm_bindgen(getter)]
+    pub fn note(&self) -> String {
+        self.note.clone()
+    }
+
+    /// Loads a bare encoder bundle from its tar archive.
+    #[wasm_bindgen(js_name = loadEncoder)]
+    pub fn load_encoder(&self, archive: &[u8]) -> Result<Encoder, JsError> {
+        let bundle = Bundle::from_tar(archive).map_err(js_error)?;
+        let model = EncoderModel::from_bundle(&bundle, &self.device).map_err(js_error)?;
+        Ok(Encoder {
+            inner: Rc::new((model, self.device.clone())),
+        })
+    }
+}
+
+/// A loaded encoder bundle.
+#[wasm_bindgen]
+pub struct Encoder {
+    inner: Rc<(EncoderModel, Device)>,
+}
+
+#[wasm_bindgen]
+impl Encoder {
+    #[wasm_bindgen(getter, js_name = dModel)]
+    pub fn d_model(&self) -> usize {
+        self.inner.0.config.encoder.d_model
+    }
+
+    /// Encodes `values` of `shape = [batch, len, d_model]`; `mask` is `[batch, len]` of 0/1.
+    /// Resolves to a `Float32Array` of the same shape.
+    pub fn forward(&self, values: Vec<f32>, shape: Vec<usize>, mask: Option<Vec<f32>>) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let (model, device) = &*inner;
+            let shape: [usize; 3] = shape
+                .as_slice()
+                .try_into()
+                .map_err(|_| JsError::new("shape must be [batch, len, d_model]"))?;
+            let hidden = model
+                .forward_values(values, shape, mask, device)
+                .map_err(js_error)?;
+            // WebGPU allows only asynchronous reads.
+            let data = hidden.into_data_async().await.map_err(js_error_debug)?;
+            let out = data.try_to_vec::<f32>().map_err(js_error_debug)?;
+            Ok(Float32Array::from(out.as_slice()).into())
+        })
+    }
+}
+
+fn js_error(error: impl std::fmt::Display) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+fn js_error_debug(error: impl std::fmt::Debug) -> JsError {
+    JsError::new(&format!("{error:?}"))
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the two browser modules into www/pkg/ with the web client beside them:
+#   tessera_cpu     CPU only (burn flex): the small download, used when WebGPU is unavailable
+#   tessera_webgpu  WebGPU (with the CPU as its own fallback)
+# Usage: scripts/build-wasm.sh [cpu|webgpu|all]   (default all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which="${1:-all}"
+out=www/pkg
+mkdir -p "$out"
+raw=target/wasm32-unknown-unknown/wasm/tessera_wasm.wasm
+
+build() { # name, cargo feature args...
+  local name=$1; shift
+  echo "== wasm: $name"
+  cargo build -p tessera-wasm --target wasm32-unknown-unknown --profile wasm "$@"
+  wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-name "$name" --out-dir "$out" "$raw"
+  printf '%s: %s bytes, %s gzipped\n' "$name" "$(stat -c %s "$out/${name}_bg.wasm")" \
+    "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
+}
+
+case "$which" in
+  cpu) build tessera_cpu ;;
+  webgpu) build tessera_webgpu --features webgpu ;;
+  all) build tessera_cpu; build tessera_webgpu --features webgpu ;;
+  *) echo "usage: $0 [cpu|webgpu|all]" >&2; exit 2 ;;
+esac
+cp web/src/tessera.js web/src/worker.js web/src/tessera.d.ts "$out/"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The project's two entry points, for a fresh machine (Debian, Rust via rustup, Node 20):
+#   scripts/dev.sh serve   build everything and serve the demo site on http://127.0.0.1:8080/
+#   scripts/dev.sh test    install what the tests need, then run every test
+# Both install what they need first and skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_wasm_toolchain() {
+  rustup target add wasm32-unknown-unknown
+  # wasm-bindgen-cli must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+  local want have
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+  if [ "$have" != "$want" ]; then
+    # Not --locked: one of its locked dependency versions is not on the registry mirror here.
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+ensure_test_packages() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || missing+=(mesa-vulkan-drivers)
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+  # playwright-core drives the system Chromium; it never downloads a browser.
+  (cd tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+}
+
+case "${1:-}" in
+  serve)
+    ensure_wasm_toolchain
+    scripts/build-wasm.sh all
+    cargo build --release -p tessera
+    exec target/release/tessera serve --dir www "${@:2}"
+    ;;
+  test)
+    ensure_wasm_toolchain
+    ensure_test_packages
+    start=$SECONDS
+    # Release profile for tests too: burn is compiled once for the binary and the tests.
+    # Vulkan (Mesa's software driver at least) and the browser's WebGPU must be there.
+    TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-core -p tessera
+    echo "rust tests done in $((SECONDS - start)) s"
+    scripts/build-wasm.sh all
+    echo "wasm built at $((SECONDS - start)) s"
+    (cd tests && TESSERA_REQUIRE_WEBGPU=1 npm test)
+    echo "all tests done in $((SECONDS - start)) s"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh serve [--port N] | scripts/dev.sh test" >&2
+    exit 2
+    ;;
+esac

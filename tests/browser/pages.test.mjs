@@ -1,0 +1,50 @@
+// The demo site as a user meets it: `tessera serve`, the index page, the engine's backend.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { launchChromium, startTesseraServe } from "./support.mjs";
+
+let site, browser;
+
+before(async () => {
+  site = await startTesseraServe();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  site?.close();
+});
+
+for (const [choice, shown] of [["cpu", "CPU (WebAssembly)"], ["auto", null]]) {
+  test(`index page starts the engine (backend=${choice}) and shows which backend runs`, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/?backend=${choice}`);
+    await page.waitForFunction(() => document.getElementById("engine").dataset.state !== "starting", null, { timeout: 60_000 });
+    const state = await page.getAttribute("#engine", "data-state");
+    const label = await page.textContent("#backend");
+    assert.notEqual(state, "error", await page.textContent("#note"));
+    if (shown) assert.equal(label, shown);
+    else assert.ok(["WebGPU", "CPU (WebAssembly)"].includes(label), label);
+    const demos = await page.$$eval(".demo h2", (hs) => hs.map((h) => h.textContent));
+    assert.deepEqual(demos, ["Cell annotation", "Network attack game", "MAMMAL playground"]);
+    await page.close();
+  });
+}
+
+/** GET with the path sent exactly as given (fetch would normalise `..` away). */
+function rawGet(url, path) {
+  return new Promise((ok, fail) => {
+    http.get({ host: "127.0.0.1", port: new URL(url).port, path }, (response) => {
+      response.resume();
+      ok(response.statusCode);
+    }).on("error", fail);
+  });
+}
+
+test("tessera serve refuses paths outside the site", async () => {
+  assert.equal(await rawGet(site.url, "/../Cargo.toml"), 404);
+  assert.equal(await rawGet(site.url, "/index.html"), 200);
+  const wasm = await fetch(`${site.url}/pkg/tessera_cpu_bg.wasm`);
+  assert.equal(wasm.headers.get("content-type"), "application/wasm");
+});
