@@ -8,21 +8,21 @@ cd "$(dirname "$0")/.."
 which="${1:-all}"
 out=www/pkg
 mkdir -p "$out"
-raw=target/wasm32-unknown-unknown/wasm/tessera_wasm.wasm
 
-build() { # name, cargo feature args...
-  local name=$1; shift
+build() { # name, cargo profile, cargo feature args...
+  local name=$1 profile=$2; shift 2
+  local raw=target/wasm32-unknown-unknown/$profile/tessera_wasm.wasm
   echo "== wasm: $name"
-  cargo build -p tessera-wasm --target wasm32-unknown-unknown --profile wasm "$@"
+  cargo build -p tessera-wasm --target wasm32-unknown-unknown --profile "$profile" "$@"
   wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-name "$name" --out-dir "$out" "$raw"
   printf '%s: %s bytes, %s gzipped\n' "$name" "$(stat -c %s "$out/${name}_bg.wasm")" \
     "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
 }
 
 case "$which" in
-  cpu) build tessera_cpu ;;
-  webgpu) build tessera_webgpu --features webgpu ;;
-  all) build tessera_cpu; build tessera_webgpu --features webgpu ;;
+  cpu) build tessera_cpu wasm ;;
+  webgpu) build tessera_webgpu wasm-gpu --features webgpu ;;
+  all) build tessera_cpu wasm; build tessera_webgpu wasm-gpu --features webgpu ;;
   *) echo "usage: $0 [cpu|webgpu|all]" >&2; exit 2 ;;
 esac
 cp web/src/tessera.js web/src/worker.js web/src/tessera.d.ts "$out/"

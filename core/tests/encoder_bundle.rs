@@ -8,7 +8,10 @@ use common::{assert_close, fixture, read, tensor_f32, values};
 use tessera_core::bundle::{Bundle, BundleError, BundleFiles};
 use tessera_core::models::encoder::{EncoderError, EncoderModel};
 
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/scbert-tiny-encoder.json");
+const CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/scbert-tiny-encoder.json"
+);
 
 fn device() -> Device {
     Device::flex()
@@ -17,7 +20,10 @@ fn device() -> Device {
 fn reference_bundle() -> Bundle {
     let mut files = BundleFiles::default();
     files.insert("config.json", read(&CONFIG.into()));
-    files.insert("model.safetensors", read(&fixture("rna-scbert-tiny/model.safetensors")));
+    files.insert(
+        "model.safetensors",
+        read(&fixture("rna-scbert-tiny/model.safetensors")),
+    );
     Bundle::from_files(files).expect("complete bundle")
 }
 
@@ -37,7 +43,12 @@ fn case(i: usize) -> Case {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+        .flat_map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+        })
         .collect();
     Case {
         input,
@@ -51,7 +62,13 @@ fn encoder_matches_reference_layer_by_layer_on_every_case() {
     let model = EncoderModel::from_bundle(&reference_bundle(), &device()).unwrap();
     // 2 layers × (q,k,v,out: 8 + 2 norms: 4 + ffn: 4) = 32 parameters
     assert_eq!(model.report.applied, 32);
-    assert!(model.report.unused.iter().all(|name| !name.starts_with("layers.")));
+    assert!(
+        model
+            .report
+            .unused
+            .iter()
+            .all(|name| !name.starts_with("layers."))
+    );
     let expected = read(&fixture("rna-scbert-tiny/expected.safetensors"));
     for i in 0..6 {
         let Case { input, shape, mask } = case(i);
@@ -77,18 +94,33 @@ fn saved_bundle_reloads_through_tar_with_identical_outputs() {
     let tar = model.to_bundle().unwrap().to_tar().unwrap();
     let reloaded = Bundle::from_tar(&tar).unwrap();
     let config = reloaded.config_json().unwrap();
-    assert!(config.get("reference_names").is_none(), "saved under our own names");
-    assert!(reloaded.tensors().unwrap().iter().any(|t| t.name == "layers.0.attn_norm.weight"));
+    assert!(
+        config.get("reference_names").is_none(),
+        "saved under our own names"
+    );
+    assert!(
+        reloaded
+            .tensors()
+            .unwrap()
+            .iter()
+            .any(|t| t.name == "layers.0.attn_norm.weight")
+    );
     let again = EncoderModel::from_bundle(&reloaded, &device()).unwrap();
     assert!(again.report.unused.is_empty());
     let Case { input, shape, mask } = case(1);
-    let a = model.forward_values(input.clone(), shape, Some(mask.clone()), &device()).unwrap();
-    let b = again.forward_values(input, shape, Some(mask), &device()).unwrap();
+    let a = model
+        .forward_values(input.clone(), shape, Some(mask.clone()), &device())
+        .unwrap();
+    let b = again
+        .forward_values(input, shape, Some(mask), &device())
+        .unwrap();
     assert_eq!(values(a), values(b));
 }
 
 fn error_of(bundle: &Bundle) -> String {
-    EncoderModel::from_bundle(bundle, &device()).unwrap_err().to_string()
+    EncoderModel::from_bundle(bundle, &device())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -112,32 +144,48 @@ fn missing_tensor_is_named() {
 
 #[test]
 fn wrong_shape_is_named_with_both_shapes() {
-    let config = std::fs::read_to_string(CONFIG).unwrap().replace("\"d_ff\": 128", "\"d_ff\": 96");
+    let config = std::fs::read_to_string(CONFIG)
+        .unwrap()
+        .replace("\"d_ff\": 128", "\"d_ff\": 96");
     let bundle = reference_bundle().with_file("config.json", config.into_bytes());
     let message = error_of(&bundle);
     assert!(message.contains("layers.0.ffn.inner.weight"), "{message}");
-    assert!(message.contains("[64, 96]") && message.contains("[64, 128]"), "{message}");
+    assert!(
+        message.contains("[64, 96]") && message.contains("[64, 128]"),
+        "{message}"
+    );
 }
 
 #[test]
 fn corrupt_weights_are_reported_as_such() {
     let bytes = read(&fixture("rna-scbert-tiny/model.safetensors"));
-    let bundle = reference_bundle().with_file("model.safetensors", bytes[..bytes.len() / 2].to_vec());
+    let bundle =
+        reference_bundle().with_file("model.safetensors", bytes[..bytes.len() / 2].to_vec());
     let message = error_of(&bundle);
-    assert!(message.starts_with("model.safetensors: not a valid safetensors file"), "{message}");
+    assert!(
+        message.starts_with("model.safetensors: not a valid safetensors file"),
+        "{message}"
+    );
 }
 
 #[test]
 fn bad_config_field_is_named() {
-    let config = std::fs::read_to_string(CONFIG).unwrap().replace("\"n_heads\": 4", "\"n_heads\": \"four\"");
+    let config = std::fs::read_to_string(CONFIG)
+        .unwrap()
+        .replace("\"n_heads\": 4", "\"n_heads\": \"four\"");
     let bundle = reference_bundle().with_file("config.json", config.into_bytes());
     let message = error_of(&bundle);
-    assert!(message.contains("config.json") && message.contains("encoder.n_heads"), "{message}");
+    assert!(
+        message.contains("config.json") && message.contains("encoder.n_heads"),
+        "{message}"
+    );
 }
 
 #[test]
 fn wrong_architecture_is_refused() {
-    let config = std::fs::read_to_string(CONFIG).unwrap().replace("\"encoder\",", "\"t5\",");
+    let config = std::fs::read_to_string(CONFIG)
+        .unwrap()
+        .replace("\"encoder\",", "\"t5\",");
     let bundle = reference_bundle().with_file("config.json", config.into_bytes());
     assert!(error_of(&bundle).contains("architecture is `t5`"));
 }
@@ -162,7 +210,10 @@ fn archive_entries_outside_the_bundle_are_refused() {
     builder.append(&header, &b"{}"[..]).unwrap();
     let tar = builder.into_inner().unwrap();
     let error = Bundle::from_tar(&tar).unwrap_err().to_string();
-    assert!(error.contains("../config.json") && error.contains("outside"), "{error}");
+    assert!(
+        error.contains("../config.json") && error.contains("outside"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -7,8 +7,8 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::values;
 use tessera_core::nn::{
-    Activation, FeedForwardConfig, FfnKind, MultiHeadAttentionConfig, Norm, NormKind,
-    causal_mask, padding_mask, relative_position_bucket,
+    Activation, FeedForwardConfig, FfnKind, MultiHeadAttentionConfig, Norm, NormKind, causal_mask,
+    padding_mask, relative_position_bucket,
 };
 
 fn device() -> Device {
@@ -20,7 +20,9 @@ fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
 }
 
 fn identity(n: usize) -> Linear {
-    let eye: Vec<f32> = (0..n * n).map(|i| if i / n == i % n { 1.0 } else { 0.0 }).collect();
+    let eye: Vec<f32> = (0..n * n)
+        .map(|i| if i / n == i % n { 1.0 } else { 0.0 })
+        .collect();
     Linear {
         weight: Param::from_tensor(tensor(eye, [n, n])),
         bias: None,
@@ -53,15 +55,27 @@ fn rms_norm_divides_by_root_mean_square_without_centring() {
 #[test]
 fn activations_match_their_definitions() {
     let x = || tensor(vec![-1.0, 1.0], [2]);
-    close(&values(Activation::Gelu.forward(x())), &[-0.15865525, 0.8413447]);
-    close(&values(Activation::GeluTanh.forward(x())), &[-0.15880801, 0.841192]);
-    close(&values(Activation::Silu.forward(x())), &[-0.26894143, 0.7310586]);
+    close(
+        &values(Activation::Gelu.forward(x())),
+        &[-0.15865525, 0.8413447],
+    );
+    close(
+        &values(Activation::GeluTanh.forward(x())),
+        &[-0.15880801, 0.841192],
+    );
+    close(
+        &values(Activation::Silu.forward(x())),
+        &[-0.26894143, 0.7310586],
+    );
 }
 
 #[test]
 fn gated_ffn_multiplies_activated_and_linear_branches() {
     let mut ffn = FeedForwardConfig::new(2, 2, FfnKind::SwiGlu).init(&device());
-    assert!(ffn.inner.bias.is_none() && ffn.gate.is_some(), "gated kinds carry no biases");
+    assert!(
+        ffn.inner.bias.is_none() && ffn.gate.is_some(),
+        "gated kinds carry no biases"
+    );
     ffn.inner = identity(2);
     ffn.gate = Some(identity(2));
     ffn.out = identity(2);
@@ -70,10 +84,16 @@ fn gated_ffn_multiplies_activated_and_linear_branches() {
     close(&values(out), &[0.7310586, 2.0 * 1.7615942]);
 
     let mut ffn = FeedForwardConfig::new(2, 2, FfnKind::Gelu).init(&device());
-    assert!(ffn.gate.is_none() && ffn.inner.bias.is_some(), "BERT FFN has biases, no gate");
+    assert!(
+        ffn.gate.is_none() && ffn.inner.bias.is_some(),
+        "BERT FFN has biases, no gate"
+    );
     ffn.inner = identity(2);
     ffn.out = identity(2);
-    close(&values(ffn.forward(tensor(vec![1.0, -1.0], [1, 2]))), &[0.8413447, -0.15865525]);
+    close(
+        &values(ffn.forward(tensor(vec![1.0, -1.0], [1, 2]))),
+        &[0.8413447, -0.15865525],
+    );
 }
 
 fn identity_attention(scaled: bool) -> tessera_core::nn::MultiHeadAttention {
@@ -93,7 +113,10 @@ fn attention_softmaxes_dot_products() {
     let x = || tensor(vec![1.0, 0.0, 0.0, 1.0], [1, 2, 2]);
     // T5 style, unscaled: scores [[1,0],[0,1]] → weights e/(e+1), 1/(e+1)
     let out = identity_attention(false).forward(x(), None);
-    close(&values(out), &[0.7310586, 0.26894143, 0.26894143, 0.7310586]);
+    close(
+        &values(out),
+        &[0.7310586, 0.26894143, 0.26894143, 0.7310586],
+    );
     // BERT style, scaled by 1/√2
     let out = identity_attention(true).forward(x(), None);
     close(&values(out), &[0.66976, 0.33024, 0.33024, 0.66976]);
@@ -133,7 +156,10 @@ fn fused_qkv_splits_query_key_value_in_order() {
         bias: None,
     });
     attention.output = identity(1);
-    close(&values(attention.forward(tensor(vec![0.5], [1, 1, 1]), None)), &[1.5]);
+    close(
+        &values(attention.forward(tensor(vec![0.5], [1, 1, 1]), None)),
+        &[1.5],
+    );
 }
 
 #[test]
@@ -170,10 +196,15 @@ fn relative_bias_is_laid_out_heads_queries_keys() {
     use tessera_core::nn::RelativePositionBiasConfig;
     let mut bias = RelativePositionBiasConfig::new(2).init(&device());
     // bucket b, head h → 10·b + h
-    let table: Vec<f32> = (0..32).flat_map(|b| [10.0 * b as f32, 10.0 * b as f32 + 1.0]).collect();
+    let table: Vec<f32> = (0..32)
+        .flat_map(|b| [10.0 * b as f32, 10.0 * b as f32 + 1.0])
+        .collect();
     bias.embedding.weight = Param::from_tensor(tensor(table, [32, 2]));
     let out = bias.forward(0, 2, 2);
     assert_eq!(out.dims(), [1, 2, 2, 2]);
     // head 0: (q0,k0)=b0, (q0,k1)=b17, (q1,k0)=b1, (q1,k1)=b0
-    close(&values(out), &[0.0, 170.0, 10.0, 0.0, 1.0, 171.0, 11.0, 1.0]);
+    close(
+        &values(out),
+        &[0.0, 170.0, 10.0, 0.0, 1.0, 171.0, 11.0, 1.0],
+    );
 }

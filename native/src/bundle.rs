@@ -1,6 +1,6 @@
 //! `tessera bundle …`: look inside a bundle, and pack one into the browser's single archive.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -40,26 +40,44 @@ pub fn run(command: BundleCommand) -> Result<()> {
         BundleCommand::Unpack { archive, output } => {
             let bundle = bundle_io::read(&archive)?;
             bundle_io::write_dir(&bundle, &output)?;
-            println!("{} ({} files)", output.display(), bundle.files().iter().count());
+            println!(
+                "{} ({} files)",
+                output.display(),
+                bundle.files().iter().count()
+            );
             Ok(())
         }
     }
 }
 
-fn inspect(path: &PathBuf) -> Result<()> {
+fn inspect(path: &Path) -> Result<()> {
     let bundle = bundle_io::read(path)?;
     println!("bundle {}\n", path.display());
     println!("config.json");
-    println!("{}\n", serde_json::to_string_pretty(&bundle.config_json()?)?);
+    println!(
+        "{}\n",
+        serde_json::to_string_pretty(&bundle.config_json()?)?
+    );
     let tensors = bundle.tensors()?;
-    let width = tensors.iter().map(|t| t.name.len()).max().unwrap_or(4).max(6);
-    println!("{:<width$}  {:<5}  {:<16}  {:>10}", "tensor", "dtype", "shape", "params");
+    let width = tensors
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(6);
+    println!(
+        "{:<width$}  {:<5}  {:<16}  {:>10}",
+        "tensor", "dtype", "shape", "params"
+    );
     let mut total = 0usize;
     for tensor in &tensors {
         let count: usize = tensor.shape.iter().product();
         total += count;
         let shape = format!("{:?}", tensor.shape);
-        println!("{:<width$}  {:<5}  {:<16}  {:>10}", tensor.name, tensor.dtype, shape, count);
+        println!(
+            "{:<width$}  {:<5}  {:<16}  {:>10}",
+            tensor.name, tensor.dtype, shape, count
+        );
     }
     println!("\n{} tensors, {} parameters", tensors.len(), total);
     let others: Vec<_> = bundle

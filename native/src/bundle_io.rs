@@ -8,7 +8,8 @@ use tessera_core::bundle::{Bundle, BundleFiles};
 
 /// Reads a bundle folder, or a `.tar` archive of one.
 pub fn read(path: &Path) -> Result<Bundle> {
-    let meta = fs::metadata(path).with_context(|| format!("{}: cannot open bundle", path.display()))?;
+    let meta =
+        fs::metadata(path).with_context(|| format!("{}: cannot open bundle", path.display()))?;
     let bundle = if meta.is_dir() {
         let mut files = BundleFiles::default();
         collect(path, path, &mut files)?;
@@ -33,7 +34,8 @@ fn collect(root: &Path, dir: &Path, files: &mut BundleFiles) -> Result<()> {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+            let bytes =
+                fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
             files.insert(name, bytes);
         }
     }
@@ -52,14 +54,18 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `dir`'s place (an existing bundle there is replaced only once the new one is complete).
 pub fn write_dir(bundle: &Bundle, dir: &Path) -> Result<()> {
     if dir.exists() && !dir.join(tessera_core::bundle::CONFIG_FILE).exists() {
-        bail!("{}: exists and is not a bundle; refusing to replace it", dir.display());
+        bail!(
+            "{}: exists and is not a bundle; refusing to replace it",
+            dir.display()
+        );
     }
     let temp = sibling(dir, "tmp");
     let _ = fs::remove_dir_all(&temp);
     for (name, bytes) in bundle.files().iter() {
         let path = temp.join(name);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
+            fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create", parent.display()))?;
         }
         fs::write(&path, bytes).with_context(|| format!("{}: cannot write", path.display()))?;
     }
@@ -74,6 +80,9 @@ pub fn write_dir(bundle: &Bundle, dir: &Path) -> Result<()> {
 
 /// `.NAME.KIND-PID` next to `path`.
 fn sibling(path: &Path, kind: &str) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{kind}-{}", std::process::id()))
 }

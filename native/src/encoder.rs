@@ -47,20 +47,34 @@ pub fn run(command: EncoderCommand) -> Result<()> {
     let device = backend.device()?;
     let model = EncoderModel::from_bundle(&bundle_io::read(&bundle)?, &device)
         .with_context(|| format!("bundle {}", bundle.display()))?;
-    let bytes = std::fs::read(&input).with_context(|| format!("{}: cannot read", input.display()))?;
-    let tensor: JsonTensor = tessera_core::bundle::parse_json(&input.display().to_string(), &bytes)?;
+    let bytes =
+        std::fs::read(&input).with_context(|| format!("{}: cannot read", input.display()))?;
+    let tensor: JsonTensor =
+        tessera_core::bundle::parse_json(&input.display().to_string(), &bytes)?;
     let shape: [usize; 3] = tensor.shape.as_slice().try_into().with_context(|| {
-        format!("{}: field `shape` must have 3 entries [batch, len, d_model]", input.display())
+        format!(
+            "{}: field `shape` must have 3 entries [batch, len, d_model]",
+            input.display()
+        )
     })?;
     let hidden = model
         .forward_values(tensor.values, shape, tensor.attention_mask, &device)
         .with_context(|| format!("{}", input.display()))?;
     let result = JsonTensor {
         shape: hidden.dims().to_vec(),
-        values: hidden.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        values: hidden
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?,
         attention_mask: None,
     };
     bundle_io::write_file_atomic(&output, &serde_json::to_vec(&result)?)?;
-    eprintln!("{} on {}: {:?} → {}", bundle.display(), backend.name(), result.shape, output.display());
+    eprintln!(
+        "{} on {}: {:?} → {}",
+        bundle.display(),
+        backend.name(),
+        result.shape,
+        output.display()
+    );
     Ok(())
 }

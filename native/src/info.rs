@@ -6,9 +6,21 @@ use crate::backend::Backend;
 
 pub fn run() -> Result<()> {
     println!("tessera {}", env!("CARGO_PKG_VERSION"));
-    println!("compiled backends: {}", Backend::compiled().iter().map(|b| b.name()).collect::<Vec<_>>().join(", "));
+    println!(
+        "compiled backends: {}",
+        Backend::compiled()
+            .iter()
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!();
-    println!("cpu   flex (pure Rust, {} threads available)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "cpu   flex (pure Rust, {} threads available)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     #[cfg(feature = "wgpu")]
     wgpu_adapters();
     #[cfg(feature = "cuda")]
@@ -34,7 +46,11 @@ fn wgpu_adapters() {
             info.backend,
             info.name,
             info.device_type,
-            if info.driver.is_empty() { String::new() } else { format!(", driver {}", info.driver) }
+            if info.driver.is_empty() {
+                String::new()
+            } else {
+                format!(", driver {}", info.driver)
+            }
         );
     }
 }

@@ -11,7 +11,11 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "Biological foundation models and network-robustness agents, natively and in the browser")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Biological foundation models and network-robustness agents, natively and in the browser"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

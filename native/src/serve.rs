@@ -16,14 +16,24 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> Result<()> {
     if !args.dir.join("index.html").is_file() {
-        bail!("{}: no index.html here; run from the repository root or pass --dir", args.dir.display());
+        bail!(
+            "{}: no index.html here; run from the repository root or pass --dir",
+            args.dir.display()
+        );
     }
     if !args.dir.join("pkg").is_dir() {
-        eprintln!("warning: {}/pkg is missing; build the wasm modules first (scripts/build-wasm.sh)", args.dir.display());
+        eprintln!(
+            "warning: {}/pkg is missing; build the wasm modules first (scripts/build-wasm.sh)",
+            args.dir.display()
+        );
     }
     let server = Server::http(("127.0.0.1", args.port))
         .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
-    println!("serving {} at http://127.0.0.1:{}/ (Ctrl-C stops)", args.dir.display(), args.port);
+    println!(
+        "serving {} at http://127.0.0.1:{}/ (Ctrl-C stops)",
+        args.dir.display(),
+        args.port
+    );
     for request in server.incoming_requests() {
         let response = respond(&args.dir, request.url());
         if let Err(e) = request.respond(response) {
@@ -40,9 +50,12 @@ fn respond(root: &Path, url: &str) -> Response<std::io::Cursor<Vec<u8>>> {
     };
     match std::fs::read(&path).context("read") {
         Ok(bytes) => {
-            let content_type = Header::from_bytes("Content-Type", mime(&path)).expect("valid header");
+            let content_type =
+                Header::from_bytes("Content-Type", mime(&path)).expect("valid header");
             let no_cache = Header::from_bytes("Cache-Control", "no-cache").expect("valid header");
-            Response::from_data(bytes).with_header(content_type).with_header(no_cache)
+            Response::from_data(bytes)
+                .with_header(content_type)
+                .with_header(no_cache)
         }
         Err(_) => not_found(),
     }
@@ -52,11 +65,18 @@ fn respond(root: &Path, url: &str) -> Response<std::io::Cursor<Vec<u8>>> {
 fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let relative = Path::new(path.trim_start_matches('/'));
-    if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
         return None;
     }
     let full = root.join(relative);
-    if full.is_dir() { Some(full.join("index.html")) } else { Some(full) }
+    if full.is_dir() {
+        Some(full.join("index.html"))
+    } else {
+        Some(full)
+    }
 }
 
 fn mime(path: &Path) -> &'static str {
@@ -82,7 +102,10 @@ mod tests {
     fn urls_cannot_escape_the_served_folder() {
         let root = Path::new("www");
         assert_eq!(resolve(root, "/../Cargo.toml"), None);
-        assert_eq!(resolve(root, "/pkg/%2e%2e/x"), Some(root.join("pkg/%2e%2e/x")));
+        assert_eq!(
+            resolve(root, "/pkg/%2e%2e/x"),
+            Some(root.join("pkg/%2e%2e/x"))
+        );
         assert_eq!(resolve(root, "/a/b.js?v=1"), Some(root.join("a/b.js")));
     }
 }

@@ -10,7 +10,9 @@ fn repo() -> PathBuf {
 }
 
 fn shared() -> PathBuf {
-    std::env::var_os("TESSERA_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"))
+    std::env::var_os("TESSERA_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"))
 }
 
 fn tessera(args: &[&str]) -> Output {
@@ -19,7 +21,11 @@ fn tessera(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = tessera(args);
-    assert!(out.status.success(), "tessera {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -41,8 +47,16 @@ fn scratch(name: &str) -> PathBuf {
 fn encoder_bundle(dir: &Path) -> PathBuf {
     let bundle = dir.join("bundle");
     std::fs::create_dir_all(&bundle).unwrap();
-    std::fs::copy(repo().join("tests/fixtures/scbert-tiny-encoder.json"), bundle.join("config.json")).unwrap();
-    std::fs::copy(shared().join("fixtures/rna-scbert-tiny/model.safetensors"), bundle.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/scbert-tiny-encoder.json"),
+        bundle.join("config.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        shared().join("fixtures/rna-scbert-tiny/model.safetensors"),
+        bundle.join("model.safetensors"),
+    )
+    .unwrap();
     bundle
 }
 
@@ -55,8 +69,14 @@ fn inspect_prints_config_and_tensor_table() {
     let dir = scratch("inspect");
     let text = ok(&["bundle", "inspect", p(&encoder_bundle(&dir))]);
     assert!(text.contains("\"architecture\": \"encoder\""), "{text}");
-    let row = text.lines().find(|l| l.starts_with("scbert.encoder.layer.0.intermediate.dense.weight")).expect(&text);
-    assert!(row.contains("F32") && row.contains("[128, 64]") && row.trim_end().ends_with("8192"), "{row}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("scbert.encoder.layer.0.intermediate.dense.weight"))
+        .expect(&text);
+    assert!(
+        row.contains("F32") && row.contains("[128, 64]") && row.trim_end().ends_with("8192"),
+        "{row}"
+    );
     assert!(text.contains("56 tensors"), "{text}");
 }
 
@@ -68,10 +88,17 @@ fn pack_and_unpack_round_trip() {
     let unpacked = dir.join("unpacked");
     ok(&["bundle", "unpack", p(&archive), p(&unpacked)]);
     for file in ["config.json", "model.safetensors"] {
-        assert_eq!(std::fs::read(dir.join("bundle").join(file)).unwrap(), std::fs::read(unpacked.join(file)).unwrap());
+        assert_eq!(
+            std::fs::read(dir.join("bundle").join(file)).unwrap(),
+            std::fs::read(unpacked.join(file)).unwrap()
+        );
     }
     // No temporary files are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // Unpacking over a folder that is not a bundle is refused and leaves it alone.
     let precious = dir.join("precious");
@@ -79,37 +106,76 @@ fn pack_and_unpack_round_trip() {
     std::fs::write(precious.join("notes.txt"), "keep").unwrap();
     let message = fails(&["bundle", "unpack", p(&archive), p(&precious)]);
     assert!(message.contains("not a bundle"), "{message}");
-    assert_eq!(std::fs::read_to_string(precious.join("notes.txt")).unwrap(), "keep");
+    assert_eq!(
+        std::fs::read_to_string(precious.join("notes.txt")).unwrap(),
+        "keep"
+    );
 }
 
 /// Case 0 of the fixture as the CLI's JSON input, and the reference output.
 fn case0(dir: &Path) -> (PathBuf, Vec<f32>) {
-    let expected = std::fs::read(shared().join("fixtures/rna-scbert-tiny/expected.safetensors")).unwrap();
+    let expected =
+        std::fs::read(shared().join("fixtures/rna-scbert-tiny/expected.safetensors")).unwrap();
     let file = safetensors::SafeTensors::deserialize(&expected).unwrap();
     let floats = |name: &str| -> (Vec<f32>, Vec<usize>) {
         let view = file.tensor(name).unwrap();
-        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
         (values, view.shape().to_vec())
     };
     let (input, shape) = floats("case0.embedding_output");
-    let cases: serde_json::Value = serde_json::from_slice(&std::fs::read(shared().join("fixtures/rna-scbert-tiny/cases.json")).unwrap()).unwrap();
-    let mask: Vec<f64> = cases["cases"][0]["attention_mask"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap())).collect();
+    let cases: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(shared().join("fixtures/rna-scbert-tiny/cases.json")).unwrap(),
+    )
+    .unwrap();
+    let mask: Vec<f64> = cases["cases"][0]["attention_mask"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+        .collect();
     let path = dir.join("input.json");
-    std::fs::write(&path, serde_json::json!({"shape": shape, "values": input, "attention_mask": mask}).to_string()).unwrap();
+    std::fs::write(
+        &path,
+        serde_json::json!({"shape": shape, "values": input, "attention_mask": mask}).to_string(),
+    )
+    .unwrap();
     (path, floats("case0.last_hidden_state").0)
 }
 
 fn forward(dir: &Path, bundle: &Path, input: &Path, backend: &str) -> Vec<f32> {
     let output = dir.join(format!("out-{backend}.json"));
-    ok(&["encoder", "forward", "--bundle", p(bundle), "--input", p(input), "--output", p(&output), "--backend", backend]);
+    ok(&[
+        "encoder",
+        "forward",
+        "--bundle",
+        p(bundle),
+        "--input",
+        p(input),
+        "--output",
+        p(&output),
+        "--backend",
+        backend,
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(output).unwrap()).unwrap();
-    json["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+    json["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
     assert_eq!(actual.len(), expected.len());
     for (i, (a, b)) in actual.iter().zip(expected).enumerate() {
-        assert!((a - b).abs() <= 1e-4 + 1e-4 * b.abs(), "{what}[{i}]: {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 1e-4 + 1e-4 * b.abs(),
+            "{what}[{i}]: {a} vs {b}"
+        );
     }
 }
 
@@ -129,15 +195,34 @@ fn encoder_forward_on_vulkan_matches_cpu() {
     let bundle = encoder_bundle(&dir);
     let cpu = forward(&dir, &bundle, &input, "cpu");
     let output = dir.join("out-vulkan.json");
-    let run = tessera(&["encoder", "forward", "--bundle", p(&bundle), "--input", p(&input), "--output", p(&output), "--backend", "vulkan"]);
+    let run = tessera(&[
+        "encoder",
+        "forward",
+        "--bundle",
+        p(&bundle),
+        "--input",
+        p(&input),
+        "--output",
+        p(&output),
+        "--backend",
+        "vulkan",
+    ]);
     if !run.status.success() {
         let message = String::from_utf8_lossy(&run.stderr);
-        assert!(std::env::var("TESSERA_REQUIRE_VULKAN").as_deref() != Ok("1"), "Vulkan required: {message}");
+        assert!(
+            std::env::var("TESSERA_REQUIRE_VULKAN").as_deref() != Ok("1"),
+            "Vulkan required: {message}"
+        );
         eprintln!("skipped: no Vulkan here ({message})");
         return;
     }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(output).unwrap()).unwrap();
-    let vulkan: Vec<f32> = json["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let vulkan: Vec<f32> = json["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
     assert_close("vulkan vs cpu", &vulkan, &cpu);
 }
 
@@ -146,17 +231,44 @@ fn bad_input_is_reported_with_file_and_field() {
     let dir = scratch("errors");
     let bundle = encoder_bundle(&dir);
     let message = fails(&["bundle", "inspect", p(&dir.join("nowhere"))]);
-    assert!(message.contains("nowhere") && message.contains("cannot open bundle"), "{message}");
+    assert!(
+        message.contains("nowhere") && message.contains("cannot open bundle"),
+        "{message}"
+    );
 
     let input = dir.join("bad.json");
     std::fs::write(&input, r#"{"shape": [1, 2, 64], "values": "zeros"}"#).unwrap();
     let output = dir.join("out.json");
-    let message = fails(&["encoder", "forward", "--bundle", p(&bundle), "--input", p(&input), "--output", p(&output)]);
-    assert!(message.contains("bad.json") && message.contains("values"), "{message}");
+    let message = fails(&[
+        "encoder",
+        "forward",
+        "--bundle",
+        p(&bundle),
+        "--input",
+        p(&input),
+        "--output",
+        p(&output),
+    ]);
+    assert!(
+        message.contains("bad.json") && message.contains("values"),
+        "{message}"
+    );
     assert!(!output.exists(), "nothing written on failure");
 
     std::fs::write(bundle.join("model.safetensors"), b"not safetensors").unwrap();
     std::fs::write(&input, r#"{"shape": [1, 1, 64], "values": []}"#).unwrap();
-    let message = fails(&["encoder", "forward", "--bundle", p(&bundle), "--input", p(&input), "--output", p(&output)]);
-    assert!(message.contains("model.safetensors: not a valid safetensors file"), "{message}");
+    let message = fails(&[
+        "encoder",
+        "forward",
+        "--bundle",
+        p(&bundle),
+        "--input",
+        p(&input),
+        "--output",
+        p(&output),
+    ]);
+    assert!(
+        message.contains("model.safetensors: not a valid safetensors file"),
+        "{message}"
+    );
 }

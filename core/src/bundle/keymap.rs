@@ -26,7 +26,9 @@ impl KeyMap {
     pub fn apply(&self, name: &str) -> Result<String, BundleError> {
         let mut name = name.to_string();
         for (pattern, replacement) in &self.rules {
-            name = compile(pattern)?.replace_all(&name, replacement.as_str()).into_owned();
+            name = compile(pattern)?
+                .replace_all(&name, replacement.as_str())
+                .into_owned();
         }
         Ok(name)
     }

@@ -61,9 +61,7 @@ pub(super) fn load<M: ModuleSnapshot>(
         .remap(key_map.remapper()?)
         .allow_partial(true)
         .validate(false);
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| corrupt(file, e))?;
+    let result = module.load_from(&mut store).map_err(|e| corrupt(file, e))?;
     if let Some(error) = result.errors.first() {
         return Err(match error.clone() {
             ApplyError::ShapeMismatch {

@@ -107,7 +107,10 @@ impl EncoderModel {
                     batch * len
                 )));
             }
-            Some(mask) => Some(Tensor::<2>::from_data(TensorData::new(mask, [batch, len]), device)),
+            Some(mask) => Some(Tensor::<2>::from_data(
+                TensorData::new(mask, [batch, len]),
+                device,
+            )),
             None => None,
         };
         let x = Tensor::<3>::from_data(TensorData::new(input, shape), device);

@@ -57,7 +57,11 @@ impl MultiHeadAttentionConfig {
     pub fn init(&self, device: &Device) -> MultiHeadAttention {
         let d_head = self.d_head();
         let inner = self.n_heads * d_head;
-        let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).with_bias(self.bias).init(device);
+        let linear = |d_in, d_out| {
+            LinearConfig::new(d_in, d_out)
+                .with_bias(self.bias)
+                .init(device)
+        };
         let separate = self.qkv == QkvLayout::Separate;
         MultiHeadAttention {
             query: separate.then(|| linear(self.d_model, inner)),
@@ -97,7 +101,12 @@ impl MultiHeadAttention {
     }
 
     /// Cross-attention of `x: [B, Lq, d]` to `memory: [B, Lk, d]` (encoder–decoder models).
-    pub fn forward_cross(&self, x: Tensor<3>, memory: Tensor<3>, bias: Option<Tensor<4>>) -> Tensor<3> {
+    pub fn forward_cross(
+        &self,
+        x: Tensor<3>,
+        memory: Tensor<3>,
+        bias: Option<Tensor<4>>,
+    ) -> Tensor<3> {
         let q = Self::project(&self.query, x);
         let k = Self::project(&self.key, memory.clone());
         let v = Self::project(&self.value, memory);
@@ -112,7 +121,13 @@ impl MultiHeadAttention {
     }
 
     /// `softmax(q·kᵀ·scale + bias)·v` over heads; inputs `[B, L, H·d]`, output `[B, Lq, d_model]`.
-    fn attend(&self, q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, bias: Option<Tensor<4>>) -> Tensor<3> {
+    fn attend(
+        &self,
+        q: Tensor<3>,
+        k: Tensor<3>,
+        v: Tensor<3>,
+        bias: Option<Tensor<4>>,
+    ) -> Tensor<3> {
         let [batch, q_len, _] = q.dims();
         let q = self.split_heads(q);
         let k = self.split_heads(k);
@@ -134,6 +149,7 @@ impl MultiHeadAttention {
     /// `[B, L, H·d] → [B, H, L, d]`.
     fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
         let [batch, len, _] = x.dims();
-        x.reshape([batch, len, self.n_heads, self.d_head]).swap_dims(1, 2)
+        x.reshape([batch, len, self.n_heads, self.d_head])
+            .swap_dims(1, 2)
     }
 }

@@ -131,7 +131,9 @@ impl EncoderConfig {
             .map(|i| EncoderLayer {
                 attention: attention.init(device),
                 // Post-LN always normalises after attention; only pre-norm stacks may skip it.
-                attn_norm: (i > 0 || self.first_layer_attn_norm || self.placement == NormPlacement::Post)
+                attn_norm: (i > 0
+                    || self.first_layer_attn_norm
+                    || self.placement == NormPlacement::Post)
                     .then(norm),
                 ffn: ffn.init(device),
                 ffn_norm: norm(),
@@ -174,15 +176,24 @@ impl Encoder {
     /// Final hidden states `[B, L, d]`. `attention_mask: [B, L]` holds 1 for real tokens.
     pub fn forward(&self, x: Tensor<3>, attention_mask: Option<Tensor<2>>) -> Tensor<3> {
         let mut outputs = self.forward_layers(x, attention_mask);
-        outputs.pop().expect("forward_layers returns at least the input")
+        outputs
+            .pop()
+            .expect("forward_layers returns at least the input")
     }
 
     /// The input followed by every layer's output (the final norm, if any, applied to the last),
     /// for parity checks against references that expose intermediate states.
-    pub fn forward_layers(&self, x: Tensor<3>, attention_mask: Option<Tensor<2>>) -> Vec<Tensor<3>> {
+    pub fn forward_layers(
+        &self,
+        x: Tensor<3>,
+        attention_mask: Option<Tensor<2>>,
+    ) -> Vec<Tensor<3>> {
         let [_, len, _] = x.dims();
         let mask = attention_mask.map(padding_mask);
-        let position = self.relative_bias.as_ref().map(|bias| bias.forward(0, len, len));
+        let position = self
+            .relative_bias
+            .as_ref()
+            .map(|bias| bias.forward(0, len, len));
         let bias = match (mask, position) {
             (Some(mask), Some(position)) => Some(mask + position),
             (mask, position) => mask.or(position),
@@ -207,10 +218,25 @@ pub fn bert_key_map(prefix: &str) -> KeyMap {
     let p = regex::escape(prefix);
     let layer = format!(r"^{p}layer\.(\d+)\.");
     KeyMap::new()
-        .rule(format!(r"{layer}attention\.self\.(query|key|value)\."), "layers.$1.attention.$2.")
-        .rule(format!(r"{layer}attention\.output\.dense\."), "layers.$1.attention.output.")
-        .rule(format!(r"{layer}attention\.output\.LayerNorm\."), "layers.$1.attn_norm.")
-        .rule(format!(r"{layer}intermediate\.dense\."), "layers.$1.ffn.inner.")
+        .rule(
+            format!(r"{layer}attention\.self\.(query|key|value)\."),
+            "layers.$1.attention.$2.",
+        )
+        .rule(
+            format!(r"{layer}attention\.output\.dense\."),
+            "layers.$1.attention.output.",
+        )
+        .rule(
+            format!(r"{layer}attention\.output\.LayerNorm\."),
+            "layers.$1.attn_norm.",
+        )
+        .rule(
+            format!(r"{layer}intermediate\.dense\."),
+            "layers.$1.ffn.inner.",
+        )
         .rule(format!(r"{layer}output\.dense\."), "layers.$1.ffn.out.")
-        .rule(format!(r"{layer}output\.LayerNorm\."), "layers.$1.ffn_norm.")
+        .rule(
+            format!(r"{layer}output\.LayerNorm\."),
+            "layers.$1.ffn_norm.",
+        )
 }

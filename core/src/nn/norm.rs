@@ -25,8 +25,16 @@ pub enum Norm {
 impl Norm {
     pub fn new(kind: NormKind, d_model: usize, epsilon: f64, device: &Device) -> Self {
         match kind {
-            NormKind::Layer => Self::Layer(LayerNormConfig::new(d_model).with_epsilon(epsilon).init(device)),
-            NormKind::Rms => Self::Rms(RmsNormConfig::new(d_model).with_epsilon(epsilon).init(device)),
+            NormKind::Layer => Self::Layer(
+                LayerNormConfig::new(d_model)
+                    .with_epsilon(epsilon)
+                    .init(device),
+            ),
+            NormKind::Rms => Self::Rms(
+                RmsNormConfig::new(d_model)
+                    .with_epsilon(epsilon)
+                    .init(device),
+            ),
         }
     }
 
