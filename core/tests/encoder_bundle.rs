@@ -117,6 +117,12 @@ fn saved_bundle_reloads_through_tar_with_identical_outputs() {
     assert_eq!(values(a), values(b));
 }
 
+/// The reference bundle with one text replacement in its config.
+fn with_config_edit(from: &str, to: &str) -> Bundle {
+    let config = std::fs::read_to_string(CONFIG).unwrap().replace(from, to);
+    reference_bundle().with_file("config.json", config.into_bytes())
+}
+
 fn error_of(bundle: &Bundle) -> String {
     EncoderModel::from_bundle(bundle, &device())
         .unwrap_err()
@@ -144,10 +150,7 @@ fn missing_tensor_is_named() {
 
 #[test]
 fn wrong_shape_is_named_with_both_shapes() {
-    let config = std::fs::read_to_string(CONFIG)
-        .unwrap()
-        .replace("\"d_ff\": 128", "\"d_ff\": 96");
-    let bundle = reference_bundle().with_file("config.json", config.into_bytes());
+    let bundle = with_config_edit("\"d_ff\": 128", "\"d_ff\": 96");
     let message = error_of(&bundle);
     assert!(message.contains("layers.0.ffn.inner.weight"), "{message}");
     assert!(
@@ -170,10 +173,7 @@ fn corrupt_weights_are_reported_as_such() {
 
 #[test]
 fn bad_config_field_is_named() {
-    let config = std::fs::read_to_string(CONFIG)
-        .unwrap()
-        .replace("\"n_heads\": 4", "\"n_heads\": \"four\"");
-    let bundle = reference_bundle().with_file("config.json", config.into_bytes());
+    let bundle = with_config_edit("\"n_heads\": 4", "\"n_heads\": \"four\"");
     let message = error_of(&bundle);
     assert!(
         message.contains("config.json") && message.contains("encoder.n_heads"),
@@ -183,10 +183,7 @@ fn bad_config_field_is_named() {
 
 #[test]
 fn wrong_architecture_is_refused() {
-    let config = std::fs::read_to_string(CONFIG)
-        .unwrap()
-        .replace("\"encoder\",", "\"t5\",");
-    let bundle = reference_bundle().with_file("config.json", config.into_bytes());
+    let bundle = with_config_edit("\"encoder\",", "\"t5\",");
     assert!(error_of(&bundle).contains("architecture is `t5`"));
 }
 

@@ -146,9 +146,9 @@ fn case0(dir: &Path) -> (PathBuf, Vec<f32>) {
     (path, floats("case0.last_hidden_state").0)
 }
 
-fn forward(dir: &Path, bundle: &Path, input: &Path, backend: &str) -> Vec<f32> {
-    let output = dir.join(format!("out-{backend}.json"));
-    ok(&[
+/// `tessera encoder forward` on the given files.
+fn run_forward(bundle: &Path, input: &Path, output: &Path, backend: &str) -> Output {
+    tessera(&[
         "encoder",
         "forward",
         "--bundle",
@@ -156,10 +156,13 @@ fn forward(dir: &Path, bundle: &Path, input: &Path, backend: &str) -> Vec<f32> {
         "--input",
         p(input),
         "--output",
-        p(&output),
+        p(output),
         "--backend",
         backend,
-    ]);
+    ])
+}
+
+fn read_values(output: &Path) -> Vec<f32> {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(output).unwrap()).unwrap();
     json["values"]
         .as_array()
@@ -167,6 +170,24 @@ fn forward(dir: &Path, bundle: &Path, input: &Path, backend: &str) -> Vec<f32> {
         .iter()
         .map(|v| v.as_f64().unwrap() as f32)
         .collect()
+}
+
+fn forward(dir: &Path, bundle: &Path, input: &Path, backend: &str) -> Vec<f32> {
+    let output = dir.join(format!("out-{backend}.json"));
+    let run = run_forward(bundle, input, &output, backend);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    read_values(&output)
+}
+
+/// The error message of a forward run that must fail.
+fn forward_fails(bundle: &Path, input: &Path, output: &Path) -> String {
+    let run = run_forward(bundle, input, output, "cpu");
+    assert!(!run.status.success(), "forward should fail");
+    String::from_utf8(run.stderr).unwrap()
 }
 
 fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
@@ -195,18 +216,7 @@ fn encoder_forward_on_vulkan_matches_cpu() {
     let bundle = encoder_bundle(&dir);
     let cpu = forward(&dir, &bundle, &input, "cpu");
     let output = dir.join("out-vulkan.json");
-    let run = tessera(&[
-        "encoder",
-        "forward",
-        "--bundle",
-        p(&bundle),
-        "--input",
-        p(&input),
-        "--output",
-        p(&output),
-        "--backend",
-        "vulkan",
-    ]);
+    let run = run_forward(&bundle, &input, &output, "vulkan");
     if !run.status.success() {
         let message = String::from_utf8_lossy(&run.stderr);
         assert!(
@@ -216,14 +226,7 @@ fn encoder_forward_on_vulkan_matches_cpu() {
         eprintln!("skipped: no Vulkan here ({message})");
         return;
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(output).unwrap()).unwrap();
-    let vulkan: Vec<f32> = json["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    assert_close("vulkan vs cpu", &vulkan, &cpu);
+    assert_close("vulkan vs cpu", &read_values(&output), &cpu);
 }
 
 #[test]
@@ -239,16 +242,7 @@ fn bad_input_is_reported_with_file_and_field() {
     let input = dir.join("bad.json");
     std::fs::write(&input, r#"{"shape": [1, 2, 64], "values": "zeros"}"#).unwrap();
     let output = dir.join("out.json");
-    let message = fails(&[
-        "encoder",
-        "forward",
-        "--bundle",
-        p(&bundle),
-        "--input",
-        p(&input),
-        "--output",
-        p(&output),
-    ]);
+    let message = forward_fails(&bundle, &input, &output);
     assert!(
         message.contains("bad.json") && message.contains("values"),
         "{message}"
@@ -257,16 +251,7 @@ fn bad_input_is_reported_with_file_and_field() {
 
     std::fs::write(bundle.join("model.safetensors"), b"not safetensors").unwrap();
     std::fs::write(&input, r#"{"shape": [1, 1, 64], "values": []}"#).unwrap();
-    let message = fails(&[
-        "encoder",
-        "forward",
-        "--bundle",
-        p(&bundle),
-        "--input",
-        p(&input),
-        "--output",
-        p(&output),
-    ]);
+    let message = forward_fails(&bundle, &input, &output);
     assert!(
         message.contains("model.safetensors: not a valid safetensors file"),
         "{message}"
