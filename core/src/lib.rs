@@ -6,3 +6,4 @@
 pub mod bundle;
 pub mod models;
 pub mod nn;
+pub mod tokenize;

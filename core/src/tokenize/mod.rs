@@ -1,0 +1,3 @@
+//! Tokenizers: turning user data (cells, prompts) into model inputs.
+
+pub mod rna;
