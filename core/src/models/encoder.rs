@@ -56,7 +56,7 @@ impl EncoderModel {
             return Err(EncoderError::Architecture(config.architecture));
         }
         let key_map = match &config.reference_names {
-            Some(ReferenceNames::HfBert { prefix }) => bert_key_map(prefix),
+            Some(ReferenceNames::HfBert { prefix }) => bert_key_map(prefix, ""),
             None => KeyMap::new(),
         };
         let mut encoder = config.encoder.init(device);

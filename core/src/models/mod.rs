@@ -1,3 +1,4 @@
 //! Models, one module per architecture. Each loads from and saves to a [`Bundle`](crate::bundle::Bundle).
 
+pub mod bmfm_rna;
 pub mod encoder;

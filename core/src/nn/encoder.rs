@@ -212,31 +212,24 @@ impl Encoder {
     }
 }
 
-/// Key map from Hugging Face BERT encoder names (`{prefix}layer.{i}.attention.self.query.weight`,
-/// …) to this module's names, for checkpoints such as SCBert's (`prefix = "scbert.encoder."`).
-pub fn bert_key_map(prefix: &str) -> KeyMap {
-    let p = regex::escape(prefix);
-    let layer = format!(r"^{p}layer\.(\d+)\.");
-    KeyMap::new()
-        .rule(
-            format!(r"{layer}attention\.self\.(query|key|value)\."),
-            "layers.$1.attention.$2.",
+/// Key map from Hugging Face BERT encoder names (`{from}layer.{i}.attention.self.query.weight`,
+/// …) to this module's names under `to` (`""` for a bare [`Encoder`], `"encoder."` for one
+/// nested in a model), for checkpoints such as SCBert's (`from = "scbert.encoder."`).
+pub fn bert_key_map(from: &str, to: &str) -> KeyMap {
+    let layer = format!(r"^{}layer\.(\d+)\.", regex::escape(from));
+    [
+        (r"attention\.self\.(query|key|value)\.", "attention.$2."),
+        (r"attention\.output\.dense\.", "attention.output."),
+        (r"attention\.output\.LayerNorm\.", "attn_norm."),
+        (r"intermediate\.dense\.", "ffn.inner."),
+        (r"output\.dense\.", "ffn.out."),
+        (r"output\.LayerNorm\.", "ffn_norm."),
+    ]
+    .into_iter()
+    .fold(KeyMap::new(), |map, (source, target)| {
+        map.rule(
+            format!("{layer}{source}"),
+            format!("{to}layers.$1.{target}"),
         )
-        .rule(
-            format!(r"{layer}attention\.output\.dense\."),
-            "layers.$1.attention.output.",
-        )
-        .rule(
-            format!(r"{layer}attention\.output\.LayerNorm\."),
-            "layers.$1.attn_norm.",
-        )
-        .rule(
-            format!(r"{layer}intermediate\.dense\."),
-            "layers.$1.ffn.inner.",
-        )
-        .rule(format!(r"{layer}output\.dense\."), "layers.$1.ffn.out.")
-        .rule(
-            format!(r"{layer}output\.LayerNorm\."),
-            "layers.$1.ffn_norm.",
-        )
+    })
 }

@@ -37,10 +37,12 @@ impl GeneVocab {
     /// From a `token → id` JSON map (the fixtures' `vocab.json`, or a WordLevel `model.vocab`).
     pub fn from_map(file: &str, ids: HashMap<String, u32>) -> Result<Self, RnaTokenizeError> {
         let special = |name: &str| {
-            ids.get(name).copied().ok_or_else(|| RnaTokenizeError::Vocab {
-                file: file.into(),
-                message: format!("special token `{name}` is missing"),
-            })
+            ids.get(name)
+                .copied()
+                .ok_or_else(|| RnaTokenizeError::Vocab {
+                    file: file.into(),
+                    message: format!("special token `{name}` is missing"),
+                })
         };
         Ok(Self {
             unk: special(UNK)?,
@@ -177,14 +179,24 @@ impl CellEncoder {
             message,
         };
         if genes.len() != counts.len() {
-            return Err(fail(format!("{} genes but {} counts", genes.len(), counts.len())));
+            return Err(fail(format!(
+                "{} genes but {} counts",
+                genes.len(),
+                counts.len()
+            )));
         }
         if let Some(bad) = counts.iter().position(|c| !c.is_finite() || *c < 0.0) {
-            return Err(fail(format!("gene `{}` has count {}, expected a finite count ≥ 0", genes[bad], counts[bad])));
+            return Err(fail(format!(
+                "gene `{}` has count {}, expected a finite count ≥ 0",
+                genes[bad], counts[bad]
+            )));
         }
         let prefix = self.config.prepend.len();
         if self.config.max_length < prefix + 1 {
-            return Err(fail(format!("max_length {} leaves no room for the special tokens", self.config.max_length)));
+            return Err(fail(format!(
+                "max_length {} leaves no room for the special tokens",
+                self.config.max_length
+            )));
         }
         let mut columns: Vec<usize> = match self.config.expose_zeros {
             ExposeZeros::None => (0..counts.len()).filter(|&i| counts[i] > 0.0).collect(),
@@ -194,7 +206,10 @@ impl CellEncoder {
         let total: f64 = columns.iter().map(|&i| counts[i] as f64).sum();
         match self.config.order {
             SequenceOrder::Sorted => columns.sort_by(|&a, &b| counts[b].total_cmp(&counts[a])),
-            SequenceOrder::Random { seed } => shuffle(&mut columns, seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            SequenceOrder::Random { seed } => shuffle(
+                &mut columns,
+                seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
         }
         columns.truncate(self.config.max_length - prefix - 1);
 
@@ -209,7 +224,11 @@ impl CellEncoder {
         for &column in &columns {
             gene_ids.push(self.vocab.id(genes[column]));
             let x = counts[column] as f64;
-            let value = if self.config.log_normalize { (1e4 * x / (total + 1.0)).ln_1p() } else { x };
+            let value = if self.config.log_normalize {
+                (1e4 * x / (total + 1.0)).ln_1p()
+            } else {
+                x
+            };
             expressions.push(value as f32);
         }
         gene_ids.push(self.vocab.sep);

@@ -1,0 +1,268 @@
+//! The BMFM-RNA network: gene + expression embeddings, the encoder stack, pooler, LM transform
+//! with its field decoders (WCED read at position 0) and label heads.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::gelu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::config::{DecodeMode, DecoderSpec, RnaConfig, RnaConfigError};
+use super::expression::ExpressionEncoder;
+use super::keys;
+use crate::bundle::{Bundle, BundleError, LoadReport};
+use crate::nn::{Encoder, EncoderConfig, Norm, NormKind};
+
+/// `LayerNorm(gelu(dense(h)))`, shared by every field decoder.
+#[derive(Module, Debug)]
+pub struct LmTransform {
+    pub dense: Linear,
+    pub norm: Norm,
+}
+
+/// The module tree; tensor names are its field paths.
+#[derive(Module, Debug)]
+pub struct RnaNet {
+    pub genes: Embedding,
+    pub expressions: ExpressionEncoder,
+    pub embed_norm: Norm,
+    pub encoder: Encoder,
+    pub pooler: Linear,
+    pub lm_transform: LmTransform,
+    /// One per [`DecoderSpec`], in the config's order.
+    pub decoders: Vec<Linear>,
+    /// One per label column, in the config's order.
+    pub labels: Vec<Linear>,
+}
+
+/// A loaded model: the network and what the config says about its heads.
+#[derive(Debug)]
+pub struct RnaModel {
+    pub config: RnaConfig,
+    pub decoders: Vec<DecoderSpec>,
+    pub net: RnaNet,
+    pub report: LoadReport,
+}
+
+/// A padded batch in the model's two-channel layout, row-major `[batch, len]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RnaBatch {
+    pub batch: usize,
+    pub len: usize,
+    pub gene_ids: Vec<u32>,
+    pub expressions: Vec<f32>,
+    pub attention_mask: Vec<f32>,
+}
+
+/// Everything the reference exposes, under its names.
+#[derive(Debug)]
+pub struct RnaOutputs {
+    /// The embedding output followed by each layer's output `[B, L, H]`.
+    pub hidden_states: Vec<Tensor<3>>,
+    pub pooler_output: Tensor<2>,
+    /// Masked mean over positions 1.. (so `[SEP]` counts, `[CLS]` does not).
+    pub mean_pooled: Tensor<2>,
+    /// Per decoder, in order: `[B, L, out]` for per-token modes, `[B, V, channels]` for WCED.
+    pub decoders: Vec<Tensor<3>>,
+    /// Per label column: `[B, classes]`.
+    pub labels: Vec<Tensor<2>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RnaError {
+    #[error(transparent)]
+    Config(#[from] RnaConfigError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("input: {0}")]
+    Input(String),
+}
+
+impl RnaModel {
+    /// Builds the network for a reference `config.json` (random weights).
+    pub fn init(config: RnaConfig, device: &Device) -> Result<Self, RnaError> {
+        let hidden = config.hidden_size;
+        let (kind, n_special) = config.expression_field()?;
+        let decoders = config.decoders()?;
+        let d_ff = config
+            .intermediate_size
+            .ok_or_else(|| RnaConfigError::Unsupported("intermediate_size is missing".into()))?;
+        let mut encoder = EncoderConfig::new(
+            hidden,
+            config.num_hidden_layers,
+            config.num_attention_heads,
+            d_ff,
+        );
+        encoder.norm_eps = config.layer_norm_eps;
+        let norm = || Norm::new(NormKind::Layer, hidden, config.layer_norm_eps, device);
+        let net = RnaNet {
+            genes: EmbeddingConfig::new(config.gene_vocab_size()?, hidden).init(device),
+            expressions: ExpressionEncoder::new(&kind, n_special, hidden, device),
+            embed_norm: norm(),
+            encoder: encoder.init(device),
+            pooler: LinearConfig::new(hidden, hidden).init(device),
+            lm_transform: LmTransform {
+                dense: LinearConfig::new(hidden, hidden).init(device),
+                norm: norm(),
+            },
+            decoders: decoders
+                .iter()
+                .map(|d| LinearConfig::new(hidden, d.outputs).init(device))
+                .collect(),
+            labels: config
+                .labels()
+                .iter()
+                .map(|l| LinearConfig::new(hidden, l.n_unique_values).init(device))
+                .collect(),
+        };
+        Ok(Self {
+            config,
+            decoders,
+            net,
+            report: LoadReport {
+                applied: 0,
+                unused: Vec::new(),
+            },
+        })
+    }
+
+    /// Loads a reference model folder/bundle: its own `config.json` and `model.safetensors`.
+    pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self, RnaError> {
+        let config = RnaConfig::parse(bundle.file(crate::bundle::CONFIG_FILE)?)?;
+        let mut model = Self::init(config, device)?;
+        let names: Vec<String> = model.decoders.iter().map(|d| d.name.clone()).collect();
+        let key_map = keys::scbert(&model.config, &names);
+        model.report = bundle.load_weights(&mut model.net, &key_map)?;
+        Ok(model)
+    }
+
+    /// Checks a batch against the vocabulary and the special-token range, so that bad input is
+    /// an error here rather than an out-of-range lookup on the device.
+    fn validate(&self, batch: &RnaBatch) -> Result<(), RnaError> {
+        let cells = batch.batch * batch.len;
+        if cells == 0 {
+            return Err(RnaError::Input("empty batch".into()));
+        }
+        for (name, n) in [
+            ("gene_ids", batch.gene_ids.len()),
+            ("expressions", batch.expressions.len()),
+            ("attention_mask", batch.attention_mask.len()),
+        ] {
+            if n != cells {
+                return Err(RnaError::Input(format!(
+                    "{name} has {n} values, expected batch·len = {cells}"
+                )));
+            }
+        }
+        if let Some(label) = self
+            .config
+            .labels()
+            .iter()
+            .find(|l| l.decode_from.is_some_and(|p| p >= batch.len))
+        {
+            return Err(RnaError::Input(format!(
+                "label head `{}` reads position {}, but sequences have {} tokens",
+                label.label_column_name,
+                label.decode_from.unwrap_or_default(),
+                batch.len
+            )));
+        }
+        let vocab = self.config.gene_vocab_size()?;
+        if let Some(i) = batch.gene_ids.iter().position(|&id| id as usize >= vocab) {
+            return Err(RnaError::Input(format!(
+                "gene id {} at position {i} is outside the vocabulary of {vocab}",
+                batch.gene_ids[i]
+            )));
+        }
+        let n_special = self.net.expressions.n_special() as f32;
+        let bad = |x: f32| !x.is_finite() || (x < 0.0 && (x.fract() != 0.0 || -x > n_special));
+        if let Some(i) = batch.expressions.iter().position(|&x| bad(x)) {
+            return Err(RnaError::Input(format!(
+                "expression {} at position {i}: negative values must be special tokens −(id+1), id < {n_special}",
+                batch.expressions[i]
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs the whole network on a batch.
+    pub fn forward(&self, batch: &RnaBatch, device: &Device) -> Result<RnaOutputs, RnaError> {
+        self.validate(batch)?;
+        let shape = [batch.batch, batch.len];
+        let ids: Vec<i64> = batch.gene_ids.iter().map(|&id| id as i64).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device);
+        let expressions =
+            Tensor::<2>::from_data(TensorData::new(batch.expressions.clone(), shape), device);
+        let mask =
+            Tensor::<2>::from_data(TensorData::new(batch.attention_mask.clone(), shape), device);
+        Ok(self.forward_tensors(ids, expressions, mask))
+    }
+
+    fn forward_tensors(
+        &self,
+        ids: Tensor<2, Int>,
+        expressions: Tensor<2>,
+        mask: Tensor<2>,
+    ) -> RnaOutputs {
+        let net = &self.net;
+        let [batch, len] = ids.dims();
+        let hidden = self.config.hidden_size;
+        let embedded = net
+            .embed_norm
+            .forward(net.genes.forward(ids) + net.expressions.forward(expressions));
+        let hidden_states = net.encoder.forward_layers(embedded, Some(mask.clone()));
+        let last = hidden_states.last().expect("input and layers").clone();
+        let at = |position: usize| {
+            last.clone()
+                .slice([0..batch, position..position + 1, 0..hidden])
+                .reshape([batch, hidden])
+        };
+        let pooler_output = net.pooler.forward(at(0)).tanh();
+
+        let mean_pooled = if len > 1 {
+            let weights = mask.slice([0..batch, 1..len]).unsqueeze_dim::<3>(2);
+            let summed =
+                (last.clone().slice([0..batch, 1..len, 0..hidden]) * weights.clone()).sum_dim(1);
+            let count = weights.sum_dim(1).clamp_min(1e-9);
+            (summed / count).reshape([batch, hidden])
+        } else {
+            at(0)
+        };
+
+        let transformed = net
+            .lm_transform
+            .norm
+            .forward(gelu(net.lm_transform.dense.forward(last.clone())));
+        let first = transformed.clone().slice([0..batch, 0..1, 0..hidden]);
+        let decoders = self
+            .decoders
+            .iter()
+            .zip(&net.decoders)
+            .map(|(spec, linear)| match spec.mode {
+                // Whole-cell decoding reads the [CLS] position only.
+                DecodeMode::Wced { vocab, channels } => linear
+                    .forward(first.clone())
+                    .reshape([batch, vocab, channels]),
+                _ => linear.forward(transformed.clone()),
+            })
+            .collect();
+
+        let labels = self
+            .config
+            .labels()
+            .iter()
+            .zip(&net.labels)
+            .map(|(label, linear)| match label.decode_from {
+                Some(position) => linear.forward(at(position)),
+                None => linear.forward(pooler_output.clone()),
+            })
+            .collect();
+
+        RnaOutputs {
+            hidden_states,
+            pooler_output,
+            mean_pooled,
+            decoders,
+            labels,
+        }
+    }
+}
