@@ -6,6 +6,7 @@ mod bundle;
 mod bundle_io;
 mod encoder;
 mod info;
+mod rna;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ enum Command {
     /// Run a bare encoder bundle (hidden states in, hidden states out).
     #[command(subcommand)]
     Encoder(encoder::EncoderCommand),
+    /// BMFM-RNA single-cell models.
+    #[command(subcommand)]
+    Rna(rna::RnaCommand),
     /// Serve the demo site (`www/`) on 127.0.0.1.
     Serve(serve::ServeArgs),
 }
@@ -41,6 +45,7 @@ fn main() {
         Command::Info => info::run(),
         Command::Bundle(command) => bundle::run(command),
         Command::Encoder(command) => encoder::run(command),
+        Command::Rna(command) => rna::run(command),
         Command::Serve(args) => serve::run(args),
     };
     if let Err(error) = result {

@@ -257,3 +257,41 @@ fn bad_input_is_reported_with_file_and_field() {
         "{message}"
     );
 }
+
+#[test]
+fn rna_forward_writes_every_fixture_tensor_under_its_name() {
+    let dir = scratch("rna-forward");
+    let fixture = shared().join("fixtures/rna-scbert-tiny");
+    let out = dir.join("out.safetensors");
+    ok(&[
+        "rna",
+        "forward",
+        "--model",
+        p(&fixture),
+        "--cases",
+        p(&fixture.join("cases.json")),
+        "--out",
+        p(&out),
+    ]);
+    let ours = std::fs::read(&out).unwrap();
+    let ours = safetensors::SafeTensors::deserialize(&ours).unwrap();
+    let reference = std::fs::read(fixture.join("expected.safetensors")).unwrap();
+    let reference = safetensors::SafeTensors::deserialize(&reference).unwrap();
+    let mut names = ours.names();
+    let mut expected = reference.names();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected);
+    let floats = |view: safetensors::tensor::TensorView| -> Vec<f32> {
+        view.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    };
+    for name in expected {
+        let a = ours.tensor(name).unwrap();
+        let b = reference.tensor(name).unwrap();
+        assert_eq!(a.shape(), b.shape(), "{name}");
+        assert_close(name, &floats(a), &floats(b));
+    }
+}

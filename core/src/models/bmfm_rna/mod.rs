@@ -3,6 +3,7 @@
 //! `config` reads the reference `config.json`, `expression` holds the expression-value
 //! encoders, `model` the embeddings + encoder + heads, `keys` the reference key names.
 
+pub mod cases;
 pub mod config;
 pub mod expression;
 mod keys;
