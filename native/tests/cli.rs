@@ -260,8 +260,14 @@ fn bad_input_is_reported_with_file_and_field() {
 
 #[test]
 fn rna_forward_writes_every_fixture_tensor_under_its_name() {
-    let dir = scratch("rna-forward");
-    let fixture = shared().join("fixtures/rna-scbert-tiny");
+    for name in ["rna-scbert-tiny", "rna-scllama-tiny"] {
+        rna_forward_matches(name);
+    }
+}
+
+fn rna_forward_matches(name: &str) {
+    let dir = scratch(name);
+    let fixture = shared().join("fixtures").join(name);
     let out = dir.join("out.safetensors");
     ok(&[
         "rna",

@@ -67,6 +67,23 @@ pub struct RnaConfig {
 pub enum ExpressionKind {
     /// `dense_2(leaky(leaky(dense_1(x))))` for values, `dense_2(leaky(table[row]))` for specials.
     MlpWithSpecialTokens { zero_as_special: bool },
+    /// `dense([sin(x·b), cos(x·b)])` for values over `n_basis` frequencies, `table[row]` for
+    /// specials. A fixed basis is `2π·basis_scale·2^k`; a trainable one is learned.
+    ScaleAdapt {
+        zero_as_special: bool,
+        n_basis: usize,
+        basis_scale: f64,
+        trainable: bool,
+    },
+}
+
+/// The backbone architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backbone {
+    /// Post-LN BERT (`model_type = "scbert"`).
+    SCBert,
+    /// Bidirectional pre-RMSNorm Llama (`model_type = "scllama"`).
+    SCLlama,
 }
 
 /// One field decoder of the LM head, named `"{field}_{mode}"` as in the checkpoint.
@@ -92,12 +109,7 @@ pub enum DecodeMode {
 impl RnaConfig {
     pub fn parse(bytes: &[u8]) -> Result<Self, RnaConfigError> {
         let config: Self = parse_json("config.json", bytes)?;
-        if config.model_type != "scbert" {
-            return Err(RnaConfigError::Unsupported(format!(
-                "model_type `{}` is not supported yet (supported: scbert)",
-                config.model_type
-            )));
-        }
+        config.backbone()?;
         if config.hidden_act != "gelu" {
             return Err(RnaConfigError::Unsupported(format!(
                 "hidden_act `{}`",
@@ -107,6 +119,27 @@ impl RnaConfig {
         config.expression_field()?;
         config.decoders()?;
         Ok(config)
+    }
+
+    pub fn backbone(&self) -> Result<Backbone, RnaConfigError> {
+        match self.model_type.as_str() {
+            "scbert" => Ok(Backbone::SCBert),
+            "scllama" => Ok(Backbone::SCLlama),
+            other => Err(RnaConfigError::Unsupported(format!(
+                "model_type `{other}` (supported: scbert, scllama)"
+            ))),
+        }
+    }
+
+    /// Feed-forward width: `intermediate_size` for BERT; Llama's SwiGLU uses
+    /// round_up(⌊2·4H/3⌋, 256).
+    pub fn d_ff(&self) -> Result<usize, RnaConfigError> {
+        match self.backbone()? {
+            Backbone::SCBert => self
+                .intermediate_size
+                .ok_or_else(|| RnaConfigError::Unsupported("intermediate_size is missing".into())),
+            Backbone::SCLlama => Ok((2 * 4 * self.hidden_size / 3).div_ceil(256) * 256),
+        }
     }
 
     pub fn field(&self, name: &str) -> Result<&FieldConfig, RnaConfigError> {
@@ -138,8 +171,29 @@ impl RnaConfig {
                 },
                 specials,
             )),
+            "scale_adapt" => Ok((
+                ExpressionKind::ScaleAdapt {
+                    zero_as_special: kwargs
+                        .get("zero_as_special_token")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    n_basis: kwargs
+                        .get("n_sin_basis")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(48) as usize,
+                    basis_scale: kwargs
+                        .get("basis_scale")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(1.0),
+                    trainable: kwargs
+                        .get("trainable")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                },
+                specials,
+            )),
             other => Err(RnaConfigError::Unsupported(format!(
-                "fields[expressions].encoder_kwargs.kind `{other}` is not supported yet"
+                "fields[expressions].encoder_kwargs.kind `{other}` is not supported"
             ))),
         }
     }

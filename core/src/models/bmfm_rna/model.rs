@@ -6,11 +6,11 @@ use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::config::{DecodeMode, DecoderSpec, RnaConfig, RnaConfigError};
-use super::expression::ExpressionEncoder;
+use super::config::{Backbone, DecodeMode, DecoderSpec, ExpressionKind, RnaConfig, RnaConfigError};
+use super::expression::{ExpressionEncoder, fixed_basis};
 use super::keys;
 use crate::bundle::{Bundle, BundleError, LoadReport};
-use crate::nn::{Encoder, EncoderConfig, Norm, NormKind};
+use crate::nn::{Encoder, EncoderConfig, FfnKind, Norm, NormKind, NormPlacement, QkvLayout};
 
 /// `LayerNorm(gelu(dense(h)))`, shared by every field decoder.
 #[derive(Module, Debug)]
@@ -40,7 +40,54 @@ pub struct RnaModel {
     pub config: RnaConfig,
     pub decoders: Vec<DecoderSpec>,
     pub net: RnaNet,
+    pub expression: ExpressionSpec,
     pub report: LoadReport,
+}
+
+/// How the expression channel is encoded, and (for `scale_adapt`) the host copy of the basis.
+#[derive(Clone, Debug)]
+pub struct ExpressionSpec {
+    pub kind: ExpressionKind,
+    pub n_special: usize,
+    pub basis: Option<Vec<f32>>,
+}
+
+/// scLlama's RMSNorm epsilon (fixed in the reference code, not in its config).
+const LLAMA_RMS_EPS: f64 = 1e-5;
+
+/// The `scale_adapt` basis as stored in the weights file (the tensor that maps to
+/// `expressions.basis`).
+fn stored_basis(bundle: &Bundle, key_map: &crate::bundle::KeyMap) -> Result<Vec<f32>, RnaError> {
+    let file = crate::bundle::WEIGHTS_FILE;
+    let bytes = bundle.file(file)?;
+    let tensors =
+        safetensors::SafeTensors::deserialize(bytes).map_err(|e| BundleError::Corrupt {
+            file: file.into(),
+            message: e.to_string(),
+        })?;
+    for (name, view) in tensors.tensors() {
+        if key_map.apply(&name)? == "expressions.basis" {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(BundleError::Tensor {
+                    file: file.into(),
+                    tensor: name,
+                    message: format!("expected F32, found {:?}", view.dtype()),
+                }
+                .into());
+            }
+            return Ok(view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect());
+        }
+    }
+    Err(BundleError::MissingTensor {
+        file: file.into(),
+        tensor: "expressions.basis".into(),
+        more: 0,
+    }
+    .into())
 }
 
 /// A padded batch in the model's two-channel layout, row-major `[batch, len]`.
@@ -83,16 +130,30 @@ impl RnaModel {
         let hidden = config.hidden_size;
         let (kind, n_special) = config.expression_field()?;
         let decoders = config.decoders()?;
-        let d_ff = config
-            .intermediate_size
-            .ok_or_else(|| RnaConfigError::Unsupported("intermediate_size is missing".into()))?;
         let mut encoder = EncoderConfig::new(
             hidden,
             config.num_hidden_layers,
             config.num_attention_heads,
-            d_ff,
+            config.d_ff()?,
         );
         encoder.norm_eps = config.layer_norm_eps;
+        if config.backbone()? == Backbone::SCLlama {
+            encoder.norm = NormKind::Rms;
+            encoder.norm_eps = LLAMA_RMS_EPS;
+            encoder.placement = NormPlacement::Pre;
+            encoder.attention_bias = false;
+            encoder.qkv = QkvLayout::Fused;
+            encoder.ffn = FfnKind::SwiGlu;
+            encoder.first_layer_attn_norm = false;
+        }
+        let basis = match &kind {
+            ExpressionKind::ScaleAdapt {
+                n_basis,
+                basis_scale,
+                ..
+            } => Some(fixed_basis(*n_basis, *basis_scale)),
+            ExpressionKind::MlpWithSpecialTokens { .. } => None,
+        };
         let norm = || Norm::new(NormKind::Layer, hidden, config.layer_norm_eps, device);
         let net = RnaNet {
             genes: EmbeddingConfig::new(config.gene_vocab_size()?, hidden).init(device),
@@ -117,6 +178,11 @@ impl RnaModel {
         Ok(Self {
             config,
             decoders,
+            expression: ExpressionSpec {
+                kind,
+                n_special,
+                basis,
+            },
             net,
             report: LoadReport {
                 applied: 0,
@@ -130,8 +196,12 @@ impl RnaModel {
         let config = RnaConfig::parse(bundle.file(crate::bundle::CONFIG_FILE)?)?;
         let mut model = Self::init(config, device)?;
         let names: Vec<String> = model.decoders.iter().map(|d| d.name.clone()).collect();
-        let key_map = keys::scbert(&model.config, &names);
+        let key_map = keys::reference(&model.config, &names)?;
         model.report = bundle.load_weights(&mut model.net, &key_map)?;
+        if model.expression.basis.is_some() {
+            // The sinusoid features are computed on the host, from the basis as stored.
+            model.expression.basis = Some(stored_basis(bundle, &key_map)?);
+        }
         Ok(model)
     }
 
@@ -173,7 +243,7 @@ impl RnaModel {
                 batch.gene_ids[i]
             )));
         }
-        let n_special = self.net.expressions.n_special() as f32;
+        let n_special = self.expression.n_special as f32;
         let bad = |x: f32| !x.is_finite() || (x < 0.0 && (x.fract() != 0.0 || -x > n_special));
         if let Some(i) = batch.expressions.iter().position(|&x| bad(x)) {
             return Err(RnaError::Input(format!(
@@ -194,21 +264,38 @@ impl RnaModel {
             Tensor::<2>::from_data(TensorData::new(batch.expressions.clone(), shape), device);
         let mask =
             Tensor::<2>::from_data(TensorData::new(batch.attention_mask.clone(), shape), device);
-        Ok(self.forward_tensors(ids, expressions, mask))
+        let features = self.expression.basis.as_ref().map(|basis| {
+            let mut values = Vec::with_capacity(batch.expressions.len() * 2 * basis.len());
+            for &x in &batch.expressions {
+                crate::models::bmfm_rna::expression::sinusoid_features(x, basis, &mut values);
+            }
+            Tensor::<3>::from_data(
+                TensorData::new(values, [batch.batch, batch.len, 2 * basis.len()]),
+                device,
+            )
+        });
+        Ok(self.forward_tensors(ids, expressions, features, mask))
     }
 
     fn forward_tensors(
         &self,
         ids: Tensor<2, Int>,
         expressions: Tensor<2>,
+        features: Option<Tensor<3>>,
         mask: Tensor<2>,
     ) -> RnaOutputs {
         let net = &self.net;
         let [batch, len] = ids.dims();
         let hidden = self.config.hidden_size;
-        let embedded = net
-            .embed_norm
-            .forward(net.genes.forward(ids) + net.expressions.forward(expressions));
+        let embedded = net.embed_norm.forward(
+            net.genes.forward(ids)
+                + net.expressions.forward(
+                    &self.expression.kind,
+                    self.expression.n_special,
+                    expressions,
+                    features,
+                ),
+        );
         let hidden_states = net.encoder.forward_layers(embedded, Some(mask.clone()));
         let last = hidden_states.last().expect("input and layers").clone();
         let at = |position: usize| {

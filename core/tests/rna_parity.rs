@@ -1,5 +1,5 @@
-//! SCBert against the reference fixture: every tensor it lists, all cases, loaded from the
-//! fixture's own config.json and model.safetensors (reference key names).
+//! SCBert and scLlama against the reference fixtures: every tensor each lists, all cases, loaded
+//! from the fixture's own config.json and model.safetensors (reference key names).
 
 mod common;
 
@@ -14,30 +14,39 @@ fn device() -> Device {
     Device::flex()
 }
 
-fn model() -> RnaModel {
+fn model(name: &str) -> RnaModel {
     let mut files = BundleFiles::default();
     for file in ["config.json", "model.safetensors"] {
-        files.insert(file, read(&fixture(&format!("rna-scbert-tiny/{file}"))));
+        files.insert(file, read(&fixture(&format!("{name}/{file}"))));
     }
     RnaModel::from_bundle(&Bundle::from_files(files).unwrap(), &device()).unwrap()
 }
 
-fn cases() -> Vec<NamedBatch> {
-    read_cases("cases.json", &read(&fixture("rna-scbert-tiny/cases.json"))).unwrap()
+fn cases(name: &str) -> Vec<NamedBatch> {
+    read_cases("cases.json", &read(&fixture(&format!("{name}/cases.json")))).unwrap()
 }
 
 #[test]
-fn every_fixture_tensor_matches_on_every_case() {
-    let model = model();
+fn scbert_matches_every_fixture_tensor_on_every_case() {
+    check_fixture("rna-scbert-tiny");
+}
+
+#[test]
+fn scllama_matches_every_fixture_tensor_on_every_case() {
+    check_fixture("rna-scllama-tiny");
+}
+
+fn check_fixture(name: &str) {
+    let model = model(name);
     assert!(
         model.report.unused.is_empty(),
         "unused: {:?}",
         model.report.unused
     );
     let cases_json: serde_json::Value =
-        serde_json::from_slice(&read(&fixture("rna-scbert-tiny/cases.json"))).unwrap();
-    let expected = read(&fixture("rna-scbert-tiny/expected.safetensors"));
-    let cases = cases();
+        serde_json::from_slice(&read(&fixture(&format!("{name}/cases.json")))).unwrap();
+    let expected = read(&fixture(&format!("{name}/expected.safetensors")));
+    let cases = cases(name);
     assert_eq!(cases.len(), 6);
     for (i, case) in cases.iter().enumerate() {
         let outputs = model.forward(&case.batch, &device()).unwrap();
@@ -62,8 +71,8 @@ fn every_fixture_tensor_matches_on_every_case() {
 
 #[test]
 fn out_of_range_input_is_an_error() {
-    let model = model();
-    let good = cases()[0].batch.clone();
+    let model = model("rna-scbert-tiny");
+    let good = cases("rna-scbert-tiny")[0].batch.clone();
     let mut bad_gene = good.clone();
     bad_gene.gene_ids[1] = 307;
     let error = model.forward(&bad_gene, &device()).unwrap_err();
