@@ -4,6 +4,7 @@
 //! the native CLI and the wasm API are thin front-ends over these modules.
 
 pub mod bundle;
+pub mod data;
 pub mod models;
 pub mod nn;
 pub mod tokenize;

@@ -1,0 +1,133 @@
+//! `CountMatrix`: cells × genes raw counts in CSR form, with cell ids, gene symbols and
+//! categorical cell annotations — what every reader produces and the RNA tokenizer consumes.
+
+use std::collections::BTreeMap;
+
+/// Why a data file could not be read; always names the file and the field at fault.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DataError {
+    #[error("{file}: {message}")]
+    Format { file: String, message: String },
+    #[error("{file}: `{field}`: {message}")]
+    Field {
+        file: String,
+        field: String,
+        message: String,
+    },
+}
+
+/// Raw counts, one row per cell (CSR).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountMatrix {
+    pub cell_ids: Vec<String>,
+    pub genes: Vec<String>,
+    /// Row `i` holds entries `indptr[i]..indptr[i+1]` of `indices`/`values`.
+    pub indptr: Vec<usize>,
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+    /// Categorical cell annotations (`obs` columns): column → one label per cell.
+    pub annotations: BTreeMap<String, Vec<String>>,
+}
+
+impl CountMatrix {
+    /// Checks the CSR structure and that every value is a finite count ≥ 0; `file` names the
+    /// source in errors.
+    pub fn validate(&self, file: &str) -> Result<(), DataError> {
+        let field = |field: &str, message: String| DataError::Field {
+            file: file.into(),
+            field: field.into(),
+            message,
+        };
+        let n = self.cell_ids.len();
+        if self.indptr.len() != n + 1 || self.indptr[0] != 0 || self.indptr[n] != self.values.len()
+        {
+            return Err(field(
+                "X",
+                format!(
+                    "row pointers do not describe {n} cells and {} entries",
+                    self.values.len()
+                ),
+            ));
+        }
+        if self.indptr.windows(2).any(|w| w[0] > w[1]) || self.indices.len() != self.values.len() {
+            return Err(field(
+                "X",
+                "row pointers or column indices are inconsistent".into(),
+            ));
+        }
+        if let Some(&bad) = self
+            .indices
+            .iter()
+            .find(|&&j| j as usize >= self.genes.len())
+        {
+            return Err(field(
+                "X",
+                format!("column index {bad} ≥ {} genes", self.genes.len()),
+            ));
+        }
+        if let Some(i) = self.values.iter().position(|v| !v.is_finite() || *v < 0.0) {
+            let row = self.indptr.partition_point(|&p| p <= i) - 1;
+            return Err(field(
+                "X",
+                format!(
+                    "cell `{}` has value {}; raw counts must be finite and ≥ 0",
+                    self.cell_ids[row], self.values[i]
+                ),
+            ));
+        }
+        for (column, labels) in &self.annotations {
+            if labels.len() != n {
+                return Err(field(
+                    column,
+                    format!("{} labels for {n} cells", labels.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn n_cells(&self) -> usize {
+        self.cell_ids.len()
+    }
+
+    pub fn n_genes(&self) -> usize {
+        self.genes.len()
+    }
+
+    /// Nonzero entries of cell `i` as (gene column, count).
+    pub fn row(&self, i: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let range = self.indptr[i]..self.indptr[i + 1];
+        self.indices[range.clone()]
+            .iter()
+            .map(|&j| j as usize)
+            .zip(self.values[range].iter().copied())
+    }
+
+    /// Cell `i` as a dense row over all genes.
+    pub fn dense_row(&self, i: usize) -> Vec<f32> {
+        let mut row = vec![0.0; self.n_genes()];
+        for (j, v) in self.row(i) {
+            row[j] += v;
+        }
+        row
+    }
+
+    /// An annotation column, or an error naming it and the columns there are.
+    pub fn annotation(&self, file: &str, column: &str) -> Result<&[String], DataError> {
+        self.annotations
+            .get(column)
+            .map(Vec::as_slice)
+            .ok_or_else(|| DataError::Field {
+                file: file.into(),
+                field: column.into(),
+                message: format!(
+                    "no such cell annotation (available: {})",
+                    self.annotations
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    }
+}

@@ -1,0 +1,297 @@
+//! AnnData `.h5ad` files, read from bytes with a pure-Rust HDF5 reader (hdf5-pure, which also
+//! builds for wasm): `X`, a layer or `raw/X`, stored as CSR, CSC or dense; `var`/`obs` indexes;
+//! categorical and string `obs` columns as cell annotations.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hdf5_pure::{AttrValue, File, Group};
+
+use super::{CountMatrix, DataError};
+
+/// Which matrix of the file holds the raw counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MatrixSource {
+    X,
+    Layer(String),
+    /// `raw/X`, with `raw/var` for the genes.
+    Raw,
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    root: Group,
+}
+
+fn string_of(value: &AttrValue) -> Option<String> {
+    match value {
+        AttrValue::String(s) | AttrValue::AsciiString(s) | AttrValue::VarLenString(s) => {
+            Some(s.clone())
+        }
+        _ => None,
+    }
+}
+
+fn strings_of(value: &AttrValue) -> Option<Vec<String>> {
+    match value {
+        AttrValue::StringArray(v) | AttrValue::VarLenStringArray(v) => Some(v.clone()),
+        other => string_of(other).map(|s| vec![s]),
+    }
+}
+
+fn ints_of(value: &AttrValue) -> Option<Vec<i64>> {
+    Some(match value {
+        AttrValue::I32Array(v) => v.iter().map(|&x| x as i64).collect(),
+        AttrValue::I64Array(v) => v.clone(),
+        AttrValue::U32Array(v) => v.iter().map(|&x| x as i64).collect(),
+        AttrValue::U64Array(v) => v.iter().map(|&x| x as i64).collect(),
+        _ => return None,
+    })
+}
+
+impl Reader<'_> {
+    fn field(&self, field: &str, message: impl ToString) -> DataError {
+        DataError::Field {
+            file: self.file.into(),
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    fn group(&self, path: &str) -> Result<Group, DataError> {
+        self.root
+            .group(path)
+            .map_err(|e| self.field(path, format!("not found ({e})")))
+    }
+
+    fn attrs(&self, group: &Group, path: &str) -> Result<HashMap<String, AttrValue>, DataError> {
+        group.attrs().map_err(|e| self.field(path, e))
+    }
+
+    fn encoding(&self, group: &Group, path: &str) -> Result<String, DataError> {
+        Ok(self
+            .attrs(group, path)?
+            .get("encoding-type")
+            .and_then(string_of)
+            .unwrap_or_default())
+    }
+
+    fn f32s(&self, path: &str) -> Result<Vec<f32>, DataError> {
+        let dataset = self
+            .root
+            .dataset(path)
+            .map_err(|e| self.field(path, format!("not found ({e})")))?;
+        dataset.read_f32().map_err(|e| self.field(path, e))
+    }
+
+    fn i64s(&self, path: &str) -> Result<Vec<i64>, DataError> {
+        let dataset = self
+            .root
+            .dataset(path)
+            .map_err(|e| self.field(path, format!("not found ({e})")))?;
+        dataset.read_i64().map_err(|e| self.field(path, e))
+    }
+
+    fn strings(&self, path: &str) -> Result<Vec<String>, DataError> {
+        let dataset = self
+            .root
+            .dataset(path)
+            .map_err(|e| self.field(path, format!("not found ({e})")))?;
+        dataset.read_string().map_err(|e| self.field(path, e))
+    }
+
+    /// The row index of a dataframe group (`obs` or `var`), named by its `_index` attribute.
+    fn index(&self, frame: &str) -> Result<Vec<String>, DataError> {
+        let group = self.group(frame)?;
+        let name = self
+            .attrs(&group, frame)?
+            .get("_index")
+            .and_then(string_of)
+            .unwrap_or_else(|| "_index".into());
+        self.strings(&format!("{frame}/{name}"))
+    }
+
+    /// Categorical and string columns of `obs`.
+    fn annotations(&self, n_cells: usize) -> Result<BTreeMap<String, Vec<String>>, DataError> {
+        let group = self.group("obs")?;
+        let attrs = self.attrs(&group, "obs")?;
+        let columns = attrs
+            .get("column-order")
+            .and_then(strings_of)
+            .unwrap_or_default();
+        let mut annotations = BTreeMap::new();
+        for column in columns {
+            let path = format!("obs/{column}");
+            let labels = if let Ok(sub) = self.root.group(&path) {
+                if self.encoding(&sub, &path)? != "categorical" {
+                    continue;
+                }
+                let categories = self.strings(&format!("{path}/categories"))?;
+                self.i64s(&format!("{path}/codes"))?
+                    .into_iter()
+                    .map(|code| match code {
+                        -1 => Ok(String::new()),
+                        c if c >= 0 && (c as usize) < categories.len() => {
+                            Ok(categories[c as usize].clone())
+                        }
+                        c => Err(self.field(
+                            &path,
+                            format!("code {c} but only {} categories", categories.len()),
+                        )),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                match self.strings(&path) {
+                    Ok(strings) => strings,
+                    Err(_) => continue, // numeric columns are not annotations
+                }
+            };
+            if labels.len() != n_cells {
+                return Err(self.field(
+                    &path,
+                    format!("{} values for {n_cells} cells", labels.len()),
+                ));
+            }
+            annotations.insert(column, labels);
+        }
+        Ok(annotations)
+    }
+
+    /// The counts as CSR `(indptr, indices, values)` plus `(rows, cols)`.
+    #[allow(clippy::type_complexity)]
+    fn matrix(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<usize>, Vec<u32>, Vec<f32>, usize, usize), DataError> {
+        if let Ok(group) = self.root.group(path) {
+            let encoding = self.encoding(&group, path)?;
+            let shape = self
+                .attrs(&group, path)?
+                .get("shape")
+                .and_then(ints_of)
+                .filter(|s| s.len() == 2 && s.iter().all(|&d| d >= 0))
+                .ok_or_else(|| {
+                    self.field(path, "sparse matrix without a valid `shape` attribute")
+                })?;
+            let (rows, cols) = (shape[0] as usize, shape[1] as usize);
+            let values = self.f32s(&format!("{path}/data"))?;
+            let indices = self.i64s(&format!("{path}/indices"))?;
+            let indptr = self.i64s(&format!("{path}/indptr"))?;
+            let (major, minor) = match encoding.as_str() {
+                "csr_matrix" => (rows, cols),
+                "csc_matrix" => (cols, rows),
+                other => {
+                    return Err(self.field(
+                        path,
+                        format!("encoding-type `{other}` is not a count matrix"),
+                    ));
+                }
+            };
+            if indptr.len() != major + 1
+                || indices.len() != values.len()
+                || indptr.last().copied() != Some(values.len() as i64)
+            {
+                return Err(self.field(path, "indptr/indices/data lengths do not match the shape"));
+            }
+            if indices.iter().any(|&j| j < 0 || j as usize >= minor)
+                || indptr.windows(2).any(|w| w[0] > w[1] || w[0] < 0)
+            {
+                return Err(self.field(path, "indices or indptr out of range"));
+            }
+            let indptr: Vec<usize> = indptr.into_iter().map(|p| p as usize).collect();
+            let indices: Vec<u32> = indices.into_iter().map(|j| j as u32).collect();
+            if encoding == "csr_matrix" {
+                return Ok((indptr, indices, values, rows, cols));
+            }
+            // CSC → CSR by counting entries per row.
+            let mut row_ptr = vec![0usize; rows + 1];
+            for &r in &indices {
+                row_ptr[r as usize + 1] += 1;
+            }
+            for r in 0..rows {
+                row_ptr[r + 1] += row_ptr[r];
+            }
+            let mut next = row_ptr.clone();
+            let mut csr_indices = vec![0u32; values.len()];
+            let mut csr_values = vec![0f32; values.len()];
+            for col in 0..cols {
+                for k in indptr[col]..indptr[col + 1] {
+                    let r = indices[k] as usize;
+                    csr_indices[next[r]] = col as u32;
+                    csr_values[next[r]] = values[k];
+                    next[r] += 1;
+                }
+            }
+            return Ok((row_ptr, csr_indices, csr_values, rows, cols));
+        }
+        let dataset = self
+            .root
+            .dataset(path)
+            .map_err(|e| self.field(path, format!("not found ({e})")))?;
+        let shape = dataset.shape().map_err(|e| self.field(path, e))?;
+        let [rows, cols] = shape[..] else {
+            return Err(self.field(
+                path,
+                format!("dense matrix of rank {}, expected 2", shape.len()),
+            ));
+        };
+        let (rows, cols) = (rows as usize, cols as usize);
+        let dense = dataset.read_f32().map_err(|e| self.field(path, e))?;
+        let mut indptr = vec![0];
+        let mut indices = Vec::new();
+        let mut values = Vec::new();
+        for row in dense.chunks(cols.max(1)).take(rows) {
+            for (j, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    indices.push(j as u32);
+                    values.push(v);
+                }
+            }
+            indptr.push(values.len());
+        }
+        Ok((indptr, indices, values, rows, cols))
+    }
+}
+
+/// Reads an `.h5ad` file's counts; `file` names it in errors.
+pub fn read_h5ad(
+    file: &str,
+    bytes: Vec<u8>,
+    source: &MatrixSource,
+) -> Result<CountMatrix, DataError> {
+    let format = |message: String| DataError::Format {
+        file: file.into(),
+        message,
+    };
+    let hdf5 =
+        File::from_bytes(bytes).map_err(|e| format(format!("not a readable HDF5 file ({e})")))?;
+    let root = hdf5.group("/").map_err(|e| format(e.to_string()))?;
+    let reader = Reader { file, root };
+    let (matrix, var) = match source {
+        MatrixSource::X => ("X".to_string(), "var"),
+        MatrixSource::Layer(name) => (format!("layers/{name}"), "var"),
+        MatrixSource::Raw => ("raw/X".to_string(), "raw/var"),
+    };
+    let (indptr, indices, values, rows, cols) = reader.matrix(&matrix)?;
+    let cell_ids = reader.index("obs")?;
+    let genes = reader.index(var)?;
+    if cell_ids.len() != rows || genes.len() != cols {
+        return Err(reader.field(
+            &matrix,
+            format!(
+                "shape {rows}×{cols} but {} cells in obs and {} genes in {var}",
+                cell_ids.len(),
+                genes.len()
+            ),
+        ));
+    }
+    let counts = CountMatrix {
+        annotations: reader.annotations(rows)?,
+        cell_ids,
+        genes,
+        indptr,
+        indices,
+        values,
+    };
+    counts.validate(file)?;
+    Ok(counts)
+}
