@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod data;
+pub mod eval;
 pub mod models;
 pub mod nn;
 pub mod tokenize;

@@ -1,0 +1,3 @@
+//! Evaluation: label and clustering metrics (and, later, PCA / neighbour graphs / UMAP).
+
+pub mod metrics;
