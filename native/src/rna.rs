@@ -6,6 +6,8 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use safetensors::{Dtype, tensor::TensorView};
+use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+use tessera_core::eval::baseline::{self, BaselineConfig};
 use tessera_core::models::bmfm_rna::RnaModel;
 use tessera_core::models::bmfm_rna::cases::read_cases;
 
@@ -27,15 +29,93 @@ pub enum RnaCommand {
         #[arg(long, value_enum, default_value = "cpu")]
         backend: Backend,
     },
+    /// The cell-type baseline: log counts → most variable genes → PCA → logistic regression,
+    /// fitted on the `train` cells and scored on the `test` cells of a split annotation.
+    Baseline {
+        /// An .h5ad file with raw counts.
+        #[arg(long)]
+        data: PathBuf,
+        /// Cell annotation with the labels.
+        #[arg(long, default_value = "cell_type")]
+        label: String,
+        /// Cell annotation with `train`/`test`.
+        #[arg(long, default_value = "split")]
+        split: String,
+        #[arg(long, default_value_t = 2000)]
+        genes: usize,
+        #[arg(long, default_value_t = 50)]
+        components: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 pub fn run(command: RnaCommand) -> Result<()> {
-    let RnaCommand::Forward {
-        model,
-        cases,
-        out,
-        backend,
-    } = command;
+    match command {
+        RnaCommand::Forward {
+            model,
+            cases,
+            out,
+            backend,
+        } => forward(model, cases, out, backend),
+        RnaCommand::Baseline {
+            data,
+            label,
+            split,
+            genes,
+            components,
+            seed,
+            report,
+        } => {
+            let name = data.display().to_string();
+            let counts = read_counts(&data)?;
+            let config = BaselineConfig {
+                label,
+                split,
+                genes,
+                components,
+                seed,
+            };
+            let result = baseline::run(&name, &counts, config)?;
+            println!(
+                "{name}: {} train / {} test cells, {} classes",
+                result.train_cells,
+                result.test_cells,
+                result.classes.len()
+            );
+            println!("{:<34} {:>9} {:>9}", "model", "accuracy", "macro-F1");
+            println!(
+                "{:<34} {:>9.4} {:>9.4}",
+                format!("PCA({}) + logistic regression", result.config.components),
+                result.accuracy,
+                result.macro_f1
+            );
+            println!(
+                "{:<34} {:>9.4} {:>9}",
+                "majority class", result.majority_accuracy, ""
+            );
+            if let Some(path) = report {
+                bundle_io::write_file_atomic(&path, &serde_json::to_vec_pretty(&result)?)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads a count matrix; `.h5ad` for now.
+fn read_counts(path: &std::path::Path) -> Result<tessera_core::data::CountMatrix> {
+    let name = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) != Some("h5ad") {
+        anyhow::bail!("{name}: unsupported format (expected an .h5ad file)");
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+    Ok(read_h5ad(&name, bytes, &MatrixSource::X)?)
+}
+
+fn forward(model: PathBuf, cases: PathBuf, out: PathBuf, backend: Backend) -> Result<()> {
     let device = backend.device()?;
     let bundle = bundle_io::read(&model)?;
     let rna = RnaModel::from_bundle(&bundle, &device)

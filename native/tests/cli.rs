@@ -301,3 +301,30 @@ fn rna_forward_matches(name: &str) {
         assert_close(name, &floats(a), &floats(b));
     }
 }
+
+#[test]
+fn rna_baseline_prints_a_table_and_writes_its_report() {
+    let dir = scratch("baseline");
+    let report = dir.join("baseline.json");
+    let data = shared().join("data/pbmc3k/pbmc3k_counts_labeled.h5ad");
+    let text = ok(&[
+        "rna",
+        "baseline",
+        "--data",
+        p(&data),
+        "--report",
+        p(&report),
+    ]);
+    assert!(
+        text.contains("2074 train / 564 test cells, 8 classes"),
+        "{text}"
+    );
+    assert!(text.contains("PCA(50) + logistic regression"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(json["accuracy"].as_f64().unwrap() > 0.85, "{json}");
+    let message = fails(&["rna", "baseline", "--data", p(&data), "--label", "tissue"]);
+    assert!(
+        message.contains("`tissue`") && message.contains("cell_type"),
+        "{message}"
+    );
+}

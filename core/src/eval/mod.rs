@@ -1,3 +1,6 @@
-//! Evaluation: label and clustering metrics (and, later, PCA / neighbour graphs / UMAP).
+//! Evaluation: metrics, PCA, the logistic-regression baseline.
 
+pub mod baseline;
+pub mod logistic;
 pub mod metrics;
+pub mod pca;

@@ -1,0 +1,61 @@
+//! Principal components by seeded subspace iteration (nalgebra for the dense algebra): the top
+//! `k` directions of a centred `n × d` matrix without forming or decomposing the `d × d` covariance.
+
+use nalgebra::{DMatrix, SymmetricEigen};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+
+/// A fitted projection: `(x − mean) · components`.
+#[derive(Clone, Debug)]
+pub struct Pca {
+    pub mean: Vec<f32>,
+    /// `d × k`, columns ordered by decreasing explained variance.
+    pub components: DMatrix<f32>,
+    /// Variance along each component.
+    pub variances: Vec<f32>,
+}
+
+impl Pca {
+    /// Fits `k` components to the rows of `data` (`n × d`); `seed` fixes the start subspace.
+    pub fn fit(data: &DMatrix<f32>, k: usize, seed: u64) -> Self {
+        let (n, d) = data.shape();
+        let k = k.min(n).min(d).max(1);
+        let mean: Vec<f32> = (0..d).map(|j| data.column(j).mean()).collect();
+        let mut centred = data.clone();
+        for (j, m) in mean.iter().enumerate() {
+            centred.column_mut(j).add_scalar_mut(-m);
+        }
+        // Oversample and iterate: 8 power steps separate the leading spectrum well.
+        let width = (k + 10).min(d).min(n);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let start = DMatrix::from_fn(d, width, |_, _| {
+            let u: f32 = rand::RngExt::random(&mut rng);
+            u - 0.5
+        });
+        let mut q = start.qr().q();
+        for _ in 0..8 {
+            let z = centred.transpose() * (&centred * &q);
+            q = z.qr().q();
+        }
+        let projected = &centred * &q;
+        let gram = projected.transpose() * &projected / (n.max(2) - 1) as f32;
+        let eigen = SymmetricEigen::new(gram);
+        let mut order: Vec<usize> = (0..width).collect();
+        order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]));
+        let rotation = DMatrix::from_fn(width, k, |i, c| eigen.eigenvectors[(i, order[c])]);
+        Self {
+            mean,
+            components: q * rotation,
+            variances: order[..k].iter().map(|&i| eigen.eigenvalues[i]).collect(),
+        }
+    }
+
+    /// Projects the rows of `data` (`m × d`) to `m × k`.
+    pub fn transform(&self, data: &DMatrix<f32>) -> DMatrix<f32> {
+        let mut centred = data.clone();
+        for (j, m) in self.mean.iter().enumerate() {
+            centred.column_mut(j).add_scalar_mut(-m);
+        }
+        centred * &self.components
+    }
+}
