@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hdf5_pure::{AttrValue, File, Group};
+use hdf5_pure::{AttrValue, Dataset, File, Group};
 
 use super::{CountMatrix, DataError};
 
@@ -75,28 +75,31 @@ impl Reader<'_> {
             .unwrap_or_default())
     }
 
-    fn f32s(&self, path: &str) -> Result<Vec<f32>, DataError> {
-        let dataset = self
-            .root
+    fn dataset(&self, path: &str) -> Result<Dataset, DataError> {
+        self.root
             .dataset(path)
-            .map_err(|e| self.field(path, format!("not found ({e})")))?;
-        dataset.read_f32().map_err(|e| self.field(path, e))
+            .map_err(|e| self.field(path, format!("not found ({e})")))
+    }
+
+    /// Reads a whole dataset with `read` (e.g. `Dataset::read_f32`), errors naming `path`.
+    fn read<T>(
+        &self,
+        path: &str,
+        read: impl Fn(&Dataset) -> Result<Vec<T>, hdf5_pure::Error>,
+    ) -> Result<Vec<T>, DataError> {
+        read(&self.dataset(path)?).map_err(|e| self.field(path, e))
+    }
+
+    fn f32s(&self, path: &str) -> Result<Vec<f32>, DataError> {
+        self.read(path, Dataset::read_f32)
     }
 
     fn i64s(&self, path: &str) -> Result<Vec<i64>, DataError> {
-        let dataset = self
-            .root
-            .dataset(path)
-            .map_err(|e| self.field(path, format!("not found ({e})")))?;
-        dataset.read_i64().map_err(|e| self.field(path, e))
+        self.read(path, Dataset::read_i64)
     }
 
     fn strings(&self, path: &str) -> Result<Vec<String>, DataError> {
-        let dataset = self
-            .root
-            .dataset(path)
-            .map_err(|e| self.field(path, format!("not found ({e})")))?;
-        dataset.read_string().map_err(|e| self.field(path, e))
+        self.read(path, Dataset::read_string)
     }
 
     /// The row index of a dataframe group (`obs` or `var`), named by its `_index` attribute.
@@ -223,10 +226,7 @@ impl Reader<'_> {
             }
             return Ok((row_ptr, csr_indices, csr_values, rows, cols));
         }
-        let dataset = self
-            .root
-            .dataset(path)
-            .map_err(|e| self.field(path, format!("not found ({e})")))?;
+        let dataset = self.dataset(path)?;
         let shape = dataset.shape().map_err(|e| self.field(path, e))?;
         let [rows, cols] = shape[..] else {
             return Err(self.field(
