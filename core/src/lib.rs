@@ -9,3 +9,5 @@ pub mod eval;
 pub mod models;
 pub mod nn;
 pub mod tokenize;
+#[cfg(feature = "train")]
+pub mod train;

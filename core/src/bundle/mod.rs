@@ -59,6 +59,16 @@ impl Bundle {
         Ok(Self { files })
     }
 
+    /// Replaces `model.safetensors` with `module`'s weights (our module paths, which every
+    /// reference key map passes through unchanged).
+    pub fn with_weights<M: burn::store::ModuleSnapshot>(
+        mut self,
+        module: &M,
+    ) -> Result<Self, BundleError> {
+        self.files.insert(WEIGHTS_FILE, weights::save(module)?);
+        Ok(self)
+    }
+
     /// Adds or replaces a file (tokenizer, vocabulary, …) under a relative path.
     pub fn with_file(mut self, path: impl Into<String>, bytes: Vec<u8>) -> Self {
         self.files.insert(path, bytes);

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     FeedForward, FeedForwardConfig, FfnKind, MultiHeadAttention, MultiHeadAttentionConfig, Norm,
-    NormKind, QkvLayout, RelativePositionBias, RelativePositionBiasConfig, padding_mask,
+    NormKind, QkvLayout, RelativePositionBias, RelativePositionBiasConfig, dropout, padding_mask,
 };
 use crate::bundle::KeyMap;
 
@@ -54,6 +54,9 @@ pub struct EncoderConfig {
     /// T5 relative position bias, owned by the stack and added in every layer.
     #[serde(default)]
     pub relative_bias: Option<RelativePositionBiasConfig>,
+    /// Dropout on each sub-layer's output before its residual add (training only).
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 mod defaults {
@@ -87,6 +90,8 @@ pub struct EncoderLayer {
     pub ffn_norm: Norm,
     #[module(skip)]
     placement: NormPlacement,
+    #[module(skip)]
+    dropout: f64,
 }
 
 /// The layer stack. `relative_bias` and `final_norm` are present only when configured.
@@ -116,6 +121,7 @@ impl EncoderConfig {
             first_layer_attn_norm: true,
             final_norm: false,
             relative_bias: None,
+            dropout: 0.0,
         }
     }
 
@@ -138,6 +144,7 @@ impl EncoderConfig {
                 ffn: ffn.init(device),
                 ffn_norm: norm(),
                 placement: self.placement,
+                dropout: self.dropout,
             })
             .collect();
         Encoder {
@@ -153,13 +160,18 @@ impl EncoderLayer {
     pub fn forward(&self, x: Tensor<3>, bias: Option<Tensor<4>>) -> Tensor<3> {
         match self.placement {
             NormPlacement::Post => {
-                let x = x.clone() + self.attention.forward(x, bias);
+                let x = x.clone() + dropout(self.attention.forward(x, bias), self.dropout);
                 let x = self.norm_attn(x);
-                self.ffn_norm.forward(x.clone() + self.ffn.forward(x))
+                self.ffn_norm
+                    .forward(x.clone() + dropout(self.ffn.forward(x), self.dropout))
             }
             NormPlacement::Pre => {
-                let x = x.clone() + self.attention.forward(self.norm_attn(x), bias);
-                x.clone() + self.ffn.forward(self.ffn_norm.forward(x))
+                let x = x.clone()
+                    + dropout(
+                        self.attention.forward(self.norm_attn(x), bias),
+                        self.dropout,
+                    );
+                x.clone() + dropout(self.ffn.forward(self.ffn_norm.forward(x)), self.dropout)
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod dropout;
 pub mod encoder;
 pub mod ffn;
 pub mod mask;
@@ -11,6 +12,7 @@ pub mod position;
 
 pub use activation::Activation;
 pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};
+pub use dropout::{dropout, gradient_reversal};
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer, NormPlacement};
 pub use ffn::{FeedForward, FeedForwardConfig, FfnKind};
 pub use mask::{causal_mask, padding_mask};

@@ -86,6 +86,11 @@ impl GeneVocab {
     pub fn mask_id(&self) -> u32 {
         self.mask
     }
+
+    /// Whether `id` is one of `[UNK]`, `[SEP]`, `[PAD]`, `[CLS]`, `[MASK]`.
+    pub fn is_special(&self, id: u32) -> bool {
+        [self.unk, self.sep, self.pad, self.cls, self.mask].contains(&id)
+    }
 }
 
 /// Which genes of a cell enter its sequence.
@@ -174,6 +179,24 @@ impl CellEncoder {
         genes: &[&str],
         counts: &[f32],
     ) -> Result<EncodedCell, RnaTokenizeError> {
+        self.check(cell, genes, counts)?;
+        let mut columns: Vec<usize> = match self.config.expose_zeros {
+            ExposeZeros::None => (0..counts.len()).filter(|&i| counts[i] > 0.0).collect(),
+            ExposeZeros::All => (0..counts.len()).collect(),
+        };
+        match self.config.order {
+            SequenceOrder::Sorted => columns.sort_by(|&a, &b| counts[b].total_cmp(&counts[a])),
+            SequenceOrder::Random { seed } => shuffle(
+                &mut columns,
+                seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+        }
+        Ok(self.assemble(genes, counts, &columns))
+    }
+
+    /// Input checks shared by both encoders: one count per gene, counts finite and ≥ 0, room for
+    /// the special tokens.
+    fn check(&self, cell: &str, genes: &[&str], counts: &[f32]) -> Result<(), RnaTokenizeError> {
         let fail = |message: String| RnaTokenizeError::Cell {
             cell: cell.into(),
             message,
@@ -198,21 +221,33 @@ impl CellEncoder {
                 self.config.max_length
             )));
         }
-        let mut columns: Vec<usize> = match self.config.expose_zeros {
-            ExposeZeros::None => (0..counts.len()).filter(|&i| counts[i] > 0.0).collect(),
-            ExposeZeros::All => (0..counts.len()).collect(),
-        };
-        // The sum runs over the whole list, before truncation.
-        let total: f64 = columns.iter().map(|&i| counts[i] as f64).sum();
-        match self.config.order {
-            SequenceOrder::Sorted => columns.sort_by(|&a, &b| counts[b].total_cmp(&counts[a])),
-            SequenceOrder::Random { seed } => shuffle(
-                &mut columns,
-                seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ),
-        }
-        columns.truncate(self.config.max_length - prefix - 1);
+        Ok(())
+    }
 
+    /// Encodes one cell with the genes in a given order (training builds its own orders, see
+    /// `train::collate`); the list is truncated to fit and normalised over all of `counts`.
+    pub fn encode_in_order(
+        &self,
+        cell: &str,
+        genes: &[&str],
+        counts: &[f32],
+        columns: &[usize],
+    ) -> Result<EncodedCell, RnaTokenizeError> {
+        self.check(cell, genes, counts)?;
+        if let Some(&bad) = columns.iter().find(|&&c| c >= counts.len()) {
+            return Err(RnaTokenizeError::Cell {
+                cell: cell.into(),
+                message: format!("column {bad} is outside the {} genes", counts.len()),
+            });
+        }
+        Ok(self.assemble(genes, counts, columns))
+    }
+
+    fn assemble(&self, genes: &[&str], counts: &[f32], columns: &[usize]) -> EncodedCell {
+        // The normalising sum runs over the whole list, before truncation.
+        let total: f64 = counts.iter().map(|&c| c as f64).sum();
+        let prefix = self.config.prepend.len();
+        let columns = &columns[..columns.len().min(self.config.max_length - prefix - 1)];
         let special = |id: u32| -(id as f32 + 1.0);
         let mut gene_ids = Vec::with_capacity(self.config.max_length);
         let mut expressions = Vec::with_capacity(self.config.max_length);
@@ -221,7 +256,7 @@ impl CellEncoder {
             gene_ids.push(id);
             expressions.push(special(id));
         }
-        for &column in &columns {
+        for &column in columns {
             gene_ids.push(self.vocab.id(genes[column]));
             let x = counts[column] as f64;
             let value = if self.config.log_normalize {
@@ -241,11 +276,11 @@ impl CellEncoder {
                 attention_mask.push(0);
             }
         }
-        Ok(EncodedCell {
+        EncodedCell {
             gene_ids,
             expressions,
             attention_mask,
-        })
+        }
     }
 }
 

@@ -57,6 +57,12 @@ pub struct RnaConfig {
     pub hidden_act: String,
     pub layer_norm_eps: f64,
     pub pad_token_id: u32,
+    /// Dropout on embeddings and sub-layer outputs while training.
+    #[serde(default)]
+    pub hidden_dropout_prob: f64,
+    /// Dropout before pooled label heads while training; `hidden_dropout_prob` when absent.
+    #[serde(default)]
+    pub classifier_dropout: Option<f64>,
     pub fields: Vec<FieldConfig>,
     #[serde(default)]
     pub label_columns: Option<Vec<LabelColumn>>,

@@ -1,13 +1,17 @@
-//! BMFM-RNA: single-cell foundation models (SCBert so far) loaded from reference checkpoints.
+//! BMFM-RNA: single-cell foundation models (SCBert, scLlama) from reference checkpoints or ours.
 //!
 //! `config` reads the reference `config.json`, `expression` holds the expression-value
-//! encoders, `model` the embeddings + encoder + heads, `keys` the reference key names.
+//! encoders, `model` the embeddings + encoder + heads, `keys` the reference key names,
+//! `panel` maps a data set's genes to the vocabulary, `pipeline` turns a bundle into an annotator.
 
 pub mod cases;
 pub mod config;
 pub mod expression;
 mod keys;
 pub mod model;
+pub mod panel;
+pub mod pipeline;
 
 pub use config::{RnaConfig, RnaConfigError};
-pub use model::{RnaBatch, RnaModel, RnaOutputs};
+pub use model::{RnaBatch, RnaError, RnaInputs, RnaModel, RnaOutputs};
+pub use pipeline::{CellOutputs, Pooling, RnaBundleInfo, RnaPipeline};

@@ -10,7 +10,10 @@ use super::config::{Backbone, DecodeMode, DecoderSpec, ExpressionKind, RnaConfig
 use super::expression::{ExpressionEncoder, fixed_basis};
 use super::keys;
 use crate::bundle::{Bundle, BundleError, LoadReport};
-use crate::nn::{Encoder, EncoderConfig, FfnKind, Norm, NormKind, NormPlacement, QkvLayout};
+use crate::nn::{
+    Encoder, EncoderConfig, FfnKind, Norm, NormKind, NormPlacement, QkvLayout, dropout,
+    gradient_reversal,
+};
 
 /// `LayerNorm(gelu(dense(h)))`, shared by every field decoder.
 #[derive(Module, Debug)]
@@ -100,6 +103,15 @@ pub struct RnaBatch {
     pub attention_mask: Vec<f32>,
 }
 
+/// A batch on the device: gene ids, expression channel, `scale_adapt` features, mask.
+#[derive(Clone, Debug)]
+pub struct RnaInputs {
+    pub ids: Tensor<2, Int>,
+    pub expressions: Tensor<2>,
+    pub features: Option<Tensor<3>>,
+    pub mask: Tensor<2>,
+}
+
 /// Everything the reference exposes, under its names.
 #[derive(Debug)]
 pub struct RnaOutputs {
@@ -137,6 +149,7 @@ impl RnaModel {
             config.d_ff()?,
         );
         encoder.norm_eps = config.layer_norm_eps;
+        encoder.dropout = config.hidden_dropout_prob;
         if config.backbone()? == Backbone::SCLlama {
             encoder.norm = NormKind::Rms;
             encoder.norm_eps = LLAMA_RMS_EPS;
@@ -256,6 +269,11 @@ impl RnaModel {
 
     /// Runs the whole network on a batch.
     pub fn forward(&self, batch: &RnaBatch, device: &Device) -> Result<RnaOutputs, RnaError> {
+        Ok(self.forward_inputs(self.inputs(batch, device)?))
+    }
+
+    /// A checked batch as device tensors (training reuses them for its losses).
+    pub fn inputs(&self, batch: &RnaBatch, device: &Device) -> Result<RnaInputs, RnaError> {
         self.validate(batch)?;
         let shape = [batch.batch, batch.len];
         let ids: Vec<i64> = batch.gene_ids.iter().map(|&id| id as i64).collect();
@@ -274,27 +292,39 @@ impl RnaModel {
                 device,
             )
         });
-        Ok(self.forward_tensors(ids, expressions, features, mask))
+        Ok(RnaInputs {
+            ids,
+            expressions,
+            features,
+            mask,
+        })
     }
 
-    fn forward_tensors(
-        &self,
-        ids: Tensor<2, Int>,
-        expressions: Tensor<2>,
-        features: Option<Tensor<3>>,
-        mask: Tensor<2>,
-    ) -> RnaOutputs {
+    /// The network on prepared inputs. On an autodiff device dropout is active and label heads
+    /// with a gradient-reversal coefficient reverse their gradient into the encoder.
+    pub fn forward_inputs(&self, inputs: RnaInputs) -> RnaOutputs {
+        let RnaInputs {
+            ids,
+            expressions,
+            features,
+            mask,
+        } = inputs;
         let net = &self.net;
+        let p_hidden = self.config.hidden_dropout_prob;
+        let p_classifier = self.config.classifier_dropout.unwrap_or(p_hidden);
         let [batch, len] = ids.dims();
         let hidden = self.config.hidden_size;
-        let embedded = net.embed_norm.forward(
-            net.genes.forward(ids)
-                + net.expressions.forward(
-                    &self.expression.kind,
-                    self.expression.n_special,
-                    expressions,
-                    features,
-                ),
+        let embedded = dropout(
+            net.embed_norm.forward(
+                net.genes.forward(ids)
+                    + net.expressions.forward(
+                        &self.expression.kind,
+                        self.expression.n_special,
+                        expressions,
+                        features,
+                    ),
+            ),
+            p_hidden,
         );
         let hidden_states = net.encoder.forward_layers(embedded, Some(mask.clone()));
         let last = hidden_states.last().expect("input and layers").clone();
@@ -338,9 +368,16 @@ impl RnaModel {
             .labels()
             .iter()
             .zip(&net.labels)
-            .map(|(label, linear)| match label.decode_from {
-                Some(position) => linear.forward(at(position)),
-                None => linear.forward(pooler_output.clone()),
+            .map(|(label, linear)| {
+                let input = match label.decode_from {
+                    Some(position) => at(position),
+                    None => dropout(pooler_output.clone(), p_classifier),
+                };
+                let input = match label.gradient_reversal_coefficient {
+                    Some(alpha) => gradient_reversal(input, alpha),
+                    None => input,
+                };
+                linear.forward(input)
             })
             .collect();
 

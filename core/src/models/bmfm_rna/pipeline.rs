@@ -1,0 +1,214 @@
+//! A BMFM-RNA bundle as a cell annotator: model + gene vocabulary + how cells are encoded and
+//! pooled + the class names of its label heads (`tessera.json`), from count matrix to outputs.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::model::{RnaBatch, RnaError, RnaModel, RnaOutputs};
+use super::panel::GenePanel;
+use crate::bundle::{Bundle, BundleError, parse_json};
+use crate::data::CountMatrix;
+use crate::tokenize::rna::{CellEncoder, CellEncoderConfig, GeneVocab};
+
+/// Tessera's own file in an RNA bundle.
+pub const INFO_FILE: &str = "tessera.json";
+/// Where the gene vocabulary lives (the reference's tokenizer layout), then the fixtures' copy.
+pub const VOCAB_FILES: [&str; 2] = ["tokenizers/genes/vocab.json", "vocab.json"];
+
+/// Which hidden state becomes the cell embedding (`pooling_method` in the reference).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// `tanh(pooler(h[:, 0]))`.
+    PoolingLayer,
+    /// `h[:, 0]`, the `[CLS]` state (what WCED decodes from).
+    FirstToken,
+    /// Masked mean over positions 1..
+    MeanPooling,
+}
+
+/// `tessera.json`: inference settings and class names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RnaBundleInfo {
+    pub cell_encoder: CellEncoderConfig,
+    pub pooling: Pooling,
+    /// Label column → class names, index = the head's output index.
+    #[serde(default)]
+    pub labels: BTreeMap<String, Vec<String>>,
+    /// How the model was made (free-form provenance, for people).
+    #[serde(default)]
+    pub provenance: Option<serde_json::Value>,
+}
+
+impl RnaBundleInfo {
+    /// Settings for a bundle without `tessera.json` (a reference checkpoint folder): the
+    /// reference's inference encoding with sorted genes, so results are deterministic.
+    pub fn reference_defaults() -> Self {
+        Self {
+            cell_encoder: CellEncoderConfig::new(1024),
+            pooling: Pooling::FirstToken,
+            labels: BTreeMap::new(),
+            provenance: None,
+        }
+    }
+}
+
+/// The pooled embedding and each label head's class probabilities for a batch.
+#[derive(Debug)]
+pub struct CellOutputs {
+    pub embedding: Tensor<2>,
+    pub probabilities: Vec<Tensor<2>>,
+}
+
+/// A loaded RNA bundle ready to annotate cells.
+#[derive(Debug)]
+pub struct RnaPipeline {
+    pub model: RnaModel,
+    pub encoder: CellEncoder,
+    pub info: RnaBundleInfo,
+}
+
+impl RnaPipeline {
+    pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self, RnaError> {
+        let model = RnaModel::from_bundle(bundle, device)?;
+        let info = match bundle.file(INFO_FILE) {
+            Ok(bytes) => parse_json(INFO_FILE, bytes)?,
+            Err(_) => RnaBundleInfo::reference_defaults(),
+        };
+        let vocab = read_vocab(bundle)?;
+        if vocab.len() != model.config.gene_vocab_size()? {
+            return Err(RnaError::Input(format!(
+                "the gene vocabulary has {} tokens but config.json says fields[genes].vocab_size = {}",
+                vocab.len(),
+                model.config.gene_vocab_size()?
+            )));
+        }
+        for (i, label) in model.config.labels().iter().enumerate() {
+            if let Some(names) = info.labels.get(&label.label_column_name)
+                && names.len() != label.n_unique_values
+            {
+                return Err(RnaError::Input(format!(
+                    "{INFO_FILE}: labels.{} has {} names but label head {i} has {} classes",
+                    label.label_column_name,
+                    names.len(),
+                    label.n_unique_values
+                )));
+            }
+        }
+        let encoder = CellEncoder::new(info.cell_encoder.clone(), vocab);
+        Ok(Self {
+            model,
+            encoder,
+            info,
+        })
+    }
+
+    /// The matrix's genes that the model can read.
+    pub fn panel(&self, file: &str, matrix: &CountMatrix) -> Result<GenePanel, RnaError> {
+        GenePanel::new(file, &matrix.genes, &self.encoder.vocab)
+            .map_err(|e| RnaError::Input(e.to_string()))
+    }
+
+    /// Encodes cells `rows` of `matrix` into one padded batch.
+    pub fn batch(
+        &self,
+        matrix: &CountMatrix,
+        panel: &GenePanel,
+        rows: std::ops::Range<usize>,
+    ) -> Result<RnaBatch, RnaError> {
+        let names = panel.names();
+        let mut cells = Vec::with_capacity(rows.len());
+        for row in rows {
+            let counts = panel.dense(matrix, row);
+            let cell = self
+                .encoder
+                .encode(&matrix.cell_ids[row], row as u64, &names, &counts)
+                .map_err(|e| RnaError::Input(e.to_string()))?;
+            cells.push(cell);
+        }
+        // Pad to the longest cell of the batch (or max_length when the config says so).
+        let len = cells.iter().map(|c| c.gene_ids.len()).max().unwrap_or(1);
+        let pad = self.encoder.vocab.pad_id();
+        let mut batch = RnaBatch {
+            batch: cells.len(),
+            len,
+            gene_ids: Vec::with_capacity(cells.len() * len),
+            expressions: Vec::with_capacity(cells.len() * len),
+            attention_mask: Vec::with_capacity(cells.len() * len),
+        };
+        for cell in cells {
+            let extra = len - cell.gene_ids.len();
+            batch.gene_ids.extend(cell.gene_ids);
+            batch.gene_ids.extend(std::iter::repeat_n(pad, extra));
+            batch.expressions.extend(cell.expressions);
+            batch
+                .expressions
+                .extend(std::iter::repeat_n(-(pad as f32 + 1.0), extra));
+            batch
+                .attention_mask
+                .extend(cell.attention_mask.iter().map(|&m| m as f32));
+            batch.attention_mask.extend(std::iter::repeat_n(0.0, extra));
+        }
+        Ok(batch)
+    }
+
+    /// Embeddings and label probabilities of a batch (still on the device; read them with
+    /// `into_data`, or `into_data_async` on WebGPU).
+    pub fn outputs(&self, batch: &RnaBatch, device: &Device) -> Result<CellOutputs, RnaError> {
+        let outputs = self.model.forward(batch, device)?;
+        Ok(self.pool(outputs))
+    }
+
+    /// Applies the bundle's pooling and softmax to raw outputs.
+    pub fn pool(&self, outputs: RnaOutputs) -> CellOutputs {
+        let embedding = match self.info.pooling {
+            Pooling::PoolingLayer => outputs.pooler_output,
+            Pooling::MeanPooling => outputs.mean_pooled,
+            Pooling::FirstToken => {
+                let last = outputs.hidden_states.last().expect("hidden states").clone();
+                let [b, _, h] = last.dims();
+                last.slice([0..b, 0..1, 0..h]).reshape([b, h])
+            }
+        };
+        CellOutputs {
+            embedding,
+            probabilities: outputs
+                .labels
+                .into_iter()
+                .map(|logits| softmax(logits, 1))
+                .collect(),
+        }
+    }
+
+    /// Class names of label head `i` (`class 0`, … when the bundle does not name them).
+    pub fn class_names(&self, i: usize) -> Vec<String> {
+        let label = &self.model.config.labels()[i];
+        self.info
+            .labels
+            .get(&label.label_column_name)
+            .cloned()
+            .unwrap_or_else(|| {
+                (0..label.n_unique_values)
+                    .map(|c| format!("class {c}"))
+                    .collect()
+            })
+    }
+}
+
+/// The gene vocabulary from the first of [`VOCAB_FILES`] present.
+pub fn read_vocab(bundle: &Bundle) -> Result<GeneVocab, RnaError> {
+    for file in VOCAB_FILES {
+        if let Ok(bytes) = bundle.file(file) {
+            return GeneVocab::from_json(file, bytes).map_err(|e| RnaError::Input(e.to_string()));
+        }
+    }
+    Err(RnaError::Bundle(BundleError::Config {
+        file: VOCAB_FILES[0].into(),
+        field: None,
+        message: "the bundle has no gene vocabulary (tokenizers/genes/vocab.json or vocab.json)"
+            .into(),
+    }))
+}

@@ -1,0 +1,503 @@
+//! The training loop: seeded batches, the objectives' weighted loss, AdamW steps, and
+//! checkpoints that resume to the same weights as an uninterrupted run.
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::collate::{Collator, MlmConfig, SequenceConfig, TrainBatch};
+use super::objectives::{
+    ClassLoss, LossTerm, class_loss, is_zero_bce, mse_ignore_zero, weighted_mean,
+};
+use super::optimizer::{AdamW, AdamWConfig, moments_from_host, moments_to_host};
+use crate::bundle::{Bundle, BundleError};
+use crate::models::bmfm_rna::config::{DecodeMode, ExpressionKind};
+use crate::models::bmfm_rna::panel::GenePanel;
+use crate::models::bmfm_rna::{RnaError, RnaPipeline};
+
+/// MLM loss weights (the v1 multitask checkpoint: genes 0.7, value 1, is-zero 1.5).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MlmObjective {
+    pub masking: MlmConfig,
+    pub genes_weight: f64,
+    pub mse_weight: f64,
+    pub is_zero_weight: f64,
+}
+
+impl Default for MlmObjective {
+    fn default() -> Self {
+        Self {
+            masking: MlmConfig::default(),
+            genes_weight: 0.7,
+            mse_weight: 1.0,
+            is_zero_weight: 1.5,
+        }
+    }
+}
+
+/// WCED loss weights per label set (v1: input and non-input genes, weight 1 each).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WcedObjective {
+    pub input_weight: f64,
+    pub non_input_weight: f64,
+    pub all_weight: f64,
+}
+
+impl Default for WcedObjective {
+    fn default() -> Self {
+        Self {
+            input_weight: 1.0,
+            non_input_weight: 1.0,
+            all_weight: 0.0,
+        }
+    }
+}
+
+/// A supervised label head trained during (pre)training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelObjective {
+    pub column: String,
+    pub loss: ClassLoss,
+    pub weight: f64,
+}
+
+/// Everything that decides a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub seed: u64,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub optimizer: AdamWConfig,
+    pub sequence: SequenceConfig,
+    pub mlm: Option<MlmObjective>,
+    pub wced: Option<WcedObjective>,
+    pub labels: Vec<LabelObjective>,
+}
+
+/// The training cells: counts over the gene panel (sparse) and label ids per label column.
+#[derive(Clone, Debug)]
+pub struct TrainData {
+    pub panel: GenePanel,
+    pub cell_ids: Vec<String>,
+    pub cells: Vec<Vec<(u32, f32)>>,
+    /// `labels[k][i]`: class of cell `i` for the model's label head `k` (−100 = unknown).
+    pub labels: Vec<Vec<i64>>,
+}
+
+/// One step's numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLog {
+    pub step: usize,
+    pub loss: f64,
+    pub terms: Vec<(String, f64)>,
+    pub lr: f64,
+    pub grad_norm: f64,
+}
+
+/// The trainer's own state in a checkpoint (`trainer.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub config: TrainConfig,
+    pub step: usize,
+    pub history: Vec<StepLog>,
+}
+
+/// Checkpoint files besides the bundle's.
+pub const TRAINER_FILE: &str = "trainer.json";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Model(#[from] RnaError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("training: {0}")]
+    Setup(String),
+}
+
+pub struct Trainer {
+    pub pipeline: RnaPipeline,
+    pub optimizer: AdamW,
+    pub state: TrainerState,
+    data: TrainData,
+    bundle: Bundle,
+    device: Device,
+}
+
+impl Trainer {
+    /// Starts training `bundle` (fresh or pretrained) on `device` (made autodiff here).
+    pub fn new(
+        bundle: Bundle,
+        data: TrainData,
+        config: TrainConfig,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let device = device.clone().autodiff();
+        let pipeline = RnaPipeline::from_bundle(&bundle, &device)?;
+        let optimizer = AdamW::new(config.optimizer.clone());
+        let trainer = Self {
+            pipeline,
+            optimizer,
+            state: TrainerState {
+                config,
+                step: 0,
+                history: Vec::new(),
+            },
+            data,
+            bundle,
+            device,
+        };
+        trainer.check()?;
+        Ok(trainer)
+    }
+
+    /// Continues from a checkpoint written by [`Trainer::checkpoint`].
+    pub fn resume(
+        checkpoint: Bundle,
+        data: TrainData,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let state: TrainerState =
+            crate::bundle::parse_json(TRAINER_FILE, checkpoint.file(TRAINER_FILE)?)?;
+        let moments = read_moments(checkpoint.file(OPTIMIZER_FILE)?, device)?;
+        let mut trainer = Self::new(checkpoint, data, state.config.clone(), device)?;
+        trainer.optimizer.steps = state.step;
+        trainer.optimizer.moments = moments;
+        trainer.state = state;
+        Ok(trainer)
+    }
+
+    fn check(&self) -> Result<(), TrainError> {
+        let model = &self.pipeline.model;
+        let config = &self.state.config;
+        if let ExpressionKind::ScaleAdapt {
+            trainable: true, ..
+        } = model.expression.kind
+        {
+            return Err(TrainError::Setup(
+                "a trainable scale_adapt basis cannot be trained here (its sinusoids are computed on the host)".into(),
+            ));
+        }
+        if config.batch_size == 0 || self.data.cells.is_empty() {
+            return Err(TrainError::Setup("no cells or a batch size of 0".into()));
+        }
+        let has = |f: &dyn Fn(&DecodeMode) -> bool| model.decoders.iter().any(|d| f(&d.mode));
+        if config.wced.is_some() && !has(&|m| matches!(m, DecodeMode::Wced { channels: 2, .. })) {
+            return Err(TrainError::Setup(
+                "WCED needs an `expressions_wced` decoder with logit_outputs [mse, is_zero_bce]"
+                    .into(),
+            ));
+        }
+        if let Some(mlm) = &config.mlm {
+            if !has(&|m| *m == DecodeMode::Regression) || !has(&|m| *m == DecodeMode::IsZero) {
+                return Err(TrainError::Setup(
+                    "MLM needs `expressions_regression` and `expressions_is_zero` decoders".into(),
+                ));
+            }
+            if mlm.masking.mask_genes && !has(&|m| *m == DecodeMode::TokenScores) {
+                return Err(TrainError::Setup(
+                    "masking genes needs a `genes_token_scores` decoder".into(),
+                ));
+            }
+        }
+        for objective in &config.labels {
+            if !model
+                .config
+                .labels()
+                .iter()
+                .any(|l| l.label_column_name == objective.column)
+            {
+                return Err(TrainError::Setup(format!(
+                    "label objective `{}` has no label head in config.json",
+                    objective.column
+                )));
+            }
+        }
+        if self.data.labels.len() != model.config.labels().len() {
+            return Err(TrainError::Setup(format!(
+                "{} label columns of data for {} label heads",
+                self.data.labels.len(),
+                model.config.labels().len()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn done(&self) -> bool {
+        self.state.step >= self.state.config.steps
+    }
+
+    /// The cells of step `step`: epoch-wise seeded permutations cut into full batches.
+    fn batch_rows(&self, step: usize) -> Vec<usize> {
+        let n = self.data.cells.len();
+        let size = self.state.config.batch_size.min(n);
+        let per_epoch = n / size;
+        let (epoch, k) = (step / per_epoch, step % per_epoch);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(
+            self.state.config.seed,
+            epoch as u64,
+            0x5eed,
+        )));
+        order[k * size..(k + 1) * size].to_vec()
+    }
+
+    /// The collated batch of step `step` (deterministic in seed and step).
+    pub fn batch(&self, step: usize) -> Result<TrainBatch, TrainError> {
+        let rows = self.batch_rows(step);
+        let config = &self.state.config;
+        let panel = &self.data.panel;
+        let cells: Vec<(&str, Vec<f32>)> = rows
+            .iter()
+            .map(|&i| {
+                let mut dense = vec![0.0; panel.len()];
+                for &(g, c) in &self.data.cells[i] {
+                    dense[g as usize] = c;
+                }
+                (self.data.cell_ids[i].as_str(), dense)
+            })
+            .collect();
+        let labels = self
+            .data
+            .labels
+            .iter()
+            .map(|column| rows.iter().map(|&i| column[i]).collect())
+            .collect();
+        let collator = Collator {
+            encoder: &self.pipeline.encoder,
+            panel,
+            vocab_size: self
+                .pipeline
+                .model
+                .config
+                .gene_vocab_size()
+                .map_err(RnaError::from)?,
+            sequence: &config.sequence,
+            mlm: config.mlm.as_ref().map(|m| &m.masking),
+            wced: config.wced.is_some(),
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(config.seed, step as u64, 0xba7c));
+        collator
+            .collate(&cells, labels, &mut rng)
+            .map_err(|e| TrainError::Setup(e.to_string()))
+    }
+
+    /// The named loss terms of a batch under the current weights.
+    pub fn losses(&self, batch: &TrainBatch) -> Result<Vec<LossTerm>, TrainError> {
+        let model = &self.pipeline.model;
+        let device = &self.device;
+        let config = &self.state.config;
+        let outputs = model.forward(&batch.input, device)?;
+        let [b, l] = [batch.input.batch, batch.input.len];
+        let mut terms = Vec::new();
+        for (spec, output) in model.decoders.iter().zip(outputs.decoders) {
+            match (
+                &spec.mode,
+                &config.wced,
+                &config.mlm,
+                &batch.wced,
+                &batch.mlm,
+            ) {
+                (DecodeMode::Wced { vocab, .. }, Some(weights), _, Some(targets), _) => {
+                    let v = *vocab;
+                    let value = output.clone().slice([0..b, 0..v, 0..1]).reshape([b, v]);
+                    let logit = output.slice([0..b, 0..v, 1..2]).reshape([b, v]);
+                    for (set, weight, target) in [
+                        ("input", weights.input_weight, &targets.input),
+                        ("non_input", weights.non_input_weight, &targets.non_input),
+                        ("all", weights.all_weight, &targets.all),
+                    ] {
+                        if weight <= 0.0 {
+                            continue;
+                        }
+                        terms.push(LossTerm {
+                            name: format!("wced_{set}_mse"),
+                            weight,
+                            value: Some(mse_ignore_zero(value.clone(), target, device)),
+                        });
+                        terms.push(LossTerm {
+                            name: format!("wced_{set}_is_zero_bce"),
+                            weight,
+                            value: is_zero_bce(logit.clone(), target, device),
+                        });
+                    }
+                }
+                (DecodeMode::Regression, _, Some(weights), _, Some(targets)) => {
+                    terms.push(LossTerm {
+                        name: "mlm_expressions_mse".into(),
+                        weight: weights.mse_weight,
+                        value: Some(mse_ignore_zero(
+                            output.reshape([b, l]),
+                            &targets.expressions,
+                            device,
+                        )),
+                    });
+                }
+                (DecodeMode::IsZero, _, Some(weights), _, Some(targets)) => {
+                    terms.push(LossTerm {
+                        name: "mlm_expressions_is_zero_bce".into(),
+                        weight: weights.is_zero_weight,
+                        value: is_zero_bce(output.reshape([b, l]), &targets.expressions, device),
+                    });
+                }
+                (DecodeMode::TokenScores, _, Some(weights), _, Some(targets))
+                    if weights.masking.mask_genes =>
+                {
+                    let [_, _, v] = output.dims();
+                    terms.push(LossTerm {
+                        name: "mlm_genes_ce".into(),
+                        weight: weights.genes_weight,
+                        value: class_loss(
+                            output.reshape([b * l, v]),
+                            &targets.genes,
+                            ClassLoss::CrossEntropy,
+                            device,
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
+        for (k, (head, logits)) in model.config.labels().iter().zip(outputs.labels).enumerate() {
+            if let Some(objective) = config
+                .labels
+                .iter()
+                .find(|o| o.column == head.label_column_name)
+            {
+                terms.push(LossTerm {
+                    name: format!("label_{}", objective.column),
+                    weight: objective.weight,
+                    value: class_loss(logits, &batch.labels[k], objective.loss, device),
+                });
+            }
+        }
+        Ok(terms)
+    }
+
+    /// One optimisation step.
+    pub fn step(&mut self) -> Result<StepLog, TrainError> {
+        let step = self.state.step;
+        let batch = self.batch(step)?;
+        // Dropout draws from the device generator: seed it per step so a resumed run matches.
+        self.device
+            .seed(mix(self.state.config.seed, step as u64, 0xd209));
+        let terms = self.losses(&batch)?;
+        let Some(loss) = weighted_mean(&terms) else {
+            return Err(TrainError::Setup(format!(
+                "step {step}: no loss term has any target (check the objectives and labels)"
+            )));
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.pipeline.model.net);
+        let scalar = |t: &Tensor<1>| -> f64 { t.clone().into_scalar::<f32>() as f64 };
+        let log_terms = terms
+            .iter()
+            .filter_map(|t| t.value.as_ref().map(|v| (t.name.clone(), scalar(v))))
+            .collect();
+        let total = scalar(&loss);
+        let (net, report) = self.optimizer.step(self.pipeline.model.net.clone(), grads);
+        self.pipeline.model.net = net;
+        self.state.step += 1;
+        let log = StepLog {
+            step,
+            loss: total,
+            terms: log_terms,
+            lr: report.lr,
+            grad_norm: report.grad_norm,
+        };
+        self.state.history.push(log.clone());
+        if !total.is_finite() {
+            return Err(TrainError::Setup(format!(
+                "step {step}: the loss is {total}; lower the learning rate"
+            )));
+        }
+        Ok(log)
+    }
+
+    /// The model as a bundle (inference weights, the bundle's other files kept).
+    pub fn bundle(&self) -> Result<Bundle, TrainError> {
+        Ok(self
+            .bundle
+            .clone()
+            .with_weights(&self.pipeline.model.net.valid())?)
+    }
+
+    /// The bundle plus optimizer moments and trainer state: everything [`Trainer::resume`] needs.
+    pub fn checkpoint(&self) -> Result<Bundle, TrainError> {
+        let state =
+            serde_json::to_vec_pretty(&self.state).map_err(|e| TrainError::Setup(e.to_string()))?;
+        Ok(self
+            .bundle()?
+            .with_file(TRAINER_FILE, state)
+            .with_file(OPTIMIZER_FILE, write_moments(&self.optimizer)?))
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// Mixes a seed with a counter and a stream tag into a new seed (splitmix64 finaliser).
+pub fn mix(seed: u64, counter: u64, stream: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(counter.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn write_moments(optimizer: &AdamW) -> Result<Vec<u8>, TrainError> {
+    let entries = moments_to_host(&optimizer.moments);
+    let bytes: Vec<(String, Vec<u8>, usize)> = entries
+        .into_iter()
+        .map(|(name, values)| {
+            let n = values.len();
+            (
+                name,
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                n,
+            )
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, data, n)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![*n], data)
+                .map(|view| (name.clone(), view))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TrainError::Setup(e.to_string()))?;
+    safetensors::serialize(views, None).map_err(|e| TrainError::Setup(e.to_string()))
+}
+
+fn read_moments(
+    bytes: &[u8],
+    device: &Device,
+) -> Result<std::collections::BTreeMap<String, super::optimizer::Moments>, TrainError> {
+    let corrupt = |message: String| {
+        TrainError::Bundle(BundleError::Corrupt {
+            file: OPTIMIZER_FILE.into(),
+            message,
+        })
+    };
+    let tensors =
+        safetensors::SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let entries = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, values)
+        })
+        .collect();
+    moments_from_host(entries, device).map_err(corrupt)
+}
