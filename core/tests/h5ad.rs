@@ -354,3 +354,18 @@ mod written {
         );
     }
 }
+
+#[test]
+fn written_h5ad_reads_back_identically() {
+    use tessera_core::data::write_h5ad;
+    let counts = read_h5ad("pbmc3k.h5ad", pbmc_bytes(), &MatrixSource::X).unwrap();
+    let split = counts.annotation("pbmc3k.h5ad", "split").unwrap();
+    let test: Vec<usize> = (0..counts.n_cells())
+        .filter(|&i| split[i] == "test")
+        .collect();
+    let subset = counts.subset(&test);
+    assert_eq!(subset.n_cells(), 564);
+    let bytes = write_h5ad("test.h5ad", &subset).unwrap();
+    let back = read_h5ad("test.h5ad", bytes, &MatrixSource::X).unwrap();
+    assert_eq!(back, subset);
+}

@@ -4,6 +4,7 @@
 mod backend;
 mod bundle;
 mod bundle_io;
+mod data;
 mod encoder;
 mod info;
 mod rna;
@@ -29,6 +30,9 @@ enum Command {
     /// Inspect and pack model bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Look at cell data sets and cut subsets.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Run a bare encoder bundle (hidden states in, hidden states out).
     #[command(subcommand)]
     Encoder(encoder::EncoderCommand),
@@ -44,6 +48,7 @@ fn main() {
     let result = match cli.command {
         Command::Info => info::run(),
         Command::Bundle(command) => bundle::run(command),
+        Command::Data(command) => data::run(command),
         Command::Encoder(command) => encoder::run(command),
         Command::Rna(command) => rna::run(command),
         Command::Serve(args) => serve::run(args),

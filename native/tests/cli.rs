@@ -3,45 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn shared() -> PathBuf {
-    std::env::var_os("TESSERA_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared"))
-}
-
-fn tessera(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run tessera")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = tessera(args);
-    assert!(
-        out.status.success(),
-        "tessera {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(args: &[&str]) -> String {
-    let out = tessera(args);
-    assert!(!out.status.success(), "tessera {args:?} should fail");
-    String::from_utf8(out.stderr).unwrap()
-}
-
-/// A scratch folder per test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::*;
 
 /// Our encoder config beside the reference SCBert fixture's weights (reference key names).
 fn encoder_bundle(dir: &Path) -> PathBuf {
@@ -58,10 +22,6 @@ fn encoder_bundle(dir: &Path) -> PathBuf {
     )
     .unwrap();
     bundle
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 #[test]

@@ -109,7 +109,29 @@ impl Bundle {
         module: &mut M,
         key_map: &KeyMap,
     ) -> Result<LoadReport, BundleError> {
-        weights::load(WEIGHTS_FILE, self.file(WEIGHTS_FILE)?, module, key_map)
+        weights::load(
+            WEIGHTS_FILE,
+            self.file(WEIGHTS_FILE)?,
+            module,
+            key_map,
+            false,
+        )
+    }
+
+    /// Like [`Bundle::load_weights`], but parameters the file lacks keep their values and are
+    /// listed in the report (a pretrained body under a new head).
+    pub fn load_weights_partial<M: burn::store::ModuleSnapshot>(
+        &self,
+        module: &mut M,
+        key_map: &KeyMap,
+    ) -> Result<LoadReport, BundleError> {
+        weights::load(
+            WEIGHTS_FILE,
+            self.file(WEIGHTS_FILE)?,
+            module,
+            key_map,
+            true,
+        )
     }
 
     pub fn to_tar(&self) -> Result<Vec<u8>, BundleError> {

@@ -22,6 +22,8 @@ pub struct LoadReport {
     pub applied: usize,
     /// Tensors in the file the module has no place for (after key mapping), sorted.
     pub unused: Vec<String>,
+    /// Module parameters the file lacks (only a partial load allows any), sorted.
+    pub missing: Vec<String>,
 }
 
 fn corrupt(file: &str, message: impl ToString) -> BundleError {
@@ -51,6 +53,7 @@ pub(super) fn load<M: ModuleSnapshot>(
     bytes: &[u8],
     module: &mut M,
     key_map: &KeyMap,
+    partial: bool,
 ) -> Result<LoadReport, BundleError> {
     // Validate the container up front so a truncated or garbled file is reported as such,
     // rather than as a missing tensor.
@@ -81,7 +84,7 @@ pub(super) fn load<M: ModuleSnapshot>(
             },
         });
     }
-    if let Some((first, _)) = result.missing.first() {
+    if let Some((first, _)) = result.missing.first().filter(|_| !partial) {
         return Err(BundleError::MissingTensor {
             file: file.into(),
             tensor: first.clone(),
@@ -90,9 +93,16 @@ pub(super) fn load<M: ModuleSnapshot>(
     }
     let mut unused = result.unused.clone();
     unused.sort();
+    let mut missing: Vec<String> = result
+        .missing
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    missing.sort();
     Ok(LoadReport {
         applied: result.applied.len(),
         unused,
+        missing,
     })
 }
 

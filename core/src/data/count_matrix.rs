@@ -86,6 +86,30 @@ impl CountMatrix {
         Ok(())
     }
 
+    /// The cells `rows` (in that order) as a matrix of their own, with the same genes.
+    pub fn subset(&self, rows: &[usize]) -> CountMatrix {
+        let mut out = CountMatrix {
+            cell_ids: rows.iter().map(|&r| self.cell_ids[r].clone()).collect(),
+            genes: self.genes.clone(),
+            indptr: Vec::with_capacity(rows.len() + 1),
+            indices: Vec::new(),
+            values: Vec::new(),
+            annotations: self
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), rows.iter().map(|&r| v[r].clone()).collect()))
+                .collect(),
+        };
+        out.indptr.push(0);
+        for &r in rows {
+            let span = self.indptr[r]..self.indptr[r + 1];
+            out.indices.extend_from_slice(&self.indices[span.clone()]);
+            out.values.extend_from_slice(&self.values[span]);
+            out.indptr.push(out.values.len());
+        }
+        out
+    }
+
     pub fn n_cells(&self) -> usize {
         self.cell_ids.len()
     }

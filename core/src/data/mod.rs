@@ -1,12 +1,14 @@
-//! Data readers: every cell format becomes one [`CountMatrix`].
+//! Data readers (and an `.h5ad` writer): every cell format becomes one [`CountMatrix`].
 
 pub mod count_matrix;
 pub mod csv;
 pub mod h5ad;
+pub mod h5ad_write;
 pub mod mtx;
 mod text;
 
 pub use count_matrix::{CountMatrix, DataError};
 pub use csv::{Orientation, read_csv};
+pub use h5ad_write::write_h5ad;
 pub use mtx::{TenXFiles, read_10x};
 pub use text::{is_gzip, make_unique};

@@ -142,11 +142,19 @@ impl Collator<'_> {
                     }
                 }
             }
+            // Every row is padded to max_length, whatever the encoder's own padding.
+            let pad = self.encoder.vocab.pad_id();
+            let extra = len - encoded.gene_ids.len();
             input.gene_ids.extend(&encoded.gene_ids);
+            input.gene_ids.extend(std::iter::repeat_n(pad, extra));
             input.expressions.extend(&encoded.expressions);
+            input
+                .expressions
+                .extend(std::iter::repeat_n(-(pad as f32 + 1.0), extra));
             input
                 .attention_mask
                 .extend(encoded.attention_mask.iter().map(|&m| m as f32));
+            input.attention_mask.extend(std::iter::repeat_n(0.0, extra));
         }
         let mlm = self.mlm.map(|config| self.mask(&mut input, config, rng));
         Ok(TrainBatch {

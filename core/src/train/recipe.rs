@@ -250,6 +250,83 @@ impl ModuleMapper for ReferenceInit {
     }
 }
 
+/// `bundle` with a label head for `column` over `classes` (kept if it already has exactly that
+/// head, otherwise added, reference-initialised from `seed`); every other weight is kept. This
+/// is how a pretrained model is fine-tuned for cell types.
+pub fn with_label_head(
+    bundle: &Bundle,
+    column: &str,
+    classes: &[String],
+    seed: u64,
+    device: &Device,
+) -> Result<Bundle, TrainError> {
+    let mut config = bundle.config_json()?;
+    let heads = config
+        .get("label_columns")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut info: RnaBundleInfo = match bundle.file(INFO_FILE) {
+        Ok(bytes) => crate::bundle::parse_json(INFO_FILE, bytes)?,
+        Err(_) => RnaBundleInfo::reference_defaults(),
+    };
+    let same = heads.iter().any(|h| {
+        h.get("label_column_name").and_then(Value::as_str) == Some(column)
+            && h.get("n_unique_values").and_then(Value::as_u64) == Some(classes.len() as u64)
+    }) && info
+        .labels
+        .get(column)
+        .is_some_and(|names| names == classes);
+    if same {
+        return Ok(bundle.clone());
+    }
+    let mut heads: Vec<Value> = heads
+        .into_iter()
+        .filter(|h| h.get("label_column_name").and_then(Value::as_str) != Some(column))
+        .collect();
+    heads.push(json!({
+        "label_column_name": column,
+        "n_unique_values": classes.len(),
+        "decode_from": null,
+        "gradient_reversal_coefficient": null,
+        "classifier_depth": 1,
+    }));
+    config["label_columns"] = Value::Array(heads);
+    let bytes = serde_json::to_vec_pretty(&config).map_err(|e| TrainError::Setup(e.to_string()))?;
+    let mut model = RnaModel::init(
+        RnaConfig::parse(&bytes).map_err(crate::models::bmfm_rna::RnaError::from)?,
+        device,
+    )?;
+    model.net = model.net.map(&mut ReferenceInit {
+        rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+        kinds: Vec::new(),
+        device: device.clone(),
+    });
+    // The old file under the new config: only the new head is missing.
+    let old = bundle
+        .clone()
+        .with_file(crate::bundle::CONFIG_FILE, bytes.clone());
+    model.load_weights(&old, true)?;
+    if model
+        .report
+        .missing
+        .iter()
+        .any(|p| !p.starts_with("labels."))
+    {
+        return Err(TrainError::Setup(format!(
+            "the pretrained model lacks {:?}",
+            model.report.missing
+        )));
+    }
+    info.labels.insert(column.to_string(), classes.to_vec());
+    let json = |v: &dyn erased::Json| v.bytes();
+    Ok(bundle
+        .clone()
+        .with_file(crate::bundle::CONFIG_FILE, bytes)
+        .with_file(INFO_FILE, json(&info))
+        .with_weights(&model.net)?)
+}
+
 /// The cells `rows` of `matrix` over `panel`, with label ids for each `(column, classes)`.
 pub fn train_data(
     file: &str,

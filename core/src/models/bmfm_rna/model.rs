@@ -200,6 +200,7 @@ impl RnaModel {
             report: LoadReport {
                 applied: 0,
                 unused: Vec::new(),
+                missing: Vec::new(),
             },
         })
     }
@@ -208,14 +209,25 @@ impl RnaModel {
     pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self, RnaError> {
         let config = RnaConfig::parse(bundle.file(crate::bundle::CONFIG_FILE)?)?;
         let mut model = Self::init(config, device)?;
-        let names: Vec<String> = model.decoders.iter().map(|d| d.name.clone()).collect();
-        let key_map = keys::reference(&model.config, &names)?;
-        model.report = bundle.load_weights(&mut model.net, &key_map)?;
-        if model.expression.basis.is_some() {
-            // The sinusoid features are computed on the host, from the basis as stored.
-            model.expression.basis = Some(stored_basis(bundle, &key_map)?);
-        }
+        model.load_weights(bundle, false)?;
         Ok(model)
+    }
+
+    /// Fills the network from `bundle`'s weights (reference or our names). With `partial`,
+    /// parameters the file lacks keep their current values and are listed in `report.missing`.
+    pub fn load_weights(&mut self, bundle: &Bundle, partial: bool) -> Result<(), RnaError> {
+        let names: Vec<String> = self.decoders.iter().map(|d| d.name.clone()).collect();
+        let key_map = keys::reference(&self.config, &names)?;
+        self.report = if partial {
+            bundle.load_weights_partial(&mut self.net, &key_map)?
+        } else {
+            bundle.load_weights(&mut self.net, &key_map)?
+        };
+        if self.expression.basis.is_some() {
+            // The sinusoid features are computed on the host, from the basis as stored.
+            self.expression.basis = Some(stored_basis(bundle, &key_map)?);
+        }
+        Ok(())
     }
 
     /// Checks a batch against the vocabulary and the special-token range, so that bad input is

@@ -1,12 +1,18 @@
 //! `tessera rna …`: BMFM-RNA models on the command line.
 
+mod annotate;
+mod data;
+mod eval;
+mod train;
+
+pub use data::read_counts;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use safetensors::{Dtype, tensor::TensorView};
-use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
 use tessera_core::eval::baseline::{self, BaselineConfig};
 use tessera_core::models::bmfm_rna::RnaModel;
 use tessera_core::models::bmfm_rna::cases::read_cases;
@@ -16,6 +22,47 @@ use crate::bundle_io;
 
 #[derive(Subcommand)]
 pub enum RnaCommand {
+    /// Train a model: pretraining (WCED, MLM, WCED + cell types) or fine-tuning (`--init`).
+    Train(train::TrainArgs),
+    /// Score a model on held-out cells: zero-shot clustering, linear probe, its own head, and
+    /// the PCA + logistic-regression baseline.
+    Eval(eval::EvalArgs),
+    /// Write every cell's embedding (.csv or .safetensors).
+    Embed {
+        /// Model bundle (folder or .tar).
+        #[arg(long)]
+        model: PathBuf,
+        /// Cells: .h5ad, a 10x folder (or its matrix.mtx[.gz]), or .csv/.tsv.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// An .h5ad layer to read instead of X (`raw` for raw/X).
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+    },
+    /// Predict each cell's type: a CSV of cell_id, predicted_type, confidence.
+    Annotate {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the embeddings here (.csv or .safetensors).
+        #[arg(long)]
+        embedding: Option<PathBuf>,
+        #[arg(long)]
+        layer: Option<String>,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: Backend,
+    },
     /// Run every case of a fixture-format cases.json and write every output tensor under the
     /// reference's names (`case{i}.last_hidden_state`, …) to a safetensors file.
     Forward {
@@ -55,6 +102,74 @@ pub enum RnaCommand {
 
 pub fn run(command: RnaCommand) -> Result<()> {
     match command {
+        RnaCommand::Train(args) => train::run(args),
+        RnaCommand::Eval(args) => eval::run(args),
+        RnaCommand::Embed {
+            model,
+            data,
+            out,
+            layer,
+            batch_size,
+            backend,
+        } => {
+            let device = backend.device()?;
+            let file = data.display().to_string();
+            let matrix = data::read_counts(&data, layer.as_deref())?;
+            let pipeline = annotate::load(&model, &device)?;
+            let rows: Vec<usize> = (0..matrix.n_cells()).collect();
+            let results = annotate::run(&pipeline, &file, &matrix, &rows, batch_size, &device)?;
+            annotate::write_embedding(&out, &matrix.cell_ids, &results.embeddings, results.dim)?;
+            eprintln!(
+                "{} cells × {} → {}",
+                matrix.n_cells(),
+                results.dim,
+                out.display()
+            );
+            Ok(())
+        }
+        RnaCommand::Annotate {
+            model,
+            data,
+            out,
+            embedding,
+            layer,
+            batch_size,
+            backend,
+        } => {
+            let device = backend.device()?;
+            let file = data.display().to_string();
+            let matrix = data::read_counts(&data, layer.as_deref())?;
+            let pipeline = annotate::load(&model, &device)?;
+            if pipeline.model.config.labels().is_empty() {
+                anyhow::bail!(
+                    "model {} has no label head; fine-tune one with `tessera rna train --objective finetune --init`",
+                    model.display()
+                );
+            }
+            let rows: Vec<usize> = (0..matrix.n_cells()).collect();
+            let results = annotate::run(&pipeline, &file, &matrix, &rows, batch_size, &device)?;
+            let names = pipeline.class_names(0);
+            let predicted = annotate::predictions(&results.probabilities[0], names.len());
+            let csv = annotate::labels_csv(&matrix.cell_ids, &names, &predicted);
+            bundle_io::write_file_atomic(&out, csv.as_bytes())?;
+            if let Some(path) = embedding {
+                annotate::write_embedding(
+                    &path,
+                    &matrix.cell_ids,
+                    &results.embeddings,
+                    results.dim,
+                )?;
+            }
+            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+            for &(class, _) in &predicted {
+                *counts.entry(names[class].as_str()).or_default() += 1;
+            }
+            eprintln!("{} cells → {}", matrix.n_cells(), out.display());
+            for (name, n) in counts {
+                eprintln!("  {name:<24} {n}");
+            }
+            Ok(())
+        }
         RnaCommand::Forward {
             model,
             cases,
@@ -71,7 +186,7 @@ pub fn run(command: RnaCommand) -> Result<()> {
             report,
         } => {
             let name = data.display().to_string();
-            let counts = read_counts(&data)?;
+            let counts = data::read_counts(&data, None)?;
             let config = BaselineConfig {
                 label,
                 split,
@@ -103,16 +218,6 @@ pub fn run(command: RnaCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// Reads a count matrix; `.h5ad` for now.
-fn read_counts(path: &std::path::Path) -> Result<tessera_core::data::CountMatrix> {
-    let name = path.display().to_string();
-    if path.extension().and_then(|e| e.to_str()) != Some("h5ad") {
-        anyhow::bail!("{name}: unsupported format (expected an .h5ad file)");
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
-    Ok(read_h5ad(&name, bytes, &MatrixSource::X)?)
 }
 
 fn forward(model: PathBuf, cases: PathBuf, out: PathBuf, backend: Backend) -> Result<()> {

@@ -1,0 +1,92 @@
+//! `tessera data …`: look at a cell data set and cut subsets of it as `.h5ad`.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use tessera_core::data::write_h5ad;
+
+use crate::bundle_io;
+use crate::rna::read_counts;
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Cells, genes, counts and the annotation columns of a data set.
+    Info {
+        /// .h5ad, a 10x folder (or its matrix.mtx[.gz]), or .csv/.tsv.
+        data: PathBuf,
+    },
+    /// Write the cells whose annotation matches (`--where split=test`) as a new .h5ad.
+    Subset {
+        #[arg(long)]
+        data: PathBuf,
+        /// `COLUMN=VALUE`.
+        #[arg(long = "where")]
+        filter: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Info { data } => {
+            let file = data.display().to_string();
+            let matrix = read_counts(&data, None)?;
+            let total: f64 = matrix.values.iter().map(|&v| v as f64).sum();
+            println!(
+                "{file}: {} cells × {} genes, {} nonzero entries, {total:.0} counts",
+                matrix.n_cells(),
+                matrix.n_genes(),
+                matrix.values.len()
+            );
+            for (column, values) in &matrix.annotations {
+                let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+                for v in values {
+                    *counts.entry(v.as_str()).or_default() += 1;
+                }
+                let shown: Vec<String> = counts
+                    .iter()
+                    .take(12)
+                    .map(|(v, n)| format!("{v} ({n})"))
+                    .collect();
+                let more = counts.len().saturating_sub(12);
+                println!(
+                    "  {column}: {}{}",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", … {more} more")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(())
+        }
+        DataCommand::Subset { data, filter, out } => {
+            let file = data.display().to_string();
+            let Some((column, value)) = filter.split_once('=') else {
+                bail!("--where `{filter}`: expected COLUMN=VALUE");
+            };
+            let matrix = read_counts(&data, None)?;
+            let values = matrix.annotation(&file, column)?;
+            let rows: Vec<usize> = (0..matrix.n_cells())
+                .filter(|&i| values[i] == value)
+                .collect();
+            if rows.is_empty() {
+                bail!("{file}: no cell has {column} = `{value}`");
+            }
+            let subset = matrix.subset(&rows);
+            let bytes = write_h5ad(&out.display().to_string(), &subset)?;
+            bundle_io::write_file_atomic(&out, &bytes)?;
+            eprintln!(
+                "{} of {} cells → {} ({} bytes)",
+                rows.len(),
+                matrix.n_cells(),
+                out.display(),
+                bytes.len()
+            );
+            Ok(())
+        }
+    }
+}

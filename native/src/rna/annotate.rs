@@ -1,0 +1,157 @@
+//! `tessera rna embed` / `annotate`: every cell of a data set through a bundle, in batches,
+//! to embeddings and predicted types.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::tensor::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use tessera_core::data::CountMatrix;
+use tessera_core::models::bmfm_rna::RnaPipeline;
+
+use crate::bundle_io;
+
+/// What a pass over the cells produces.
+pub struct CellResults {
+    pub dim: usize,
+    /// Row-major `[cells, dim]`.
+    pub embeddings: Vec<f32>,
+    /// Per label head: row-major `[cells, classes]`.
+    pub probabilities: Vec<Vec<f32>>,
+}
+
+fn host(tensor: Tensor<2>) -> Result<Vec<f32>> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow!("reading a result tensor: {e:?}"))
+}
+
+pub fn load(model: &Path, device: &Device) -> Result<RnaPipeline> {
+    let bundle = bundle_io::read(model)?;
+    RnaPipeline::from_bundle(&bundle, device).with_context(|| format!("model {}", model.display()))
+}
+
+/// Runs `rows` of `matrix` through the pipeline, `batch_size` cells at a time, with a progress bar.
+pub fn run(
+    pipeline: &RnaPipeline,
+    file: &str,
+    matrix: &CountMatrix,
+    rows: &[usize],
+    batch_size: usize,
+    device: &Device,
+) -> Result<CellResults> {
+    let panel = pipeline.panel(file, matrix)?;
+    let progress = ProgressBar::new(rows.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} cells {per_sec} eta {eta}")
+            .expect("valid template"),
+    );
+    let mut results = CellResults {
+        dim: pipeline.model.config.hidden_size,
+        embeddings: Vec::with_capacity(rows.len() * pipeline.model.config.hidden_size),
+        probabilities: vec![Vec::new(); pipeline.model.config.labels().len()],
+    };
+    // Runs of consecutive rows become one batch each.
+    for chunk in rows.chunks(batch_size.max(1)) {
+        let batch = if chunk.windows(2).all(|w| w[1] == w[0] + 1) {
+            pipeline.batch(matrix, &panel, chunk[0]..chunk[chunk.len() - 1] + 1)?
+        } else {
+            let sub = matrix.subset(chunk);
+            pipeline.batch(&sub, &panel, 0..chunk.len())?
+        };
+        let outputs = pipeline.outputs(&batch, device)?;
+        results.embeddings.extend(host(outputs.embedding)?);
+        for (all, p) in results.probabilities.iter_mut().zip(outputs.probabilities) {
+            all.extend(host(p)?);
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    Ok(results)
+}
+
+/// The predicted class and its probability for each cell, from one head's probabilities.
+pub fn predictions(probabilities: &[f32], classes: usize) -> Vec<(usize, f32)> {
+    probabilities
+        .chunks(classes)
+        .map(|p| {
+            p.iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 { (i, v) } else { best }
+                })
+        })
+        .collect()
+}
+
+/// `cell_id,predicted_type,confidence` — the same CSV the browser page offers.
+pub fn labels_csv(cell_ids: &[String], names: &[String], predicted: &[(usize, f32)]) -> String {
+    let mut csv = String::from("cell_id,predicted_type,confidence\n");
+    for (id, &(class, p)) in cell_ids.iter().zip(predicted) {
+        csv.push_str(&format!(
+            "{},{},{:.4}\n",
+            quote(id),
+            quote(&names[class]),
+            p
+        ));
+    }
+    csv
+}
+
+/// `cell_id,dim_0,…` rows.
+pub fn embedding_csv(cell_ids: &[String], embeddings: &[f32], dim: usize) -> String {
+    let mut csv = String::from("cell_id");
+    for j in 0..dim {
+        csv.push_str(&format!(",dim_{j}"));
+    }
+    csv.push('\n');
+    for (id, row) in cell_ids.iter().zip(embeddings.chunks(dim)) {
+        csv.push_str(&quote(id));
+        for v in row {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+/// RFC 4180 quoting where needed.
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+/// Writes an embedding as CSV or as safetensors (`embedding` `[cells, dim]`) by extension.
+pub fn write_embedding(
+    path: &Path,
+    cell_ids: &[String],
+    embeddings: &[f32],
+    dim: usize,
+) -> Result<()> {
+    let name = path.display().to_string();
+    if name.ends_with(".csv") {
+        return bundle_io::write_file_atomic(
+            path,
+            embedding_csv(cell_ids, embeddings, dim).as_bytes(),
+        );
+    }
+    if !name.ends_with(".safetensors") {
+        bail!("{name}: write embeddings as .csv or .safetensors");
+    }
+    let bytes: Vec<u8> = embeddings.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = safetensors::tensor::TensorView::new(
+        safetensors::Dtype::F32,
+        vec![cell_ids.len(), dim],
+        &bytes,
+    )?;
+    let metadata = std::collections::HashMap::from([(
+        "cell_ids".to_string(),
+        serde_json::to_string(cell_ids)?,
+    )]);
+    let file = safetensors::serialize(vec![("embedding".to_string(), view)], Some(metadata))?;
+    bundle_io::write_file_atomic(path, &file)
+}

@@ -1,0 +1,310 @@
+//! `tessera rna train`: pretrain (WCED, MLM, WCED + cell types) or fine-tune a model on the
+//! train cells of a data set, with checkpoints and resume.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use tessera_core::bundle::Bundle;
+use tessera_core::models::bmfm_rna::panel::GenePanel;
+use tessera_core::models::bmfm_rna::pipeline::read_vocab;
+use tessera_core::tokenize::rna::{CellEncoderConfig, Padding, SequenceOrder};
+use tessera_core::train::collate::{MlmConfig, SequenceConfig};
+use tessera_core::train::objectives::ClassLoss;
+use tessera_core::train::optimizer::AdamWConfig;
+use tessera_core::train::recipe::{self, ModelSpec};
+use tessera_core::train::trainer::{LabelObjective, MlmObjective, WcedObjective};
+use tessera_core::train::{TrainConfig, Trainer};
+
+use super::data::{read_counts, rows_where};
+use crate::backend::Backend;
+use crate::bundle_io;
+
+/// What the model learns from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Objective {
+    /// Whole-cell expression decoding from the [CLS] state.
+    Wced,
+    /// Masked expression modelling (value regression + is-zero).
+    Mlm,
+    /// WCED plus a cell-type head (focal loss, γ = 2).
+    WcedMultitask,
+    /// A cell-type head on a pretrained model (`--init`), cross-entropy.
+    Finetune,
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Training cells: .h5ad, 10x folder or CSV.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder: `model/` (the bundle), `checkpoints/step-N/`, `history.json`.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "wced")]
+    pub objective: Objective,
+    /// Start from this bundle (required for `finetune`).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Continue from a checkpoint folder (`OUT/checkpoints/step-N`).
+    #[arg(long, conflicts_with = "init")]
+    pub resume: Option<PathBuf>,
+    /// Cell annotation with the cell types.
+    #[arg(long, default_value = "cell_type")]
+    pub label: String,
+    /// Cell annotation whose `train` cells are used (`none`: all cells).
+    #[arg(long, default_value = "split")]
+    pub split: String,
+    /// Vocabulary of a new model: the genes expressed in the most training cells.
+    #[arg(long, default_value_t = 2048)]
+    pub genes: usize,
+    #[arg(long, default_value_t = 128)]
+    pub hidden: usize,
+    #[arg(long, default_value_t = 4)]
+    pub layers: usize,
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    #[arg(long, default_value_t = 512)]
+    pub intermediate: usize,
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f64,
+    /// Tokens per cell, [CLS] and [SEP] included.
+    #[arg(long, default_value_t = 256)]
+    pub max_length: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 200)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 0.5)]
+    pub grad_clip: f64,
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    /// Write a checkpoint every N steps (0: only at the end).
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let device = args.backend.device()?;
+    let file = args.data.display().to_string();
+    let matrix = read_counts(&args.data, None)?;
+    let split = (args.split != "none").then_some(args.split.as_str());
+    let rows = rows_where(&matrix, &file, split, "train")?;
+    let types = matrix.annotation(&file, &args.label)?;
+    let mut classes: Vec<String> = rows.iter().map(|&r| types[r].clone()).collect();
+    classes.sort();
+    classes.dedup();
+
+    let mut trainer = match &args.resume {
+        Some(checkpoint) => {
+            let bundle = bundle_io::read(checkpoint)?;
+            let data = train_data(&bundle, &file, &matrix, &rows, &args.label)?;
+            let trainer = Trainer::resume(bundle, data, &device)?;
+            eprintln!(
+                "resuming at step {} of {}",
+                trainer.state.step, trainer.state.config.steps
+            );
+            trainer
+        }
+        None => {
+            let bundle = initial_bundle(&args, &matrix, &rows, &classes, &device)?;
+            let data = train_data(&bundle, &file, &matrix, &rows, &args.label)?;
+            Trainer::new(bundle, data, config(&args), &device)?
+        }
+    };
+
+    let total = trainer.state.config.steps;
+    let progress = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {per_sec} eta {eta} {msg}")
+            .expect("valid template"),
+    );
+    progress.set_position(trainer.state.step as u64);
+    let started = std::time::Instant::now();
+    let first = trainer.state.step;
+    while !trainer.done() {
+        let log = trainer.step()?;
+        progress.set_message(format!("loss {:.4} lr {:.1e}", log.loss, log.lr));
+        progress.inc(1);
+        let step = trainer.state.step;
+        if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 && step < total {
+            let dir = args.out.join("checkpoints").join(format!("step-{step}"));
+            bundle_io::write_dir(&trainer.checkpoint()?, &dir)?;
+        }
+    }
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let steps = trainer.state.step - first;
+    let cells = steps * trainer.state.config.batch_size;
+    bundle_io::write_dir(&trainer.bundle()?, &args.out.join("model"))?;
+    bundle_io::write_dir(
+        &trainer.checkpoint()?,
+        &args.out.join("checkpoints").join(format!("step-{total}")),
+    )?;
+    bundle_io::write_file_atomic(
+        &args.out.join("history.json"),
+        &serde_json::to_vec_pretty(&trainer.state.history)?,
+    )?;
+    let last: Vec<f64> = trainer
+        .state
+        .history
+        .iter()
+        .rev()
+        .take(50)
+        .map(|s| s.loss)
+        .collect();
+    eprintln!(
+        "{steps} steps in {seconds:.0} s ({:.1} cells/s); mean loss of the last {} steps {:.4}; model → {}",
+        cells as f64 / seconds.max(1e-9),
+        last.len(),
+        last.iter().sum::<f64>() / last.len().max(1) as f64,
+        args.out.join("model").display()
+    );
+    Ok(())
+}
+
+fn config(args: &TrainArgs) -> TrainConfig {
+    let finetune = args.objective == Objective::Finetune;
+    TrainConfig {
+        seed: args.seed,
+        batch_size: args.batch_size,
+        steps: args.steps,
+        optimizer: AdamWConfig {
+            lr: args.lr,
+            warmup_steps: args.warmup,
+            weight_decay: args.weight_decay,
+            grad_clip: (args.grad_clip > 0.0).then_some(args.grad_clip),
+            ..AdamWConfig::default()
+        },
+        sequence: if finetune {
+            // As at inference: expressed genes only (here in a random order, as augmentation).
+            SequenceConfig {
+                expressed_sample_ratio: 1.0,
+                interleave_zero_ratio: None,
+            }
+        } else {
+            SequenceConfig::default()
+        },
+        mlm: (args.objective == Objective::Mlm).then(|| MlmObjective {
+            masking: MlmConfig::default(),
+            ..MlmObjective::default()
+        }),
+        wced: matches!(args.objective, Objective::Wced | Objective::WcedMultitask)
+            .then(WcedObjective::default),
+        labels: match args.objective {
+            Objective::WcedMultitask => vec![LabelObjective {
+                column: args.label.clone(),
+                loss: ClassLoss::Focal { gamma: 2.0 },
+                weight: 1.0,
+            }],
+            Objective::Finetune => vec![LabelObjective {
+                column: args.label.clone(),
+                loss: ClassLoss::CrossEntropy,
+                weight: 1.0,
+            }],
+            _ => Vec::new(),
+        },
+    }
+}
+
+/// A new model for a pretraining objective, or `--init` (with a head for fine-tuning).
+fn initial_bundle(
+    args: &TrainArgs,
+    matrix: &tessera_core::data::CountMatrix,
+    rows: &[usize],
+    classes: &[String],
+    device: &burn::tensor::Device,
+) -> Result<Bundle> {
+    if let Some(init) = &args.init {
+        let bundle = bundle_io::read(init)?;
+        return Ok(match args.objective {
+            Objective::Finetune | Objective::WcedMultitask => {
+                recipe::with_label_head(&bundle, &args.label, classes, args.seed, device)?
+            }
+            _ => bundle,
+        });
+    }
+    if args.objective == Objective::Finetune {
+        bail!("--objective finetune needs a pretrained model (--init)");
+    }
+    let spec = ModelSpec {
+        hidden: args.hidden,
+        layers: args.layers,
+        heads: args.heads,
+        intermediate: args.intermediate,
+        dropout: args.dropout,
+        wced: matches!(args.objective, Objective::Wced | Objective::WcedMultitask),
+        mlm: args.objective == Objective::Mlm,
+        labels: if args.objective == Objective::WcedMultitask {
+            vec![(args.label.clone(), classes.to_vec(), None)]
+        } else {
+            Vec::new()
+        },
+    };
+    let genes = recipe::select_genes(matrix, rows, args.genes);
+    // Inference reads the expressed genes, highest counts first (deterministic).
+    let mut encoder = CellEncoderConfig::new(args.max_length);
+    encoder.order = SequenceOrder::Sorted;
+    encoder.padding = Padding::None;
+    let provenance = serde_json::json!({
+        "data": args.data.display().to_string(),
+        "objective": format!("{:?}", args.objective),
+        "train_cells": rows.len(),
+        "seed": args.seed,
+        "steps": args.steps,
+        "made_by": format!("tessera {}", env!("CARGO_PKG_VERSION")),
+    });
+    Ok(recipe::new_bundle(
+        &spec,
+        &genes,
+        encoder,
+        Some(provenance),
+        args.seed,
+        device,
+    )?)
+}
+
+fn train_data(
+    bundle: &Bundle,
+    file: &str,
+    matrix: &tessera_core::data::CountMatrix,
+    rows: &[usize],
+    label: &str,
+) -> Result<tessera_core::train::TrainData> {
+    let vocab = read_vocab(bundle)?;
+    let panel = GenePanel::new(file, &matrix.genes, &vocab)?;
+    let info: tessera_core::models::bmfm_rna::RnaBundleInfo = bundle
+        .file(tessera_core::models::bmfm_rna::pipeline::INFO_FILE)
+        .ok()
+        .map(|b| serde_json::from_slice(b))
+        .transpose()
+        .context("tessera.json")?
+        .unwrap_or_else(tessera_core::models::bmfm_rna::RnaBundleInfo::reference_defaults);
+    // Label ids follow the bundle's class names for each of its heads.
+    let config = bundle.config_json()?;
+    let heads: Vec<(String, Vec<String>)> = config
+        .get("label_columns")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.get("label_column_name").and_then(|n| n.as_str()))
+        .map(|column| {
+            let names = info.labels.get(column).cloned().unwrap_or_default();
+            (column.to_string(), names)
+        })
+        .collect();
+    if heads
+        .iter()
+        .any(|(c, names)| c == label && names.is_empty())
+    {
+        bail!("the model's `{label}` head has no class names in tessera.json");
+    }
+    Ok(recipe::train_data(file, matrix, panel, rows, &heads)?)
+}

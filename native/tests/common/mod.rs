@@ -1,0 +1,49 @@
+//! Running the `tessera` binary from tests: paths, scratch folders, success and failure.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn shared() -> PathBuf {
+    std::env::var_os("TESSERA_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"))
+}
+
+pub fn tessera(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run tessera")
+}
+
+pub fn ok(args: &[&str]) -> String {
+    let out = tessera(args);
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn fails(args: &[&str]) -> String {
+    let out = tessera(args);
+    assert!(!out.status.success(), "tessera {args:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// A scratch folder per test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}

@@ -1,0 +1,296 @@
+//! `tessera rna train | annotate | embed | eval` and `tessera data` as a user runs them, on
+//! real pbmc3k cells with a deliberately tiny model so the whole file runs in seconds.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+fn pbmc() -> PathBuf {
+    shared().join("data/pbmc3k/pbmc3k_counts_labeled.h5ad")
+}
+
+/// Flags for a tiny model and short run.
+const TINY: &[&str] = &[
+    "--genes",
+    "64",
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--intermediate",
+    "32",
+    "--max-length",
+    "32",
+    "--batch-size",
+    "8",
+    "--warmup",
+    "2",
+];
+
+fn train(out: &Path, extra: &[&str]) -> String {
+    let data = pbmc();
+    let mut args = vec!["rna", "train", "--data", p(&data), "--out", p(out)];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    let output = tessera(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "tessera {args:?} failed: {stderr}");
+    stderr
+}
+
+fn tensors(file: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(file).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn training_writes_a_bundle_checkpoints_and_resumes_to_the_same_weights() {
+    let dir = scratch("rna-train");
+    let full = dir.join("full");
+    let log = train(&full, &["--steps", "6", "--checkpoint-every", "3"]);
+    assert!(log.contains("6 steps"), "{log}");
+    for file in [
+        "model/config.json",
+        "model/model.safetensors",
+        "model/tessera.json",
+        "model/tokenizers/genes/vocab.json",
+        "checkpoints/step-3/trainer.json",
+        "checkpoints/step-3/optimizer.safetensors",
+        "history.json",
+    ] {
+        assert!(full.join(file).is_file(), "{file} missing");
+    }
+    let vocab: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(full.join("model/tokenizers/genes/vocab.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        vocab.as_object().unwrap().len(),
+        64 + 5,
+        "64 genes and the 5 specials"
+    );
+    assert_eq!(vocab["[PAD]"], 2);
+
+    let resumed = dir.join("resumed");
+    let data = pbmc();
+    let mut args = vec!["rna", "train", "--data", p(&data), "--out", p(&resumed)];
+    let checkpoint = full.join("checkpoints/step-3");
+    args.extend_from_slice(&["--resume", p(&checkpoint)]);
+    let out = tessera(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming at step 3 of 6"), "{stderr}");
+    assert!(
+        tensors(&resumed.join("model/model.safetensors"))
+            == tensors(&full.join("model/model.safetensors")),
+        "a resumed run ends with the weights of an uninterrupted one"
+    );
+}
+
+#[test]
+fn a_finetuned_model_annotates_embeds_and_evaluates() {
+    let dir = scratch("rna-annotate");
+    train(
+        &dir.join("pre"),
+        &["--steps", "3", "--checkpoint-every", "0"],
+    );
+    let pre = dir.join("pre/model");
+    // A model without a label head cannot annotate, and says how to get one.
+    let sample = dir.join("test.h5ad");
+    ok(&[
+        "data",
+        "subset",
+        "--data",
+        p(&pbmc()),
+        "--where",
+        "split=test",
+        "--out",
+        p(&sample),
+    ]);
+    let labels = dir.join("labels.csv");
+    let error = fails(&[
+        "rna",
+        "annotate",
+        "--model",
+        p(&pre),
+        "--data",
+        p(&sample),
+        "--out",
+        p(&labels),
+    ]);
+    assert!(
+        error.contains("no label head") && error.contains("finetune"),
+        "{error}"
+    );
+    assert!(!labels.exists(), "nothing is written on failure");
+
+    let tuned = dir.join("tuned");
+    train(
+        &tuned,
+        &[
+            "--objective",
+            "finetune",
+            "--init",
+            p(&pre),
+            "--steps",
+            "3",
+            "--checkpoint-every",
+            "0",
+        ],
+    );
+    let model = tuned.join("model");
+    let embedding = dir.join("embedding.csv");
+    ok(&[
+        "rna",
+        "annotate",
+        "--model",
+        p(&model),
+        "--data",
+        p(&sample),
+        "--out",
+        p(&labels),
+        "--embedding",
+        p(&embedding),
+    ]);
+    let csv = std::fs::read_to_string(&labels).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("cell_id,predicted_type,confidence"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 564);
+    let types = [
+        "B",
+        "CD14 Monocytes",
+        "CD4 T",
+        "CD8 T",
+        "Dendritic",
+        "FCGR3A Monocytes",
+        "Megakaryocytes",
+        "NK",
+    ];
+    for row in &rows {
+        assert!(types.contains(&row[1]), "{row:?}");
+        let p: f64 = row[2].parse().unwrap();
+        assert!(
+            (1.0 / 8.0 - 1e-4..=1.0).contains(&p),
+            "confidence {p} is a max of 8 probabilities"
+        );
+    }
+    let embedded = std::fs::read_to_string(&embedding).unwrap();
+    assert_eq!(embedded.lines().count(), 565);
+    assert_eq!(embedded.lines().next().unwrap().split(',').count(), 1 + 16);
+
+    // The same embeddings through `embed`, as safetensors.
+    let st = dir.join("embedding.safetensors");
+    ok(&[
+        "rna",
+        "embed",
+        "--model",
+        p(&model),
+        "--data",
+        p(&sample),
+        "--out",
+        p(&st),
+    ]);
+    let bytes = std::fs::read(&st).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(tensors.tensor("embedding").unwrap().shape(), &[564, 16]);
+
+    let report = dir.join("eval.json");
+    let table = ok(&[
+        "rna",
+        "eval",
+        "--model",
+        p(&model),
+        "--data",
+        p(&pbmc()),
+        "--report",
+        p(&report),
+    ]);
+    assert!(
+        table.contains("linear probe") && table.contains("baseline"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    for key in [
+        "ari",
+        "nmi",
+        "silhouette",
+        "probe_accuracy",
+        "probe_macro_f1",
+    ] {
+        let v = json["embedding"][key].as_f64().unwrap();
+        assert!(v.is_finite(), "{key} = {v}");
+    }
+    assert!(json["head"]["accuracy"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["test_cells"], 564);
+}
+
+#[test]
+fn bad_training_input_is_reported_by_name() {
+    let dir = scratch("rna-errors");
+    let args = |label: &str| {
+        vec![
+            "rna".to_string(),
+            "train".into(),
+            "--data".into(),
+            p(&pbmc()).into(),
+            "--out".into(),
+            p(&dir.join("out")).into(),
+            "--label".into(),
+            label.into(),
+            "--steps".into(),
+            "1".into(),
+        ]
+    };
+    let error = fails(
+        &args("celltype")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(error.contains("celltype"), "{error}");
+    let error = fails(&[
+        "rna",
+        "train",
+        "--data",
+        p(&pbmc()),
+        "--out",
+        p(&dir.join("o")),
+        "--objective",
+        "finetune",
+    ]);
+    assert!(error.contains("--init"), "{error}");
+    let error = fails(&[
+        "data",
+        "subset",
+        "--data",
+        p(&pbmc()),
+        "--where",
+        "split",
+        "--out",
+        p(&dir.join("x.h5ad")),
+    ]);
+    assert!(error.contains("COLUMN=VALUE"), "{error}");
+    let error = fails(&[
+        "rna",
+        "embed",
+        "--model",
+        p(&shared().join("fixtures/rna-scbert-tiny")),
+        "--data",
+        p(&dir.join("nothing.h5ad")),
+        "--out",
+        p(&dir.join("e.csv")),
+    ]);
+    assert!(error.contains("nothing.h5ad"), "{error}");
+}
