@@ -369,3 +369,22 @@ fn written_h5ad_reads_back_identically() {
     let back = read_h5ad("test.h5ad", bytes, &MatrixSource::X).unwrap();
     assert_eq!(back, subset);
 }
+
+#[test]
+fn normalised_values_are_refused_where_counts_are_required() {
+    let mut counts = read_h5ad("pbmc3k.h5ad", pbmc_bytes(), &MatrixSource::X).unwrap();
+    assert_eq!(counts.require_counts("pbmc3k.h5ad"), Ok(()));
+    let at = counts.indptr[7] + 2;
+    counts.values[at] = 0.6931;
+    let error = counts.require_counts("norm.h5ad").unwrap_err().to_string();
+    let (cell, gene) = (
+        &counts.cell_ids[7],
+        &counts.genes[counts.indices[at] as usize],
+    );
+    assert!(
+        error.contains("norm.h5ad")
+            && error.contains(cell.as_str())
+            && error.contains(gene.as_str()),
+        "{error}"
+    );
+}

@@ -2,6 +2,7 @@
 //! terminal output live here; model logic lives in the core.
 
 mod backend;
+mod bench;
 mod bundle;
 mod bundle_io;
 mod data;
@@ -27,6 +28,9 @@ struct Cli {
 enum Command {
     /// List the compiled backends and the devices each can use.
     Info,
+    /// Speed and memory figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Inspect and pack model bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -47,6 +51,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info => info::run(),
+        Command::Bench(command) => bench::run(command),
         Command::Bundle(command) => bundle::run(command),
         Command::Data(command) => data::run(command),
         Command::Encoder(command) => encoder::run(command),

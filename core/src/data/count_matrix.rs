@@ -86,6 +86,24 @@ impl CountMatrix {
         Ok(())
     }
 
+    /// Fails unless every value is a whole number: models read raw counts, and a matrix of
+    /// normalised values (often `X` after scanpy's preprocessing) would be silently misread.
+    pub fn require_counts(&self, file: &str) -> Result<(), DataError> {
+        let Some(at) = self.values.iter().position(|v| v.fract() != 0.0) else {
+            return Ok(());
+        };
+        let row = self.indptr.partition_point(|&p| p <= at) - 1;
+        Err(DataError::Field {
+            file: file.into(),
+            field: "X".into(),
+            message: format!(
+                "holds {} for cell `{}`, gene `{}`, but raw integer counts are required \
+                 (normalised data? read a counts layer or raw/X instead)",
+                self.values[at], self.cell_ids[row], self.genes[self.indices[at] as usize]
+            ),
+        })
+    }
+
     /// The cells `rows` (in that order) as a matrix of their own, with the same genes.
     pub fn subset(&self, rows: &[usize]) -> CountMatrix {
         let mut out = CountMatrix {

@@ -96,6 +96,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let device = args.backend.device()?;
     let file = args.data.display().to_string();
     let matrix = read_counts(&args.data, None)?;
+    matrix.require_counts(&file)?;
     let split = (args.split != "none").then_some(args.split.as_str());
     let rows = rows_where(&matrix, &file, split, "train")?;
     let types = matrix.annotation(&file, &args.label)?;

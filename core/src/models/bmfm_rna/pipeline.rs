@@ -28,6 +28,8 @@ pub enum Pooling {
     FirstToken,
     /// Masked mean over positions 1..
     MeanPooling,
+    /// The hidden state at one position (e.g. a `[CLS_k]` token).
+    Position(usize),
 }
 
 /// `tessera.json`: inference settings and class names.
@@ -98,6 +100,14 @@ impl RnaPipeline {
                 )));
             }
         }
+        if let Pooling::Position(k) = info.pooling
+            && k >= info.cell_encoder.max_length
+        {
+            return Err(RnaError::Input(format!(
+                "{INFO_FILE}: pooling position {k} is beyond max_length {}",
+                info.cell_encoder.max_length
+            )));
+        }
         let encoder = CellEncoder::new(info.cell_encoder.clone(), vocab);
         Ok(Self {
             model,
@@ -106,8 +116,11 @@ impl RnaPipeline {
         })
     }
 
-    /// The matrix's genes that the model can read.
+    /// The matrix's genes that the model can read; the matrix must hold raw counts.
     pub fn panel(&self, file: &str, matrix: &CountMatrix) -> Result<GenePanel, RnaError> {
+        matrix
+            .require_counts(file)
+            .map_err(|e| RnaError::Input(e.to_string()))?;
         GenePanel::new(file, &matrix.genes, &self.encoder.vocab)
             .map_err(|e| RnaError::Input(e.to_string()))
     }
@@ -167,10 +180,15 @@ impl RnaPipeline {
         let embedding = match self.info.pooling {
             Pooling::PoolingLayer => outputs.pooler_output,
             Pooling::MeanPooling => outputs.mean_pooled,
-            Pooling::FirstToken => {
+            Pooling::FirstToken | Pooling::Position(_) => {
+                let at = match self.info.pooling {
+                    Pooling::Position(k) => k,
+                    _ => 0,
+                };
                 let last = outputs.hidden_states.last().expect("hidden states").clone();
-                let [b, _, h] = last.dims();
-                last.slice([0..b, 0..1, 0..h]).reshape([b, h])
+                let [b, l, h] = last.dims();
+                let at = at.min(l - 1);
+                last.slice([0..b, at..at + 1, 0..h]).reshape([b, h])
             }
         };
         CellOutputs {

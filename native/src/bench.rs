@@ -1,0 +1,186 @@
+//! `tessera bench …`: speed and memory figures (printed, never pass/fail).
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use clap::Subcommand;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use tessera_core::models::bmfm_rna::{RnaBatch, RnaPipeline};
+use tessera_core::tokenize::rna::CellEncoderConfig;
+use tessera_core::train::recipe::{self, ModelSpec};
+
+use crate::backend::Backend;
+use crate::bundle_io;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Cell embedding throughput (cells/s) and peak memory per batch size and sequence length.
+    Rna(RnaBench),
+}
+
+/// Model sizes to benchmark without a bundle (random weights).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Size {
+    /// SCBert as released: 12 layers × 768, 12 heads, FFN 3072 (the PyTorch comparison size).
+    Scbert,
+    /// The shipped demo model's shape: 4 layers × 128, 4 heads, FFN 512.
+    Small,
+}
+
+#[derive(clap::Args)]
+pub struct RnaBench {
+    /// A model bundle; without it, random weights of `--size`.
+    #[arg(long)]
+    model: Option<std::path::PathBuf>,
+    #[arg(long, value_enum, default_value = "scbert")]
+    size: Size,
+    #[arg(long, value_delimiter = ',', default_value = "1,32,256")]
+    batch: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "256,1024")]
+    length: Vec<usize>,
+    /// Backends to measure (default: every compiled one that initialises).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    backend: Vec<Backend>,
+    /// Skip a configuration whose estimated time for one batch exceeds this.
+    #[arg(long, default_value_t = 120.0)]
+    max_seconds: f64,
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Rna(args) => rna(args),
+    }
+}
+
+fn rna(args: RnaBench) -> Result<()> {
+    let backends = if args.backend.is_empty() {
+        Backend::compiled()
+    } else {
+        args.backend.clone()
+    };
+    println!(
+        "{:<8} {:>6} {:>6} {:>12} {:>12} {:>14}",
+        "backend", "batch", "length", "cells/s", "tokens/s", "peak RSS MiB"
+    );
+    for backend in backends {
+        let device = match backend.device() {
+            Ok(device) => device,
+            Err(e) => {
+                println!("{:<8} unavailable: {e:#}", backend.name());
+                continue;
+            }
+        };
+        let pipeline = model(&args, &device)?;
+        // Seconds per token from the smallest run, to skip what would take too long.
+        let mut per_token: Option<f64> = None;
+        for &length in &args.length {
+            for &batch in &args.batch {
+                let tokens = (batch * length) as f64;
+                if let Some(t) = per_token
+                    && t * tokens * (length as f64 / args.length[0] as f64) > args.max_seconds
+                {
+                    println!(
+                        "{:<8} {batch:>6} {length:>6} {:>12}",
+                        backend.name(),
+                        format!("skipped (>{:.0} s)", args.max_seconds)
+                    );
+                    continue;
+                }
+                reset_peak_memory();
+                let input = synthetic(&pipeline, batch, length, 7);
+                // One warm-up pass (kernel compilation, autotuning), then timed passes.
+                embed(&pipeline, &input, &device)?;
+                let started = std::time::Instant::now();
+                let mut passes = 0;
+                while passes < 3 && (passes == 0 || started.elapsed().as_secs_f64() < 5.0) {
+                    embed(&pipeline, &input, &device)?;
+                    passes += 1;
+                }
+                let seconds = started.elapsed().as_secs_f64() / passes as f64;
+                per_token.get_or_insert(seconds / tokens);
+                println!(
+                    "{:<8} {batch:>6} {length:>6} {:>12.2} {:>12.0} {:>14}",
+                    backend.name(),
+                    batch as f64 / seconds,
+                    tokens / seconds,
+                    peak_memory_mib().map_or("?".into(), |m| format!("{m:.0}"))
+                );
+            }
+        }
+    }
+    println!(
+        "Synthetic cells: every sequence is full length (random genes and values, seed 7); peak RSS is \
+         the process's high-water mark since the row's start (host memory; GPU memory not included)."
+    );
+    Ok(())
+}
+
+fn model(args: &RnaBench, device: &Device) -> Result<RnaPipeline> {
+    if let Some(path) = &args.model {
+        return Ok(RnaPipeline::from_bundle(&bundle_io::read(path)?, device)?);
+    }
+    let (hidden, layers, heads, intermediate, genes) = match args.size {
+        Size::Scbert => (768, 12, 12, 3072, 19_316),
+        Size::Small => (128, 4, 4, 512, 2048),
+    };
+    let spec = ModelSpec {
+        hidden,
+        layers,
+        heads,
+        intermediate,
+        dropout: 0.0,
+        wced: false,
+        mlm: false,
+        labels: vec![],
+    };
+    let names: Vec<String> = (0..genes).map(|g| format!("GENE{g}")).collect();
+    let bundle = recipe::new_bundle(&spec, &names, CellEncoderConfig::new(1024), None, 0, device)?;
+    Ok(RnaPipeline::from_bundle(&bundle, device)?)
+}
+
+/// `batch` full-length cells: [CLS], random distinct-ish genes with positive values, [SEP].
+fn synthetic(pipeline: &RnaPipeline, batch: usize, length: usize, seed: u64) -> RnaBatch {
+    let vocab = pipeline.model.config.gene_vocab_size().unwrap_or(6);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut input = RnaBatch {
+        batch,
+        len: length,
+        gene_ids: Vec::with_capacity(batch * length),
+        expressions: Vec::with_capacity(batch * length),
+        attention_mask: vec![1.0; batch * length],
+    };
+    for _ in 0..batch {
+        input.gene_ids.push(3);
+        input.expressions.push(-4.0);
+        for _ in 1..length - 1 {
+            input.gene_ids.push(rng.random_range(5..vocab as u32));
+            input.expressions.push(rng.random_range(0.1f32..5.0));
+        }
+        input.gene_ids.push(1);
+        input.expressions.push(-2.0);
+    }
+    input
+}
+
+fn embed(pipeline: &RnaPipeline, input: &RnaBatch, device: &Device) -> Result<()> {
+    let outputs = pipeline.outputs(input, device)?;
+    // Reading the result waits for the device to finish.
+    let values = outputs.embedding.into_data();
+    if values.num_elements() == 0 {
+        bail!("empty embedding");
+    }
+    Ok(())
+}
+
+/// Resets the kernel's peak-RSS counter (Linux: `echo 5 > /proc/self/clear_refs`).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory (`VmHWM`) in MiB, where the OS reports it.
+fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
