@@ -108,13 +108,7 @@ impl Collator<'_> {
                 in_batch[g] |= c > 0.0;
             }
         }
-        let mut input = RnaBatch {
-            batch: cells.len(),
-            len,
-            gene_ids: Vec::with_capacity(cells.len() * len),
-            expressions: Vec::with_capacity(cells.len() * len),
-            attention_mask: Vec::with_capacity(cells.len() * len),
-        };
+        let mut encoded_cells = Vec::with_capacity(cells.len());
         let mut wced = self.wced.then(|| WcedTargets {
             input: vec![IGNORE; cells.len() * self.vocab_size],
             non_input: vec![IGNORE; cells.len() * self.vocab_size],
@@ -142,20 +136,10 @@ impl Collator<'_> {
                     }
                 }
             }
-            // Every row is padded to max_length, whatever the encoder's own padding.
-            let pad = self.encoder.vocab.pad_id();
-            let extra = len - encoded.gene_ids.len();
-            input.gene_ids.extend(&encoded.gene_ids);
-            input.gene_ids.extend(std::iter::repeat_n(pad, extra));
-            input.expressions.extend(&encoded.expressions);
-            input
-                .expressions
-                .extend(std::iter::repeat_n(-(pad as f32 + 1.0), extra));
-            input
-                .attention_mask
-                .extend(encoded.attention_mask.iter().map(|&m| m as f32));
-            input.attention_mask.extend(std::iter::repeat_n(0.0, extra));
+            encoded_cells.push(encoded);
         }
+        // Every row is padded to max_length, whatever the encoder's own padding.
+        let mut input = RnaBatch::padded(&encoded_cells, len, self.encoder.vocab.pad_id());
         let mlm = self.mlm.map(|config| self.mask(&mut input, config, rng));
         Ok(TrainBatch {
             input,

@@ -1,7 +1,7 @@
 //! `tessera rna embed` / `annotate`: every cell of a data set through a bundle, in batches,
 //! to embeddings and predicted types.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};
@@ -9,7 +9,83 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
 use tessera_core::models::bmfm_rna::RnaPipeline;
 
+use super::data::read_counts;
+use crate::backend::Backend;
 use crate::bundle_io;
+
+/// A model and the cells to run it on.
+#[derive(clap::Args)]
+pub struct CellsArgs {
+    /// Model bundle (folder or .tar).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Cells: .h5ad, a 10x folder (or its matrix.mtx[.gz]), or .csv/.tsv.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// An .h5ad layer to read instead of X (`raw` for raw/X).
+    #[arg(long)]
+    pub layer: Option<String>,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+}
+
+impl CellsArgs {
+    /// Every cell through the model.
+    pub fn run(&self) -> Result<(CountMatrix, CellResults)> {
+        let device = self.backend.device()?;
+        self.run_with(&load(&self.model, &device)?, &device)
+    }
+
+    fn run_with(
+        &self,
+        pipeline: &RnaPipeline,
+        device: &Device,
+    ) -> Result<(CountMatrix, CellResults)> {
+        let file = self.data.display().to_string();
+        let matrix = read_counts(&self.data, self.layer.as_deref())?;
+        let rows: Vec<usize> = (0..matrix.n_cells()).collect();
+        let results = run(pipeline, &file, &matrix, &rows, self.batch_size, device)?;
+        Ok((matrix, results))
+    }
+}
+
+/// `tessera rna annotate`: the CSV of predicted types, and optionally the embeddings.
+pub fn annotate(cells: CellsArgs, out: &Path, embedding: Option<&Path>) -> Result<()> {
+    let device = cells.backend.device()?;
+    let pipeline = load(&cells.model, &device)?;
+    if pipeline.model.config.labels().is_empty() {
+        bail!(
+            "model {} has no label head; fine-tune one with `tessera rna train --objective finetune --init`",
+            cells.model.display()
+        );
+    }
+    let (matrix, results) = cells.run_with(&pipeline, &device)?;
+    let names = pipeline.class_names(0);
+    let predicted = predictions(&results.probabilities[0], names.len());
+    bundle_io::write_file_atomic(
+        out,
+        labels_csv(&matrix.cell_ids, &names, &predicted).as_bytes(),
+    )?;
+    if let Some(path) = embedding {
+        write_embedding(path, &matrix.cell_ids, &results.embeddings, results.dim)?;
+    }
+    let mut counts = std::collections::BTreeMap::<&str, (usize, f64)>::new();
+    for &(class, p) in &predicted {
+        let entry = counts.entry(names[class].as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += p as f64;
+    }
+    eprintln!("{} cells → {}", matrix.n_cells(), out.display());
+    for (name, (n, total)) in counts {
+        eprintln!(
+            "  {name:<24} {n:>6} cells, mean confidence {:.3}",
+            total / n as f64
+        );
+    }
+    Ok(())
+}
 
 /// What a pass over the cells produces.
 pub struct CellResults {

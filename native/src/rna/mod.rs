@@ -29,39 +29,20 @@ pub enum RnaCommand {
     Eval(eval::EvalArgs),
     /// Write every cell's embedding (.csv or .safetensors).
     Embed {
-        /// Model bundle (folder or .tar).
-        #[arg(long)]
-        model: PathBuf,
-        /// Cells: .h5ad, a 10x folder (or its matrix.mtx[.gz]), or .csv/.tsv.
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        cells: annotate::CellsArgs,
         #[arg(long)]
         out: PathBuf,
-        /// An .h5ad layer to read instead of X (`raw` for raw/X).
-        #[arg(long)]
-        layer: Option<String>,
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        #[arg(long, value_enum, default_value = "cpu")]
-        backend: Backend,
     },
     /// Predict each cell's type: a CSV of cell_id, predicted_type, confidence.
     Annotate {
-        #[arg(long)]
-        model: PathBuf,
-        #[arg(long)]
-        data: PathBuf,
+        #[command(flatten)]
+        cells: annotate::CellsArgs,
         #[arg(long)]
         out: PathBuf,
         /// Also write the embeddings here (.csv or .safetensors).
         #[arg(long)]
         embedding: Option<PathBuf>,
-        #[arg(long)]
-        layer: Option<String>,
-        #[arg(long, default_value_t = 32)]
-        batch_size: usize,
-        #[arg(long, value_enum, default_value = "cpu")]
-        backend: Backend,
     },
     /// Run every case of a fixture-format cases.json and write every output tensor under the
     /// reference's names (`case{i}.last_hidden_state`, …) to a safetensors file.
@@ -104,20 +85,8 @@ pub fn run(command: RnaCommand) -> Result<()> {
     match command {
         RnaCommand::Train(args) => train::run(args),
         RnaCommand::Eval(args) => eval::run(args),
-        RnaCommand::Embed {
-            model,
-            data,
-            out,
-            layer,
-            batch_size,
-            backend,
-        } => {
-            let device = backend.device()?;
-            let file = data.display().to_string();
-            let matrix = data::read_counts(&data, layer.as_deref())?;
-            let pipeline = annotate::load(&model, &device)?;
-            let rows: Vec<usize> = (0..matrix.n_cells()).collect();
-            let results = annotate::run(&pipeline, &file, &matrix, &rows, batch_size, &device)?;
+        RnaCommand::Embed { cells, out } => {
+            let (matrix, results) = cells.run()?;
             annotate::write_embedding(&out, &matrix.cell_ids, &results.embeddings, results.dim)?;
             eprintln!(
                 "{} cells × {} → {}",
@@ -128,48 +97,10 @@ pub fn run(command: RnaCommand) -> Result<()> {
             Ok(())
         }
         RnaCommand::Annotate {
-            model,
-            data,
+            cells,
             out,
             embedding,
-            layer,
-            batch_size,
-            backend,
-        } => {
-            let device = backend.device()?;
-            let file = data.display().to_string();
-            let matrix = data::read_counts(&data, layer.as_deref())?;
-            let pipeline = annotate::load(&model, &device)?;
-            if pipeline.model.config.labels().is_empty() {
-                anyhow::bail!(
-                    "model {} has no label head; fine-tune one with `tessera rna train --objective finetune --init`",
-                    model.display()
-                );
-            }
-            let rows: Vec<usize> = (0..matrix.n_cells()).collect();
-            let results = annotate::run(&pipeline, &file, &matrix, &rows, batch_size, &device)?;
-            let names = pipeline.class_names(0);
-            let predicted = annotate::predictions(&results.probabilities[0], names.len());
-            let csv = annotate::labels_csv(&matrix.cell_ids, &names, &predicted);
-            bundle_io::write_file_atomic(&out, csv.as_bytes())?;
-            if let Some(path) = embedding {
-                annotate::write_embedding(
-                    &path,
-                    &matrix.cell_ids,
-                    &results.embeddings,
-                    results.dim,
-                )?;
-            }
-            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
-            for &(class, _) in &predicted {
-                *counts.entry(names[class].as_str()).or_default() += 1;
-            }
-            eprintln!("{} cells → {}", matrix.n_cells(), out.display());
-            for (name, n) in counts {
-                eprintln!("  {name:<24} {n}");
-            }
-            Ok(())
-        }
+        } => annotate::annotate(cells, &out, embedding.as_deref()),
         RnaCommand::Forward {
             model,
             cases,

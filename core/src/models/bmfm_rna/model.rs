@@ -103,6 +103,33 @@ pub struct RnaBatch {
     pub attention_mask: Vec<f32>,
 }
 
+impl RnaBatch {
+    /// Encoded cells padded with `pad` to `len` tokens each (mask 0 on the padding).
+    pub fn padded(cells: &[crate::tokenize::rna::EncodedCell], len: usize, pad: u32) -> Self {
+        let mut batch = Self {
+            batch: cells.len(),
+            len,
+            gene_ids: Vec::with_capacity(cells.len() * len),
+            expressions: Vec::with_capacity(cells.len() * len),
+            attention_mask: Vec::with_capacity(cells.len() * len),
+        };
+        for cell in cells {
+            let extra = len.saturating_sub(cell.gene_ids.len());
+            batch.gene_ids.extend(cell.gene_ids.iter().take(len));
+            batch.gene_ids.extend(std::iter::repeat_n(pad, extra));
+            batch.expressions.extend(cell.expressions.iter().take(len));
+            batch
+                .expressions
+                .extend(std::iter::repeat_n(-(pad as f32 + 1.0), extra));
+            batch
+                .attention_mask
+                .extend(cell.attention_mask.iter().take(len).map(|&m| m as f32));
+            batch.attention_mask.extend(std::iter::repeat_n(0.0, extra));
+        }
+        batch
+    }
+}
+
 /// A batch on the device: gene ids, expression channel, `scale_adapt` features, mask.
 #[derive(Clone, Debug)]
 pub struct RnaInputs {

@@ -144,27 +144,7 @@ impl RnaPipeline {
         }
         // Pad to the longest cell of the batch (or max_length when the config says so).
         let len = cells.iter().map(|c| c.gene_ids.len()).max().unwrap_or(1);
-        let pad = self.encoder.vocab.pad_id();
-        let mut batch = RnaBatch {
-            batch: cells.len(),
-            len,
-            gene_ids: Vec::with_capacity(cells.len() * len),
-            expressions: Vec::with_capacity(cells.len() * len),
-            attention_mask: Vec::with_capacity(cells.len() * len),
-        };
-        for cell in cells {
-            let extra = len - cell.gene_ids.len();
-            batch.gene_ids.extend(cell.gene_ids);
-            batch.gene_ids.extend(std::iter::repeat_n(pad, extra));
-            batch.expressions.extend(cell.expressions);
-            batch
-                .expressions
-                .extend(std::iter::repeat_n(-(pad as f32 + 1.0), extra));
-            batch
-                .attention_mask
-                .extend(cell.attention_mask.iter().map(|&m| m as f32));
-            batch.attention_mask.extend(std::iter::repeat_n(0.0, extra));
-        }
+        let batch = RnaBatch::padded(&cells, len, self.encoder.vocab.pad_id());
         Ok(batch)
     }
 
