@@ -8,18 +8,18 @@ cd "$(dirname "$0")/.."
 out="${1:-target/rna-pbmc3k}"
 data="${TESSERA_SHARED:-../shared}/data/pbmc3k/pbmc3k_counts_labeled.h5ad"
 steps="${STEPS:-1200}"
-finetune_steps="${FINETUNE_STEPS:-300}"
+finetune_steps="${FINETUNE_STEPS:-500}"
 cargo build --release -p tessera
 tessera=target/release/tessera
 mkdir -p "$out"
 
-for objective in wced mlm wced-multitask; do
+for objective in wced wced-multitask mlm; do
   if [ ! -f "$out/$objective/model/model.safetensors" ]; then
     "$tessera" rna train --data "$data" --objective "$objective" --steps "$steps" --out "$out/$objective"
   fi
   if [ ! -f "$out/$objective-finetuned/model/model.safetensors" ]; then
     "$tessera" rna train --data "$data" --objective finetune --init "$out/$objective/model" \
-      --steps "$finetune_steps" --lr 3e-4 --warmup 30 --out "$out/$objective-finetuned"
+      --steps "$finetune_steps" --lr 1e-3 --warmup 50 --out "$out/$objective-finetuned"
   fi
 done
 for model in wced mlm wced-multitask wced-finetuned mlm-finetuned wced-multitask-finetuned; do

@@ -156,6 +156,7 @@ fn collated_batches_follow_the_reference_layout() {
     let sequence = SequenceConfig {
         expressed_sample_ratio: 0.0,
         interleave_zero_ratio: Some(0.9),
+        sorted_expressed: false,
     };
     let mlm = MlmConfig::default();
     let collator = Collator {

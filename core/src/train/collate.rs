@@ -20,6 +20,10 @@ pub struct SequenceConfig {
     /// then one gene that is zero here but expressed elsewhere in the batch). `None` puts all
     /// expressed genes first (the v1 `batch_wise` strategy).
     pub interleave_zero_ratio: Option<f64>,
+    /// Expressed genes only, highest count first: exactly what inference with a sorted
+    /// encoder sees (used for fine-tuning, so a head trains on the inputs it will be given).
+    #[serde(default)]
+    pub sorted_expressed: bool,
 }
 
 impl Default for SequenceConfig {
@@ -27,6 +31,7 @@ impl Default for SequenceConfig {
         Self {
             expressed_sample_ratio: 0.2,
             interleave_zero_ratio: Some(0.9),
+            sorted_expressed: false,
         }
     }
 }
@@ -153,6 +158,11 @@ impl Collator<'_> {
     /// genes zero here but expressed elsewhere in the batch, then the remaining zeros.
     fn order(&self, counts: &[f32], in_batch: &[bool], rng: &mut impl Rng) -> Vec<usize> {
         let mut expressed: Vec<usize> = (0..counts.len()).filter(|&g| counts[g] > 0.0).collect();
+        if self.sequence.sorted_expressed {
+            // Stable, descending by raw count, as the inference encoder orders them.
+            expressed.sort_by(|&a, &b| counts[b].total_cmp(&counts[a]));
+            return expressed;
+        }
         expressed.shuffle(rng);
         if rng.random::<f64>() < self.sequence.expressed_sample_ratio {
             return expressed;

@@ -185,10 +185,11 @@ fn config(args: &TrainArgs) -> TrainConfig {
             ..AdamWConfig::default()
         },
         sequence: if finetune {
-            // As at inference: expressed genes only (here in a random order, as augmentation).
+            // Exactly as at inference: expressed genes, highest counts first.
             SequenceConfig {
                 expressed_sample_ratio: 1.0,
                 interleave_zero_ratio: None,
+                sorted_expressed: true,
             }
         } else {
             SequenceConfig::default()
