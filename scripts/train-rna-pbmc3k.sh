@@ -26,3 +26,7 @@ for model in wced mlm wced-multitask wced-finetuned mlm-finetuned wced-multitask
   echo "== $model"
   "$tessera" rna eval --model "$out/$model/model" --data "$data" --report "$out/$model.eval.json"
 done
+# The shipped annotator: WCED + multitask body, linear-probe cell-type head (www/models/rna-pbmc3k.tar).
+"$tessera" rna train --data "$data" --objective probe --init "$out/wced-multitask/model" --out "$out/shipped"
+"$tessera" rna eval --model "$out/shipped/model" --data "$data" --report "$out/shipped.eval.json"
+"$tessera" bundle pack "$out/shipped/model" "$out/rna-pbmc3k.tar"

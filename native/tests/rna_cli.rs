@@ -332,3 +332,47 @@ fn bad_training_input_is_reported_by_name() {
     );
     assert!(!dir.join("e.csv").exists());
 }
+
+#[test]
+fn a_probe_head_scores_as_the_linear_probe_does() {
+    let dir = scratch("rna-probe");
+    train(
+        &dir.join("pre"),
+        &["--steps", "3", "--checkpoint-every", "0"],
+    );
+    let probe = dir.join("probe");
+    let log = train(
+        &probe,
+        &["--objective", "probe", "--init", p(&dir.join("pre/model"))],
+    );
+    assert!(log.contains("train accuracy"), "{log}");
+    let report = dir.join("eval.json");
+    ok(&[
+        "rna",
+        "eval",
+        "--model",
+        p(&probe.join("model")),
+        "--data",
+        p(&pbmc()),
+        "--report",
+        p(&report),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    // The head is the probe, folded into one linear layer on the [CLS] state.
+    let (head, probe_accuracy) = (
+        json["head"]["accuracy"].as_f64().unwrap(),
+        json["embedding"]["probe_accuracy"].as_f64().unwrap(),
+    );
+    assert!(
+        (head - probe_accuracy).abs() < 0.01,
+        "head {head} vs probe {probe_accuracy}"
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(probe.join("model/tessera.json")).unwrap()).unwrap();
+    assert!(
+        info["provenance"]["head"]["kind"]
+            .as_str()
+            .unwrap()
+            .contains("linear probe")
+    );
+}

@@ -74,6 +74,23 @@ impl LogisticRegression {
         p
     }
 
+    /// The model as one linear layer on raw features, standardisation folded in:
+    /// `weight[j·classes + c] = w_jc / s_j`, `bias[c] = b_c − Σ_j w_jc·μ_j / s_j`
+    /// (`features × classes`, row-major, as burn's `Linear` stores it).
+    pub fn as_linear(&self) -> (Vec<f32>, Vec<f32>) {
+        let (features, classes) = self.weights.shape();
+        let mut weight = Vec::with_capacity(features * classes);
+        let mut bias: Vec<f32> = self.bias.iter().copied().collect();
+        for j in 0..features {
+            for (c, b) in bias.iter_mut().enumerate() {
+                let w = self.weights[(j, c)] / self.scale[j];
+                weight.push(w);
+                *b -= w * self.mean[j];
+            }
+        }
+        (weight, bias)
+    }
+
     pub fn predict(&self, x: &DMatrix<f32>) -> Vec<usize> {
         self.predict_proba(x)
             .row_iter()

@@ -250,14 +250,23 @@ impl ModuleMapper for ReferenceInit {
     }
 }
 
+/// A label head's given weights: it reads position `decode_from` of the last hidden state,
+/// `weight` is `[hidden, classes]` row-major.
+pub struct LinearHead {
+    pub decode_from: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
 /// `bundle` with a label head for `column` over `classes` (kept if it already has exactly that
-/// head, otherwise added, reference-initialised from `seed`); every other weight is kept. This
-/// is how a pretrained model is fine-tuned for cell types.
+/// head, otherwise added, reference-initialised from `seed`, or set to `head`); every other
+/// weight is kept. This is how a pretrained model gets a cell-type head.
 pub fn with_label_head(
     bundle: &Bundle,
     column: &str,
     classes: &[String],
     seed: u64,
+    head: Option<LinearHead>,
     device: &Device,
 ) -> Result<Bundle, TrainError> {
     let mut config = bundle.config_json()?;
@@ -277,7 +286,7 @@ pub fn with_label_head(
         .labels
         .get(column)
         .is_some_and(|names| names == classes);
-    if same {
+    if same && head.is_none() {
         return Ok(bundle.clone());
     }
     let mut heads: Vec<Value> = heads
@@ -287,7 +296,7 @@ pub fn with_label_head(
     heads.push(json!({
         "label_column_name": column,
         "n_unique_values": classes.len(),
-        "decode_from": null,
+        "decode_from": head.as_ref().map(|h| h.decode_from),
         "gradient_reversal_coefficient": null,
         "classifier_depth": 1,
     }));
@@ -316,6 +325,26 @@ pub fn with_label_head(
         return Err(TrainError::Setup(format!(
             "the pretrained model lacks {:?}",
             model.report.missing
+        )));
+    }
+    if let Some(head) = head {
+        let hidden = model.config.hidden_size;
+        let linear = model.net.labels.last_mut().expect("the head just added");
+        if head.weight.len() != hidden * classes.len() || head.bias.len() != classes.len() {
+            return Err(TrainError::Setup(format!(
+                "a head of {} weights and {} biases does not fit {hidden} × {} classes",
+                head.weight.len(),
+                head.bias.len(),
+                classes.len()
+            )));
+        }
+        linear.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(head.weight, [hidden, classes.len()]),
+            device,
+        ));
+        linear.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(head.bias, [classes.len()]),
+            device,
         )));
     }
     info.labels.insert(column.to_string(), classes.to_vec());

@@ -31,6 +31,9 @@ pub enum Objective {
     WcedMultitask,
     /// A cell-type head on a pretrained model (`--init`), cross-entropy.
     Finetune,
+    /// A cell-type head on a pretrained model (`--init`) fitted by logistic regression on its
+    /// frozen embeddings (the linear probe, kept as the model's head).
+    Probe,
 }
 
 #[derive(clap::Args)]
@@ -104,6 +107,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     classes.sort();
     classes.dedup();
 
+    if args.objective == Objective::Probe {
+        return probe(&args, &file, &matrix, &rows, &classes, &device);
+    }
     let mut trainer = match &args.resume {
         Some(checkpoint) => {
             let bundle = bundle_io::read(checkpoint)?;
@@ -228,7 +234,7 @@ fn initial_bundle(
         let bundle = bundle_io::read(init)?;
         return Ok(match args.objective {
             Objective::Finetune | Objective::WcedMultitask => {
-                recipe::with_label_head(&bundle, &args.label, classes, args.seed, device)?
+                recipe::with_label_head(&bundle, &args.label, classes, args.seed, None, device)?
             }
             _ => bundle,
         });
@@ -309,4 +315,66 @@ fn train_data(
         bail!("the model's `{label}` head has no class names in tessera.json");
     }
     Ok(recipe::train_data(file, matrix, panel, rows, &heads)?)
+}
+
+/// Fits the linear-probe head and writes `OUT/model`.
+fn probe(
+    args: &TrainArgs,
+    file: &str,
+    matrix: &tessera_core::data::CountMatrix,
+    rows: &[usize],
+    classes: &[String],
+    device: &burn::tensor::Device,
+) -> Result<()> {
+    use tessera_core::eval::logistic::LogisticRegression;
+    use tessera_core::models::bmfm_rna::Pooling;
+    let Some(init) = &args.init else {
+        bail!("--objective probe needs a pretrained model (--init)");
+    };
+    let bundle = bundle_io::read(init)?;
+    let pipeline = tessera_core::models::bmfm_rna::RnaPipeline::from_bundle(&bundle, device)?;
+    let decode_from = match pipeline.info.pooling {
+        Pooling::FirstToken => 0,
+        Pooling::Position(k) => k,
+        other => bail!("a probe head reads one position; this model pools with {other:?}"),
+    };
+    let results = super::annotate::run(&pipeline, file, matrix, rows, args.batch_size, device)?;
+    let types = matrix.annotation(file, &args.label)?;
+    let y: Vec<usize> = rows
+        .iter()
+        .map(|&r| {
+            classes
+                .iter()
+                .position(|c| *c == types[r])
+                .expect("train class")
+        })
+        .collect();
+    let x = nalgebra::DMatrix::from_row_slice(rows.len(), results.dim, &results.embeddings);
+    let fitted = LogisticRegression::fit(&x, &y, classes.len(), 1e-3, 300);
+    let train_accuracy = tessera_core::eval::metrics::accuracy(&y, &fitted.predict(&x));
+    let (weight, bias) = fitted.as_linear();
+    let head = recipe::LinearHead {
+        decode_from,
+        weight,
+        bias,
+    };
+    let out =
+        recipe::with_label_head(&bundle, &args.label, classes, args.seed, Some(head), device)?;
+    // Say how the head was made beside how the body was.
+    let info_file = tessera_core::models::bmfm_rna::pipeline::INFO_FILE;
+    let mut info: serde_json::Value = serde_json::from_slice(out.file(info_file)?)?;
+    info["provenance"]["head"] = serde_json::json!({
+        "label": args.label,
+        "kind": "linear probe: logistic regression (L2 1e-3, 300 steps) on frozen embeddings",
+        "train_cells": rows.len(),
+        "train_accuracy": train_accuracy,
+    });
+    let out = out.with_file(info_file, serde_json::to_vec_pretty(&info)?);
+    bundle_io::write_dir(&out, &args.out.join("model"))?;
+    eprintln!(
+        "probe head on {} cells (train accuracy {train_accuracy:.4}) → {}",
+        rows.len(),
+        args.out.join("model").display()
+    );
+    Ok(())
 }
