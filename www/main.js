@@ -6,6 +6,12 @@ const engine = document.getElementById("engine");
 const label = document.getElementById("backend");
 const note = document.getElementById("note");
 const bar = document.getElementById("progress");
+// The demos start on the backend chosen here.
+if (backendChoice !== "auto") {
+  for (const link of document.querySelectorAll("a.open")) {
+    link.setAttribute("href", `${link.getAttribute("href")}?backend=${encodeURIComponent(backendChoice)}`);
+  }
+}
 
 try {
   const tessera = await Tessera.create({

@@ -375,7 +375,7 @@ fn normalised_values_are_refused_where_counts_are_required() {
     let mut counts = read_h5ad("pbmc3k.h5ad", pbmc_bytes(), &MatrixSource::X).unwrap();
     assert_eq!(counts.require_counts("pbmc3k.h5ad"), Ok(()));
     let at = counts.indptr[7] + 2;
-    counts.values[at] = 0.6931;
+    counts.values[at] = 0.25;
     let error = counts.require_counts("norm.h5ad").unwrap_err().to_string();
     let (cell, gene) = (
         &counts.cell_ids[7],

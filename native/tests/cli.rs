@@ -1,7 +1,7 @@
 //! The `tessera` binary as a user runs it: bundles, the encoder on each backend, errors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod common;
 

@@ -28,6 +28,9 @@ for (const [choice, shown] of [["cpu", "CPU (WebAssembly)"], ["auto", null]]) {
     else assert.ok(["WebGPU", "CPU (WebAssembly)"].includes(label), label);
     const demos = await page.$$eval(".demo h2", (hs) => hs.map((h) => h.textContent));
     assert.deepEqual(demos, ["Cell annotation", "Network attack game", "MAMMAL playground"]);
+    // The annotation card opens its page, on the backend chosen here.
+    const link = await page.getAttribute("#demo-annotate a.open", "href");
+    assert.equal(link, choice === "auto" ? "annotate.html" : `annotate.html?backend=${choice}`);
     await page.close();
   });
 }
@@ -41,6 +44,15 @@ function rawGet(url, path) {
     }).on("error", fail);
   });
 }
+
+test("the annotation page loads through tessera serve and names its backend", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${site.url}/annotate.html?backend=cpu`);
+  await page.waitForFunction(() => document.getElementById("engine").dataset.state !== "starting", null, { timeout: 60_000 });
+  assert.equal(await page.textContent("#backend"), "CPU (WebAssembly)");
+  for (const id of ["#files", "#folder", "#sample", "#drop"]) assert.equal(await page.$(id) !== null, true, id);
+  await page.close();
+});
 
 test("tessera serve refuses paths outside the site", async () => {
   assert.equal(await rawGet(site.url, "/../Cargo.toml"), 404);

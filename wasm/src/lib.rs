@@ -13,6 +13,9 @@ use tessera_core::models::encoder::EncoderModel;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+mod rna;
+pub use rna::{RnaAnnotator, RnaDataset};
+
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
@@ -85,6 +88,13 @@ impl Runtime {
         Ok(Encoder {
             inner: Rc::new((model, self.device.clone())),
         })
+    }
+
+    /// Loads a BMFM-RNA bundle (config, weights, gene vocabulary, optional `tessera.json`)
+    /// from its tar archive, ready to annotate cells.
+    #[wasm_bindgen(js_name = loadRnaModel)]
+    pub fn load_rna_model(&self, archive: &[u8]) -> Result<RnaAnnotator, JsError> {
+        rna::load(archive, &self.device)
     }
 }
 

@@ -5,11 +5,18 @@ export type BackendChoice = "auto" | "webgpu" | "cpu";
 
 /** Progress of a long step, reported by the worker. */
 export interface Progress {
-  /** What is happening, e.g. `"download"`, `"load"`, `"init"`. */
+  /**
+   * What is happening: `"init …"`, `"download"` (bytes), `"load"`, `"read"` (bytes of the
+   * user's files), `"parse"`, `"annotate"` (cells).
+   */
   stage: string;
-  /** Units done and in all (bytes for downloads); `total` is 0 when unknown. */
+  /** Units done and in all (bytes for downloads, cells when annotating); `total` is 0 when unknown. */
   loaded: number;
   total: number;
+  /** `"annotate"` only: seconds since annotation began. */
+  seconds?: number;
+  /** `"annotate"` only: the batch just finished. */
+  batch?: RnaBatchResult;
 }
 
 export interface TesseraOptions {
@@ -31,6 +38,100 @@ export declare class EncoderClient {
   forward(values: Float32Array, shape: [number, number, number], mask?: Float32Array): Promise<Tensor>;
 }
 
+/** What an RNA bundle predicts and reads. */
+export interface RnaModelInfo {
+  /** The first label head's column (what the page predicts), or null without label heads. */
+  labelColumn: string | null;
+  /** Its class names, index = class id. */
+  classNames: string[];
+  /** Every label head. */
+  labels: { column: string; classes: string[] }[];
+  /** Gene vocabulary size (special tokens included). */
+  vocabSize: number;
+  embeddingDim: number;
+  /** `"scbert"` or `"scllama"`. */
+  modelType: string;
+  /** Tokens per cell, `[CLS]` and `[SEP]` included. */
+  maxLength: number;
+  /** How the embedding is pooled, as tessera.json spells it. */
+  pooling: string;
+  defaultBatchSize: number;
+}
+
+/** One batch's predictions (first label head). */
+export interface RnaBatchResult {
+  start: number;
+  count: number;
+  /** Class index per cell. */
+  predicted: Uint32Array;
+  /** Probability of that class. */
+  confidence: Float32Array;
+  /** Cells annotated so far. */
+  done: number;
+}
+
+export interface RnaRun {
+  cells: number;
+  /** Wall-clock seconds for all batches (the first includes GPU shader compilation). */
+  seconds: number;
+  firstBatchSeconds: number;
+  cellsPerSecond: number;
+  backend: "webgpu" | "cpu";
+}
+
+/** Everything computed for a data set, in cell order. */
+export interface RnaResults {
+  labelColumn: string | null;
+  classNames: string[];
+  cellIds: string[];
+  predicted: Uint32Array;
+  confidence: Float32Array;
+  /** `cells × classNames.length`, row-major. */
+  probabilities: Float32Array;
+  /** `cells × embeddingDim`, row-major. */
+  embedding: Float32Array;
+  embeddingDim: number;
+  /** The embeddings' first two principal components (PCA, seed 0), `cells × 2`. */
+  map: Float32Array;
+}
+
+/** A user's file: a browser `File` (read in the worker) or bytes with a name. */
+export type DataFile = File | Blob | { name: string; bytes: Uint8Array };
+
+/** A data set read in the worker. */
+export declare class RnaDatasetClient {
+  readonly name: string;
+  /** `"h5ad"`, `"10x"` or `"csv"`. */
+  readonly format: "h5ad" | "10x" | "csv";
+  readonly cells: number;
+  readonly genes: number;
+  /** Genes of the data that are in the model's vocabulary. */
+  readonly genesMatched: number;
+  /** How the data was read, when worth saying (e.g. a CSV read as genes × cells). */
+  readonly note: string | null;
+  /** Annotates every cell; progress (`stage: "annotate"`) after each batch; `signal` cancels. */
+  annotate(options?: { batchSize?: number; onProgress?: (progress: Progress) => void; signal?: AbortSignal }): Promise<RnaRun>;
+  annotateBatch(start: number, count?: number): Promise<RnaBatchResult>;
+  /** Fails until every cell is annotated. */
+  results(): Promise<RnaResults>;
+  /** `cell_id,predicted_type,confidence` (4 decimals), as `tessera rna annotate` writes it. */
+  csv(): Promise<string>;
+  close(): Promise<boolean>;
+}
+
+/** A BMFM-RNA bundle loaded in the worker. */
+export declare class RnaAnnotatorClient {
+  readonly info: RnaModelInfo;
+  /**
+   * One `.h5ad`, one `.csv`/`.tsv` (optionally `.gz`, cells × genes; genes × cells is
+   * recognised), or a 10x folder's `matrix.mtx`, `barcodes.tsv` and `features.tsv`/`genes.tsv`
+   * (optionally `.gz`). Rejects with a readable `TesseraError` otherwise, or when no gene is in
+   * the model's vocabulary.
+   */
+  openData(files: Iterable<DataFile> | ArrayLike<DataFile>, onProgress?: (progress: Progress) => void): Promise<RnaDatasetClient>;
+  close(): Promise<boolean>;
+}
+
 export declare class Tessera {
   /** Starts the worker, loads the right wasm module and picks the backend. */
   static create(options?: TesseraOptions): Promise<Tessera>;
@@ -40,6 +141,8 @@ export declare class Tessera {
   readonly note: string;
   /** Fetches a bundle archive (.tar) and loads it as an encoder. */
   loadEncoder(url: string | URL, onProgress?: (progress: Progress) => void): Promise<EncoderClient>;
+  /** Loads a BMFM-RNA bundle (.tar) from a URL, or from a file the user picked. */
+  loadRnaModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<RnaAnnotatorClient>;
   /** Stops the worker. */
   terminate(): void;
 }

@@ -18,11 +18,17 @@ class Channel {
     worker.onerror = (event) => this.failAll(event.message || "worker failed to start");
   }
 
-  call(type, payload, onProgress, transfer = []) {
+  call(type, payload, onProgress, transfer = [], signal) {
     const id = this.next++;
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new TesseraError("cancelled"));
+        return;
+      }
       this.pending.set(id, { resolve, reject, onProgress });
       this.worker.postMessage({ id, type, ...payload }, transfer);
+      // The worker checks between batches; the request then fails with "cancelled".
+      signal?.addEventListener("abort", () => this.worker.postMessage({ id: 0, type: "cancel", target: id }), { once: true });
     });
   }
 
@@ -62,6 +68,78 @@ export class EncoderClient {
   }
 }
 
+/** A data set opened in the worker by an RnaAnnotatorClient (see tessera.d.ts). */
+export class RnaDatasetClient {
+  constructor(channel, summary) {
+    this.channel = channel;
+    this.handle = summary.handle;
+    this.name = summary.name;
+    this.format = summary.format;
+    this.cells = summary.cells;
+    this.genes = summary.genes;
+    this.genesMatched = summary.genesMatched;
+    this.note = summary.note;
+  }
+
+  /** Annotates every cell, `batchSize` (default 16) at a time, reporting progress per batch. */
+  async annotate({ batchSize = 16, onProgress, signal } = {}) {
+    const run = await this.channel.call(
+      "annotate",
+      { dataset: this.handle, batchSize },
+      onProgress,
+      [],
+      signal,
+    );
+    return { ...run, cellsPerSecond: run.seconds > 0 ? run.cells / run.seconds : 0 };
+  }
+
+  /** One forward pass over cells `start .. start + count`. */
+  annotateBatch(start, count = 16) {
+    return this.channel.call("annotateBatch", { dataset: this.handle, start, count });
+  }
+
+  /** Cell ids, predictions, embeddings and the 2-D map (once every cell is annotated). */
+  results() {
+    return this.channel.call("results", { dataset: this.handle });
+  }
+
+  /** `cell_id,predicted_type,confidence` as `tessera rna annotate` writes it. */
+  csv() {
+    return this.channel.call("csv", { dataset: this.handle });
+  }
+
+  /** Frees the data set in the worker. */
+  close() {
+    return this.channel.call("closeData", { dataset: this.handle });
+  }
+}
+
+/** A BMFM-RNA bundle loaded in the worker. */
+export class RnaAnnotatorClient {
+  constructor(channel, handle, info) {
+    this.channel = channel;
+    this.handle = handle;
+    this.info = info;
+  }
+
+  /**
+   * Opens a data set from `File`s (an .h5ad, a CSV/TSV, or a 10x folder's files) or
+   * `{ name, bytes }` objects; the files are read in the worker.
+   */
+  async openData(files, onProgress) {
+    const list = Array.from(files, (f) =>
+      typeof Blob !== "undefined" && f instanceof Blob ? f : { name: f.name, bytes: f.bytes },
+    );
+    const summary = await this.channel.call("openData", { handle: this.handle, files: list }, onProgress);
+    return new RnaDatasetClient(this.channel, summary);
+  }
+
+  /** Frees the model (and its data sets) in the worker. */
+  close() {
+    return this.channel.call("closeModel", { handle: this.handle });
+  }
+}
+
 export class Tessera {
   constructor(worker, channel, info) {
     this.worker = worker;
@@ -86,6 +164,23 @@ export class Tessera {
     const absolute = new URL(url, globalThis.location?.href).href;
     const info = await this.channel.call("loadEncoder", { url: absolute }, onProgress);
     return new EncoderClient(this.channel, info.handle, info.dModel);
+  }
+
+  /**
+   * Loads a BMFM-RNA bundle: a URL of the site's (fetched with download progress), or a
+   * `File`/`Blob`/`{ name, bytes }` the user picked.
+   */
+  async loadRnaModel(source, onProgress) {
+    let payload;
+    if (typeof source === "string" || source instanceof URL) {
+      payload = { url: new URL(source, globalThis.location?.href).href };
+    } else if (typeof Blob !== "undefined" && source instanceof Blob) {
+      payload = { name: source.name ?? "model.tar", bytes: new Uint8Array(await source.arrayBuffer()) };
+    } else {
+      payload = { name: source.name ?? "model.tar", bytes: source.bytes };
+    }
+    const { handle, info } = await this.channel.call("loadRnaModel", payload, onProgress);
+    return new RnaAnnotatorClient(this.channel, handle, info);
   }
 
   terminate() {

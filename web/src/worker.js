@@ -1,10 +1,13 @@
 // The worker behind tessera.js: loads the CPU or the WebGPU wasm module, keeps loaded models
-// by handle, and answers requests. Every failure is posted back as an error message.
+// and data sets by handle, and answers requests. Every failure is posted back as an error message.
 
 let api = null;
 let runtime = null;
 const models = new Map();
+const datasets = new Map();
 let nextHandle = 1;
+/** Ids of requests the page asked to stop (checked between batches). */
+const cancelled = new Set();
 
 /** WebGPU is worth trying only when the browser hands out an adapter. */
 async function gpuAdapterAvailable() {
@@ -54,6 +57,81 @@ async function download(url, progress) {
   return bytes;
 }
 
+/** A model archive from a URL (fetched with progress) or from bytes the page already has. */
+async function archiveBytes({ url, bytes, name }, progress) {
+  if (bytes) return { bytes: new Uint8Array(bytes), name: name ?? "model.tar" };
+  return { bytes: await download(url, progress), name: url };
+}
+
+/** The user's files as `{ name, bytes }`: `File`s are read here, off the main thread. */
+async function readFiles(files, progress) {
+  const total = files.reduce((sum, f) => sum + (f.size ?? f.bytes?.byteLength ?? 0), 0);
+  let loaded = 0;
+  const out = [];
+  for (const file of files) {
+    if (typeof Blob !== "undefined" && file instanceof Blob) {
+      const name = file.webkitRelativePath || file.name || "data";
+      out.push({ name, bytes: new Uint8Array(await file.arrayBuffer()) });
+      loaded += file.size;
+    } else {
+      const bytes = file.bytes instanceof Uint8Array ? file.bytes : new Uint8Array(file.bytes);
+      out.push({ name: String(file.name), bytes });
+      loaded += bytes.byteLength;
+    }
+    progress({ stage: "read", loaded, total });
+  }
+  return out;
+}
+
+function rnaModel(handle) {
+  const model = models.get(handle);
+  if (!model || typeof model.openData !== "function") throw new Error(`no RNA model with handle ${handle}`);
+  return model;
+}
+
+function dataset(handle) {
+  const entry = datasets.get(handle);
+  if (!entry) throw new Error(`no data set with handle ${handle} (closed?)`);
+  return entry;
+}
+
+function summary(data) {
+  return {
+    name: data.name,
+    format: data.format,
+    cells: data.cells,
+    genes: data.genes,
+    genesMatched: data.genesMatched,
+    note: data.note ?? null,
+  };
+}
+
+/**
+ * Lets queued messages (a "cancel") run: on the CPU a batch's Promise settles without ever
+ * returning to the event loop, so without this a loop of batches would never see them.
+ */
+function yieldToEvents() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+/** Plain copies of a batch result (wasm returns live JS objects; these are cloned anyway). */
+function batchResult(out) {
+  return {
+    start: out.start,
+    count: out.count,
+    predicted: out.predicted,
+    confidence: out.confidence,
+    done: out.done,
+  };
+}
+
 const handlers = {
   init,
   async loadEncoder({ url }, progress) {
@@ -77,17 +155,125 @@ const handlers = {
     const out = await model.forward(values, Uint32Array.from(shape), mask ?? undefined);
     return { values: out, shape };
   },
+
+  async loadRnaModel(source, progress) {
+    if (!runtime) throw new Error("not initialised");
+    const { bytes, name } = await archiveBytes(source, progress);
+    progress({ stage: "load", loaded: 0, total: 1 });
+    let model;
+    try {
+      model = runtime.loadRnaModel(bytes);
+    } catch (error) {
+      throw new Error(`${name}: ${error.message ?? error}`);
+    }
+    progress({ stage: "load", loaded: 1, total: 1 });
+    const handle = nextHandle++;
+    models.set(handle, model);
+    return { handle, info: model.info() };
+  },
+  async openData({ handle, files }, progress) {
+    const model = rnaModel(handle);
+    const read = await readFiles(files, progress);
+    progress({ stage: "parse", loaded: 0, total: 1 });
+    const data = model.openData(read);
+    progress({ stage: "parse", loaded: 1, total: 1 });
+    const id = nextHandle++;
+    datasets.set(id, { model, data });
+    return { handle: id, ...summary(data) };
+  },
+  async annotateBatch({ dataset: id, start, count }) {
+    const { model, data } = dataset(id);
+    return batchResult(await model.annotateBatch(data, start, count));
+  },
+  /** Every cell, `batchSize` at a time, with progress after each batch; stops when cancelled. */
+  async annotate({ dataset: id, batchSize, start = 0 }, progress, request) {
+    const { model, data } = dataset(id);
+    const size = Math.max(1, Math.floor(batchSize || 16));
+    const total = data.cells;
+    const began = performance.now();
+    let firstBatch = null;
+    let done = start;
+    progress({ stage: "annotate", loaded: done, total, seconds: 0 });
+    while (done < total) {
+      await yieldToEvents();
+      if (cancelled.delete(request)) throw new Error("cancelled");
+      if (!datasets.has(id)) throw new Error("the data set was closed");
+      const t0 = performance.now();
+      const out = await model.annotateBatch(data, done, size);
+      if (firstBatch === null) firstBatch = (performance.now() - t0) / 1000;
+      done += out.count;
+      progress({
+        stage: "annotate",
+        loaded: done,
+        total,
+        seconds: (performance.now() - began) / 1000,
+        batch: batchResult(out),
+      });
+    }
+    const seconds = (performance.now() - began) / 1000;
+    return { cells: total - start, seconds, firstBatchSeconds: firstBatch ?? 0, backend: runtime.backend };
+  },
+  async results({ dataset: id }) {
+    const { model, data } = dataset(id);
+    const out = model.results(data);
+    return {
+      value: {
+        labelColumn: out.labelColumn,
+        classNames: out.classNames,
+        cellIds: out.cellIds,
+        predicted: out.predicted,
+        confidence: out.confidence,
+        probabilities: out.probabilities,
+        embedding: out.embedding,
+        embeddingDim: out.embeddingDim,
+        map: out.map,
+      },
+      transfer: [out.predicted, out.confidence, out.probabilities, out.embedding, out.map].map((a) => a.buffer),
+    };
+  },
+  async csv({ dataset: id }) {
+    const { model, data } = dataset(id);
+    return model.csv(data);
+  },
+  async closeData({ dataset: id }) {
+    const entry = datasets.get(id);
+    datasets.delete(id);
+    entry?.data.free();
+    return true;
+  },
+  async closeModel({ handle }) {
+    const model = models.get(handle);
+    if (!model) return false;
+    for (const [id, entry] of datasets) {
+      if (entry.model === model) {
+        datasets.delete(id);
+        entry.data.free();
+      }
+    }
+    models.delete(handle);
+    model.free();
+    return true;
+  },
 };
 
 self.onmessage = async (event) => {
   const { id, type, ...payload } = event.data;
+  if (type === "cancel") {
+    cancelled.add(payload.target);
+    return;
+  }
   const progress = (p) => self.postMessage({ id, type: "progress", progress: p });
   try {
     const handler = handlers[type];
     if (!handler) throw new Error(`unknown request ${type}`);
-    const value = await handler(payload, progress);
-    self.postMessage({ id, type: "result", value });
+    let value = await handler(payload, progress, id);
+    let transfer = [];
+    // `results` hands over its typed arrays' buffers instead of copying them.
+    if (type === "results") ({ value, transfer } = value);
+    self.postMessage({ id, type: "result", value }, transfer);
   } catch (error) {
     self.postMessage({ id, type: "error", message: String(error?.message ?? error) });
+  } finally {
+    cancelled.delete(id);
   }
 };

@@ -51,14 +51,14 @@ pub fn kmeans(points: &[f32], dim: usize, k: usize, restarts: usize, seed: u64) 
         let mut assignment = vec![usize::MAX; n];
         for _ in 0..100 {
             let mut changed = false;
-            for i in 0..n {
+            for (i, assigned) in assignment.iter_mut().enumerate() {
                 let c = (0..k)
                     .min_by(|&a, &b| {
                         distance(row(i), &centres[a]).total_cmp(&distance(row(i), &centres[b]))
                     })
                     .unwrap_or(0);
-                if assignment[i] != c {
-                    assignment[i] = c;
+                if *assigned != c {
+                    *assigned = c;
                     changed = true;
                 }
             }

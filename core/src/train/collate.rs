@@ -217,8 +217,8 @@ impl Collator<'_> {
             &[false]
         };
         for &genes in fields {
-            for i in 0..n {
-                if taken[i]
+            for (i, taken) in taken.iter_mut().enumerate() {
+                if *taken
                     || i % len < prefix
                     || vocab.is_special(batch.gene_ids[i])
                     || batch.attention_mask[i] == 0.0
@@ -228,7 +228,7 @@ impl Collator<'_> {
                 if rng.random::<f64>() >= config.change_ratio {
                     continue;
                 }
-                taken[i] = true;
+                *taken = true;
                 let draw = rng.random::<f64>();
                 if genes {
                     targets.genes[i] = batch.gene_ids[i] as i64;

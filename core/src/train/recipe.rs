@@ -223,13 +223,12 @@ impl ModuleMapper for ReferenceInit {
         // The last entry is the parameter itself, with the type of the struct holding it.
         let last = self.kinds.last().map(String::as_str).unwrap_or("");
         let (container, name) = last.split_once('/').unwrap_or(("", ""));
-        let name = Some(name);
         let weighted = container == "Struct:Linear" || container == "Struct:Embedding";
         let (id, tensor, mapper) = param.consume();
         let dims = tensor.dims();
         let count: usize = dims.iter().product();
-        let values: Option<Vec<f32>> = match name.as_deref() {
-            Some("weight") if weighted => Some(
+        let values: Option<Vec<f32>> = match name {
+            "weight" if weighted => Some(
                 (0..count)
                     .map(|_| {
                         // Box–Muller from two uniforms in (0, 1].
@@ -239,7 +238,7 @@ impl ModuleMapper for ReferenceInit {
                     })
                     .collect(),
             ),
-            Some("bias") if container == "Struct:Linear" => Some(vec![0.0; count]),
+            "bias" if container == "Struct:Linear" => Some(vec![0.0; count]),
             _ => None,
         };
         let tensor = match values {

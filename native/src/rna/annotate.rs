@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
 use tessera_core::models::bmfm_rna::RnaPipeline;
+use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax, csv_field};
 
 use super::data::read_counts;
 use crate::backend::Backend;
@@ -64,10 +65,12 @@ pub fn annotate(cells: CellsArgs, out: &Path, embedding: Option<&Path>) -> Resul
     let (matrix, results) = cells.run_with(&pipeline, &device)?;
     let names = pipeline.class_names(0);
     let predicted = predictions(&results.probabilities[0], names.len());
-    bundle_io::write_file_atomic(
-        out,
-        labels_csv(&matrix.cell_ids, &names, &predicted).as_bytes(),
-    )?;
+    let csv = annotations_csv(
+        &matrix.cell_ids,
+        predicted.iter().map(|&(class, _)| names[class].as_str()),
+        &predicted.iter().map(|&(_, p)| p).collect::<Vec<_>>(),
+    );
+    bundle_io::write_file_atomic(out, csv.as_bytes())?;
     if let Some(path) = embedding {
         write_embedding(path, &matrix.cell_ids, &results.embeddings, results.dim)?;
     }
@@ -152,27 +155,10 @@ pub fn predictions(probabilities: &[f32], classes: usize) -> Vec<(usize, f32)> {
     probabilities
         .chunks(classes)
         .map(|p| {
-            p.iter()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                    if v > best.1 { (i, v) } else { best }
-                })
+            let (class, confidence) = argmax(p);
+            (class as usize, confidence)
         })
         .collect()
-}
-
-/// `cell_id,predicted_type,confidence` — the same CSV the browser page offers.
-pub fn labels_csv(cell_ids: &[String], names: &[String], predicted: &[(usize, f32)]) -> String {
-    let mut csv = String::from("cell_id,predicted_type,confidence\n");
-    for (id, &(class, p)) in cell_ids.iter().zip(predicted) {
-        csv.push_str(&format!(
-            "{},{},{:.4}\n",
-            quote(id),
-            quote(&names[class]),
-            p
-        ));
-    }
-    csv
 }
 
 /// `cell_id,dim_0,…` rows.
@@ -183,22 +169,13 @@ pub fn embedding_csv(cell_ids: &[String], embeddings: &[f32], dim: usize) -> Str
     }
     csv.push('\n');
     for (id, row) in cell_ids.iter().zip(embeddings.chunks(dim)) {
-        csv.push_str(&quote(id));
+        csv.push_str(&csv_field(id));
         for v in row {
             csv.push_str(&format!(",{v}"));
         }
         csv.push('\n');
     }
     csv
-}
-
-/// RFC 4180 quoting where needed.
-fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
-    }
 }
 
 /// Writes an embedding as CSV or as safetensors (`embedding` `[cells, dim]`) by extension.

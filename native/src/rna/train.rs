@@ -291,7 +291,7 @@ fn train_data(
     let info: tessera_core::models::bmfm_rna::RnaBundleInfo = bundle
         .file(tessera_core::models::bmfm_rna::pipeline::INFO_FILE)
         .ok()
-        .map(|b| serde_json::from_slice(b))
+        .map(serde_json::from_slice)
         .transpose()
         .context("tessera.json")?
         .unwrap_or_else(tessera_core::models::bmfm_rna::RnaBundleInfo::reference_defaults);

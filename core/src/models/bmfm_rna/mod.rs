@@ -4,6 +4,7 @@
 //! encoders, `model` the embeddings + encoder + heads, `keys` the reference key names,
 //! `panel` maps a data set's genes to the vocabulary, `pipeline` turns a bundle into an annotator.
 
+pub mod annotation;
 pub mod cases;
 pub mod config;
 pub mod expression;

@@ -384,11 +384,22 @@ impl RnaModel {
             at(0)
         };
 
-        let transformed = net
-            .lm_transform
-            .norm
-            .forward(gelu(net.lm_transform.dense.forward(last.clone())));
-        let first = transformed.clone().slice([0..batch, 0..1, 0..hidden]);
+        // The LM transform runs on every position only when a per-token decoder needs it;
+        // whole-cell decoding reads the [CLS] position alone.
+        let transform = |h: Tensor<3>| {
+            net.lm_transform
+                .norm
+                .forward(gelu(net.lm_transform.dense.forward(h)))
+        };
+        let per_token = self
+            .decoders
+            .iter()
+            .any(|d| !matches!(d.mode, DecodeMode::Wced { .. }));
+        let transformed = per_token.then(|| transform(last.clone()));
+        let first = match &transformed {
+            Some(t) => t.clone().slice([0..batch, 0..1, 0..hidden]),
+            None => transform(last.clone().slice([0..batch, 0..1, 0..hidden])),
+        };
         let decoders = self
             .decoders
             .iter()
@@ -398,7 +409,7 @@ impl RnaModel {
                 DecodeMode::Wced { vocab, channels } => linear
                     .forward(first.clone())
                     .reshape([batch, vocab, channels]),
-                _ => linear.forward(transformed.clone()),
+                _ => linear.forward(transformed.clone().expect("per-token decoders")),
             })
             .collect();
 

@@ -1,0 +1,606 @@
+//! BMFM-RNA cell annotation in the browser: a bundle becomes an [`RnaAnnotator`], the user's
+//! files an [`RnaDataset`] (`.h5ad`, a 10x folder's files, or a CSV/TSV table), batches of cells
+//! become predicted types, and the results come back as typed arrays, a 2-D PCA map of the
+//! embeddings and the CSV the native `tessera rna annotate` writes.
+//!
+//! Nothing here may panic on input: every entry returns `Result` (or a Promise that rejects).
+
+use std::cell::RefCell;
+use std::ops::Range;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array, Uint32Array};
+use nalgebra::DMatrix;
+use tessera_core::bundle::Bundle;
+use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+use tessera_core::data::{CountMatrix, DataError, Orientation, TenXFiles, read_10x, read_csv};
+use tessera_core::eval::pca::Pca;
+use tessera_core::models::bmfm_rna::RnaPipeline;
+use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax};
+use tessera_core::models::bmfm_rna::panel::GenePanel;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::{js_error, js_error_debug};
+
+/// Cells per forward pass unless the caller says otherwise.
+pub const DEFAULT_BATCH: usize = 16;
+/// The header of the annotation CSV, shared with `tessera rna annotate`.
+/// The seed of the 2-D map's PCA.
+const MAP_SEED: u64 = 0;
+
+struct Annotator {
+    pipeline: RnaPipeline,
+    device: Device,
+}
+
+/// A loaded BMFM-RNA bundle (model, gene vocabulary, cell encoding, class names).
+#[wasm_bindgen]
+pub struct RnaAnnotator {
+    inner: Rc<Annotator>,
+}
+
+/// Loads an RNA bundle from its tar archive (called by `Runtime.loadRnaModel`).
+pub(crate) fn load(archive: &[u8], device: &Device) -> Result<RnaAnnotator, JsError> {
+    let bundle = Bundle::from_tar(archive).map_err(js_error)?;
+    let pipeline = RnaPipeline::from_bundle(&bundle, device).map_err(js_error)?;
+    Ok(RnaAnnotator {
+        inner: Rc::new(Annotator {
+            pipeline,
+            device: device.clone(),
+        }),
+    })
+}
+
+impl Annotator {
+    /// The first label head: its column and class names (what the page predicts).
+    fn head(&self) -> Option<(String, Vec<String>)> {
+        let labels = self.pipeline.model.config.labels();
+        labels.first().map(|label| {
+            (
+                label.label_column_name.clone(),
+                self.pipeline.class_names(0),
+            )
+        })
+    }
+
+    fn embedding_dim(&self) -> usize {
+        self.pipeline.model.config.hidden_size
+    }
+}
+
+#[wasm_bindgen]
+impl RnaAnnotator {
+    /// `{ labelColumn, classNames, labels: [{ column, classes }], vocabSize, embeddingDim,
+    /// modelType, maxLength, pooling }`; `labelColumn` is null for a model without label heads.
+    pub fn info(&self) -> Result<Object, JsError> {
+        let annotator = &*self.inner;
+        let pipeline = &annotator.pipeline;
+        let out = Object::new();
+        let (column, classes) = annotator.head().unzip();
+        set(
+            &out,
+            "labelColumn",
+            column.map_or(JsValue::NULL, JsValue::from),
+        )?;
+        set(&out, "classNames", strings(classes.unwrap_or_default()))?;
+        let labels = Array::new();
+        for (i, label) in pipeline.model.config.labels().iter().enumerate() {
+            let entry = Object::new();
+            set(&entry, "column", label.label_column_name.as_str().into())?;
+            set(&entry, "classes", strings(pipeline.class_names(i)))?;
+            labels.push(&entry);
+        }
+        set(&out, "labels", labels.into())?;
+        set(&out, "vocabSize", pipeline.encoder.vocab.len().into())?;
+        set(&out, "embeddingDim", annotator.embedding_dim().into())?;
+        set(
+            &out,
+            "modelType",
+            pipeline.model.config.model_type.as_str().into(),
+        )?;
+        set(&out, "maxLength", pipeline.encoder.config.max_length.into())?;
+        // As tessera.json spells it (`"pooling_layer"`, `{"position":1}`, …).
+        let pooling = match serde_json::to_value(pipeline.info.pooling) {
+            Ok(serde_json::Value::String(name)) => name,
+            Ok(other) => other.to_string(),
+            Err(_) => String::new(),
+        };
+        set(&out, "pooling", pooling.into())?;
+        set(&out, "defaultBatchSize", DEFAULT_BATCH.into())?;
+        Ok(out)
+    }
+
+    /// Reads a data set from the user's files: `files` is an array of `{ name, bytes }`
+    /// (`bytes` a `Uint8Array`). One `.h5ad` file, one `.csv`/`.tsv` (optionally `.gz`) table
+    /// of cells × genes, or a 10x folder's `matrix.mtx`, `barcodes.tsv` and `features.tsv`
+    /// (or `genes.tsv`, each optionally `.gz`). Fails with a readable message when the files
+    /// are not one of these or no gene is in the model's vocabulary.
+    #[wasm_bindgen(js_name = openData)]
+    pub fn open_data(&self, files: Array) -> Result<RnaDataset, JsError> {
+        let mut list = Vec::with_capacity(files.length() as usize);
+        for (i, file) in files.iter().enumerate() {
+            let name = Reflect::get(&file, &"name".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .ok_or_else(|| JsError::new(&format!("files[{i}]: no `name` string")))?;
+            let bytes = Reflect::get(&file, &"bytes".into())
+                .ok()
+                .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+                .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
+            list.push((name, bytes.to_vec()));
+        }
+        let opened = open_files(list).map_err(js_error)?;
+        let (opened, panel, note) = match self.panel_for(&opened) {
+            Ok(panel) => (opened, panel, None),
+            Err(error) => {
+                // A CSV with genes in rows (GEO's usual layout) reads the other way round.
+                let Some(turned) = opened.transposed_csv() else {
+                    return Err(js_error(error));
+                };
+                let turned = turned.map_err(|_| js_error(&error))?;
+                match self.panel_for(&turned) {
+                    Ok(panel) => (
+                        turned,
+                        panel,
+                        Some("read as genes × cells: the model's genes are the row names".into()),
+                    ),
+                    Err(_) => return Err(js_error(error)),
+                }
+            }
+        };
+        let n = opened.matrix.n_cells();
+        let classes = self.inner.head().map_or(0, |(_, c)| c.len());
+        Ok(RnaDataset {
+            annotator: Rc::clone(&self.inner),
+            state: Rc::new(RefCell::new(DataState {
+                name: opened.name,
+                format: opened.format,
+                note,
+                matrix: opened.matrix,
+                panel,
+                classes,
+                dim: self.inner.embedding_dim(),
+                done: vec![false; n],
+                n_done: 0,
+                probabilities: vec![0.0; n * classes],
+                embedding: vec![0.0; n * self.inner.embedding_dim()],
+                map: None,
+            })),
+        })
+    }
+
+    /// Annotates cells `start .. start + count` (clamped to the data set) in one forward pass.
+    /// Resolves to `{ start, count, predicted: Uint32Array, confidence: Float32Array, done }`
+    /// (class index and its probability per cell, cells annotated so far).
+    #[wasm_bindgen(js_name = annotateBatch)]
+    pub fn annotate_batch(&self, dataset: &RnaDataset, start: usize, count: usize) -> Promise {
+        let annotator = Rc::clone(&self.inner);
+        let same = Rc::ptr_eq(&annotator, &dataset.annotator);
+        let state = Rc::clone(&dataset.state);
+        future_to_promise(async move {
+            if !same {
+                return Err(JsError::new("this data set was opened with another model").into());
+            }
+            let rows = {
+                let state = state.borrow();
+                let n = state.matrix.n_cells();
+                if start >= n || count == 0 {
+                    return Err(JsError::new(&format!(
+                        "cells {start}..{}: the data set has {n} cells",
+                        start.saturating_add(count)
+                    ))
+                    .into());
+                }
+                start..start.saturating_add(count).min(n)
+            };
+            let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
+            let mut state = state.borrow_mut();
+            Ok(state.store(rows, &probabilities, &embedding)?.into())
+        })
+    }
+
+    /// Everything about an annotated data set (see `RnaDataset`'s docs in tessera.d.ts):
+    /// `{ labelColumn, classNames, cellIds, predicted, confidence, probabilities, embedding,
+    /// embeddingDim, map }`. Fails until every cell is annotated.
+    pub fn results(&self, dataset: &RnaDataset) -> Result<Object, JsError> {
+        let mut state = dataset.state.borrow_mut();
+        state.check_complete()?;
+        let map = state.map()?.to_vec();
+        let n = state.matrix.n_cells();
+        let (predicted, confidence) = state.predictions();
+        let out = Object::new();
+        let (column, classes) = self.inner.head().unzip();
+        set(
+            &out,
+            "labelColumn",
+            column.map_or(JsValue::NULL, JsValue::from),
+        )?;
+        set(&out, "classNames", strings(classes.unwrap_or_default()))?;
+        set(&out, "cellIds", strings(state.matrix.cell_ids.clone()))?;
+        set(&out, "predicted", Uint32Array::from(&predicted[..]).into())?;
+        set(
+            &out,
+            "confidence",
+            Float32Array::from(&confidence[..]).into(),
+        )?;
+        set(
+            &out,
+            "probabilities",
+            Float32Array::from(&state.probabilities[..]).into(),
+        )?;
+        set(
+            &out,
+            "embedding",
+            Float32Array::from(&state.embedding[..]).into(),
+        )?;
+        set(&out, "embeddingDim", state.dim.into())?;
+        set(&out, "map", Float32Array::from(&map[..]).into())?;
+        set(&out, "cells", n.into())?;
+        Ok(out)
+    }
+
+    /// The annotations as CSV, exactly as `tessera rna annotate --out F.csv` writes them:
+    /// `cell_id,predicted_type,confidence` and one line per cell, confidence with 4 decimals.
+    pub fn csv(&self, dataset: &RnaDataset) -> Result<String, JsError> {
+        let Some((_, classes)) = self.inner.head() else {
+            return Err(JsError::new(
+                "this model has no label head, so it predicts no cell types",
+            ));
+        };
+        let state = dataset.state.borrow();
+        state.check_complete()?;
+        let (predicted, confidence) = state.predictions();
+        Ok(annotations_csv(
+            &state.matrix.cell_ids,
+            predicted.iter().map(|&c| classes[c as usize].as_str()),
+            &confidence,
+        ))
+    }
+}
+
+/// Encodes `rows`, runs the model, and reads back the first head's probabilities and the
+/// embeddings (asynchronously: WebGPU allows no other read).
+async fn run_batch(
+    annotator: &Annotator,
+    state: &RefCell<DataState>,
+    rows: Range<usize>,
+) -> Result<(Vec<f32>, Vec<f32>), JsError> {
+    let outputs = {
+        let state = state.borrow();
+        let batch = annotator
+            .pipeline
+            .batch(&state.matrix, &state.panel, rows)
+            .map_err(js_error)?;
+        annotator
+            .pipeline
+            .outputs(&batch, &annotator.device)
+            .map_err(js_error)?
+    };
+    let probabilities = match outputs.probabilities.into_iter().next() {
+        Some(p) => p
+            .into_data_async()
+            .await
+            .map_err(js_error_debug)?
+            .try_to_vec::<f32>()
+            .map_err(js_error_debug)?,
+        None => Vec::new(),
+    };
+    let embedding = outputs
+        .embedding
+        .into_data_async()
+        .await
+        .map_err(js_error_debug)?
+        .try_to_vec::<f32>()
+        .map_err(js_error_debug)?;
+    Ok((probabilities, embedding))
+}
+
+/// An opened data set and what has been computed for its cells.
+#[wasm_bindgen]
+pub struct RnaDataset {
+    annotator: Rc<Annotator>,
+    state: Rc<RefCell<DataState>>,
+}
+
+struct DataState {
+    name: String,
+    format: &'static str,
+    note: Option<String>,
+    matrix: CountMatrix,
+    panel: GenePanel,
+    classes: usize,
+    dim: usize,
+    done: Vec<bool>,
+    n_done: usize,
+    /// `cells × classes` of the first label head.
+    probabilities: Vec<f32>,
+    /// `cells × dim`.
+    embedding: Vec<f32>,
+    /// `cells × 2`, computed once every cell is annotated.
+    map: Option<Vec<f32>>,
+}
+
+#[wasm_bindgen]
+impl RnaDataset {
+    /// A name for the data: the file's, or the 10x folder's.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.state.borrow().name.clone()
+    }
+
+    /// `"h5ad"`, `"10x"` or `"csv"`.
+    #[wasm_bindgen(getter)]
+    pub fn format(&self) -> String {
+        self.state.borrow().format.into()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn cells(&self) -> usize {
+        self.state.borrow().matrix.n_cells()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn genes(&self) -> usize {
+        self.state.borrow().matrix.n_genes()
+    }
+
+    /// Genes of the data set that are in the model's vocabulary.
+    #[wasm_bindgen(getter, js_name = genesMatched)]
+    pub fn genes_matched(&self) -> usize {
+        self.state.borrow().panel.len()
+    }
+
+    /// Cells annotated so far.
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> usize {
+        self.state.borrow().n_done
+    }
+
+    /// Something the user should know about how the data was read, or `undefined`.
+    #[wasm_bindgen(getter)]
+    pub fn note(&self) -> Option<String> {
+        self.state.borrow().note.clone()
+    }
+}
+
+impl DataState {
+    fn store(
+        &mut self,
+        rows: Range<usize>,
+        probabilities: &[f32],
+        embedding: &[f32],
+    ) -> Result<Object, JsError> {
+        let n = rows.len();
+        if probabilities.len() != n * self.classes || embedding.len() != n * self.dim {
+            return Err(JsError::new(&format!(
+                "the model returned {} probabilities and {} embedding values for {n} cells \
+                 ({} classes, {} dimensions)",
+                probabilities.len(),
+                embedding.len(),
+                self.classes,
+                self.dim
+            )));
+        }
+        let (c, d) = (self.classes, self.dim);
+        self.probabilities[rows.start * c..rows.end * c].copy_from_slice(probabilities);
+        self.embedding[rows.start * d..rows.end * d].copy_from_slice(embedding);
+        for done in &mut self.done[rows.clone()] {
+            if !*done {
+                *done = true;
+                self.n_done += 1;
+            }
+        }
+        self.map = None;
+        let (predicted, confidence): (Vec<u32>, Vec<f32>) = (0..n)
+            .map(|i| argmax(&probabilities[i * c..(i + 1) * c]))
+            .unzip();
+        let out = Object::new();
+        set(&out, "start", rows.start.into())?;
+        set(&out, "count", n.into())?;
+        set(&out, "predicted", Uint32Array::from(&predicted[..]).into())?;
+        set(
+            &out,
+            "confidence",
+            Float32Array::from(&confidence[..]).into(),
+        )?;
+        set(&out, "done", self.n_done.into())?;
+        Ok(out)
+    }
+
+    fn check_complete(&self) -> Result<(), JsError> {
+        let n = self.matrix.n_cells();
+        if self.n_done < n {
+            return Err(JsError::new(&format!(
+                "only {} of {n} cells are annotated; annotate them all first",
+                self.n_done
+            )));
+        }
+        Ok(())
+    }
+
+    /// Predicted class and its probability per cell (empty classes → class 0, NaN).
+    fn predictions(&self) -> (Vec<u32>, Vec<f32>) {
+        let c = self.classes;
+        (0..self.matrix.n_cells())
+            .map(|i| argmax(&self.probabilities[i * c..(i + 1) * c]))
+            .unzip()
+    }
+
+    /// The embeddings' first two principal components (seed 0), `cells × 2` row-major.
+    fn map(&mut self) -> Result<&[f32], JsError> {
+        if self.map.is_none() {
+            let (n, d) = (self.matrix.n_cells(), self.dim);
+            let data = DMatrix::from_row_slice(n, d, &self.embedding);
+            let points = if n >= 2 && d >= 1 {
+                let pca = Pca::fit(&data, 2, MAP_SEED);
+                pca.transform(&data)
+            } else {
+                DMatrix::zeros(n, 2)
+            };
+            let k = points.ncols();
+            let mut map = Vec::with_capacity(n * 2);
+            for i in 0..n {
+                for j in 0..2 {
+                    let v = if j < k { points[(i, j)] } else { 0.0 };
+                    map.push(if v.is_finite() { v } else { 0.0 });
+                }
+            }
+            self.map = Some(map);
+        }
+        Ok(self.map.as_deref().unwrap_or_default())
+    }
+}
+
+/// A data set read from files, before it is matched to a vocabulary.
+struct Opened {
+    name: String,
+    format: &'static str,
+    matrix: CountMatrix,
+    /// For a CSV: its bytes, to read the other way round if genes turn out to be rows.
+    csv: Option<Vec<u8>>,
+}
+
+impl Opened {
+    fn transposed_csv(&self) -> Option<Result<Opened, DataError>> {
+        let bytes = self.csv.as_ref()?;
+        Some(
+            read_csv(&self.name, bytes, Orientation::GenesByCells).map(|matrix| Opened {
+                name: self.name.clone(),
+                format: self.format,
+                matrix,
+                csv: None,
+            }),
+        )
+    }
+}
+
+impl RnaAnnotator {
+    fn panel_for(&self, opened: &Opened) -> Result<GenePanel, String> {
+        self.inner
+            .pipeline
+            .panel(&opened.name, &opened.matrix)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The name a file goes by in messages: its last path component.
+fn base_name(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or(name)
+}
+
+const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+const TENX_NAMES: [&str; 4] = ["matrix.mtx", "barcodes.tsv", "features.tsv", "genes.tsv"];
+
+/// Picks the reader from the files' names and contents.
+fn open_files(files: Vec<(String, Vec<u8>)>) -> Result<Opened, DataError> {
+    // Folders dragged from a file manager carry hidden files (.DS_Store, ._x): ignore them.
+    let files: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .filter(|(name, _)| !base_name(name).starts_with('.'))
+        .collect();
+    let format = |file: &str, message: &str| DataError::Format {
+        file: file.into(),
+        message: message.into(),
+    };
+    let is_tenx = |name: &str| {
+        let base = base_name(name).to_ascii_lowercase();
+        let base = base.strip_suffix(".gz").unwrap_or(&base);
+        TENX_NAMES.iter().any(|kind| base.ends_with(kind))
+    };
+    if files.is_empty() {
+        return Err(format("input", "no files were given"));
+    }
+    if files.iter().any(|(name, _)| is_tenx(name)) {
+        let folder = tenx_folder(&files);
+        let picked = TenXFiles::pick(&folder, files)?;
+        return Ok(Opened {
+            name: folder,
+            format: "10x",
+            matrix: read_10x(picked)?,
+            csv: None,
+        });
+    }
+    if files.len() > 1 {
+        let names: Vec<&str> = files.iter().map(|(n, _)| base_name(n)).collect();
+        return Err(format(
+            &names.join(", "),
+            "expected one .h5ad or CSV file, or the files of one 10x folder \
+             (matrix.mtx, barcodes.tsv and features.tsv)",
+        ));
+    }
+    let (name, bytes) = files.into_iter().next().expect("one file");
+    let base = base_name(&name).to_string();
+    let lower = base.to_ascii_lowercase();
+    let plain = lower.strip_suffix(".gz").unwrap_or(&lower);
+    if bytes.starts_with(HDF5_SIGNATURE) || lower.ends_with(".h5ad") {
+        if lower.ends_with(".h5") {
+            return Err(format(
+                &base,
+                "10x HDF5 (.h5) matrices are not supported; use the matrix folder \
+                 (matrix.mtx, barcodes.tsv, features.tsv) or an .h5ad file",
+            ));
+        }
+        if !bytes.starts_with(HDF5_SIGNATURE) {
+            let message = if tessera_core::data::is_gzip(&bytes) {
+                "this .h5ad is gzip-compressed; decompress it first"
+            } else {
+                "not an .h5ad file: it does not start with the HDF5 signature"
+            };
+            return Err(format(&base, message));
+        }
+        let matrix = read_h5ad(&base, bytes, &MatrixSource::X)?;
+        return Ok(Opened {
+            name: base,
+            format: "h5ad",
+            matrix,
+            csv: None,
+        });
+    }
+    if [".csv", ".tsv", ".txt", ".tab"]
+        .iter()
+        .any(|end| plain.ends_with(end))
+    {
+        let matrix = read_csv(&base, &bytes, Orientation::CellsByGenes)?;
+        return Ok(Opened {
+            name: base,
+            format: "csv",
+            matrix,
+            csv: Some(bytes),
+        });
+    }
+    Err(format(
+        &base,
+        "unrecognised file type; expected an .h5ad file, a .csv/.tsv table (optionally .gz) \
+         or a 10x folder's matrix.mtx, barcodes.tsv and features.tsv",
+    ))
+}
+
+/// The folder the 10x files came from (their common directory), or a generic name.
+fn tenx_folder(files: &[(String, Vec<u8>)]) -> String {
+    let dirs: Vec<&str> = files
+        .iter()
+        .map(|(name, _)| name.rsplit_once(['/', '\\']).map_or("", |(dir, _)| dir))
+        .collect();
+    match dirs.first() {
+        Some(first) if !first.is_empty() && dirs.iter().all(|d| d == first) => {
+            base_name(first).to_string()
+        }
+        _ => "10x files".into(),
+    }
+}
+
+fn strings(values: Vec<String>) -> JsValue {
+    values
+        .into_iter()
+        .map(JsValue::from)
+        .collect::<Array>()
+        .into()
+}
+
+fn set(object: &Object, key: &str, value: JsValue) -> Result<(), JsError> {
+    Reflect::set(object, &key.into(), &value)
+        .map(|_| ())
+        .map_err(|_| JsError::new(&format!("cannot set `{key}` on a result object")))
+}

@@ -1,0 +1,449 @@
+// Cell annotation page: the engine (worker + wasm) loads a BMFM-RNA bundle, reads the user's
+// cells locally, annotates them batch by batch, and shows a 2-D map, a legend and the CSV.
+// Nothing but the site's own files (engine, model, sample) is ever fetched; data stays here.
+import { Tessera } from "./pkg/tessera.js";
+
+const params = new URLSearchParams(location.search);
+const backendChoice = params.get("backend") ?? "auto";
+const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
+const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
+const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  engine: $("engine"),
+  backend: $("backend"),
+  note: $("note"),
+  modelInfo: $("model-info"),
+  modelProgress: $("model-progress"),
+  modelFile: $("model-file"),
+  drop: $("drop"),
+  files: $("files"),
+  folder: $("folder"),
+  sample: $("sample"),
+  dataset: $("dataset"),
+  error: $("error"),
+  run: $("run"),
+  cellsProgress: $("cells-progress"),
+  cellsText: $("cells-text"),
+  cancel: $("cancel"),
+  results: $("results"),
+  throughput: $("throughput"),
+  map: $("map"),
+  tooltip: $("tooltip"),
+  legend: document.querySelector("#legend tbody"),
+  download: $("download"),
+};
+
+const state = {
+  tessera: null,
+  model: null, // Promise<RnaAnnotatorClient>
+  modelName: "",
+  dataset: null,
+  abort: null,
+  results: null,
+  csv: null,
+  job: 0,
+};
+
+/** Only paths of this site: the page never fetches anything from elsewhere. */
+function sameSite(path) {
+  const url = new URL(path, location.href);
+  if (url.origin !== location.origin) throw new Error(`${path}: only this site's files can be loaded`);
+  return url;
+}
+
+function setState(name) {
+  document.body.dataset.state = name;
+}
+
+function showError(error) {
+  const message = String(error?.message ?? error);
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+  setState("error");
+}
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = "";
+}
+
+const backendLabel = (b) => (b === "webgpu" ? "WebGPU" : "CPU (WebAssembly)");
+const number = (n) => n.toLocaleString("en-US");
+
+// ---- engine and model ---------------------------------------------------------------------
+
+async function start() {
+  try {
+    state.tessera = await Tessera.create({ backend: backendChoice, base: new URL("./pkg/", location.href) });
+  } catch (error) {
+    ui.backend.textContent = "unavailable";
+    ui.note.textContent = String(error.message ?? error);
+    ui.engine.dataset.state = "error";
+    ui.modelInfo.textContent = "The engine did not start, so no model can run.";
+    showError(error);
+    return;
+  }
+  ui.backend.textContent = backendLabel(state.tessera.backend);
+  ui.note.textContent = state.tessera.note;
+  ui.engine.dataset.state = state.tessera.backend;
+  window.tessera = state.tessera;
+  setState("ready");
+  try {
+    const url = sameSite(modelPath);
+    useModel(url.href, url.pathname.split("/").pop());
+  } catch (error) {
+    ui.modelInfo.textContent = `No model: ${error.message ?? error}`;
+    showError(error);
+  }
+}
+
+/** Starts loading a model (URL or File); data waits for it. */
+function useModel(source, name) {
+  ui.modelInfo.textContent = `Loading ${name}…`;
+  ui.modelProgress.hidden = false;
+  ui.modelProgress.removeAttribute("value");
+  state.modelName = name;
+  const previous = state.model;
+  state.model = (async () => {
+    const old = await previous?.catch(() => null);
+    const model = await state.tessera.loadRnaModel(source, ({ stage, loaded, total }) => {
+      if (stage === "download" && total) {
+        ui.modelProgress.max = total;
+        ui.modelProgress.value = loaded;
+        ui.modelInfo.textContent = `Downloading ${name}: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+      }
+    });
+    await old?.close().catch(() => {});
+    return model;
+  })();
+  state.model.then(
+    (model) => {
+      const info = model.info;
+      const head = info.labelColumn
+        ? `predicts <strong>${escape(info.labelColumn)}</strong> (${info.classNames.length} types: ${info.classNames.map(escape).join(", ")})`
+        : "has no label head: cells are embedded and mapped, not typed";
+      ui.modelInfo.innerHTML = `<strong>${escape(name)}</strong> — ${escape(info.modelType)}, ` +
+        `${number(info.vocabSize)}-token gene vocabulary, ${info.embeddingDim}-dimensional embeddings; ${head}.`;
+      ui.modelProgress.hidden = true;
+    },
+    (error) => {
+      ui.modelProgress.hidden = true;
+      ui.modelInfo.textContent = `No model: ${error.message ?? error}. Choose a bundle (.tar) below.`;
+    },
+  );
+  state.model.catch(() => {});
+}
+
+async function model() {
+  if (!state.tessera) throw new Error("the engine is not running");
+  try {
+    return await state.model;
+  } catch (error) {
+    throw new Error(`the model could not be loaded (${error.message ?? error}); choose a model bundle (.tar) above`);
+  }
+}
+
+// ---- data → annotation --------------------------------------------------------------------
+
+/**
+ * Opens the files (`files`: an array, or an async function giving one) and annotates every
+ * cell; a newer call cancels an older one.
+ */
+async function annotate(files, label) {
+  const job = ++state.job;
+  state.abort?.abort();
+  const abort = new AbortController();
+  state.abort = abort;
+  clearError();
+  ui.results.hidden = true;
+  ui.dataset.hidden = true;
+  ui.run.hidden = false;
+  ui.cancel.disabled = false;
+  state.results = null;
+  state.csv = null;
+  const stale = () => job !== state.job;
+  try {
+    setState("reading");
+    ui.cellsProgress.removeAttribute("value");
+    ui.cellsText.textContent = `Reading ${label}…`;
+    const annotator = await model();
+    if (typeof files === "function") files = await files();
+    if (stale()) return;
+    const old = state.dataset;
+    state.dataset = null;
+    await old?.close().catch(() => {});
+    const dataset = await annotator.openData(files, ({ stage, loaded, total }) => {
+      if (stage === "read" && total && !stale()) {
+        ui.cellsProgress.max = total;
+        ui.cellsProgress.value = loaded;
+      }
+    });
+    if (stale()) {
+      dataset.close().catch(() => {});
+      return;
+    }
+    state.dataset = dataset;
+    const info = annotator.info;
+    ui.dataset.innerHTML = `<strong>${escape(dataset.name)}</strong> (${dataset.format}): ` +
+      `${number(dataset.cells)} cells × ${number(dataset.genes)} genes; ` +
+      `<span id="matched">${number(dataset.genesMatched)}</span> of them are in the model's vocabulary.` +
+      (dataset.note ? ` <em>${escape(dataset.note)}</em>` : "");
+    ui.dataset.hidden = false;
+
+    setState("annotating");
+    const backend = backendLabel(state.tessera.backend);
+    ui.cellsProgress.max = dataset.cells;
+    ui.cellsProgress.value = 0;
+    ui.cellsText.textContent = `0 / ${number(dataset.cells)} cells · ${backend}`;
+    const run = await dataset.annotate({
+      batchSize,
+      signal: abort.signal,
+      onProgress: ({ loaded, total, seconds }) => {
+        if (stale()) return;
+        ui.cellsProgress.max = total;
+        ui.cellsProgress.value = loaded;
+        const rate = seconds > 0 ? ` · ${(loaded / seconds).toFixed(1)} cells/s` : "";
+        ui.cellsText.textContent = `${number(loaded)} / ${number(total)} cells · ${backend}${rate}`;
+      },
+    });
+    if (stale()) return;
+    ui.cancel.disabled = true;
+    ui.cellsText.textContent = `${number(run.cells)} / ${number(dataset.cells)} cells · ${backend} · mapping…`;
+    const results = await dataset.results();
+    const csv = info.labelColumn ? await dataset.csv() : null;
+    if (stale()) return;
+    state.results = results;
+    state.csv = csv;
+    // For scripts and tests driving the page.
+    window.tesseraAnnotation = { results, run, csv, dataset: { name: dataset.name, format: dataset.format, cells: dataset.cells } };
+    show(results, run, dataset);
+    ui.run.hidden = true;
+    setState("done");
+  } catch (error) {
+    if (stale()) return;
+    ui.run.hidden = true;
+    if (abort.signal.aborted) {
+      setState("ready");
+      ui.dataset.hidden = false;
+      ui.error.hidden = false;
+      ui.error.textContent = "Annotation cancelled.";
+      return;
+    }
+    showError(error);
+  }
+}
+
+// ---- results ------------------------------------------------------------------------------
+
+const PALETTE = [
+  "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+  "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+];
+const colour = (i) => PALETTE[i] ?? `hsl(${(i * 137.508) % 360} 55% 50%)`;
+
+function show(results, run, dataset) {
+  const n = results.cellIds.length;
+  const typed = results.labelColumn !== null;
+  ui.throughput.innerHTML = `<span id="rate">${run.cellsPerSecond.toFixed(1)}</span> cells/s on ` +
+    `<strong>${backendLabel(run.backend)}</strong>: ${number(n)} cells in ${run.seconds.toFixed(1)} s ` +
+    `(batches of ${batchSize}${run.backend === "webgpu" ? "; the first batch includes compiling GPU shaders" : ""}).`;
+
+  // Legend: types by cell count, with their mean confidence.
+  const stats = results.classNames.map((name, i) => ({ name, i, cells: 0, confidence: 0 }));
+  if (typed) {
+    for (let c = 0; c < n; c++) {
+      const s = stats[results.predicted[c]];
+      s.cells += 1;
+      s.confidence += results.confidence[c];
+    }
+  }
+  const rows = stats.filter((s) => s.cells > 0).sort((a, b) => b.cells - a.cells || a.i - b.i);
+  ui.legend.replaceChildren(
+    ...rows.map((s) => {
+      const tr = document.createElement("tr");
+      tr.dataset.type = s.name;
+      tr.innerHTML = `<td><span class="swatch" style="background:${colour(s.i)}"></span>${escape(s.name)}</td>` +
+        `<td class="cells">${number(s.cells)}</td><td class="confidence">${(s.confidence / s.cells).toFixed(3)}</td>`;
+      return tr;
+    }),
+  );
+  if (!typed) {
+    ui.legend.innerHTML = `<tr><td colspan="3">This model has no label head.</td></tr>`;
+  }
+  ui.download.disabled = !typed;
+  ui.results.hidden = false;
+  draw(results);
+}
+
+/** The scatter: PCA 1 × PCA 2, coloured by predicted type; returns the screen positions. */
+function draw(results) {
+  const canvas = ui.map;
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || 640;
+  const height = Math.round(width * 0.75);
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const n = results.cellIds.length;
+  const map = results.map;
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (let c = 0; c < n; c++) {
+    x0 = Math.min(x0, map[2 * c]);
+    x1 = Math.max(x1, map[2 * c]);
+    y0 = Math.min(y0, map[2 * c + 1]);
+    y1 = Math.max(y1, map[2 * c + 1]);
+  }
+  const pad = 14;
+  const sx = (width - 2 * pad) / (x1 - x0 || 1);
+  const sy = (height - 2 * pad) / (y1 - y0 || 1);
+  const radius = n > 5000 ? 1.5 : n > 1000 ? 2.2 : 3;
+  const points = new Float32Array(2 * n);
+  ctx.globalAlpha = 0.8;
+  for (let c = 0; c < n; c++) {
+    const x = pad + (map[2 * c] - x0) * sx;
+    const y = height - pad - (map[2 * c + 1] - y0) * sy;
+    points[2 * c] = x;
+    points[2 * c + 1] = y;
+    ctx.fillStyle = results.labelColumn !== null ? colour(results.predicted[c]) : "#2f6fdf";
+    ctx.beginPath();
+    ctx.arc(x, y, radius, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = "#5b6575";
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillText("PC 1 →", width - 54, height - 2);
+  ctx.save();
+  ctx.translate(10, 52);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText("PC 2 →", 0, 0);
+  ctx.restore();
+  state.points = points;
+}
+
+function hover(event) {
+  const results = state.results;
+  if (!results || !state.points) return;
+  const rect = ui.map.getBoundingClientRect();
+  const x = event.clientX - rect.left;
+  const y = event.clientY - rect.top;
+  let best = -1;
+  let bestDistance = 64; // within 8 px
+  for (let c = 0; c < results.cellIds.length; c++) {
+    const d = (state.points[2 * c] - x) ** 2 + (state.points[2 * c + 1] - y) ** 2;
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  if (best < 0) {
+    ui.tooltip.hidden = true;
+    return;
+  }
+  const type = results.labelColumn !== null ? results.classNames[results.predicted[best]] : "—";
+  const confidence = results.labelColumn !== null ? results.confidence[best].toFixed(3) : "—";
+  ui.tooltip.textContent = `${results.cellIds[best]} · ${type} · ${confidence}`;
+  ui.tooltip.style.left = `${state.points[2 * best] + 12}px`;
+  ui.tooltip.style.top = `${state.points[2 * best + 1] + 8}px`;
+  ui.tooltip.hidden = false;
+}
+
+function download() {
+  if (!state.csv) return;
+  const blob = new Blob([state.csv], { type: "text/csv" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  const base = (state.dataset?.name ?? "cells").replace(/\.(h5ad|csv|tsv|txt|tab)(\.gz)?$/i, "");
+  a.download = `${base}-annotations.csv`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+function escape(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+/** A folder dropped on the page: its files, recursively (webkitGetAsEntry). */
+async function droppedFiles(items) {
+  const entries = Array.from(items, (item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (entries.length === 0) return null;
+  const files = [];
+  const walk = async (entry, path) => {
+    if (entry.isFile) {
+      const file = await new Promise((ok, fail) => entry.file(ok, fail));
+      files.push(path ? new File([file], `${path}/${file.name}`, { type: file.type }) : file);
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+        if (batch.length === 0) break;
+        for (const child of batch) await walk(child, path ? `${path}/${entry.name}` : entry.name);
+      }
+    }
+  };
+  for (const entry of entries) await walk(entry, "");
+  return files;
+}
+
+function describe(files) {
+  return files.length === 1 ? files[0].name : `${files.length} files`;
+}
+
+ui.files.addEventListener("change", () => {
+  const files = Array.from(ui.files.files);
+  ui.files.value = "";
+  if (files.length) annotate(files, describe(files));
+});
+ui.folder.addEventListener("change", () => {
+  const files = Array.from(ui.folder.files);
+  ui.folder.value = "";
+  if (files.length) annotate(files, describe(files));
+});
+ui.sample.addEventListener("click", () => {
+  const label = samplePath.split("/").pop();
+  annotate(async () => {
+    const url = sameSite(samplePath);
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`the sample ${label} could not be fetched (HTTP ${response.status})`);
+    return [{ name: label, bytes: new Uint8Array(await response.arrayBuffer()) }];
+  }, `the sample ${label}`);
+});
+ui.modelFile.addEventListener("change", () => {
+  const file = ui.modelFile.files[0];
+  ui.modelFile.value = "";
+  if (file && state.tessera) useModel(file, file.name);
+});
+ui.cancel.addEventListener("click", () => state.abort?.abort());
+ui.download.addEventListener("click", download);
+ui.map.addEventListener("mousemove", hover);
+ui.map.addEventListener("mouseleave", () => (ui.tooltip.hidden = true));
+window.addEventListener("resize", () => state.results && draw(state.results));
+
+for (const type of ["dragenter", "dragover"]) {
+  ui.drop.addEventListener(type, (event) => {
+    event.preventDefault();
+    ui.drop.classList.add("over");
+  });
+}
+ui.drop.addEventListener("dragleave", () => ui.drop.classList.remove("over"));
+ui.drop.addEventListener("drop", async (event) => {
+  event.preventDefault();
+  ui.drop.classList.remove("over");
+  try {
+    const files = (await droppedFiles(event.dataTransfer.items)) ?? Array.from(event.dataTransfer.files);
+    if (files.length) annotate(files, describe(files));
+  } catch (error) {
+    showError(error);
+  }
+});
+// A file dropped elsewhere on the page must not navigate away from it.
+window.addEventListener("dragover", (event) => event.preventDefault());
+window.addEventListener("drop", (event) => event.preventDefault());
+
+start();
