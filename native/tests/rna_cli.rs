@@ -298,32 +298,27 @@ fn bad_training_input_is_reported_by_name() {
     let fixture = shared().join("fixtures/rna-scbert-tiny");
     let unknown = dir.join("unknown.csv");
     std::fs::write(&unknown, "cell,FOO1,BAR2\nc1,3,0\nc2,1,4\n").unwrap();
-    let error = fails(&[
-        "rna",
-        "embed",
-        "--model",
-        p(&fixture),
-        "--data",
-        p(&unknown),
-        "--out",
-        p(&dir.join("e.csv")),
-    ]);
+    let out = dir.join("e.csv");
+    let embed_fails = |data: &Path| {
+        fails(&[
+            "rna",
+            "embed",
+            "--model",
+            p(&fixture),
+            "--data",
+            p(data),
+            "--out",
+            p(&out),
+        ])
+    };
+    let error = embed_fails(&unknown);
     assert!(
         error.contains("unknown.csv") && error.contains("FOO1") && error.contains("vocabulary"),
         "{error}"
     );
     let normalised = dir.join("normalised.csv");
     std::fs::write(&normalised, "cell,A1BG,ABCD3\nc1,0.693,0\nc2,1,4\n").unwrap();
-    let error = fails(&[
-        "rna",
-        "embed",
-        "--model",
-        p(&fixture),
-        "--data",
-        p(&normalised),
-        "--out",
-        p(&dir.join("e.csv")),
-    ]);
+    let error = embed_fails(&normalised);
     assert!(
         error.contains("normalised.csv")
             && error.contains("`c1`")
