@@ -5,10 +5,12 @@ pub mod csv;
 pub mod h5ad;
 pub mod h5ad_write;
 pub mod mtx;
+pub mod open;
 mod text;
 
 pub use count_matrix::{CountMatrix, DataError};
 pub use csv::{Orientation, read_csv};
 pub use h5ad_write::write_h5ad;
 pub use mtx::{TenXFiles, read_10x};
+pub use open::{Opened, open_files};
 pub use text::{is_gzip, make_unique};
