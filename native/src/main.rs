@@ -8,6 +8,7 @@ mod bundle_io;
 mod data;
 mod encoder;
 mod info;
+mod memory;
 mod rna;
 mod serve;
 
@@ -48,6 +49,7 @@ enum Command {
 }
 
 fn main() {
+    memory::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info => info::run(),
