@@ -8,6 +8,11 @@ const backendChoice = params.get("backend") ?? "auto";
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
 const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
 const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
+const list = (name, fallback) =>
+  (params.get(name) ?? fallback).split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+// The speed panel's sizes (tests pass small ones).
+const benchBatches = list("benchBatches", "1,32,256");
+const benchLengths = list("benchLengths", "256,1024");
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -33,6 +38,12 @@ const ui = {
   tooltip: $("tooltip"),
   legend: document.querySelector("#legend tbody"),
   download: $("download"),
+  bench: $("bench"),
+  benchStop: $("bench-stop"),
+  benchProgress: $("bench-progress"),
+  benchTable: $("bench-table"),
+  benchRows: document.querySelector("#bench-table tbody"),
+  benchNote: $("bench-note"),
 };
 
 const state = {
@@ -44,6 +55,7 @@ const state = {
   results: null,
   csv: null,
   job: 0,
+  benchAbort: null,
 };
 
 /** Only paths of this site: the page never fetches anything from elsewhere. */
@@ -363,6 +375,60 @@ function download() {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
+// ---- speed --------------------------------------------------------------------------------
+
+/** Times the loaded model on this backend and fills the speed table row by row. */
+async function benchmark() {
+  ui.bench.disabled = true;
+  ui.benchStop.hidden = false;
+  ui.benchRows.replaceChildren();
+  ui.benchTable.hidden = false;
+  ui.benchNote.textContent = "Measuring…";
+  ui.benchProgress.hidden = false;
+  ui.benchProgress.max = benchBatches.length * benchLengths.length;
+  ui.benchProgress.value = 0;
+  document.body.dataset.bench = "running";
+  const abort = new AbortController();
+  state.benchAbort = abort;
+  try {
+    const annotator = await model();
+    const run = await annotator.benchmark({
+      batches: benchBatches,
+      lengths: benchLengths,
+      signal: abort.signal,
+      onProgress: ({ loaded, row }) => {
+        ui.benchProgress.value = loaded;
+        if (row) addBenchRow(row);
+      },
+    });
+    ui.benchNote.textContent = `${backendLabel(run.backend)}, ${state.modelName}. Each figure is the median ` +
+      "pass after a warm-up pass; memory is the WebAssembly heap's peak during the row, model included" +
+      (run.backend === "webgpu" ? " (GPU buffers are not counted)." : ".");
+    // For scripts and tests driving the page.
+    window.tesseraBenchmark = run;
+    document.body.dataset.bench = "done";
+  } catch (error) {
+    ui.benchNote.textContent = abort.signal.aborted
+      ? "Stopped."
+      : `The measurement failed: ${error.message ?? error}`;
+    document.body.dataset.bench = abort.signal.aborted ? "stopped" : "error";
+  } finally {
+    ui.bench.disabled = false;
+    ui.benchStop.hidden = true;
+    ui.benchProgress.hidden = true;
+  }
+}
+
+function addBenchRow(row) {
+  const tr = document.createElement("tr");
+  const cells = [number(row.batch), number(row.length)];
+  tr.innerHTML = cells.map((c) => `<td>${c}</td>`).join("") + (row.skipped
+    ? `<td class="skipped" colspan="3">skipped: ${escape(row.skipped)}</td>`
+    : `<td>${row.cellsPerSecond.toFixed(2)}</td><td>${number(Math.round(row.tokensPerSecond))}</td>` +
+      `<td>${(row.peakHeapBytes / 2 ** 20).toFixed(0)}</td>`);
+  ui.benchRows.append(tr);
+}
+
 function escape(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
@@ -421,6 +487,8 @@ ui.modelFile.addEventListener("change", () => {
 });
 ui.cancel.addEventListener("click", () => state.abort?.abort());
 ui.download.addEventListener("click", download);
+ui.bench.addEventListener("click", benchmark);
+ui.benchStop.addEventListener("click", () => state.benchAbort?.abort());
 ui.map.addEventListener("mousemove", hover);
 ui.map.addEventListener("mouseleave", () => (ui.tooltip.hidden = true));
 window.addEventListener("resize", () => state.results && draw(state.results));

@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod data;
 pub mod eval;
+pub mod heap;
 pub mod models;
 pub mod nn;
 pub mod tokenize;

@@ -1,71 +1,14 @@
-//! The process's allocator: mimalloc, told to keep freed memory for reuse, with a count of
-//! the bytes in use so benchmarks can report a peak. A forward pass allocates and frees tensors
+//! The process's allocator: mimalloc, told to keep freed memory for reuse, wrapped to count the
+//! bytes in use so benchmarks can report a peak. A forward pass allocates and frees tensors
 //! of tens of MB in every layer; returning them to the OS costs a page fault per 4 KiB on the
 //! next pass (≈10 % of a pass with glibc or mimalloc's defaults).
 
-use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
 use mimalloc::MiMalloc;
+use tessera_core::heap::CountingAllocator;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-/// mimalloc, counting the bytes handed out (two relaxed atomics per call: nothing next to a
-/// tensor operation).
-struct Counting;
-
-// SAFETY: every call is forwarded unchanged to mimalloc; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { MiMalloc.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { MiMalloc.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { MiMalloc.dealloc(ptr, layout) };
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        new
-    }
-}
-
-fn grew(bytes: usize) {
-    let now = IN_USE.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-/// Starts a new high-water mark at the bytes in use now.
-pub fn reset_peak() {
-    PEAK.store(IN_USE.load(Ordering::Relaxed), Ordering::Relaxed);
-}
-
-/// The most heap bytes in use at once since the last [`reset_peak`].
-pub fn peak_bytes() -> usize {
-    PEAK.load(Ordering::Relaxed)
-}
+static ALLOCATOR: CountingAllocator<MiMalloc> = CountingAllocator(MiMalloc);
 
 /// `mi_option_purge_delay`'s value in the `mi_option_e` of the mimalloc v3 that libmimalloc-sys
 /// builds; libmimalloc-sys has no constant for it (its own list is out of date).
@@ -102,6 +45,7 @@ mod tests {
 
     #[test]
     fn peak_counts_live_allocations() {
+        use tessera_core::heap::{peak_bytes, reset_peak};
         reset_peak();
         let before = peak_bytes();
         let block = vec![1u8; 64 << 20];

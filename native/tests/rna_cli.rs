@@ -371,3 +371,125 @@ fn a_probe_head_scores_as_the_linear_probe_does() {
             .contains("linear probe")
     );
 }
+
+#[test]
+fn bench_prints_a_row_per_size_with_speed_and_memory() {
+    let out = ok(&[
+        "bench",
+        "rna",
+        "--size",
+        "small",
+        "--batch",
+        "1,2",
+        "--length",
+        "16,32",
+        "--backend",
+        "cpu",
+    ]);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("cpu "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{out}");
+    let sizes: Vec<(&str, &str)> = rows.iter().map(|r| (r[1], r[2])).collect();
+    assert_eq!(sizes, [("1", "16"), ("2", "16"), ("1", "32"), ("2", "32")]);
+    for row in &rows {
+        let number = |i: usize| row[i].parse::<f64>().unwrap_or_else(|_| panic!("{out}"));
+        let (cells, tokens, heap) = (number(3), number(4), number(5));
+        assert!(cells > 0.0, "{out}");
+        let length: f64 = row[2].parse().unwrap();
+        // tokens/s is printed rounded to a whole number.
+        assert!(
+            (tokens - cells * length).abs() <= 0.5 + 1e-6 * tokens,
+            "{out}"
+        );
+        // The small model's 2,048-gene weights alone are over 1 MiB.
+        assert!(heap >= 1.0, "{out}");
+    }
+}
+
+/// Rows of an embedding CSV (`cell_id,e0,e1,…`), values only.
+fn embedding_rows(csv: &Path) -> Vec<Vec<f32>> {
+    std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn embed_pools_as_asked_and_concatenates_a_list() {
+    let dir = scratch("rna-pooling");
+    train(&dir.join("m"), &["--steps", "1", "--checkpoint-every", "0"]);
+    let model = dir.join("m/model");
+    let cells = dir.join("cells.h5ad");
+    ok(&[
+        "data",
+        "subset",
+        "--data",
+        p(&pbmc()),
+        "--where",
+        "cell_type=NK",
+        "--out",
+        p(&cells),
+    ]);
+    let embed = |pooling: &str| {
+        let out = dir.join(format!("{}.csv", pooling.replace(',', "+")));
+        ok(&[
+            "rna",
+            "embed",
+            "--model",
+            p(&model),
+            "--data",
+            p(&cells),
+            "--pooling",
+            pooling,
+            "--out",
+            p(&out),
+        ]);
+        embedding_rows(&out)
+    };
+    let first = embed("first_token");
+    let mean = embed("mean_pooling");
+    let both = embed("first_token,mean_pooling");
+    let position = embed("0");
+    assert_eq!(first[0].len(), 16);
+    assert_ne!(first, mean, "different poolings give different embeddings");
+    assert_eq!(position, first, "position 0 is the first token");
+    for ((f, m), b) in first.iter().zip(&mean).zip(&both) {
+        assert_eq!(b.len(), 32);
+        assert_eq!(&b[..16], &f[..]);
+        assert_eq!(&b[16..], &m[..]);
+    }
+    let err = fails(&[
+        "rna",
+        "embed",
+        "--model",
+        p(&model),
+        "--data",
+        p(&cells),
+        "--pooling",
+        "first_token,cls",
+        "--out",
+        p(&dir.join("x.csv")),
+    ]);
+    assert!(err.contains("unknown pooling \"cls\""), "{err}");
+    let err = fails(&[
+        "rna",
+        "embed",
+        "--model",
+        p(&model),
+        "--data",
+        p(&cells),
+        "--pooling",
+        "999",
+        "--out",
+        p(&dir.join("x.csv")),
+    ]);
+    assert!(
+        err.contains("pooling position 999 is beyond max_length 32"),
+        "{err}"
+    );
+}

@@ -13,7 +13,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchChromium, out, readSafetensors, repo, serveRepo, shared, tessera } from "./support.mjs";
 import {
@@ -349,6 +349,39 @@ describe("the pbmc3k sample", () => {
       t.diagnostic(`${backend}: ${(await page.textContent("#throughput")).trim()}`);
       const allowed = ["/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/pkg/", model.url, sample.url];
       assertOnlySiteRequests(requests, server.url, allowed);
+      await page.close();
+    });
+  }
+});
+
+describe("speed panel", () => {
+  for (const backend of ["cpu", "webgpu"]) {
+    test(`"Measure speed" on ${backend}: figures for what fits, a reason for what does not`, { timeout: 300_000 }, async (t) => {
+      // 16 tokens runs in milliseconds; 16,384 tokens needs gigabytes of attention scores.
+      const opened = await openPage(t, backend, { model: bundle.url, benchBatches: "1,2", benchLengths: "16,16384" });
+      if (!opened) return;
+      const { page, logs } = opened;
+      await page.click("#bench");
+      await page.waitForFunction(() => ["done", "error", "stopped"].includes(document.body.dataset.bench), null, { timeout: 240_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.bench), "done", `${await page.textContent("#bench-note")}\n${logs.join("\n")}`);
+      const run = await page.evaluate(() => window.tesseraBenchmark);
+      assert.equal(run.backend, backend);
+      assert.deepEqual(run.rows.map((r) => [r.batch, r.length]), [[1, 16], [2, 16], [1, 16384], [2, 16384]]);
+      for (const row of run.rows.slice(0, 2)) {
+        assert.equal(row.skipped, undefined, JSON.stringify(row));
+        assert.ok(row.cellsPerSecond > 0 && row.passes >= 1, JSON.stringify(row));
+        assert.ok(Math.abs(row.tokensPerSecond - 16 * row.cellsPerSecond) < 1e-6 * row.tokensPerSecond);
+        // The model's weights are on the heap at least on the CPU.
+        if (backend === "cpu") assert.ok(row.peakHeapBytes > statSync(bundle.archive).size / 2, JSON.stringify(row));
+      }
+      for (const row of run.rows.slice(2)) assert.match(row.skipped ?? "", /GiB/, JSON.stringify(row));
+      const cells = await page.$$eval("#bench-table tbody tr", (trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
+      assert.equal(cells.length, 4);
+      assert.deepEqual(cells[0].slice(0, 2), ["1", "16"]);
+      assert.equal(Number(cells[1][2]), Number(run.rows[1].cellsPerSecond.toFixed(2)));
+      assert.match(cells[3][2], /^skipped: /);
+      t.diagnostic(`${backend}: ${cells.map((c) => c.join(" | ")).join("; ")}`);
+      assert.ok(!logs.some((l) => l.startsWith("pageerror") || /panicked|RuntimeError|unreachable/.test(l)), logs.join("\n"));
       await page.close();
     });
   }

@@ -16,6 +16,11 @@ use wasm_bindgen_futures::future_to_promise;
 mod rna;
 pub use rna::{RnaAnnotator, RnaDataset};
 
+/// The browser's allocator, counted so the benchmark can report peak memory.
+#[global_allocator]
+static ALLOCATOR: tessera_core::heap::CountingAllocator<std::alloc::System> =
+    tessera_core::heap::CountingAllocator(std::alloc::System);
+
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
@@ -94,7 +99,7 @@ impl Runtime {
     /// from its tar archive, ready to annotate cells.
     #[wasm_bindgen(js_name = loadRnaModel)]
     pub fn load_rna_model(&self, archive: &[u8]) -> Result<RnaAnnotator, JsError> {
-        rna::load(archive, &self.device)
+        rna::load(archive, &self.device, self.backend == "webgpu")
     }
 }
 

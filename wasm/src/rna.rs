@@ -16,9 +16,9 @@ use tessera_core::bundle::Bundle;
 use tessera_core::data::h5ad::MatrixSource;
 use tessera_core::data::{CountMatrix, Opened, open_files};
 use tessera_core::eval::pca::Pca;
-use tessera_core::models::bmfm_rna::RnaPipeline;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax};
 use tessera_core::models::bmfm_rna::panel::GenePanel;
+use tessera_core::models::bmfm_rna::{RnaPipeline, bench};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -33,6 +33,8 @@ const MAP_SEED: u64 = 0;
 struct Annotator {
     pipeline: RnaPipeline,
     device: Device,
+    /// Runs on WebGPU (buffer-size limits) rather than the wasm CPU (4 GiB address space).
+    gpu: bool,
 }
 
 /// A loaded BMFM-RNA bundle (model, gene vocabulary, cell encoding, class names).
@@ -42,13 +44,14 @@ pub struct RnaAnnotator {
 }
 
 /// Loads an RNA bundle from its tar archive (called by `Runtime.loadRnaModel`).
-pub(crate) fn load(archive: &[u8], device: &Device) -> Result<RnaAnnotator, JsError> {
+pub(crate) fn load(archive: &[u8], device: &Device, gpu: bool) -> Result<RnaAnnotator, JsError> {
     let bundle = Bundle::from_tar(archive).map_err(js_error)?;
     let pipeline = RnaPipeline::from_bundle(&bundle, device).map_err(js_error)?;
     Ok(RnaAnnotator {
         inner: Rc::new(Annotator {
             pipeline,
             device: device.clone(),
+            gpu,
         }),
     })
 }
@@ -66,7 +69,7 @@ impl Annotator {
     }
 
     fn embedding_dim(&self) -> usize {
-        self.pipeline.model.config.hidden_size
+        self.pipeline.embedding_dim()
     }
 }
 
@@ -101,8 +104,8 @@ impl RnaAnnotator {
             pipeline.model.config.model_type.as_str().into(),
         )?;
         set(&out, "maxLength", pipeline.encoder.config.max_length.into())?;
-        // As tessera.json spells it (`"pooling_layer"`, `{"position":1}`, …).
-        let pooling = match serde_json::to_value(pipeline.info.pooling) {
+        // As tessera.json spells it (`"pooling_layer"`, `1`, `["first_token","mean_pooling"]`, …).
+        let pooling = match serde_json::to_value(&pipeline.info.pooling) {
             Ok(serde_json::Value::String(name)) => name,
             Ok(other) => other.to_string(),
             Err(_) => String::new(),
@@ -258,6 +261,96 @@ impl RnaAnnotator {
             &confidence,
         ))
     }
+}
+
+/// The most activation memory a benchmark pass may need on the wasm CPU backend: a wasm32
+/// module addresses 4 GiB, and the model, the page's data and the allocator need room too.
+const CPU_WORKING_LIMIT: u64 = 2 << 30;
+/// The largest tensor a benchmark pass may hold on WebGPU: the spec's default `maxBufferSize`.
+const GPU_TENSOR_LIMIT: u64 = 256 << 20;
+
+#[wasm_bindgen]
+impl RnaAnnotator {
+    /// Whether a benchmark pass of `batch` cells × `length` tokens fits this backend:
+    /// `{ workingBytes, largestTensorBytes, fits, reason }` (`reason` says why not, else null).
+    #[wasm_bindgen(js_name = benchPlan)]
+    pub fn bench_plan(&self, batch: usize, length: usize) -> Result<Object, JsError> {
+        let footprint = bench::footprint(&self.inner.pipeline.model.config, batch, length);
+        let out = Object::new();
+        set(&out, "workingBytes", (footprint.working as f64).into())?;
+        set(
+            &out,
+            "largestTensorBytes",
+            (footprint.largest_tensor as f64).into(),
+        )?;
+        let reason = self.inner.bench_refusal(batch, length);
+        set(&out, "fits", reason.is_none().into())?;
+        set(&out, "reason", reason.map_or(JsValue::NULL, JsValue::from))?;
+        Ok(out)
+    }
+
+    /// One embedding pass over `batch` synthetic cells of exactly `length` tokens (the cells
+    /// `tessera bench rna` times), resolved once the embeddings are read back. Rejects, without
+    /// running, a size `benchPlan` says does not fit.
+    #[wasm_bindgen(js_name = benchPass)]
+    pub fn bench_pass(&self, batch: usize, length: usize) -> Promise {
+        let annotator = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            if batch == 0 || length < 2 {
+                return Err(JsError::new("a benchmark needs at least 1 cell of 2 tokens").into());
+            }
+            if let Some(reason) = annotator.bench_refusal(batch, length) {
+                return Err(JsError::new(&reason).into());
+            }
+            let input = bench::synthetic_batch(&annotator.pipeline, batch, length, bench::SEED);
+            let outputs = annotator
+                .pipeline
+                .outputs(&input, &annotator.device)
+                .map_err(js_error)?;
+            let values = outputs
+                .embedding
+                .into_data_async()
+                .await
+                .map_err(js_error_debug)?;
+            Ok(values.num_elements().into())
+        })
+    }
+}
+
+impl Annotator {
+    /// Why a benchmark pass of this size would not fit the backend, if it would not.
+    fn bench_refusal(&self, batch: usize, length: usize) -> Option<String> {
+        let footprint = bench::footprint(&self.pipeline.model.config, batch, length);
+        let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+        if self.gpu && footprint.largest_tensor > GPU_TENSOR_LIMIT {
+            Some(format!(
+                "{batch} × {length} tokens needs a {:.2} GiB tensor, over WebGPU's default \
+                 256 MiB buffer limit",
+                gib(footprint.largest_tensor)
+            ))
+        } else if !self.gpu && footprint.working > CPU_WORKING_LIMIT {
+            Some(format!(
+                "{batch} × {length} tokens needs about {:.1} GiB of activations, more than a \
+                 WebAssembly module can spare (2 GiB)",
+                gib(footprint.working)
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// The most heap bytes this module had in use at once since the last `resetHeapPeak()`
+/// (host memory; WebGPU buffers are not counted).
+#[wasm_bindgen(js_name = heapPeakBytes)]
+pub fn heap_peak_bytes() -> f64 {
+    tessera_core::heap::peak_bytes() as f64
+}
+
+/// Starts a new heap high-water mark at the bytes in use now.
+#[wasm_bindgen(js_name = resetHeapPeak)]
+pub fn reset_heap_peak() {
+    tessera_core::heap::reset_peak();
 }
 
 /// Encodes `rows`, runs the model, and reads back the first head's probabilities and the

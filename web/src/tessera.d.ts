@@ -7,7 +7,7 @@ export type BackendChoice = "auto" | "webgpu" | "cpu";
 export interface Progress {
   /**
    * What is happening: `"init …"`, `"download"` (bytes), `"load"`, `"read"` (bytes of the
-   * user's files), `"parse"`, `"annotate"` (cells).
+   * user's files), `"parse"`, `"annotate"` (cells), `"benchmark"` (rows).
    */
   stage: string;
   /** Units done and in all (bytes for downloads, cells when annotating); `total` is 0 when unknown. */
@@ -17,6 +17,8 @@ export interface Progress {
   seconds?: number;
   /** `"annotate"` only: the batch just finished. */
   batch?: RnaBatchResult;
+  /** `"benchmark"` only: the row just measured (or skipped). */
+  row?: RnaBenchRow;
 }
 
 export interface TesseraOptions {
@@ -79,6 +81,26 @@ export interface RnaRun {
   backend: "webgpu" | "cpu";
 }
 
+/** One batch size × sequence length of `RnaAnnotatorClient.benchmark`. */
+export interface RnaBenchRow {
+  batch: number;
+  length: number;
+  /** Why the size was not measured (does not fit the backend, or would take too long). */
+  skipped?: string;
+  /** Median seconds of a pass (after one warm-up pass) and how many passes were timed. */
+  seconds?: number;
+  passes?: number;
+  cellsPerSecond?: number;
+  tokensPerSecond?: number;
+  /** Most wasm heap bytes in use at once during the row, model included (not GPU buffers). */
+  peakHeapBytes?: number;
+}
+
+export interface RnaBenchmark {
+  backend: "webgpu" | "cpu";
+  rows: RnaBenchRow[];
+}
+
 /** Everything computed for a data set, in cell order. */
 export interface RnaResults {
   labelColumn: string | null;
@@ -129,6 +151,18 @@ export declare class RnaAnnotatorClient {
    * the model's vocabulary.
    */
   openData(files: Iterable<DataFile> | ArrayLike<DataFile>, onProgress?: (progress: Progress) => void): Promise<RnaDatasetClient>;
+  /**
+   * Embedding speed on this backend for each batch size × sequence length (defaults 1/32/256 ×
+   * 256/1024, a pass estimated over `maxSeconds` = 20 skipped), on the synthetic full-length
+   * cells `tessera bench rna` times; progress (`stage: "benchmark"`) after each row.
+   */
+  benchmark(options?: {
+    batches?: number[];
+    lengths?: number[];
+    maxSeconds?: number;
+    onProgress?: (progress: Progress) => void;
+    signal?: AbortSignal;
+  }): Promise<RnaBenchmark>;
   close(): Promise<boolean>;
 }
 

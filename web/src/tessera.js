@@ -123,6 +123,21 @@ export class RnaAnnotatorClient {
   }
 
   /**
+   * Embedding speed on this backend: cells/s, tokens/s and peak heap for each batch size ×
+   * sequence length, on the synthetic cells `tessera bench rna` uses. `onProgress` gets each
+   * row as it is measured; `signal` stops between rows.
+   */
+  benchmark({ batches = [1, 32, 256], lengths = [256, 1024], maxSeconds = 20, onProgress, signal } = {}) {
+    return this.channel.call(
+      "benchmark",
+      { handle: this.handle, batches: Array.from(batches), lengths: Array.from(lengths), maxSeconds },
+      onProgress,
+      [],
+      signal,
+    );
+  }
+
+  /**
    * Opens a data set from `File`s (an .h5ad, a CSV/TSV, or a 10x folder's files) or
    * `{ name, bytes }` objects; the files are read in the worker.
    */

@@ -213,6 +213,60 @@ const handlers = {
     const seconds = (performance.now() - began) / 1000;
     return { cells: total - start, seconds, firstBatchSeconds: firstBatch ?? 0, backend: runtime.backend };
   },
+  /**
+   * Embedding speed of synthetic full-length cells (the ones `tessera bench rna` times) for
+   * each length × batch: the median of timed passes after a warm-up, and the heap's peak.
+   * A size that does not fit the backend, or whose estimated pass exceeds `maxSeconds`, is
+   * skipped with the reason.
+   */
+  async benchmark({ handle, batches, lengths, maxSeconds = 20 }, progress, request) {
+    const model = rnaModel(handle);
+    const total = batches.length * lengths.length;
+    const rows = [];
+    let secondsPerToken = null;
+    progress({ stage: "benchmark", loaded: 0, total });
+    for (const length of lengths) {
+      for (const batch of batches) {
+        await yieldToEvents();
+        if (cancelled.delete(request)) throw new Error("cancelled");
+        const tokens = batch * length;
+        // Attention makes a token's cost grow with the length.
+        const estimate = secondsPerToken === null ? 0 : secondsPerToken * tokens * (length / lengths[0]);
+        const plan = model.benchPlan(batch, length);
+        let row;
+        if (!plan.fits) {
+          row = { batch, length, skipped: plan.reason };
+        } else if (estimate > maxSeconds) {
+          row = { batch, length, skipped: `a pass would take about ${Math.round(estimate)} s (limit ${maxSeconds} s)` };
+        } else {
+          api.resetHeapPeak();
+          await model.benchPass(batch, length);
+          const times = [];
+          const began = performance.now();
+          while (times.length === 0 || (times.length < 15 && performance.now() - began < 3000)) {
+            const t0 = performance.now();
+            await model.benchPass(batch, length);
+            times.push((performance.now() - t0) / 1000);
+          }
+          times.sort((a, b) => a - b);
+          const seconds = times[Math.floor(times.length / 2)];
+          secondsPerToken ??= seconds / tokens;
+          row = {
+            batch,
+            length,
+            seconds,
+            passes: times.length,
+            cellsPerSecond: batch / seconds,
+            tokensPerSecond: tokens / seconds,
+            peakHeapBytes: api.heapPeakBytes(),
+          };
+        }
+        rows.push(row);
+        progress({ stage: "benchmark", loaded: rows.length, total, row });
+      }
+    }
+    return { backend: runtime.backend, rows };
+  },
   async results({ dataset: id }) {
     const { model, data } = dataset(id);
     const out = model.results(data);

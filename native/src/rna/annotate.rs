@@ -7,8 +7,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
-use tessera_core::models::bmfm_rna::RnaPipeline;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax, csv_field};
+use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
 
 use super::data::read_counts;
 use crate::backend::Backend;
@@ -30,13 +30,26 @@ pub struct CellsArgs {
     pub batch_size: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// How a cell's hidden states become its embedding, instead of the bundle's: first_token,
+    /// pooling_layer, mean_pooling, a position, or a comma-separated list (concatenated).
+    #[arg(long)]
+    pub pooling: Option<Pooling>,
 }
 
 impl CellsArgs {
     /// Every cell through the model.
     pub fn run(&self) -> Result<(CountMatrix, CellResults)> {
         let device = self.backend.device()?;
-        self.run_with(&load(&self.model, &device)?, &device)
+        self.run_with(&self.load(&device)?, &device)
+    }
+
+    /// The model, with `--pooling` applied.
+    pub fn load(&self, device: &Device) -> Result<RnaPipeline> {
+        let mut pipeline = load(&self.model, device)?;
+        if let Some(pooling) = &self.pooling {
+            pipeline.set_pooling(pooling.clone())?;
+        }
+        Ok(pipeline)
     }
 
     fn run_with(
@@ -55,7 +68,7 @@ impl CellsArgs {
 /// `tessera rna annotate`: the CSV of predicted types, and optionally the embeddings.
 pub fn annotate(cells: CellsArgs, out: &Path, embedding: Option<&Path>) -> Result<()> {
     let device = cells.backend.device()?;
-    let pipeline = load(&cells.model, &device)?;
+    let pipeline = cells.load(&device)?;
     if pipeline.model.config.labels().is_empty() {
         bail!(
             "model {} has no label head; fine-tune one with `tessera rna train --objective finetune --init`",
@@ -127,8 +140,8 @@ pub fn run(
             .expect("valid template"),
     );
     let mut results = CellResults {
-        dim: pipeline.model.config.hidden_size,
-        embeddings: Vec::with_capacity(rows.len() * pipeline.model.config.hidden_size),
+        dim: pipeline.embedding_dim(),
+        embeddings: Vec::with_capacity(rows.len() * pipeline.embedding_dim()),
         probabilities: vec![Vec::new(); pipeline.model.config.labels().len()],
     };
     // Runs of consecutive rows become one batch each.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tessera_core::eval::baseline::{self, BaselineConfig, BaselineReport};
 use tessera_core::eval::embedding::{EmbeddingReport, evaluate};
 use tessera_core::eval::metrics::{accuracy, macro_f1};
+use tessera_core::models::bmfm_rna::Pooling;
 
 use super::annotate::{self, predictions};
 use super::data::{read_counts, rows_where};
@@ -35,6 +36,10 @@ pub struct EvalArgs {
     pub report: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// How a cell's hidden states become its embedding, instead of the bundle's: first_token,
+    /// pooling_layer, mean_pooling, a position, or a comma-separated list (concatenated).
+    #[arg(long)]
+    pub pooling: Option<Pooling>,
 }
 
 #[derive(Serialize)]
@@ -68,7 +73,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
     classes.dedup();
     let class_of = |l: &str| classes.iter().position(|c| c == l).unwrap_or(usize::MAX);
 
-    let pipeline = annotate::load(&args.model, &device)?;
+    let mut pipeline = annotate::load(&args.model, &device)?;
+    if let Some(pooling) = &args.pooling {
+        pipeline.set_pooling(pooling.clone())?;
+    }
     let all: Vec<usize> = (0..matrix.n_cells()).collect();
     let results = annotate::run(&pipeline, &file, &matrix, &all, args.batch_size, &device)?;
     let truth: Vec<usize> = labels.iter().map(|l| class_of(l)).collect();

@@ -2,9 +2,11 @@
 //!
 //! `config` reads the reference `config.json`, `expression` holds the expression-value
 //! encoders, `model` the embeddings + encoder + heads, `keys` the reference key names,
-//! `panel` maps a data set's genes to the vocabulary, `pipeline` turns a bundle into an annotator.
+//! `panel` maps a data set's genes to the vocabulary, `pipeline` turns a bundle into an annotator,
+//! `bench` makes the inputs speed measurements time.
 
 pub mod annotation;
+pub mod bench;
 pub mod cases;
 pub mod config;
 pub mod expression;

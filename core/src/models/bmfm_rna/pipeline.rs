@@ -18,9 +18,11 @@ pub const INFO_FILE: &str = "tessera.json";
 /// Where the gene vocabulary lives (the reference's tokenizer layout), then the fixtures' copy.
 pub const VOCAB_FILES: [&str; 2] = ["tokenizers/genes/vocab.json", "vocab.json"];
 
-/// Which hidden state becomes the cell embedding (`pooling_method` in the reference).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Which hidden state becomes the cell embedding (`pooling_method` in the reference). Written
+/// as the reference writes it: `"pooling_layer"`, `"first_token"`, `"mean_pooling"`, a
+/// position `k`, or a list of these (their concatenation); `{"position": k}` is read too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "PoolingRepr", into = "PoolingRepr")]
 pub enum Pooling {
     /// `tanh(pooler(h[:, 0]))`.
     PoolingLayer,
@@ -30,6 +32,118 @@ pub enum Pooling {
     MeanPooling,
     /// The hidden state at one position (e.g. a `[CLS_k]` token).
     Position(usize),
+    /// The listed poolings side by side (`[B, Σ widths]`).
+    Concat(Vec<Pooling>),
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum PoolingRepr {
+    Named(PoolingName),
+    Position(usize),
+    PositionObject { position: usize },
+    List(Vec<Pooling>),
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PoolingName {
+    PoolingLayer,
+    FirstToken,
+    MeanPooling,
+}
+
+impl From<PoolingRepr> for Pooling {
+    fn from(repr: PoolingRepr) -> Self {
+        match repr {
+            PoolingRepr::Named(PoolingName::PoolingLayer) => Self::PoolingLayer,
+            PoolingRepr::Named(PoolingName::FirstToken) => Self::FirstToken,
+            PoolingRepr::Named(PoolingName::MeanPooling) => Self::MeanPooling,
+            PoolingRepr::Position(k) | PoolingRepr::PositionObject { position: k } => {
+                Self::Position(k)
+            }
+            PoolingRepr::List(list) => Self::Concat(list),
+        }
+    }
+}
+
+impl From<Pooling> for PoolingRepr {
+    fn from(pooling: Pooling) -> Self {
+        match pooling {
+            Pooling::PoolingLayer => Self::Named(PoolingName::PoolingLayer),
+            Pooling::FirstToken => Self::Named(PoolingName::FirstToken),
+            Pooling::MeanPooling => Self::Named(PoolingName::MeanPooling),
+            Pooling::Position(k) => Self::Position(k),
+            Pooling::Concat(list) => Self::List(list),
+        }
+    }
+}
+
+impl std::str::FromStr for Pooling {
+    type Err = String;
+
+    /// `first_token`, `pooling_layer`, `mean_pooling`, a position, or a comma-separated list.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let one = |part: &str| match part.trim() {
+            "first_token" => Ok(Self::FirstToken),
+            "pooling_layer" => Ok(Self::PoolingLayer),
+            "mean_pooling" => Ok(Self::MeanPooling),
+            other => other.parse().map(Self::Position).map_err(|_| {
+                format!(
+                    "unknown pooling {other:?}: use first_token, pooling_layer, mean_pooling, a \
+                     position, or a comma-separated list of these"
+                )
+            }),
+        };
+        let parts: Vec<&str> = text.split(',').collect();
+        match parts.as_slice() {
+            [single] => one(single),
+            list => list
+                .iter()
+                .map(|p| one(p))
+                .collect::<Result<_, _>>()
+                .map(Self::Concat),
+        }
+    }
+}
+
+impl Pooling {
+    /// The embedding's width for a model of `hidden` units.
+    pub fn width(&self, hidden: usize) -> usize {
+        match self {
+            Self::Concat(list) => list.iter().map(|p| p.width(hidden)).sum(),
+            _ => hidden,
+        }
+    }
+
+    /// Fails for an empty list or a position at or beyond `max_length`.
+    fn check(&self, max_length: usize) -> Result<(), String> {
+        match self {
+            Self::Position(k) if *k >= max_length => Err(format!(
+                "pooling position {k} is beyond max_length {max_length}"
+            )),
+            Self::Concat(list) if list.is_empty() => Err("pooling is an empty list".into()),
+            Self::Concat(list) => list.iter().try_for_each(|p| p.check(max_length)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The cell embedding this pooling makes of a forward pass's outputs.
+    fn apply(&self, outputs: &RnaOutputs) -> Tensor<2> {
+        let at = |k: usize| {
+            let last = outputs.hidden_states.last().expect("hidden states").clone();
+            let [b, l, h] = last.dims();
+            let k = k.min(l - 1);
+            last.slice([0..b, k..k + 1, 0..h]).reshape([b, h])
+        };
+        match self {
+            Self::PoolingLayer => outputs.pooler_output.clone(),
+            Self::MeanPooling => outputs.mean_pooled.clone(),
+            Self::FirstToken => at(0),
+            Self::Position(k) => at(*k),
+            Self::Concat(list) => Tensor::cat(list.iter().map(|p| p.apply(outputs)).collect(), 1),
+        }
+    }
 }
 
 /// `tessera.json`: inference settings and class names.
@@ -100,14 +214,9 @@ impl RnaPipeline {
                 )));
             }
         }
-        if let Pooling::Position(k) = info.pooling
-            && k >= info.cell_encoder.max_length
-        {
-            return Err(RnaError::Input(format!(
-                "{INFO_FILE}: pooling position {k} is beyond max_length {}",
-                info.cell_encoder.max_length
-            )));
-        }
+        info.pooling
+            .check(info.cell_encoder.max_length)
+            .map_err(|e| RnaError::Input(format!("{INFO_FILE}: {e}")))?;
         let encoder = CellEncoder::new(info.cell_encoder.clone(), vocab);
         Ok(Self {
             model,
@@ -157,20 +266,7 @@ impl RnaPipeline {
 
     /// Applies the bundle's pooling and softmax to raw outputs.
     pub fn pool(&self, outputs: RnaOutputs) -> CellOutputs {
-        let embedding = match self.info.pooling {
-            Pooling::PoolingLayer => outputs.pooler_output,
-            Pooling::MeanPooling => outputs.mean_pooled,
-            Pooling::FirstToken | Pooling::Position(_) => {
-                let at = match self.info.pooling {
-                    Pooling::Position(k) => k,
-                    _ => 0,
-                };
-                let last = outputs.hidden_states.last().expect("hidden states").clone();
-                let [b, l, h] = last.dims();
-                let at = at.min(l - 1);
-                last.slice([0..b, at..at + 1, 0..h]).reshape([b, h])
-            }
-        };
+        let embedding = self.info.pooling.apply(&outputs);
         CellOutputs {
             embedding,
             probabilities: outputs
@@ -179,6 +275,20 @@ impl RnaPipeline {
                 .map(|logits| softmax(logits, 1))
                 .collect(),
         }
+    }
+
+    /// Pools embeddings another way than the bundle says (e.g. `tessera rna embed --pooling`).
+    pub fn set_pooling(&mut self, pooling: Pooling) -> Result<(), RnaError> {
+        pooling
+            .check(self.info.cell_encoder.max_length)
+            .map_err(RnaError::Input)?;
+        self.info.pooling = pooling;
+        Ok(())
+    }
+
+    /// The width of the cell embeddings this pipeline makes.
+    pub fn embedding_dim(&self) -> usize {
+        self.info.pooling.width(self.model.config.hidden_size)
     }
 
     /// Class names of label head `i` (`class 0`, … when the bundle does not name them).
@@ -209,4 +319,49 @@ pub fn read_vocab(bundle: &Bundle) -> Result<GeneVocab, RnaError> {
         message: "the bundle has no gene vocabulary (tokenizers/genes/vocab.json or vocab.json)"
             .into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pooling;
+
+    #[test]
+    fn pooling_reads_and_writes_the_reference_forms() {
+        let read = |json: &str| serde_json::from_str::<Pooling>(json).unwrap();
+        assert_eq!(read(r#""first_token""#), Pooling::FirstToken);
+        assert_eq!(read(r#""pooling_layer""#), Pooling::PoolingLayer);
+        assert_eq!(read("3"), Pooling::Position(3));
+        assert_eq!(read(r#"{"position": 3}"#), Pooling::Position(3));
+        let list = read(r#"["first_token", "mean_pooling", 2]"#);
+        assert_eq!(
+            list,
+            Pooling::Concat(vec![
+                Pooling::FirstToken,
+                Pooling::MeanPooling,
+                Pooling::Position(2)
+            ])
+        );
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            r#"["first_token","mean_pooling",2]"#
+        );
+        assert_eq!(list.width(8), 24);
+        assert!(serde_json::from_str::<Pooling>(r#""cls""#).is_err());
+    }
+
+    #[test]
+    fn pooling_parses_a_command_line_list() {
+        assert_eq!("mean_pooling".parse(), Ok(Pooling::MeanPooling));
+        assert_eq!(
+            "first_token, 1".parse(),
+            Ok(Pooling::Concat(vec![
+                Pooling::FirstToken,
+                Pooling::Position(1)
+            ]))
+        );
+        let err = "first_token,cls".parse::<Pooling>().unwrap_err();
+        assert!(err.contains("\"cls\""), "{err}");
+        assert!(Pooling::Position(4).check(4).is_err());
+        assert!(Pooling::Concat(vec![]).check(4).is_err());
+    }
 }
