@@ -244,6 +244,7 @@ fn tiny_run(seed: u64, steps: usize) -> (Bundle, TrainConfig, tessera_core::trai
         dropout: 0.1,
         wced: true,
         mlm: false,
+        mask_genes: false,
         labels: vec![("cell_type".into(), classes.clone(), None)],
     };
     let mut encoder = CellEncoderConfig::new(48);

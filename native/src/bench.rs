@@ -126,6 +126,7 @@ fn model(args: &RnaBench, device: &Device) -> Result<RnaPipeline> {
         dropout: 0.0,
         wced: false,
         mlm: false,
+        mask_genes: false,
         labels: vec![],
     };
     let names: Vec<String> = (0..genes).map(|g| format!("GENE{g}")).collect();

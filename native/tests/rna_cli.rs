@@ -493,3 +493,51 @@ fn embed_pools_as_asked_and_concatenates_a_list() {
         "{err}"
     );
 }
+
+#[test]
+fn mlm_can_mask_genes_too() {
+    let dir = scratch("rna-mlm-genes");
+    let out = dir.join("run");
+    train(
+        &out,
+        &[
+            "--objective",
+            "mlm",
+            "--mask-genes",
+            "--steps",
+            "2",
+            "--checkpoint-every",
+            "0",
+        ],
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("model/config.json")).unwrap()).unwrap();
+    assert_eq!(config["fields"][0]["field_name"], "genes");
+    assert_eq!(config["fields"][0]["is_masked"], true);
+    assert!(config["fields"][0]["decode_modes"]["token_scores"].is_object());
+    let history: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("history.json")).unwrap()).unwrap();
+    let genes_ce = history[0]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t[0] == "mlm_genes_ce")
+        .map(|t| t[1].as_f64().unwrap())
+        .expect("a gene cross-entropy term");
+    // Untrained, the gene scores are near uniform over the 69 tokens: CE ≈ ln 69.
+    assert!((genes_ce - 69f64.ln()).abs() < 0.5, "{genes_ce}");
+
+    let err = fails(&[
+        "rna",
+        "train",
+        "--data",
+        p(&pbmc()),
+        "--out",
+        p(&dir.join("bad")),
+        "--mask-genes",
+    ]);
+    assert!(
+        err.contains("--mask-genes goes with --objective mlm"),
+        "{err}"
+    );
+}

@@ -32,6 +32,9 @@ pub struct ModelSpec {
     pub wced: bool,
     /// Add the MLM expression decoders (`expressions_regression`, `expressions_is_zero`).
     pub mlm: bool,
+    /// MLM masks gene identities too: the genes field is masked and gets a
+    /// `genes_token_scores` decoder (the reference's v1 `mlm.multitask`).
+    pub mask_genes: bool,
     /// Label heads: column, class names, gradient-reversal coefficient.
     pub labels: Vec<(String, Vec<String>, Option<f64>)>,
 }
@@ -88,6 +91,11 @@ pub fn config_json(spec: &ModelSpec, vocab_size: usize) -> Value {
             json!({"logit_outputs": ["mse", "is_zero_bce"], "vocab_field": "genes"}),
         );
     }
+    let gene_modes = if spec.mask_genes {
+        json!({"token_scores": {}})
+    } else {
+        json!({})
+    };
     let labels: Vec<Value> = spec
         .labels
         .iter()
@@ -122,10 +130,10 @@ pub fn config_json(spec: &ModelSpec, vocab_size: usize) -> Value {
                 "field_name": "genes",
                 "vocab_size": vocab_size,
                 "is_input": true,
-                "is_masked": false,
+                "is_masked": spec.mask_genes,
                 "num_special_tokens": 5,
                 "tokenization_strategy": "tokenize",
-                "decode_modes": {},
+                "decode_modes": gene_modes,
                 "encoder_kwargs": null,
             },
             {

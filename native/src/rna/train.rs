@@ -46,6 +46,11 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[arg(long, value_enum, default_value = "wced")]
     pub objective: Objective,
+    /// `mlm` only: mask gene identities too and predict them (cross-entropy over the
+    /// vocabulary, weight 0.7, as the reference's v1 `mlm.multitask`); a new model gets the
+    /// `genes_token_scores` decoder for it.
+    #[arg(long)]
+    pub mask_genes: bool,
     /// Start from this bundle (required for `finetune`).
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -107,6 +112,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     classes.sort();
     classes.dedup();
 
+    if args.mask_genes && args.objective != Objective::Mlm {
+        bail!("--mask-genes goes with --objective mlm");
+    }
     if args.objective == Objective::Probe {
         return probe(&args, &file, &matrix, &rows, &classes, &device);
     }
@@ -201,7 +209,10 @@ fn config(args: &TrainArgs) -> TrainConfig {
             SequenceConfig::default()
         },
         mlm: (args.objective == Objective::Mlm).then(|| MlmObjective {
-            masking: MlmConfig::default(),
+            masking: MlmConfig {
+                mask_genes: args.mask_genes,
+                ..MlmConfig::default()
+            },
             ..MlmObjective::default()
         }),
         wced: matches!(args.objective, Objective::Wced | Objective::WcedMultitask)
@@ -250,6 +261,7 @@ fn initial_bundle(
         dropout: args.dropout,
         wced: matches!(args.objective, Objective::Wced | Objective::WcedMultitask),
         mlm: args.objective == Objective::Mlm,
+        mask_genes: args.objective == Objective::Mlm && args.mask_genes,
         labels: if args.objective == Objective::WcedMultitask {
             vec![(args.label.clone(), classes.to_vec(), None)]
         } else {
