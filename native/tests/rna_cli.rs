@@ -42,6 +42,20 @@ fn train(out: &Path, extra: &[&str]) -> String {
     stderr
 }
 
+/// `tessera data subset` of pbmc3k's cells where `filter` (`COLUMN=VALUE`) holds.
+fn subset(filter: &str, out: &Path) {
+    ok(&[
+        "data",
+        "subset",
+        "--data",
+        p(&pbmc()),
+        "--where",
+        filter,
+        "--out",
+        p(out),
+    ]);
+}
+
 fn tensors(file: &Path) -> Vec<(String, Vec<u8>)> {
     let bytes = std::fs::read(file).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
@@ -108,16 +122,7 @@ fn a_finetuned_model_annotates_embeds_and_evaluates() {
     let pre = dir.join("pre/model");
     // A model without a label head cannot annotate, and says how to get one.
     let sample = dir.join("test.h5ad");
-    ok(&[
-        "data",
-        "subset",
-        "--data",
-        p(&pbmc()),
-        "--where",
-        "split=test",
-        "--out",
-        p(&sample),
-    ]);
+    subset("split=test", &sample);
     let labels = dir.join("labels.csv");
     let error = fails(&[
         "rna",
@@ -425,16 +430,7 @@ fn embed_pools_as_asked_and_concatenates_a_list() {
     train(&dir.join("m"), &["--steps", "1", "--checkpoint-every", "0"]);
     let model = dir.join("m/model");
     let cells = dir.join("cells.h5ad");
-    ok(&[
-        "data",
-        "subset",
-        "--data",
-        p(&pbmc()),
-        "--where",
-        "cell_type=NK",
-        "--out",
-        p(&cells),
-    ]);
+    subset("cell_type=NK", &cells);
     let embed = |pooling: &str| {
         let out = dir.join(format!("{}.csv", pooling.replace(',', "+")));
         ok(&[
@@ -463,31 +459,23 @@ fn embed_pools_as_asked_and_concatenates_a_list() {
         assert_eq!(&b[..16], &f[..]);
         assert_eq!(&b[16..], &m[..]);
     }
-    let err = fails(&[
-        "rna",
-        "embed",
-        "--model",
-        p(&model),
-        "--data",
-        p(&cells),
-        "--pooling",
-        "first_token,cls",
-        "--out",
-        p(&dir.join("x.csv")),
-    ]);
+    let refused = |pooling: &str| {
+        let out = dir.join("refused.csv");
+        let args = [
+            "rna",
+            "embed",
+            "--model",
+            p(&model),
+            "--data",
+            p(&cells),
+            "--out",
+            p(&out),
+        ];
+        fails(&[&args[..], &["--pooling", pooling]].concat())
+    };
+    let err = refused("first_token,cls");
     assert!(err.contains("unknown pooling \"cls\""), "{err}");
-    let err = fails(&[
-        "rna",
-        "embed",
-        "--model",
-        p(&model),
-        "--data",
-        p(&cells),
-        "--pooling",
-        "999",
-        "--out",
-        p(&dir.join("x.csv")),
-    ]);
+    let err = refused("999");
     assert!(
         err.contains("pooling position 999 is beyond max_length 32"),
         "{err}"
