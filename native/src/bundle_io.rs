@@ -8,17 +8,20 @@ use tessera_core::bundle::{Bundle, BundleFiles};
 
 /// Reads a bundle folder, or a `.tar` archive of one.
 pub fn read(path: &Path) -> Result<Bundle> {
-    let meta =
-        fs::metadata(path).with_context(|| format!("{}: cannot open bundle", path.display()))?;
-    let bundle = if meta.is_dir() {
+    Bundle::from_files(read_files(path)?).with_context(|| format!("bundle {}", path.display()))
+}
+
+/// The files of a folder (recursively, `/`-separated relative names) or of a `.tar` archive.
+pub fn read_files(path: &Path) -> Result<BundleFiles> {
+    let meta = fs::metadata(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    if meta.is_dir() {
         let mut files = BundleFiles::default();
         collect(path, path, &mut files)?;
-        Bundle::from_files(files)
+        Ok(files)
     } else {
         let bytes = fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        Bundle::from_tar(&bytes)
-    };
-    bundle.with_context(|| format!("bundle {}", path.display()))
+        BundleFiles::from_tar(&bytes).with_context(|| format!("archive {}", path.display()))
+    }
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut BundleFiles) -> Result<()> {

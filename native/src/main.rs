@@ -8,6 +8,7 @@ mod bundle_io;
 mod data;
 mod encoder;
 mod info;
+mod mammal;
 mod memory;
 mod rna;
 mod serve;
@@ -35,6 +36,9 @@ enum Command {
     /// Inspect and pack model bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// MAMMAL: tokenize prompts.
+    #[command(subcommand)]
+    Mammal(mammal::MammalCommand),
     /// Look at cell data sets and cut subsets.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -57,6 +61,7 @@ fn main() {
         Command::Bundle(command) => bundle::run(command),
         Command::Data(command) => data::run(command),
         Command::Encoder(command) => encoder::run(command),
+        Command::Mammal(command) => mammal::run(command),
         Command::Rna(command) => rna::run(command),
         Command::Serve(args) => serve::run(args),
     };

@@ -16,7 +16,7 @@ pub struct TensorInfo {
 }
 
 /// What a successful load did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadReport {
     /// Parameters filled from the file.
     pub applied: usize,

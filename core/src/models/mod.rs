@@ -2,3 +2,4 @@
 
 pub mod bmfm_rna;
 pub mod encoder;
+pub mod mammal;

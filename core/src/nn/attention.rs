@@ -8,6 +8,32 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, activation::softmax};
 use serde::{Deserialize, Serialize};
 
+/// Keys and values `[B, H, T, d_head]` of the positions attended to so far.
+#[derive(Clone, Debug)]
+pub struct KvCache {
+    pub keys: Tensor<4>,
+    pub values: Tensor<4>,
+}
+
+impl KvCache {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.keys.dims()[2]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows `indices` of the batch (beam search reorders hypotheses every step).
+    pub fn select(&self, indices: Tensor<1, burn::tensor::Int>) -> Self {
+        Self {
+            keys: self.keys.clone().select(0, indices.clone()),
+            values: self.values.clone().select(0, indices),
+        }
+    }
+}
+
 /// How the query/key/value projections are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,16 +133,50 @@ impl MultiHeadAttention {
         memory: Tensor<3>,
         bias: Option<Tensor<4>>,
     ) -> Tensor<3> {
-        let q = Self::project(&self.query, x);
-        let k = Self::project(&self.key, memory.clone());
-        let v = Self::project(&self.value, memory);
-        self.attend(q, k, v, bias)
+        let kv = self.keys_values(memory);
+        self.forward_kv(x, &kv, bias)
+    }
+
+    /// The keys and values of `memory`, computed once and reused by every decoding step's
+    /// cross-attention.
+    pub fn keys_values(&self, memory: Tensor<3>) -> KvCache {
+        KvCache {
+            keys: self.split_heads(Self::project(&self.key, memory.clone())),
+            values: self.split_heads(Self::project(&self.value, memory)),
+        }
+    }
+
+    /// Attention of `x: [B, Lq, d]` to precomputed keys and values.
+    pub fn forward_kv(&self, x: Tensor<3>, kv: &KvCache, bias: Option<Tensor<4>>) -> Tensor<3> {
+        let q = self.split_heads(Self::project(&self.query, x));
+        self.attend_heads(q, kv.keys.clone(), kv.values.clone(), bias)
+    }
+
+    /// Self-attention of new positions `x: [B, Lnew, d]` over the cached positions and
+    /// themselves; their keys and values are appended to `cache` (incremental decoding).
+    pub fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        cache: &mut Option<KvCache>,
+        bias: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        let new = self.keys_values(x.clone());
+        let kv = match cache.take() {
+            Some(old) => KvCache {
+                keys: Tensor::cat(vec![old.keys, new.keys], 2),
+                values: Tensor::cat(vec![old.values, new.values], 2),
+            },
+            None => new,
+        };
+        let out = self.forward_kv(x, &kv, bias);
+        *cache = Some(kv);
+        out
     }
 
     fn project(linear: &Option<Linear>, x: Tensor<3>) -> Tensor<3> {
         linear
             .as_ref()
-            .expect("cross-attention needs the separate QKV layout")
+            .expect("cross-attention and caching need the separate QKV layout")
             .forward(x)
     }
 
@@ -128,10 +188,23 @@ impl MultiHeadAttention {
         v: Tensor<3>,
         bias: Option<Tensor<4>>,
     ) -> Tensor<3> {
-        let [batch, q_len, _] = q.dims();
-        let q = self.split_heads(q);
-        let k = self.split_heads(k);
-        let v = self.split_heads(v);
+        let (q, k, v) = (
+            self.split_heads(q),
+            self.split_heads(k),
+            self.split_heads(v),
+        );
+        self.attend_heads(q, k, v, bias)
+    }
+
+    /// As [`Self::attend`] with heads already split: `[B, H, L, d]` each.
+    fn attend_heads(
+        &self,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        bias: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        let [batch, _, q_len, _] = q.dims();
         let mut scores = q.matmul(k.swap_dims(2, 3));
         if let Some(scale) = self.scale {
             scores = scores.mul_scalar(scale);

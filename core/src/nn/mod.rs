@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod decoder;
 pub mod dropout;
 pub mod encoder;
 pub mod ffn;
@@ -11,7 +12,8 @@ pub mod norm;
 pub mod position;
 
 pub use activation::Activation;
-pub use attention::{MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};
+pub use attention::{KvCache, MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};
+pub use decoder::{Decoder, DecoderCache, DecoderConfig, DecoderLayer};
 pub use dropout::{dropout, gradient_reversal};
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer, NormPlacement};
 pub use ffn::{FeedForward, FeedForwardConfig, FfnKind};

@@ -1,0 +1,182 @@
+//! MAMMAL's `config.json` as the reference writes it (`MammalConfig.to_json_file`): a nested
+//! Hugging Face `t5_config` and the settings of the extra heads. Unknown keys are ignored.
+
+use serde::Deserialize;
+
+use crate::nn::{
+    DecoderConfig, EncoderConfig, FfnKind, NormKind, NormPlacement, QkvLayout,
+    RelativePositionBiasConfig,
+};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MammalConfig {
+    pub t5_config: T5Config,
+    /// Hidden sizes of the encoder-only token head (`[2048, 1024]` published).
+    #[serde(default)]
+    pub encoder_head_layers: Vec<usize>,
+    #[serde(default)]
+    pub encoder_head_dropout: f64,
+    #[serde(default)]
+    pub scalars_prediction_head: Option<ScalarsHeadConfig>,
+    /// `project_input_scalars` exists (true in the published configs).
+    #[serde(default)]
+    pub support_input_scalars: bool,
+    #[serde(default)]
+    pub use_lora: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ScalarsHeadConfig {
+    #[serde(default)]
+    pub layers: Vec<usize>,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default = "one")]
+    pub num_classes: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The fields of Hugging Face's `T5Config` a T5 v1.1 model needs.
+#[derive(Clone, Debug, Deserialize)]
+pub struct T5Config {
+    pub d_model: usize,
+    pub d_kv: usize,
+    pub d_ff: usize,
+    pub num_layers: usize,
+    #[serde(default)]
+    pub num_decoder_layers: Option<usize>,
+    pub num_heads: usize,
+    pub vocab_size: usize,
+    #[serde(default = "buckets")]
+    pub relative_attention_num_buckets: usize,
+    #[serde(default = "max_distance")]
+    pub relative_attention_max_distance: usize,
+    #[serde(default = "eps")]
+    pub layer_norm_epsilon: f64,
+    #[serde(default = "gated_gelu")]
+    pub feed_forward_proj: String,
+    #[serde(default)]
+    pub dense_act_fn: Option<String>,
+    #[serde(default)]
+    pub dropout_rate: f64,
+    #[serde(default)]
+    pub decoder_start_token_id: Option<u32>,
+    #[serde(default)]
+    pub eos_token_id: Option<u32>,
+    #[serde(default)]
+    pub pad_token_id: Option<u32>,
+    #[serde(default = "yes")]
+    pub tie_word_embeddings: bool,
+}
+
+fn buckets() -> usize {
+    32
+}
+fn max_distance() -> usize {
+    128
+}
+fn eps() -> f64 {
+    1e-6
+}
+fn gated_gelu() -> String {
+    "gated-gelu".into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl MammalConfig {
+    /// What this implementation cannot run, said plainly (checked before building anything).
+    pub fn check(&self) -> Result<(), String> {
+        let t5 = &self.t5_config;
+        if self.use_lora {
+            return Err(
+                "use_lora: LoRA checkpoints are not supported; merge the adapters first".into(),
+            );
+        }
+        if t5.feed_forward_proj != "gated-gelu" {
+            return Err(format!(
+                "t5_config.feed_forward_proj {:?}: only T5 v1.1's \"gated-gelu\" is supported",
+                t5.feed_forward_proj
+            ));
+        }
+        if let Some(act) = &t5.dense_act_fn
+            && !matches!(act.as_str(), "gelu_new" | "gelu_pytorch_tanh")
+        {
+            return Err(format!(
+                "t5_config.dense_act_fn {act:?}: only the tanh GELU (\"gelu_new\") is supported"
+            ));
+        }
+        if t5.tie_word_embeddings {
+            return Err(
+                "t5_config.tie_word_embeddings true: MAMMAL's lm_head is untied; tied T5 \
+                 checkpoints are not supported"
+                    .into(),
+            );
+        }
+        if t5.d_model == 0 || t5.num_heads == 0 || t5.vocab_size == 0 {
+            return Err("t5_config: d_model, num_heads and vocab_size must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn decoder_start(&self) -> u32 {
+        self.t5_config.decoder_start_token_id.unwrap_or(0)
+    }
+
+    pub fn eos(&self) -> u32 {
+        self.t5_config.eos_token_id.unwrap_or(1)
+    }
+
+    pub fn pad(&self) -> u32 {
+        self.t5_config.pad_token_id.unwrap_or(0)
+    }
+
+    fn bias(&self) -> RelativePositionBiasConfig {
+        let t5 = &self.t5_config;
+        RelativePositionBiasConfig {
+            n_heads: t5.num_heads,
+            num_buckets: t5.relative_attention_num_buckets,
+            max_distance: t5.relative_attention_max_distance,
+            bidirectional: true,
+        }
+    }
+
+    pub fn encoder(&self) -> EncoderConfig {
+        let t5 = &self.t5_config;
+        EncoderConfig {
+            d_head: Some(t5.d_kv),
+            norm: NormKind::Rms,
+            norm_eps: t5.layer_norm_epsilon,
+            placement: NormPlacement::Pre,
+            attention_bias: false,
+            scaled_attention: false,
+            qkv: QkvLayout::Separate,
+            ffn: FfnKind::GatedGeluTanh,
+            first_layer_attn_norm: true,
+            final_norm: true,
+            relative_bias: Some(self.bias()),
+            dropout: t5.dropout_rate,
+            ..EncoderConfig::new(t5.d_model, t5.num_layers, t5.num_heads, t5.d_ff)
+        }
+    }
+
+    pub fn decoder(&self) -> DecoderConfig {
+        let t5 = &self.t5_config;
+        DecoderConfig {
+            d_model: t5.d_model,
+            n_layers: t5.num_decoder_layers.unwrap_or(t5.num_layers),
+            n_heads: t5.num_heads,
+            d_head: Some(t5.d_kv),
+            d_ff: t5.d_ff,
+            ffn: FfnKind::GatedGeluTanh,
+            norm: NormKind::Rms,
+            norm_eps: t5.layer_norm_epsilon,
+            relative_bias: self.bias(),
+            dropout: t5.dropout_rate,
+        }
+    }
+}

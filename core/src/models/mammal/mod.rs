@@ -1,0 +1,17 @@
+//! MAMMAL: a T5 v1.1 encoder–decoder over prompts mixing proteins, small molecules, genes and
+//! scalars, with encoder-only heads for regression.
+//!
+//! `config` reads the published `config.json`, `model` is the network (scalar inputs, teacher
+//! forcing, encoder-only mode), `heads` the encoder-only MLPs, `keys` the published tensor
+//! names, `generate` greedy and beam decoding with a cache, `cases` the fixture case format.
+
+pub mod cases;
+pub mod config;
+pub mod generate;
+pub mod heads;
+mod keys;
+pub mod model;
+
+pub use config::{MammalConfig, T5Config};
+pub use generate::{GenerateConfig, Generated};
+pub use model::{EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, token_loss};

@@ -1,0 +1,14 @@
+//! MAMMAL's modular tokenizer: a prompt that switches sub-languages with meta tokens
+//! (`<@TOKENIZER-TYPE=AA>`, `…=SMILES@MAX-LEN=256>`, `…=SCALARS_LITERALS>1.5,-2`) becomes token
+//! ids, an attention mask and scalar inputs exactly as fuse-med-ml's `ModularTokenizerOp` makes them.
+//!
+//! `config` reads the folder's `config.yaml`, `prompt` is the grammar (prompt → segments),
+//! `modular` encodes segments with the Hugging Face sub-tokenizers and decodes ids back to text.
+
+mod config;
+mod modular;
+mod prompt;
+
+pub use config::{ModularConfig, SubTokenizerInfo};
+pub use modular::{EncodeOptions, Encoding, MammalTokenizeError, ModularTokenizer, SCALAR_SOURCE};
+pub use prompt::{PromptError, Segment, SegmentKind, Truncation, parse_prompt};
