@@ -45,6 +45,23 @@ fn collect(root: &Path, dir: &Path, files: &mut BundleFiles) -> Result<()> {
     Ok(())
 }
 
+/// One tensor for [`write_safetensors`]: name, dtype, shape and little-endian bytes.
+pub type NamedTensor = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+/// Writes tensors as one safetensors file (atomically).
+pub fn write_safetensors(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            Ok((
+                name.clone(),
+                safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
+    write_file_atomic(path, &safetensors::serialize(views, None)?)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
 /// reader never sees half a file and a failed write leaves the old one intact.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -36,7 +36,7 @@ enum Command {
     /// Inspect and pack model bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
-    /// MAMMAL: tokenize prompts.
+    /// MAMMAL: tokenize prompts, run models, check fixtures.
     #[command(subcommand)]
     Mammal(mammal::MammalCommand),
     /// Look at cell data sets and cut subsets.

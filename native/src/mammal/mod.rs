@@ -1,5 +1,7 @@
 //! `tessera mammal …`: MAMMAL prompts and models on the command line.
 
+mod forward;
+mod run;
 mod tokenize;
 
 use anyhow::Result;
@@ -10,10 +12,17 @@ pub enum MammalCommand {
     /// Show how a prompt is tokenized (ids, tokens, sub-tokenizer, scalars), or run every case of
     /// a tokenizer case file (`--cases … --out …`).
     Tokenize(tokenize::TokenizeArgs),
+    /// Run prompts through a model: generated text, class probabilities or a regression value.
+    Run(run::RunArgs),
+    /// Run every case of a model fixture (`cases.json`) and write each output tensor under the
+    /// fixture's names.
+    Forward(forward::ForwardArgs),
 }
 
 pub fn run(command: MammalCommand) -> Result<()> {
     match command {
         MammalCommand::Tokenize(args) => tokenize::run(args),
+        MammalCommand::Run(args) => run::run(args),
+        MammalCommand::Forward(args) => forward::run(args),
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use safetensors::{Dtype, tensor::TensorView};
+use safetensors::Dtype;
 use tessera_core::eval::baseline::{self, BaselineConfig};
 use tessera_core::models::bmfm_rna::RnaModel;
 use tessera_core::models::bmfm_rna::cases::read_cases;
@@ -164,7 +164,7 @@ fn forward(model: PathBuf, cases: PathBuf, out: PathBuf, backend: Backend) -> Re
     let progress = ProgressBar::new(batches.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} cases {msg}").expect("valid template"),
     );
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors: Vec<bundle_io::NamedTensor> = Vec::new();
     for (i, case) in batches.iter().enumerate() {
         progress.set_message(case.name.clone());
         let outputs = rna
@@ -176,23 +176,12 @@ fn forward(model: PathBuf, cases: PathBuf, out: PathBuf, backend: Backend) -> Re
                 .try_to_vec::<f32>()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push((format!("case{i}.{name}"), shape, bytes));
+            tensors.push((format!("case{i}.{name}"), Dtype::F32, shape, bytes));
         }
         progress.inc(1);
     }
     progress.finish_and_clear();
-
-    let views = tensors
-        .iter()
-        .map(|(name, shape, bytes)| {
-            Ok((
-                name.clone(),
-                TensorView::new(Dtype::F32, shape.clone(), bytes)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
-    let file = safetensors::serialize(views, None)?;
-    bundle_io::write_file_atomic(&out, &file)?;
+    bundle_io::write_safetensors(&out, &tensors)?;
     eprintln!(
         "{} cases, {} tensors → {}",
         batches.len(),

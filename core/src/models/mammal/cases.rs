@@ -84,7 +84,7 @@ fn rows<T: Clone>(
 /// Reads a case file; `file` names it in errors.
 pub fn read_cases(file: &str, bytes: &[u8]) -> Result<Vec<MammalCase>, MammalError> {
     let parsed: CaseFile = crate::bundle::parse_json(file, bytes)?;
-    parsed.cases.into_iter().map(|raw| case(raw)).collect()
+    parsed.cases.into_iter().map(case).collect()
 }
 
 fn case(raw: RawCase) -> Result<MammalCase, MammalError> {

@@ -3,7 +3,8 @@
 //!
 //! `config` reads the published `config.json`, `model` is the network (scalar inputs, teacher
 //! forcing, encoder-only mode), `heads` the encoder-only MLPs, `keys` the published tensor
-//! names, `generate` greedy and beam decoding with a cache, `cases` the fixture case format.
+//! names, `generate` greedy and beam decoding with a cache, `task` prompts → answers (text, class,
+//! value), `cases` the fixture case format.
 
 pub mod cases;
 pub mod config;
@@ -11,7 +12,9 @@ pub mod generate;
 pub mod heads;
 mod keys;
 pub mod model;
+pub mod task;
 
 pub use config::{MammalConfig, T5Config};
 pub use generate::{GenerateConfig, Generated};
 pub use model::{EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, token_loss};
+pub use task::{Answer, Task};

@@ -1,0 +1,140 @@
+//! `tessera mammal run`: prompts (one, or a file with one per line) through a model, printing
+//! what each became — generated text, class probabilities, or a regression value.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use tessera_core::models::mammal::MammalModel;
+use tessera_core::models::mammal::task::{Answer, Task, answer};
+use tessera_core::tokenize::mammal::{EncodeOptions, Encoding};
+
+use super::tokenize;
+use crate::backend::Backend;
+use crate::bundle_io;
+
+/// What to read from the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Readout {
+    /// The generated text.
+    Generate,
+    /// Class probabilities at generated position 1 (`--classes`).
+    Classify,
+    /// The scalar head at encoder position 0 (`--mean`, `--std` undo the normalisation).
+    Regress,
+}
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Model folder or .tar (`config.json` + `model.safetensors`, tokenizer in `tokenizer/`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Tokenizer folder, when the model has none inside.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    #[arg(long, required_unless_present = "prompts", conflicts_with = "prompts")]
+    pub prompt: Option<String>,
+    /// A text file with one prompt per line.
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "generate")]
+    pub readout: Readout,
+    /// Class tokens for `classify`, comma-separated.
+    #[arg(long, default_value = "<0>,<1>")]
+    pub classes: String,
+    #[arg(long, default_value_t = 0.0)]
+    pub mean: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub std: f64,
+    #[arg(long, default_value_t = 5)]
+    pub max_new_tokens: usize,
+    #[arg(long, default_value_t = 1)]
+    pub beams: usize,
+    /// Show each prompt's tokens too.
+    #[arg(long)]
+    pub show_tokens: bool,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub backend: Backend,
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let device = args.backend.device()?;
+    let model = MammalModel::from_bundle(&bundle_io::read(&args.model)?, &device)
+        .with_context(|| format!("model {}", args.model.display()))?;
+    let tokenizer = tokenize::load(args.tokenizer.as_ref().unwrap_or(&args.model))?;
+    let prompts: Vec<String> = match (&args.prompt, &args.prompts) {
+        (Some(prompt), _) => vec![prompt.clone()],
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("{}: cannot read", file.display()))?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        (None, None) => bail!("give --prompt or --prompts"),
+    };
+    let task = match args.readout {
+        Readout::Generate => Task::Generate {
+            max_new_tokens: args.max_new_tokens,
+            num_beams: args.beams,
+        },
+        Readout::Classify => Task::Classify {
+            classes: args
+                .classes
+                .split(',')
+                .map(|c| c.trim().to_owned())
+                .collect(),
+        },
+        Readout::Regress => Task::Regress {
+            mean: args.mean,
+            std: args.std,
+        },
+    };
+    let encodings = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, prompt)| {
+            tokenizer
+                .encode(prompt, EncodeOptions::default())
+                .with_context(|| format!("prompt {}", i + 1))
+        })
+        .collect::<Result<Vec<Encoding>>>()?;
+    for (i, encoding) in encodings.iter().enumerate() {
+        for warning in &encoding.warnings {
+            eprintln!("prompt {}: warning: {warning}", i + 1);
+        }
+    }
+    let answers = pollster::block_on(answer(&model, &tokenizer, &encodings, &task, &device))?;
+    for (i, (encoding, answer)) in encodings.iter().zip(&answers).enumerate() {
+        if args.show_tokens || prompts.len() > 1 {
+            println!("prompt {}: {} tokens", i + 1, encoding.len());
+        }
+        if args.show_tokens {
+            println!("  tokens: {}", encoding.tokens.join(" "));
+        }
+        match answer {
+            Answer::Text { text, score, ids } => {
+                match score {
+                    Some(score) => println!("generated: {text} (score {score:.4})"),
+                    None => println!("generated: {text}"),
+                }
+                if args.show_tokens {
+                    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+                    println!("  generated ids: {}", ids.join(" "));
+                }
+            }
+            Answer::Classes {
+                text,
+                probabilities,
+                predicted,
+            } => {
+                let classes: Vec<&str> = args.classes.split(',').map(str::trim).collect();
+                println!("generated: {text}");
+                for (class, p) in classes.iter().zip(probabilities) {
+                    println!("  {class:<16} {p:.4}");
+                }
+                println!("predicted: {}", classes[*predicted]);
+            }
+            Answer::Value { value, raw } => println!("value: {value:.6} (head output {raw:.6})"),
+        }
+    }
+    Ok(())
+}

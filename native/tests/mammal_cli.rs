@@ -1,0 +1,209 @@
+//! `tessera mammal tokenize | forward | run` as a user or a script runs them, on the reference
+//! fixtures (`../shared/fixtures/mammal-*`) and the published tokenizer folder.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use serde_json::Value;
+
+fn tokenizer() -> PathBuf {
+    shared().join("data/mammal-tokenizer")
+}
+
+fn tiny() -> PathBuf {
+    shared().join("fixtures/mammal-tiny")
+}
+
+fn json(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn tokenize_cases_match_the_reference_and_refusals_are_named() {
+    let dir = scratch("mammal-tokenize");
+    let cases = shared().join("fixtures/mammal-tokenizer-cases.json");
+    let out = dir.join("tokens.json");
+    ok(&[
+        "mammal",
+        "tokenize",
+        "--tokenizer",
+        p(&tokenizer()),
+        "--cases",
+        p(&cases),
+        "--out",
+        p(&out),
+    ]);
+    let got = json(&out);
+    let want = json(&cases);
+    let want = want["cases"].as_array().unwrap();
+    assert_eq!(got.as_array().unwrap().len(), want.len());
+    for (g, w) in got.as_array().unwrap().iter().zip(want) {
+        assert_eq!(g["name"], w["name"]);
+        if w["expect_error"] == true {
+            assert!(g["error"].is_string(), "{}: accepted", w["name"]);
+            continue;
+        }
+        for key in ["ids", "attention_mask", "scalars_valid_mask"] {
+            assert_eq!(g[key], w["expect"][key], "{}: {key}", w["name"]);
+        }
+    }
+
+    let table = ok(&[
+        "mammal",
+        "tokenize",
+        "--tokenizer",
+        p(&tokenizer()),
+        "--max-len",
+        "12",
+        "--prompt",
+        "<@TOKENIZER-TYPE=AA><MASK><@TOKENIZER-TYPE=SCALARS_LITERALS>0.5<@TOKENIZER-TYPE=SMILES>CCO<EOS>",
+    ]);
+    assert!(
+        table.contains("<SCALAR>") && table.contains("SCALARS_LITERALS") && table.contains("0.5"),
+        "{table}"
+    );
+    assert!(
+        table.contains("SMILES") && table.contains("(padding)") && table.contains("12 tokens"),
+        "{table}"
+    );
+    let err = fails(&[
+        "mammal",
+        "tokenize",
+        "--tokenizer",
+        p(&tokenizer()),
+        "--prompt",
+        "<@TOKENIZER-TYPE=DNA>ACGT<EOS>",
+    ]);
+    assert!(
+        err.contains("unknown tokenizer \"DNA\"") && err.contains("character 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn forward_writes_every_fixture_tensor() {
+    let dir = scratch("mammal-forward");
+    let out = dir.join("out.safetensors");
+    ok(&[
+        "mammal",
+        "forward",
+        "--model",
+        p(&tiny()),
+        "--cases",
+        p(&tiny().join("cases.json")),
+        "--out",
+        p(&out),
+    ]);
+    let got_bytes = std::fs::read(&out).unwrap();
+    let got = safetensors::SafeTensors::deserialize(&got_bytes).unwrap();
+    let want_bytes = std::fs::read(tiny().join("expected.safetensors")).unwrap();
+    let want = safetensors::SafeTensors::deserialize(&want_bytes).unwrap();
+    let mut names = want.names();
+    names.sort();
+    assert!(names.len() >= 12);
+    for name in names {
+        let (g, w) = (
+            got.tensor(name).unwrap_or_else(|e| panic!("{name}: {e}")),
+            want.tensor(name).unwrap(),
+        );
+        assert_eq!(g.shape(), w.shape(), "{name}");
+        assert_eq!(g.dtype(), w.dtype(), "{name}");
+        if w.dtype() == safetensors::Dtype::I64 {
+            assert_eq!(g.data(), w.data(), "{name}");
+            continue;
+        }
+        let f = |d: &[u8]| -> Vec<f32> {
+            d.chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        };
+        for (a, e) in f(g.data()).iter().zip(f(w.data())) {
+            assert!((a - e).abs() <= 1e-4 + 1e-4 * e.abs(), "{name}: {a} vs {e}");
+        }
+    }
+    let ids = json(&dir.join("out.json"));
+    assert!(
+        ids["case2.generated_ids"].as_array().unwrap().len() == 2,
+        "{ids}"
+    );
+}
+
+#[test]
+fn run_generates_classifies_and_regresses() {
+    const PPI: &str = "<@TOKENIZER-TYPE=AA><BINDING_AFFINITY_CLASS><SENTINEL_ID_0><MOLECULAR_ENTITY><MOLECULAR_ENTITY_GENERAL_PROTEIN><SEQUENCE_NATURAL_START>MKTAYIAKQR<SEQUENCE_NATURAL_END><EOS>";
+    let (model, tokenizer) = (tiny(), tokenizer());
+    let base = [
+        "mammal",
+        "run",
+        "--model",
+        p(&model),
+        "--tokenizer",
+        p(&tokenizer),
+    ];
+    let run = |extra: &[&str]| ok(&[&base[..], extra].concat());
+    let generated = run(&["--prompt", PPI]);
+    assert!(generated.starts_with("generated: "), "{generated}");
+    // This random model's greedy answer starts `[CL:0000860]` then the SMILES piece
+    // `[C@@H](C(C)(C)C)` (id 3256): read as a class at position 1, that piece must win over `<1>`.
+    let piece = "[C@@H](C(C)(C)C)";
+    assert!(
+        generated.starts_with(&format!("generated: [CL:0000860]{piece}")),
+        "{generated}"
+    );
+    let classes = format!("<1>,{piece}");
+    let classified = run(&[
+        "--prompt",
+        PPI,
+        "--readout",
+        "classify",
+        "--classes",
+        &classes,
+    ]);
+    let p: Vec<f64> = classified
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().last().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(p.len(), 2, "{classified}");
+    assert!(
+        (p[0] + p[1] - 1.0).abs() < 1e-3 && p[1] > p[0],
+        "{classified}"
+    );
+    assert!(
+        classified.contains(&format!("predicted: {piece}")),
+        "{classified}"
+    );
+    let dti = "<@TOKENIZER-TYPE=AA><MASK><@TOKENIZER-TYPE=SCALARS_LITERALS>0.5<@TOKENIZER-TYPE=AA><SEQUENCE_NATURAL_START>ACDEF<SEQUENCE_NATURAL_END><EOS>";
+    let raw = run(&["--prompt", dti, "--readout", "regress"]);
+    let scaled = run(&[
+        "--prompt",
+        dti,
+        "--readout",
+        "regress",
+        "--mean",
+        "5",
+        "--std",
+        "2",
+    ]);
+    let value = |s: &str| -> (f64, f64) {
+        let w: Vec<&str> = s.split_whitespace().collect();
+        (
+            w[1].parse().unwrap(),
+            w[4].trim_end_matches(')').parse().unwrap(),
+        )
+    };
+    let (v0, head0) = value(&raw);
+    let (v1, head1) = value(&scaled);
+    assert!(
+        (v0 - head0).abs() < 1e-5 && (head0 - head1).abs() < 1e-6,
+        "{raw} {scaled}"
+    );
+    assert!((v1 - (2.0 * head1 + 5.0)).abs() < 1e-4, "{scaled}");
+    let err = fails(&[&base[..], &["--prompt", "<@TOKENIZER-TYPE=AA>ACD"]].concat());
+    assert!(
+        err.contains("prompt 1") && err.contains("must end with <EOS>"),
+        "{err}"
+    );
+}
