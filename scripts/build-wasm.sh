@@ -9,9 +9,7 @@ which="${1:-all}"
 out=www/pkg
 mkdir -p "$out"
 
-# Both modules use WebAssembly SIMD (every current browser has it): burn-flex's element-wise
-# kernels and gemm's matmul run ~3× faster than scalar code.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
+# Target flags (WebAssembly SIMD, getrandom's browser backend) are in .cargo/config.toml.
 
 # The CPU module must stay under 1 MB gzipped: everything is optimised for size with one fat-LTO
 # codegen unit, except the matmul kernels (gemm), where nearly all CPU time goes — measured on the

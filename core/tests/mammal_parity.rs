@@ -71,3 +71,34 @@ fn every_fixture_case_matches_the_reference() {
     }
     assert!(compared >= 12, "only {compared} tensors compared");
 }
+
+#[test]
+fn cached_and_uncached_greedy_decoding_agree() {
+    use tessera_core::models::mammal::GenerateConfig;
+    use tessera_core::models::mammal::cases::CaseMode;
+    let device = Device::flex();
+    let model = MammalModel::from_bundle(&bundle(), &device).unwrap();
+    let cases = read_cases("cases.json", &read(&fixture("mammal-tiny/cases.json"))).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| matches!(c.mode, CaseMode::Generate(g) if g.num_beams == 1))
+        .unwrap();
+    let run = |use_cache| {
+        let config = GenerateConfig {
+            max_new_tokens: 8,
+            keep_logits: true,
+            use_cache,
+            stop_at_eos: false,
+            ..GenerateConfig::default()
+        };
+        pollster::block_on(model.generate(&case.inputs, config, &device)).unwrap()
+    };
+    let (cached, uncached) = (run(true), run(false));
+    assert_eq!(cached.ids, uncached.ids);
+    assert_eq!(cached.steps(), 8, "stop_at_eos off runs every step");
+    assert_close(
+        "step logits",
+        cached.step_logits.as_ref().unwrap(),
+        uncached.step_logits.as_ref().unwrap(),
+    );
+}

@@ -23,10 +23,20 @@ impl Activation {
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Self::Gelu => activation::gelu(x),
-            Self::GeluTanh => activation::gelu_approximate(x),
+            Self::GeluTanh => gelu_tanh(x),
             Self::Silu => activation::silu(x),
             Self::Relu => activation::relu(x),
             Self::Tanh => activation::tanh(x),
         }
     }
+}
+
+/// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, as PyTorch's `NewGELUActivation`. burn's
+/// `gelu_approximate` computes x³ with a scalar `powf` per element (≈4 % of a T5 encoder pass on
+/// CPU); two multiplications give the same cube.
+fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+    let cube = x.clone() * x.clone() * x.clone();
+    let inner = (x.clone() + cube.mul_scalar(0.044715)).mul_scalar(SQRT_2_OVER_PI);
+    (x * inner.tanh().add_scalar(1.0)).mul_scalar(0.5)
 }

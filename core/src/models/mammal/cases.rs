@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::generate::GenerateConfig;
+use super::generate::{GenerateConfig, read_f32};
 use super::model::{EncoderInputs, MammalError, MammalModel, token_loss};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -157,6 +157,7 @@ fn case(raw: RawCase) -> Result<MammalCase, MammalError> {
                 length_penalty: g["length_penalty"].as_f64().unwrap_or(1.0),
                 early_stopping: g["early_stopping"].as_bool().unwrap_or(false),
                 keep_logits: true,
+                ..GenerateConfig::default()
             })
         }
         other => {
@@ -183,15 +184,10 @@ fn case(raw: RawCase) -> Result<MammalCase, MammalError> {
 
 async fn values<const D: usize>(tensor: Tensor<D>) -> Result<CaseTensor, MammalError> {
     let shape = tensor.dims().to_vec();
-    let data = tensor
-        .into_data_async()
-        .await
-        .map_err(|e| MammalError::Input(format!("reading an output: {e:?}")))?;
-    let values = data
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| MammalError::Input(format!("reading an output: {e:?}")))?;
-    Ok(CaseTensor::F32 { shape, values })
+    Ok(CaseTensor::F32 {
+        shape,
+        values: read_f32(tensor).await?,
+    })
 }
 
 impl MammalCase {

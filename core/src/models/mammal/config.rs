@@ -88,7 +88,56 @@ fn yes() -> bool {
     true
 }
 
+impl T5Config {
+    /// A T5 v1.1 shape (gated-GELU, untied head, MAMMAL's special ids: pad 1, EOS 5, start 16).
+    pub fn v1_1(
+        d_model: usize,
+        d_kv: usize,
+        d_ff: usize,
+        layers: usize,
+        heads: usize,
+        vocab: usize,
+    ) -> Self {
+        Self {
+            d_model,
+            d_kv,
+            d_ff,
+            num_layers: layers,
+            num_decoder_layers: Some(layers),
+            num_heads: heads,
+            vocab_size: vocab,
+            relative_attention_num_buckets: buckets(),
+            relative_attention_max_distance: max_distance(),
+            layer_norm_epsilon: eps(),
+            feed_forward_proj: gated_gelu(),
+            dense_act_fn: Some("gelu_new".into()),
+            dropout_rate: 0.1,
+            decoder_start_token_id: Some(16),
+            eos_token_id: Some(5),
+            pad_token_id: Some(1),
+            tie_word_embeddings: false,
+        }
+    }
+}
+
 impl MammalConfig {
+    /// A model of `t5`'s shape with input scalars and a one-layer scalar head; the token head
+    /// (`encoder_head_layers`) is left out.
+    pub fn new(t5: T5Config) -> Self {
+        Self {
+            t5_config: t5,
+            encoder_head_layers: Vec::new(),
+            encoder_head_dropout: 0.0,
+            scalars_prediction_head: Some(ScalarsHeadConfig {
+                layers: Vec::new(),
+                dropout: 0.0,
+                num_classes: 1,
+            }),
+            support_input_scalars: true,
+            use_lora: false,
+        }
+    }
+
     /// What this implementation cannot run, said plainly (checked before building anything).
     pub fn check(&self) -> Result<(), String> {
         let t5 = &self.t5_config;

@@ -20,6 +20,11 @@ pub struct GenerateConfig {
     pub early_stopping: bool,
     /// Greedy: keep the raw logits of every step (`[B, steps, V]`).
     pub keep_logits: bool,
+    /// Greedy: reuse keys and values between steps (off: rerun the decoder over the whole
+    /// prefix every step — the same result, for checking and for benchmarks).
+    pub use_cache: bool,
+    /// Stop a row at `<EOS>` (off: always `max_new_tokens`, for benchmarks).
+    pub stop_at_eos: bool,
 }
 
 impl Default for GenerateConfig {
@@ -30,6 +35,8 @@ impl Default for GenerateConfig {
             length_penalty: 1.0,
             early_stopping: false,
             keep_logits: false,
+            use_cache: true,
+            stop_at_eos: true,
         }
     }
 }
@@ -62,14 +69,15 @@ async fn read_ids(tensor: Tensor<2, Int>) -> Result<Vec<u32>, MammalError> {
         .map_err(|e| MammalError::Input(format!("reading generated ids: {e:?}")))
 }
 
-async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, MammalError> {
+/// A tensor's values on the host (the one read WebGPU allows: asynchronous).
+pub(super) async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, MammalError> {
     let data = tensor
         .into_data_async()
         .await
-        .map_err(|e| MammalError::Input(format!("reading logits: {e:?}")))?;
+        .map_err(|e| MammalError::Input(format!("reading a result: {e:?}")))?;
     data.convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| MammalError::Input(format!("reading logits: {e:?}")))
+        .map_err(|e| MammalError::Input(format!("reading a result: {e:?}")))
 }
 
 impl MammalModel {
@@ -104,15 +112,34 @@ impl MammalModel {
             TensorData::new(inputs.attention_mask.clone(), [batch, inputs.len]),
             device,
         );
-        let mut cache = self.net.decoder.start(memory, Some(mask));
+        let mut cache = config
+            .use_cache
+            .then(|| self.net.decoder.start(memory.clone(), Some(mask)));
         let (eos, pad) = (self.config.eos(), self.config.pad());
-        let mut next = vec![self.config.decoder_start(); batch];
+        let start = self.config.decoder_start();
+        let mut next = vec![start; batch];
+        let mut prefix = next.clone();
         let mut finished = vec![false; batch];
         let mut ids = vec![Vec::new(); batch];
         let mut logits_kept = config.keep_logits.then(Vec::new);
-        for _ in 0..config.max_new_tokens {
-            let step_ids = self.ids(&next, [batch, 1], device)?;
-            let logits = self.step(step_ids, &mut cache);
+        for step in 0..config.max_new_tokens {
+            let logits = match &mut cache {
+                Some(cache) => self.step(self.ids(&next, [batch, 1], device)?, cache),
+                None => {
+                    let len = step + 1;
+                    let all = self.decode(
+                        memory.clone(),
+                        &inputs.attention_mask,
+                        &prefix,
+                        &vec![1.0; batch * len],
+                        [batch, len],
+                        device,
+                    )?;
+                    let vocab = self.config.t5_config.vocab_size;
+                    all.slice([0..batch, step..len, 0..vocab])
+                        .reshape([batch, vocab])
+                }
+            };
             let choice = read_ids(logits.clone().argmax(1)).await?;
             if let Some(kept) = &mut logits_kept {
                 kept.extend(read_f32(logits).await?);
@@ -120,8 +147,12 @@ impl MammalModel {
             for row in 0..batch {
                 next[row] = if finished[row] { pad } else { choice[row] };
                 ids[row].push(next[row]);
-                finished[row] |= next[row] == eos;
+                finished[row] |= config.stop_at_eos && next[row] == eos;
             }
+            // The uncached path feeds the whole prefix, row by row.
+            prefix = (0..batch)
+                .flat_map(|row| std::iter::once(start).chain(ids[row].iter().copied()))
+                .collect();
             if finished.iter().all(|&f| f) {
                 break;
             }

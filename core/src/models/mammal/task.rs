@@ -6,7 +6,7 @@ use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
-use super::generate::GenerateConfig;
+use super::generate::{GenerateConfig, read_f32};
 use super::model::{EncoderInputs, MammalError, MammalModel};
 use crate::tokenize::mammal::{Encoding, ModularTokenizer};
 
@@ -150,15 +150,9 @@ pub async fn answer(
             // Step-major [steps, B, V]: the class step's block.
             let block =
                 &logits[CLASS_POSITION * batch * vocab..(CLASS_POSITION + 1) * batch * vocab];
-            let probabilities = softmax(
-                Tensor::<2>::from_data(TensorData::new(block.to_vec(), [batch, vocab]), device),
-                1,
-            )
-            .into_data_async()
-            .await
-            .map_err(|e| MammalError::Input(format!("reading probabilities: {e:?}")))?
-            .try_to_vec::<f32>()
-            .map_err(|e| MammalError::Input(format!("reading probabilities: {e:?}")))?;
+            let block =
+                Tensor::<2>::from_data(TensorData::new(block.to_vec(), [batch, vocab]), device);
+            let probabilities = read_f32(softmax(block, 1)).await?;
             Ok((0..batch)
                 .map(|row| {
                     let p: Vec<f32> = class_ids
@@ -186,12 +180,7 @@ pub async fn answer(
                 ));
             };
             let [batch, len] = scalars.dims();
-            let values = scalars
-                .into_data_async()
-                .await
-                .map_err(|e| MammalError::Input(format!("reading the scalar head: {e:?}")))?
-                .try_to_vec::<f32>()
-                .map_err(|e| MammalError::Input(format!("reading the scalar head: {e:?}")))?;
+            let values = read_f32(scalars).await?;
             Ok((0..batch)
                 .map(|row| {
                     let raw = values[row * len];

@@ -1,21 +1,15 @@
-//! `tessera bench …`: speed and memory figures (printed, never pass/fail).
+//! `tessera bench rna`: cell embedding throughput and peak heap per batch size × length.
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
-use clap::Subcommand;
 use tessera_core::models::bmfm_rna::bench::{SEED, synthetic_batch};
 use tessera_core::models::bmfm_rna::{RnaBatch, RnaPipeline};
 use tessera_core::tokenize::rna::CellEncoderConfig;
 use tessera_core::train::recipe::{self, ModelSpec};
 
+use super::{MIB, backends, median_seconds};
 use crate::backend::Backend;
 use crate::bundle_io;
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Cell embedding throughput (cells/s) and peak memory per batch size and sequence length.
-    Rna(RnaBench),
-}
 
 /// Model sizes to benchmark without a bundle (random weights).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -45,20 +39,8 @@ pub struct RnaBench {
     max_seconds: f64,
 }
 
-pub fn run(command: BenchCommand) -> Result<()> {
-    match command {
-        BenchCommand::Rna(args) => rna(args),
-    }
-}
-
-const MIB: f64 = (1 << 20) as f64;
-
-fn rna(args: RnaBench) -> Result<()> {
-    let backends = if args.backend.is_empty() {
-        Backend::compiled()
-    } else {
-        args.backend.clone()
-    };
+pub fn run(args: RnaBench) -> Result<()> {
+    let backends = backends(&args.backend);
     println!(
         "{:<8} {:>6} {:>6} {:>12} {:>12} {:>14}",
         "backend", "batch", "length", "cells/s", "tokens/s", "peak heap MiB"
@@ -132,20 +114,6 @@ fn model(args: &RnaBench, device: &Device) -> Result<RnaPipeline> {
     let names: Vec<String> = (0..genes).map(|g| format!("GENE{g}")).collect();
     let bundle = recipe::new_bundle(&spec, &names, CellEncoderConfig::new(1024), None, 0, device)?;
     Ok(RnaPipeline::from_bundle(&bundle, device)?)
-}
-
-/// The median time of a pass: passes for 3 s (at least 1, at most 15), so one slow pass on a
-/// shared machine does not move the figure (the browser page's benchmark does the same).
-fn median_seconds(mut pass: impl FnMut() -> Result<()>) -> Result<f64> {
-    let started = std::time::Instant::now();
-    let mut times = Vec::new();
-    while times.is_empty() || (times.len() < 15 && started.elapsed().as_secs_f64() < 3.0) {
-        let pass_started = std::time::Instant::now();
-        pass()?;
-        times.push(pass_started.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
 }
 
 fn embed(pipeline: &RnaPipeline, input: &RnaBatch, device: &Device) -> Result<()> {

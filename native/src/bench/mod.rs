@@ -1,0 +1,50 @@
+//! `tessera bench …`: speed and memory figures (printed, never pass/fail).
+
+mod mammal;
+mod rna;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::backend::Backend;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Cell embedding throughput (cells/s) and peak memory per batch size and sequence length.
+    Rna(rna::RnaBench),
+    /// MAMMAL encoder tokens/s and generated tokens/s (with and without the cache) per prompt
+    /// length.
+    Mammal(mammal::MammalBench),
+}
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Rna(args) => rna::run(args),
+        BenchCommand::Mammal(args) => mammal::run(args),
+    }
+}
+
+const MIB: f64 = (1 << 20) as f64;
+
+/// The backends asked for, or every compiled one.
+fn backends(asked: &[Backend]) -> Vec<Backend> {
+    if asked.is_empty() {
+        Backend::compiled()
+    } else {
+        asked.to_vec()
+    }
+}
+
+/// The median time of a pass: passes for 3 s (at least 1, at most 15), so one slow pass on a
+/// shared machine does not move the figure (the browser page's benchmark does the same).
+pub(super) fn median_seconds(mut pass: impl FnMut() -> Result<()>) -> Result<f64> {
+    let started = std::time::Instant::now();
+    let mut times = Vec::new();
+    while times.is_empty() || (times.len() < 15 && started.elapsed().as_secs_f64() < 3.0) {
+        let pass_started = std::time::Instant::now();
+        pass()?;
+        times.push(pass_started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
