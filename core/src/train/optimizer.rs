@@ -21,10 +21,25 @@ pub struct AdamWConfig {
     pub epsilon: f64,
     /// Applied to Linear weights only; biases, norms, embeddings and `basis` are not decayed.
     pub weight_decay: f64,
-    /// Linear warm-up over this many steps, then a constant rate.
+    /// Linear warm-up over this many steps, then `schedule`.
     pub warmup_steps: usize,
     /// Maximum L2 norm of all gradients together; `None` disables clipping.
     pub grad_clip: Option<f64>,
+    /// The rate after warm-up (constant unless said otherwise; older checkpoints have none).
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// The learning rate after warm-up, as a multiple of `lr`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Schedule {
+    /// 1 (BMFM-RNA's reference recipe).
+    #[default]
+    Constant,
+    /// Half a cosine from 1 at the end of warm-up down to `floor` at `total_steps` (MAMMAL's
+    /// fine-tuning uses floor 0, its pretraining 0.1), then `floor`.
+    Cosine { total_steps: usize, floor: f64 },
 }
 
 impl Default for AdamWConfig {
@@ -37,17 +52,26 @@ impl Default for AdamWConfig {
             weight_decay: 0.01,
             warmup_steps: 1000,
             grad_clip: Some(0.5),
+            schedule: Schedule::Constant,
         }
     }
 }
 
 impl AdamWConfig {
-    /// The learning rate of step `step` (0-based): `lr·(step+1)/warmup` during warm-up.
+    /// The learning rate of step `step` (0-based): `lr·(step+1)/warmup` during warm-up, then
+    /// as `schedule` says.
     pub fn lr_at(&self, step: usize) -> f64 {
         if step < self.warmup_steps {
-            self.lr * (step + 1) as f64 / self.warmup_steps as f64
-        } else {
-            self.lr
+            return self.lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Cosine { total_steps, floor } => {
+                let span = total_steps.saturating_sub(self.warmup_steps).max(1) as f64;
+                let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
+                let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+                self.lr * (floor + (1.0 - floor) * cosine)
+            }
         }
     }
 }
@@ -242,4 +266,49 @@ pub fn moments_from_host(
             _ => Err(format!("optimizer state for `{path}` lacks m or v")),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_then_cosine_to_the_floor() {
+        let config = AdamWConfig {
+            lr: 1.0,
+            warmup_steps: 10,
+            schedule: Schedule::Cosine {
+                total_steps: 110,
+                floor: 0.1,
+            },
+            ..AdamWConfig::default()
+        };
+        assert!((config.lr_at(0) - 0.1).abs() < 1e-12);
+        assert!(
+            (config.lr_at(10) - 1.0).abs() < 1e-12,
+            "cosine starts at lr"
+        );
+        assert!(
+            (config.lr_at(60) - 0.55).abs() < 1e-12,
+            "halfway: floor + (1 − floor)/2"
+        );
+        assert!((config.lr_at(110) - 0.1).abs() < 1e-12);
+        assert!(
+            (config.lr_at(500) - 0.1).abs() < 1e-12,
+            "stays at the floor"
+        );
+        let constant = AdamWConfig {
+            schedule: Schedule::Constant,
+            ..config
+        };
+        assert_eq!(constant.lr_at(500), 1.0);
+    }
+
+    #[test]
+    fn checkpoints_without_a_schedule_read_as_constant() {
+        let mut json = serde_json::to_value(AdamWConfig::default()).unwrap();
+        json.as_object_mut().unwrap().remove("schedule");
+        let config: AdamWConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(config.schedule, Schedule::Constant);
+    }
 }
