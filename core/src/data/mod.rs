@@ -1,4 +1,5 @@
-//! Data readers (and an `.h5ad` writer): every cell format becomes one [`CountMatrix`].
+//! Data readers (and an `.h5ad` writer): every cell format becomes one [`CountMatrix`]; tables of
+//! text records (molecules) become a [`Table`].
 
 pub mod count_matrix;
 pub mod csv;
@@ -6,6 +7,7 @@ pub mod h5ad;
 pub mod h5ad_write;
 pub mod mtx;
 pub mod open;
+pub mod table;
 mod text;
 
 pub use count_matrix::{CountMatrix, DataError};
@@ -13,4 +15,5 @@ pub use csv::{Orientation, read_csv};
 pub use h5ad_write::write_h5ad;
 pub use mtx::{TenXFiles, read_10x};
 pub use open::{Opened, open_files};
+pub use table::Table;
 pub use text::{is_gzip, make_unique};

@@ -4,10 +4,12 @@
 //! `config` reads the published `config.json`, `model` is the network (scalar inputs, teacher
 //! forcing, encoder-only mode), `heads` the encoder-only MLPs, `keys` the published tensor
 //! names, `generate` greedy and beam decoding with a cache, `task` prompts → answers (text, class,
-//! value), `cases` the fixture case format.
+//! value), `finetune` task files (table rows → prompts and targets), `cases` the fixture
+//! case format.
 
 pub mod cases;
 pub mod config;
+pub mod finetune;
 pub mod generate;
 pub mod heads;
 mod keys;
