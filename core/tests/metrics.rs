@@ -36,3 +36,15 @@ fn silhouette_of_two_tight_clusters() {
     close(silhouette(&points, 1, &labels), expected);
     close(silhouette(&points, 1, &[0, 0, 0, 0]), 0.0);
 }
+
+#[test]
+fn roc_auc_counts_ties_as_half_and_rmse_is_the_root_mean_square() {
+    use tessera_core::eval::metrics::{rmse, roc_auc};
+    assert_eq!(
+        roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]),
+        Some(0.75)
+    );
+    assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), Some(0.5));
+    assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]), None);
+    assert!((rmse(&[1.0, 3.0], &[2.0, 2.0]) - 1.0).abs() < 1e-12);
+}

@@ -8,6 +8,7 @@ use tessera_core::bundle::{Bundle, BundleFiles};
 
 /// Reads a bundle folder, or a `.tar` archive of one.
 pub fn read(path: &Path) -> Result<Bundle> {
+    fs::metadata(path).with_context(|| format!("{}: cannot open bundle", path.display()))?;
     Bundle::from_files(read_files(path)?).with_context(|| format!("bundle {}", path.display()))
 }
 

@@ -207,3 +207,25 @@ fn run_generates_classifies_and_regresses() {
         "{err}"
     );
 }
+
+#[test]
+fn the_baseline_beats_the_mean_on_held_out_molecules() {
+    let dir = scratch("mammal-baseline");
+    let task = repo().join("native/tasks/esol.json");
+    let report = dir.join("esol.json");
+    let out = ok(&[
+        "mammal",
+        "baseline",
+        "--task",
+        p(&task),
+        "--report",
+        p(&report),
+    ]);
+    assert!(out.contains("903 train / 225 test rows"), "{out}");
+    let figures = json(&report);
+    let (error, sd) = (
+        figures["rmse"].as_f64().unwrap(),
+        figures["label_sd"].as_f64().unwrap(),
+    );
+    assert!(error < 0.8 * sd, "RMSE {error} vs label sd {sd}");
+}

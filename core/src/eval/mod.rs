@@ -1,8 +1,10 @@
-//! Evaluation: metrics, PCA, k-means, embedding scores, the logistic-regression baseline.
+//! Evaluation: metrics, PCA, k-means, embedding scores, the logistic-regression baseline (cells)
+//! and the n-gram baseline (molecules).
 
 pub mod baseline;
 pub mod embedding;
 pub mod kmeans;
 pub mod logistic;
 pub mod metrics;
+pub mod molecule_baseline;
 pub mod pca;

@@ -1,5 +1,6 @@
 //! `tessera mammal …`: MAMMAL prompts and models on the command line.
 
+mod baseline;
 mod forward;
 mod run;
 mod tokenize;
@@ -14,6 +15,9 @@ pub enum MammalCommand {
     Tokenize(tokenize::TokenizeArgs),
     /// Run prompts through a model: generated text, class probabilities or a regression value.
     Run(run::RunArgs),
+    /// The simple baseline of a task file on its held-out rows (SMILES n-grams + logistic or
+    /// ridge regression).
+    Baseline(baseline::BaselineArgs),
     /// Run every case of a model fixture (`cases.json`) and write each output tensor under the
     /// fixture's names.
     Forward(forward::ForwardArgs),
@@ -24,5 +28,6 @@ pub fn run(command: MammalCommand) -> Result<()> {
         MammalCommand::Tokenize(args) => tokenize::run(args),
         MammalCommand::Run(args) => run::run(args),
         MammalCommand::Forward(args) => forward::run(args),
+        MammalCommand::Baseline(args) => baseline::run(args),
     }
 }

@@ -19,6 +19,9 @@ pub struct TaskSpec {
     pub prompt: String,
     /// The column holding the answer.
     pub label: String,
+    /// The column holding the molecule (what baselines read).
+    #[serde(default = "smiles")]
+    pub input: String,
     pub task: TaskKind,
     /// Row i (0-based, file order) is held out when `i % test_every == test_every − 1`
     /// (`../shared/data/README.md`'s split for the molecule sets: 5).
