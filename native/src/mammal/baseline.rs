@@ -47,6 +47,13 @@ pub fn run(args: BaselineArgs) -> Result<()> {
     let (train, test) = (smiles(&examples.train), smiles(&examples.test));
     let train: Vec<&str> = train.iter().map(String::as_str).collect();
     let test: Vec<&str> = test.iter().map(String::as_str).collect();
+    println!(
+        "{}: {} train / {} test rows ({} skipped)",
+        args.task.display(),
+        train.len(),
+        test.len(),
+        examples.skipped.len()
+    );
     let report = match &spec.task {
         TaskKind::Classification { .. } => {
             let class = |e: &Example| match e.target {
@@ -76,13 +83,6 @@ pub fn run(args: BaselineArgs) -> Result<()> {
                 None
             };
             println!(
-                "{}: {} train / {} test rows ({} skipped)",
-                args.task.display(),
-                train.len(),
-                test.len(),
-                examples.skipped.len()
-            );
-            println!(
                 "baseline (SMILES n-grams + logistic regression): accuracy {:.3}{}",
                 accuracy(&truth, &predicted),
                 auc.map_or(String::new(), |a| format!(", ROC-AUC {a:.3}"))
@@ -105,13 +105,6 @@ pub fn run(args: BaselineArgs) -> Result<()> {
             if !error.is_finite() {
                 bail!("the baseline's RMSE is not finite");
             }
-            println!(
-                "{}: {} train / {} test rows ({} skipped)",
-                args.task.display(),
-                train.len(),
-                test.len(),
-                examples.skipped.len()
-            );
             println!("baseline (SMILES n-grams + ridge): RMSE {error:.3} (test label sd {sd:.3})");
             json!({"task": args.task, "train": train.len(), "test": test.len(), "rmse": error, "label_sd": sd})
         }
