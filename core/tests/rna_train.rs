@@ -23,8 +23,8 @@ use tessera_core::train::objectives::{
 };
 use tessera_core::train::optimizer::{AdamW, AdamWConfig};
 use tessera_core::train::recipe::{self, ModelSpec};
-use tessera_core::train::trainer::{LabelObjective, WcedObjective};
-use tessera_core::train::{TrainConfig, Trainer};
+use tessera_core::train::rna::{LabelObjective, WcedObjective};
+use tessera_core::train::{Fit, TrainConfig, Trainer};
 
 fn device() -> Device {
     Device::flex()

@@ -7,6 +7,7 @@ mod bundle;
 mod bundle_io;
 mod data;
 mod encoder;
+mod fit;
 mod info;
 mod mammal;
 mod memory;

@@ -229,3 +229,128 @@ fn the_baseline_beats_the_mean_on_held_out_molecules() {
     );
     assert!(error < 0.8 * sd, "RMSE {error} vs label sd {sd}");
 }
+
+#[test]
+fn train_resume_eval_and_run_a_fine_tuned_task() {
+    let dir = scratch("mammal-train");
+    let tasks = repo().join("native/tasks");
+    let (b3db, esol) = (tasks.join("b3db-bbb.json"), tasks.join("esol.json"));
+    let out = dir.join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "mammal",
+            "train",
+            "--task",
+            p(&b3db),
+            "--task",
+            p(&esol),
+            "--out",
+            p(&out),
+            "--d-model",
+            "32",
+            "--d-kv",
+            "8",
+            "--d-ff",
+            "64",
+            "--layers",
+            "1",
+            "--heads",
+            "4",
+            "--steps",
+            "6",
+            "--batch-size",
+            "8",
+            "--warmup",
+            "2",
+            "--checkpoint-every",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    let text = train(&["--tokenizer", p(&tokenizer())]);
+    assert!(text.contains("b3db-bbb (held out): accuracy"), "{text}");
+    assert!(text.contains("esol (held out): RMSE"), "{text}");
+    let report = json(&out.join("report.json"));
+    assert_eq!(report[0]["score"]["test"], 1561);
+    assert_eq!(report[1]["score"]["test"], 225);
+    let weights = std::fs::read(out.join("model/model.safetensors")).unwrap();
+    let info = json(&out.join("model/tessera.json"));
+    assert_eq!(info["tasks"][0]["inputs"][0], "SMILES");
+    assert_eq!(info["tasks"][1]["readout"]["kind"], "regress");
+    assert!(out.join("model/tokenizer/config.yaml").is_file());
+    assert!(
+        out.join("checkpoints/step-3/optimizer.safetensors")
+            .is_file()
+    );
+
+    // Resume from step 3 runs the remaining steps (core/tests/mammal_train.rs checks that it
+    // ends at the uninterrupted run's weights).
+    train(&["--resume", p(&out.join("checkpoints/step-3"))]);
+    let resumed = std::fs::read(out.join("model/model.safetensors")).unwrap();
+    assert_eq!(resumed.len(), weights.len());
+    let history = json(&out.join("history.json"));
+    assert_eq!(history.as_array().unwrap().len(), 6);
+
+    // The bundle's own task: fill its prompt, read its classes by their labels.
+    let model = out.join("model");
+    let answer = ok(&[
+        "mammal",
+        "run",
+        "--model",
+        p(&model),
+        "--task",
+        "b3db-bbb",
+        "--input",
+        "CCO",
+    ]);
+    assert!(
+        answer.contains("BBB+") && answer.contains("predicted: BBB"),
+        "{answer}"
+    );
+    let value = ok(&[
+        "mammal",
+        "run",
+        "--model",
+        p(&model),
+        "--task",
+        "esol",
+        "--input",
+        "SMILES=c1ccccc1",
+    ]);
+    assert!(value.contains("value: "), "{value}");
+    let err = fails(&[
+        "mammal",
+        "run",
+        "--model",
+        p(&model),
+        "--task",
+        "tox21",
+        "--input",
+        "C",
+    ]);
+    assert!(
+        err.contains("no task \"tox21\"") && err.contains("b3db-bbb, esol"),
+        "{err}"
+    );
+
+    // `eval` gives the training run's held-out figures again.
+    let figures = dir.join("eval.json");
+    ok(&[
+        "mammal",
+        "eval",
+        "--model",
+        p(&model),
+        "--task",
+        p(&esol),
+        "--report",
+        p(&figures),
+    ]);
+    let again = json(&figures);
+    let rmse = |v: &Value| v["score"]["rmse"].as_f64().unwrap();
+    let trained = json(&out.join("report.json"));
+    assert!(
+        (rmse(&again[0]) - rmse(&trained[1])).abs() < 1e-3,
+        "{again} vs {trained}"
+    );
+}

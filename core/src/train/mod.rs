@@ -1,10 +1,14 @@
-//! Native training of BMFM-RNA models: the reference's objectives (MLM, WCED, label heads),
-//! seeded batch construction, AdamW with decay groups, and resumable checkpoints.
+//! Native training: the shared loop (`fit`: seeded batches, AdamW steps, resumable checkpoints),
+//! and each model's trainer — BMFM-RNA's objectives (MLM, WCED, label heads) and MAMMAL's
+//! fine-tuning (decoder-label cross-entropy, scalar regression).
 
 pub mod collate;
+pub mod fit;
+pub mod mammal;
 pub mod objectives;
 pub mod optimizer;
 pub mod recipe;
-pub mod trainer;
+pub mod rna;
 
-pub use trainer::{StepLog, TrainConfig, TrainData, TrainError, Trainer};
+pub use fit::{Fit, StepLog, TrainError};
+pub use rna::{TrainConfig, TrainData, Trainer};

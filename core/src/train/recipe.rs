@@ -9,7 +9,8 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
-use super::trainer::{TrainData, TrainError};
+use super::fit::TrainError;
+use super::rna::TrainData;
 use crate::bundle::Bundle;
 use crate::data::CountMatrix;
 use crate::models::bmfm_rna::panel::GenePanel;
@@ -168,11 +169,7 @@ pub fn new_bundle(
         RnaConfig::parse(&bytes).map_err(crate::models::bmfm_rna::RnaError::from)?,
         device,
     )?;
-    let net = model.net.map(&mut ReferenceInit {
-        rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-        kinds: Vec::new(),
-        device: device.clone(),
-    });
+    let net = reference_init(model.net, seed, device);
     let mut vocab_map: BTreeMap<u32, String> = BTreeMap::new();
     for gene in SPECIALS
         .iter()
@@ -210,6 +207,17 @@ mod erased {
             serde_json::to_vec_pretty(self).expect("plain data serialises")
         }
     }
+}
+
+/// `module` with every Linear and Embedding weight drawn from N(0, 0.02²) and Linear biases 0
+/// (BERT's and MAMMAL's pretraining init), on the host from `seed`: the same start on every
+/// backend. Norms keep their init.
+pub fn reference_init<M: Module>(module: M, seed: u64, device: &Device) -> M {
+    module.map(&mut ReferenceInit {
+        rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+        kinds: Vec::new(),
+        device: device.clone(),
+    })
 }
 
 struct ReferenceInit {
@@ -313,11 +321,7 @@ pub fn with_label_head(
         RnaConfig::parse(&bytes).map_err(crate::models::bmfm_rna::RnaError::from)?,
         device,
     )?;
-    model.net = model.net.map(&mut ReferenceInit {
-        rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-        kinds: Vec::new(),
-        device: device.clone(),
-    });
+    model.net = reference_init(model.net, seed, device);
     // The old file under the new config: only the new head is missing.
     let old = bundle
         .clone()

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use tessera_core::data::Table;
-use tessera_core::eval::metrics::{accuracy, rmse, roc_auc};
 use tessera_core::eval::molecule_baseline;
-use tessera_core::models::mammal::finetune::{Example, Target, TaskKind, TaskSpec};
+use tessera_core::models::mammal::finetune::{Example, Prediction, Target, TaskKind, TaskSpec};
 
 use crate::bundle_io;
 
@@ -54,61 +53,48 @@ pub fn run(args: BaselineArgs) -> Result<()> {
         test.len(),
         examples.skipped.len()
     );
-    let report = match &spec.task {
+    let (method, predictions) = match &spec.task {
         TaskKind::Classification { .. } => {
-            let class = |e: &Example| match e.target {
-                Target::Class(c) => c,
-                Target::Value(_) => 0,
-            };
-            let y: Vec<usize> = examples.train.iter().map(class).collect();
-            let truth: Vec<usize> = examples.test.iter().map(class).collect();
+            let y: Vec<usize> = examples
+                .train
+                .iter()
+                .map(|e| match e.target {
+                    Target::Class(c) => c,
+                    Target::Value(_) => 0,
+                })
+                .collect();
             let k = examples.classes.len();
             let proba = molecule_baseline::classify(&train, &y, k, &test);
-            let predicted: Vec<usize> = (0..test.len())
-                .map(|i| (0..k).fold(0, |b, c| if proba[(i, c)] > proba[(i, b)] { c } else { b }))
-                .collect();
-            // The positive class is the one answered `<1>` (else the last).
-            let positive = examples
-                .classes
-                .iter()
-                .position(|(_, t)| t == "<1>")
-                .unwrap_or(k - 1);
-            let scores: Vec<f64> = (0..test.len())
-                .map(|i| f64::from(proba[(i, positive)]))
-                .collect();
-            let is_positive: Vec<bool> = truth.iter().map(|&t| t == positive).collect();
-            let auc = if k == 2 {
-                roc_auc(&scores, &is_positive)
-            } else {
-                None
-            };
-            println!(
-                "baseline (SMILES n-grams + logistic regression): accuracy {:.3}{}",
-                accuracy(&truth, &predicted),
-                auc.map_or(String::new(), |a| format!(", ROC-AUC {a:.3}"))
-            );
-            json!({"task": args.task, "train": train.len(), "test": test.len(), "accuracy": accuracy(&truth, &predicted), "roc_auc": auc})
+            let predictions = (0..test.len())
+                .map(|i| Prediction::Classes((0..k).map(|c| f64::from(proba[(i, c)])).collect()))
+                .collect::<Vec<_>>();
+            ("SMILES n-grams + logistic regression", predictions)
         }
         TaskKind::Regression => {
-            let value = |e: &Example| match e.target {
-                Target::Value(v) => v,
-                Target::Class(_) => 0.0,
-            };
-            let y: Vec<f64> = examples.train.iter().map(value).collect();
-            let truth: Vec<f64> = examples.test.iter().map(value).collect();
-            let predicted = molecule_baseline::regress(&train, &y, &test);
-            let error = rmse(&predicted, &truth);
-            let mean = truth.iter().sum::<f64>() / truth.len().max(1) as f64;
-            let sd = (truth.iter().map(|t| (t - mean).powi(2)).sum::<f64>()
-                / truth.len().max(1) as f64)
-                .sqrt();
-            if !error.is_finite() {
-                bail!("the baseline's RMSE is not finite");
-            }
-            println!("baseline (SMILES n-grams + ridge): RMSE {error:.3} (test label sd {sd:.3})");
-            json!({"task": args.task, "train": train.len(), "test": test.len(), "rmse": error, "label_sd": sd})
+            let y: Vec<f64> = examples
+                .train
+                .iter()
+                .map(|e| match e.target {
+                    Target::Value(v) => v,
+                    Target::Class(_) => 0.0,
+                })
+                .collect();
+            let predictions = molecule_baseline::regress(&train, &y, &test)
+                .into_iter()
+                .map(Prediction::Value)
+                .collect();
+            ("SMILES n-grams + ridge", predictions)
         }
     };
+    let score = examples.score(&predictions)?;
+    if score.rmse.is_some_and(|e| !e.is_finite()) {
+        bail!("the baseline's RMSE is not finite");
+    }
+    println!("baseline ({method}): {score}");
+    let mut report = serde_json::to_value(&score)?;
+    report["task"] = json!(args.task);
+    report["train"] = json!(train.len());
+    report["method"] = json!(method);
     if let Some(path) = &args.report {
         bundle_io::write_file_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
     }

@@ -1,9 +1,11 @@
 //! `tessera mammal …`: MAMMAL prompts and models on the command line.
 
 mod baseline;
+mod eval;
 mod forward;
 mod run;
 mod tokenize;
+mod train;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -18,6 +20,11 @@ pub enum MammalCommand {
     /// The simple baseline of a task file on its held-out rows (SMILES n-grams + logistic or
     /// ridge regression).
     Baseline(baseline::BaselineArgs),
+    /// Fine-tune a model (new at a small size, or --init) on task files; checkpoints, resume,
+    /// held-out figures.
+    Train(Box<train::TrainArgs>),
+    /// A model's figures on task files' held-out rows (accuracy / ROC-AUC, or RMSE).
+    Eval(eval::EvalArgs),
     /// Run every case of a model fixture (`cases.json`) and write each output tensor under the
     /// fixture's names.
     Forward(forward::ForwardArgs),
@@ -29,5 +36,7 @@ pub fn run(command: MammalCommand) -> Result<()> {
         MammalCommand::Run(args) => run::run(args),
         MammalCommand::Forward(args) => forward::run(args),
         MammalCommand::Baseline(args) => baseline::run(args),
+        MammalCommand::Train(args) => train::run(*args),
+        MammalCommand::Eval(args) => eval::run(args),
     }
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use tessera_core::models::mammal::MammalModel;
+use tessera_core::models::mammal::finetune::{
+    BundleTask, INFO_FILE, MammalInfo, Readout as TaskReadout,
+};
 use tessera_core::models::mammal::task::{Answer, Task, answer};
 use tessera_core::tokenize::mammal::{EncodeOptions, Encoding};
 
@@ -31,11 +34,18 @@ pub struct RunArgs {
     /// Tokenizer folder, when the model has none inside.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
-    #[arg(long, required_unless_present = "prompts", conflicts_with = "prompts")]
+    #[arg(long, required_unless_present_any = ["prompts", "task"], conflicts_with = "prompts")]
     pub prompt: Option<String>,
-    /// A text file with one prompt per line.
+    /// A text file with one prompt per line (with `--task`: one input per line).
     #[arg(long)]
     pub prompts: Option<PathBuf>,
+    /// A task the model was fine-tuned for (its `tessera.json`): the prompt is the task's, its
+    /// holes filled by `--input`, and the readout is the task's (`--readout` is ignored).
+    #[arg(long, conflicts_with = "prompt")]
+    pub task: Option<String>,
+    /// A task input, `NAME=VALUE`, or just the value when the task has one hole (a SMILES).
+    #[arg(long, requires = "task")]
+    pub input: Vec<String>,
     #[arg(long, value_enum, default_value = "generate")]
     pub readout: Readout,
     /// Class tokens for `classify`, comma-separated.
@@ -61,32 +71,88 @@ pub fn run(args: RunArgs) -> Result<()> {
     let model = MammalModel::from_bundle(&bundle_io::read(&args.model)?, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
     let tokenizer = tokenize::load(args.tokenizer.as_ref().unwrap_or(&args.model))?;
-    let prompts: Vec<String> = match (&args.prompt, &args.prompts) {
-        (Some(prompt), _) => vec![prompt.clone()],
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .with_context(|| format!("{}: cannot read", file.display()))?
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_owned)
-            .collect(),
-        (None, None) => bail!("give --prompt or --prompts"),
-    };
-    let task = match args.readout {
-        Readout::Generate => Task::Generate {
-            max_new_tokens: args.max_new_tokens,
-            num_beams: args.beams,
-        },
-        Readout::Classify => Task::Classify {
-            classes: args
-                .classes
-                .split(',')
-                .map(|c| c.trim().to_owned())
+    let lines: Option<Vec<String>> = match &args.prompts {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("{}: cannot read", file.display()))?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
                 .collect(),
+        ),
+        None => None,
+    };
+    let bundle_task = match &args.task {
+        Some(name) => {
+            let bundle = bundle_io::read(&args.model)?;
+            let info: MammalInfo =
+                tessera_core::bundle::parse_json(INFO_FILE, bundle.file(INFO_FILE)?)?;
+            Some(info.task(name)?.clone())
+        }
+        None => None,
+    };
+    let prompts: Vec<String> = match (&args.prompt, lines, &bundle_task) {
+        (Some(prompt), _, _) => vec![prompt.clone()],
+        (None, Some(lines), None) => lines,
+        (None, lines, Some(task)) => {
+            let given: Vec<(String, String)> = args
+                .input
+                .iter()
+                .map(|i| match i.split_once('=') {
+                    Some((name, value)) if task.inputs.iter().any(|n| n == name) => {
+                        (name.to_owned(), value.to_owned())
+                    }
+                    _ => (task.inputs.first().cloned().unwrap_or_default(), i.clone()),
+                })
+                .collect();
+            let rows: Vec<Vec<(String, String)>> = match lines {
+                Some(lines) => lines
+                    .into_iter()
+                    .map(|line| {
+                        let mut row = given.clone();
+                        row.push((task.inputs.first().cloned().unwrap_or_default(), line));
+                        row
+                    })
+                    .collect(),
+                None => vec![given],
+            };
+            rows.iter()
+                .map(|row| task.fill(row))
+                .collect::<Result<_, _>>()?
+        }
+        (None, None, None) => bail!("give --prompt, --prompts or --task"),
+    };
+    let task = match (&bundle_task, args.readout) {
+        (Some(task), _) => task.task(),
+        (None, readout) => match readout {
+            Readout::Generate => Task::Generate {
+                max_new_tokens: args.max_new_tokens,
+                num_beams: args.beams,
+            },
+            Readout::Classify => Task::Classify {
+                classes: args
+                    .classes
+                    .split(',')
+                    .map(|c| c.trim().to_owned())
+                    .collect(),
+            },
+            Readout::Regress => Task::Regress {
+                mean: args.mean,
+                std: args.std,
+            },
         },
-        Readout::Regress => Task::Regress {
-            mean: args.mean,
-            std: args.std,
-        },
+    };
+    // Class names: the task's labels, else the class tokens.
+    let class_names: Vec<String> = match &bundle_task {
+        Some(BundleTask {
+            readout: TaskReadout::Classify { classes },
+            ..
+        }) => classes.iter().map(|(label, _)| label.clone()).collect(),
+        _ => args
+            .classes
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect(),
     };
     let encodings = prompts
         .iter()
@@ -126,12 +192,11 @@ pub fn run(args: RunArgs) -> Result<()> {
                 probabilities,
                 predicted,
             } => {
-                let classes: Vec<&str> = args.classes.split(',').map(str::trim).collect();
                 println!("generated: {text}");
-                for (class, p) in classes.iter().zip(probabilities) {
+                for (class, p) in class_names.iter().zip(probabilities) {
                     println!("  {class:<16} {p:.4}");
                 }
-                println!("predicted: {}", classes[*predicted]);
+                println!("predicted: {}", class_names[*predicted]);
             }
             Answer::Value { value, raw } => println!("value: {value:.6} (head output {raw:.6})"),
         }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::bundle::Bundle;
 use tessera_core::models::bmfm_rna::panel::GenePanel;
 use tessera_core::models::bmfm_rna::pipeline::read_vocab;
@@ -13,7 +12,7 @@ use tessera_core::train::collate::{MlmConfig, SequenceConfig};
 use tessera_core::train::objectives::ClassLoss;
 use tessera_core::train::optimizer::AdamWConfig;
 use tessera_core::train::recipe::{self, ModelSpec};
-use tessera_core::train::trainer::{LabelObjective, MlmObjective, WcedObjective};
+use tessera_core::train::rna::{LabelObjective, MlmObjective, WcedObjective};
 use tessera_core::train::{TrainConfig, Trainer};
 
 use super::data::{read_counts, rows_where};
@@ -136,53 +135,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     };
 
-    let total = trainer.state.config.steps;
-    let progress = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {per_sec} eta {eta} {msg}")
-            .expect("valid template"),
-    );
-    progress.set_position(trainer.state.step as u64);
-    let started = std::time::Instant::now();
-    let first = trainer.state.step;
-    while !trainer.done() {
-        let log = trainer.step()?;
-        progress.set_message(format!("loss {:.4} lr {:.1e}", log.loss, log.lr));
-        progress.inc(1);
-        let step = trainer.state.step;
-        if args.checkpoint_every > 0 && step % args.checkpoint_every == 0 && step < total {
-            let dir = args.out.join("checkpoints").join(format!("step-{step}"));
-            bundle_io::write_dir(&trainer.checkpoint()?, &dir)?;
-        }
-    }
-    progress.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    let steps = trainer.state.step - first;
-    let cells = steps * trainer.state.config.batch_size;
-    bundle_io::write_dir(&trainer.bundle()?, &args.out.join("model"))?;
-    bundle_io::write_dir(
-        &trainer.checkpoint()?,
-        &args.out.join("checkpoints").join(format!("step-{total}")),
-    )?;
-    bundle_io::write_file_atomic(
-        &args.out.join("history.json"),
-        &serde_json::to_vec_pretty(&trainer.state.history)?,
-    )?;
-    let last: Vec<f64> = trainer
-        .state
-        .history
-        .iter()
-        .rev()
-        .take(50)
-        .map(|s| s.loss)
-        .collect();
-    eprintln!(
-        "{steps} steps in {seconds:.0} s ({:.1} cells/s); mean loss of the last {} steps {:.4}; model → {}",
-        cells as f64 / seconds.max(1e-9),
-        last.len(),
-        last.iter().sum::<f64>() / last.len().max(1) as f64,
-        args.out.join("model").display()
-    );
-    Ok(())
+    crate::fit::run(&mut trainer, &args.out, args.checkpoint_every, "cells")
 }
 
 fn config(args: &TrainArgs) -> TrainConfig {

@@ -1,14 +1,14 @@
 //! MAMMAL's `config.json` as the reference writes it (`MammalConfig.to_json_file`): a nested
 //! Hugging Face `t5_config` and the settings of the extra heads. Unknown keys are ignored.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::nn::{
     DecoderConfig, EncoderConfig, FfnKind, NormKind, NormPlacement, QkvLayout,
     RelativePositionBiasConfig,
 };
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MammalConfig {
     pub t5_config: T5Config,
     /// Hidden sizes of the encoder-only token head (`[2048, 1024]` published).
@@ -25,7 +25,7 @@ pub struct MammalConfig {
     pub use_lora: bool,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ScalarsHeadConfig {
     #[serde(default)]
     pub layers: Vec<usize>,
@@ -40,7 +40,7 @@ fn one() -> usize {
 }
 
 /// The fields of Hugging Face's `T5Config` a T5 v1.1 model needs.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct T5Config {
     pub d_model: usize,
     pub d_kv: usize,

@@ -1,20 +1,19 @@
-//! The training loop: seeded batches, the objectives' weighted loss, AdamW steps, and
-//! checkpoints that resume to the same weights as an uninterrupted run.
+//! BMFM-RNA's trainer: cells → seeded batches (MLM masking, WCED targets, labels), the
+//! objectives' weighted loss; the loop and checkpoints are [`super::fit`]'s.
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::collate::{Collator, MlmConfig, SequenceConfig, TrainBatch};
+use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
 use super::objectives::{
     ClassLoss, LossTerm, class_loss, is_zero_bce, mse_ignore_zero, weighted_mean,
 };
-use super::optimizer::{AdamW, AdamWConfig, moments_from_host, moments_to_host};
-use crate::bundle::{Bundle, BundleError};
+use super::optimizer::{AdamW, AdamWConfig};
+use crate::bundle::Bundle;
 use crate::models::bmfm_rna::config::{DecodeMode, ExpressionKind};
 use crate::models::bmfm_rna::panel::GenePanel;
 use crate::models::bmfm_rna::{RnaError, RnaPipeline};
@@ -88,42 +87,10 @@ pub struct TrainData {
     pub labels: Vec<Vec<i64>>,
 }
 
-/// One step's numbers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepLog {
-    pub step: usize,
-    pub loss: f64,
-    pub terms: Vec<(String, f64)>,
-    pub lr: f64,
-    pub grad_norm: f64,
-}
-
-/// The trainer's own state in a checkpoint (`trainer.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TrainerState {
-    pub config: TrainConfig,
-    pub step: usize,
-    pub history: Vec<StepLog>,
-}
-
-/// Checkpoint files besides the bundle's.
-pub const TRAINER_FILE: &str = "trainer.json";
-pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Model(#[from] RnaError),
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    #[error("training: {0}")]
-    Setup(String),
-}
-
 pub struct Trainer {
     pub pipeline: RnaPipeline,
     pub optimizer: AdamW,
-    pub state: TrainerState,
+    pub state: TrainerState<TrainConfig>,
     data: TrainData,
     bundle: Bundle,
     device: Device,
@@ -143,11 +110,7 @@ impl Trainer {
         let trainer = Self {
             pipeline,
             optimizer,
-            state: TrainerState {
-                config,
-                step: 0,
-                history: Vec::new(),
-            },
+            state: TrainerState::new(config),
             data,
             bundle,
             device,
@@ -162,12 +125,11 @@ impl Trainer {
         data: TrainData,
         device: &Device,
     ) -> Result<Self, TrainError> {
-        let state: TrainerState =
-            crate::bundle::parse_json(TRAINER_FILE, checkpoint.file(TRAINER_FILE)?)?;
-        let moments = read_moments(checkpoint.file(OPTIMIZER_FILE)?, device)?;
+        let mut optimizer = AdamW::new(Default::default());
+        let state: TrainerState<TrainConfig> = fit::restore(&checkpoint, &mut optimizer, device)?;
         let mut trainer = Self::new(checkpoint, data, state.config.clone(), device)?;
-        trainer.optimizer.steps = state.step;
-        trainer.optimizer.moments = moments;
+        optimizer.config = state.config.optimizer.clone();
+        trainer.optimizer = optimizer;
         trainer.state = state;
         Ok(trainer)
     }
@@ -228,29 +190,10 @@ impl Trainer {
         Ok(())
     }
 
-    pub fn done(&self) -> bool {
-        self.state.step >= self.state.config.steps
-    }
-
-    /// The cells of step `step`: epoch-wise seeded permutations cut into full batches.
-    fn batch_rows(&self, step: usize) -> Vec<usize> {
-        let n = self.data.cells.len();
-        let size = self.state.config.batch_size.min(n);
-        let per_epoch = n / size;
-        let (epoch, k) = (step / per_epoch, step % per_epoch);
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(
-            self.state.config.seed,
-            epoch as u64,
-            0x5eed,
-        )));
-        order[k * size..(k + 1) * size].to_vec()
-    }
-
     /// The collated batch of step `step` (deterministic in seed and step).
     pub fn batch(&self, step: usize) -> Result<TrainBatch, TrainError> {
-        let rows = self.batch_rows(step);
         let config = &self.state.config;
+        let rows = fit::batch_rows(self.data.cells.len(), config.batch_size, config.seed, step);
         let panel = &self.data.panel;
         let cells: Vec<(&str, Vec<f32>)> = rows
             .iter()
@@ -383,38 +326,23 @@ impl Trainer {
     pub fn step(&mut self) -> Result<StepLog, TrainError> {
         let step = self.state.step;
         let batch = self.batch(step)?;
-        // Dropout draws from the device generator: seed it per step so a resumed run matches.
-        self.device
-            .seed(mix(self.state.config.seed, step as u64, 0xd209));
+        fit::seed_step(&self.device, self.state.config.seed, step);
         let terms = self.losses(&batch)?;
         let Some(loss) = weighted_mean(&terms) else {
             return Err(TrainError::Setup(format!(
                 "step {step}: no loss term has any target (check the objectives and labels)"
             )));
         };
-        let grads = GradientsParams::from_grads(loss.backward(), &self.pipeline.model.net);
-        let scalar = |t: &Tensor<1>| -> f64 { t.clone().into_scalar::<f32>() as f64 };
-        let log_terms = terms
-            .iter()
-            .filter_map(|t| t.value.as_ref().map(|v| (t.name.clone(), scalar(v))))
-            .collect();
-        let total = scalar(&loss);
-        let (net, report) = self.optimizer.step(self.pipeline.model.net.clone(), grads);
+        let (net, log) = fit::descend(
+            &mut self.optimizer,
+            self.pipeline.model.net.clone(),
+            loss,
+            &terms,
+            step,
+        )?;
         self.pipeline.model.net = net;
         self.state.step += 1;
-        let log = StepLog {
-            step,
-            loss: total,
-            terms: log_terms,
-            lr: report.lr,
-            grad_norm: report.grad_norm,
-        };
         self.state.history.push(log.clone());
-        if !total.is_finite() {
-            return Err(TrainError::Setup(format!(
-                "step {step}: the loss is {total}; lower the learning rate"
-            )));
-        }
         Ok(log)
     }
 
@@ -428,12 +356,7 @@ impl Trainer {
 
     /// The bundle plus optimizer moments and trainer state: everything [`Trainer::resume`] needs.
     pub fn checkpoint(&self) -> Result<Bundle, TrainError> {
-        let state =
-            serde_json::to_vec_pretty(&self.state).map_err(|e| TrainError::Setup(e.to_string()))?;
-        Ok(self
-            .bundle()?
-            .with_file(TRAINER_FILE, state)
-            .with_file(OPTIMIZER_FILE, write_moments(&self.optimizer)?))
+        fit::checkpoint(self.bundle()?, &self.state, &self.optimizer)
     }
 
     pub fn device(&self) -> &Device {
@@ -441,63 +364,23 @@ impl Trainer {
     }
 }
 
-/// Mixes a seed with a counter and a stream tag into a new seed (splitmix64 finaliser).
-pub fn mix(seed: u64, counter: u64, stream: u64) -> u64 {
-    let mut z = seed
-        .wrapping_add(counter.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn write_moments(optimizer: &AdamW) -> Result<Vec<u8>, TrainError> {
-    let entries = moments_to_host(&optimizer.moments);
-    let bytes: Vec<(String, Vec<u8>, usize)> = entries
-        .into_iter()
-        .map(|(name, values)| {
-            let n = values.len();
-            (
-                name,
-                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                n,
-            )
-        })
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(name, data, n)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![*n], data)
-                .map(|view| (name.clone(), view))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TrainError::Setup(e.to_string()))?;
-    safetensors::serialize(views, None).map_err(|e| TrainError::Setup(e.to_string()))
-}
-
-fn read_moments(
-    bytes: &[u8],
-    device: &Device,
-) -> Result<std::collections::BTreeMap<String, super::optimizer::Moments>, TrainError> {
-    let corrupt = |message: String| {
-        TrainError::Bundle(BundleError::Corrupt {
-            file: OPTIMIZER_FILE.into(),
-            message,
-        })
-    };
-    let tensors =
-        safetensors::SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
-    let entries = tensors
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (name, values)
-        })
-        .collect();
-    moments_from_host(entries, device).map_err(corrupt)
+impl Fit for Trainer {
+    fn step(&mut self) -> Result<StepLog, TrainError> {
+        Trainer::step(self)
+    }
+    fn position(&self) -> (usize, usize) {
+        (self.state.step, self.state.config.steps)
+    }
+    fn batch_size(&self) -> usize {
+        self.state.config.batch_size
+    }
+    fn history(&self) -> &[StepLog] {
+        &self.state.history
+    }
+    fn bundle(&self) -> Result<Bundle, TrainError> {
+        Trainer::bundle(self)
+    }
+    fn checkpoint(&self) -> Result<Bundle, TrainError> {
+        Trainer::checkpoint(self)
+    }
 }
