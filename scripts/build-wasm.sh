@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the two browser modules into www/pkg/ with the web client beside them:
-#   tessera_cpu     CPU only (burn flex): the small download, used when WebGPU is unavailable
-#   tessera_webgpu  WebGPU (with the CPU as its own fallback)
-# Usage: scripts/build-wasm.sh [cpu|webgpu|all]   (default all)
+# Builds the browser modules into www/pkg/ with the web client beside them, one pair per model
+# family so each page downloads only its own:
+#   tessera_cpu / tessera_webgpu                BMFM-RNA (cell annotation)
+#   tessera_mammal_cpu / tessera_mammal_webgpu  MAMMAL (the playground)
+# The CPU module (burn flex) is the small download, used when WebGPU is unavailable; the WebGPU
+# one keeps the CPU as its own fallback.
+# Usage: scripts/build-wasm.sh [cpu|webgpu|mammal|all]   (default all; cpu/webgpu: BMFM-RNA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -31,10 +34,15 @@ build() { # name, cargo profile, cargo feature args...
     "$(gzip -9 -c "$out/${name}_bg.wasm" | wc -c)"
 }
 
+mammal=(--no-default-features --features mammal)
 case "$which" in
   cpu) build tessera_cpu wasm "${cpu_profile[@]}" ;;
   webgpu) build tessera_webgpu wasm-gpu --features webgpu ;;
-  all) build tessera_cpu wasm "${cpu_profile[@]}"; build tessera_webgpu wasm-gpu --features webgpu ;;
-  *) echo "usage: $0 [cpu|webgpu|all]" >&2; exit 2 ;;
+  mammal) build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
+    build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu ;;
+  all) build tessera_cpu wasm "${cpu_profile[@]}"; build tessera_webgpu wasm-gpu --features webgpu
+    build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
+    build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu ;;
+  *) echo "usage: $0 [cpu|webgpu|mammal|all]" >&2; exit 2 ;;
 esac
 cp web/src/tessera.js web/src/worker.js web/src/tessera.d.ts "$out/"

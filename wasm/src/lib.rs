@@ -1,8 +1,9 @@
 //! Tessera's browser API: JS values in, a core call, JS values out. Every entry point returns
 //! `Result`, so bad input surfaces as a JS exception rather than a trap.
 //!
-//! Built twice (scripts/build-wasm.sh): a small CPU-only module and a WebGPU module, which
-//! still falls back to the CPU when the browser offers no adapter.
+//! Built per model family (feature `rna` or `mammal`, so each page downloads only its own) and
+//! per backend (scripts/build-wasm.sh): a small CPU-only module and a WebGPU module, which still
+//! falls back to the CPU when the browser offers no adapter.
 
 use std::rc::Rc;
 
@@ -13,7 +14,13 @@ use tessera_core::models::encoder::EncoderModel;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+#[cfg(feature = "mammal")]
+mod mammal;
+#[cfg(feature = "rna")]
 mod rna;
+#[cfg(feature = "mammal")]
+pub use mammal::MammalSession;
+#[cfg(feature = "rna")]
 pub use rna::{RnaAnnotator, RnaDataset};
 
 /// The browser's allocator, counted so the benchmark can report peak memory.
@@ -97,9 +104,18 @@ impl Runtime {
 
     /// Loads a BMFM-RNA bundle (config, weights, gene vocabulary, optional `tessera.json`)
     /// from its tar archive, ready to annotate cells.
+    #[cfg(feature = "rna")]
     #[wasm_bindgen(js_name = loadRnaModel)]
     pub fn load_rna_model(&self, archive: &[u8]) -> Result<RnaAnnotator, JsError> {
         rna::load(archive, &self.device, self.backend == "webgpu")
+    }
+
+    /// Loads a MAMMAL bundle (config, weights, `tokenizer/`, optional `tessera.json` with its
+    /// tasks) from its tar archive.
+    #[cfg(feature = "mammal")]
+    #[wasm_bindgen(js_name = loadMammalModel)]
+    pub fn load_mammal_model(&self, archive: &[u8]) -> Result<MammalSession, JsError> {
+        mammal::load(archive, &self.device)
     }
 }
 

@@ -3,11 +3,13 @@
 //! ids, an attention mask and scalar inputs exactly as fuse-med-ml's `ModularTokenizerOp` makes them.
 //!
 //! `config` reads the folder's `config.yaml`, `prompt` is the grammar (prompt → segments),
-//! `modular` encodes segments with the Hugging Face sub-tokenizers and decodes ids back to text.
+//! `modular` encodes segments with the Hugging Face sub-tokenizers (`sub`: the stages MAMMAL
+//! uses) and decodes ids back to text.
 
 mod config;
 mod modular;
 mod prompt;
+mod sub;
 
 pub use config::{ModularConfig, SubTokenizerInfo};
 pub use modular::{EncodeOptions, Encoding, MammalTokenizeError, ModularTokenizer, SCALAR_SOURCE};

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::sub::SubTokenizer;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
-use tokenizers::Tokenizer;
 
 use super::config::ModularConfig;
 use super::prompt::{PromptError, SegmentKind, Truncation, excerpt, parse_prompt};
@@ -23,7 +23,7 @@ const RAND_SEED: u64 = 1234;
 /// A loaded tokenizer folder.
 pub struct ModularTokenizer {
     names: Vec<String>,
-    tokenizers: Vec<Tokenizer>,
+    tokenizers: Vec<SubTokenizer>,
     /// Every id's token string: the shared specials, then each sub-tokenizer's vocabulary.
     tokens: HashMap<u32, String>,
     /// Special tokens (`<…>`, shared by every sub-tokenizer) → id.
@@ -140,7 +140,7 @@ impl ModularTokenizer {
         for info in &config.tokenizers_info {
             let (path, bytes) = read(info.file())?;
             let tokenizer =
-                Tokenizer::from_bytes(bytes).map_err(|e| MammalTokenizeError::File {
+                SubTokenizer::from_bytes(bytes).map_err(|e| MammalTokenizeError::File {
                     file: path,
                     message: e.to_string(),
                 })?;
@@ -160,7 +160,7 @@ impl ModularTokenizer {
         Self::new(names, tokenizers)
     }
 
-    fn new(names: Vec<String>, tokenizers: Vec<Tokenizer>) -> Result<Self, MammalTokenizeError> {
+    fn new(names: Vec<String>, tokenizers: Vec<SubTokenizer>) -> Result<Self, MammalTokenizeError> {
         let mut specials = HashMap::new();
         for tokenizer in &tokenizers {
             for (id, token) in tokenizer.get_added_tokens_decoder() {
