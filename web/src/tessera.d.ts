@@ -23,6 +23,8 @@ export interface Progress {
 
 export interface TesseraOptions {
   backend?: BackendChoice;
+  /** Which models the worker's module holds (one family per module keeps downloads small). */
+  family?: "rna" | "mammal";
   /** URL of the folder holding tessera.js, worker.js and the wasm modules (default: this module's folder). */
   base?: string | URL;
   onProgress?: (progress: Progress) => void;
@@ -166,6 +168,58 @@ export declare class RnaAnnotatorClient {
   close(): Promise<boolean>;
 }
 
+/** A task a fine-tuned MAMMAL bundle was trained for (its `tessera.json`). */
+export interface MammalTask {
+  name: string;
+  title: string;
+  /** The prompt with `{INPUT}` holes. */
+  prompt: string;
+  inputs: string[];
+  readout: { kind: "classify"; classes: [label: string, token: string][] } | { kind: "regress"; mean: number; std: number };
+}
+
+export interface MammalInfo {
+  tasks: MammalTask[];
+  model: { dModel: number; layers: number; heads: number; vocab: number; parameters: number };
+  /** Sub-tokenizer names in config order (`AA`, `SMILES`, `CELL_ATTRIBUTES`, `GENE`). */
+  tokenizers: string[];
+}
+
+export interface MammalEncoding {
+  ids: number[];
+  tokens: string[];
+  /** Per token: the sub-tokenizer that made it, or `SCALARS_LITERALS`. */
+  sources: string[];
+  scalars: number[];
+  scalarsValid: boolean[];
+  /** Pieces outside a sub-tokenizer's vocabulary (became `<UNK>`). */
+  warnings: string[];
+}
+
+/** What to read from the model; a bundle task's `readout` is accepted too. */
+export type MammalTaskSpec =
+  | { kind: "generate"; maxNewTokens?: number; beams?: number }
+  | { kind: "classify"; classes: string[] }
+  | { kind: "regress"; mean?: number; std?: number }
+  | MammalTask["readout"];
+
+export type MammalAnswer =
+  | { kind: "text"; text: string; ids: number[]; score: number | null }
+  | { kind: "classes"; text: string; probabilities: number[]; predicted: number }
+  | { kind: "value"; value: number; raw: number };
+
+/** A MAMMAL bundle loaded in the worker. */
+export declare class MammalClient {
+  readonly info: MammalInfo;
+  /** Tokenizes a prompt; a malformed one rejects naming the fragment and its position. */
+  tokenize(prompt: string): Promise<MammalEncoding>;
+  /** The prompt of the bundle's task `name` with its holes filled (`{ SMILES: "CCO" }`). */
+  taskPrompt(name: string, inputs: Record<string, string>): Promise<string>;
+  /** Answers one prompt; token ids outside the model's vocabulary reject with the id named. */
+  run(prompt: string, task: MammalTaskSpec): Promise<{ encoding: MammalEncoding; answer: MammalAnswer; seconds: number; backend: "webgpu" | "cpu" }>;
+  close(): Promise<boolean>;
+}
+
 export declare class Tessera {
   /** Starts the worker, loads the right wasm module and picks the backend. */
   static create(options?: TesseraOptions): Promise<Tessera>;
@@ -177,6 +231,8 @@ export declare class Tessera {
   loadEncoder(url: string | URL, onProgress?: (progress: Progress) => void): Promise<EncoderClient>;
   /** Loads a BMFM-RNA bundle (.tar) from a URL, or from a file the user picked. */
   loadRnaModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<RnaAnnotatorClient>;
+  /** Loads a MAMMAL bundle (.tar: config, weights, tokenizer/, tessera.json); needs `family: "mammal"`. */
+  loadMammalModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<MammalClient>;
   /** Stops the worker. */
   terminate(): void;
 }

@@ -155,6 +155,45 @@ export class RnaAnnotatorClient {
   }
 }
 
+/** A MAMMAL bundle loaded in the worker (see tessera.d.ts). */
+export class MammalClient {
+  constructor(channel, handle, info) {
+    this.channel = channel;
+    this.handle = handle;
+    this.info = info;
+  }
+
+  /** A prompt's ids, tokens and each token's sub-tokenizer (`sources`). */
+  tokenize(prompt) {
+    return this.channel.call("mammalTokenize", { handle: this.handle, prompt: String(prompt) });
+  }
+
+  /** The prompt of one of the bundle's own tasks, its holes filled from `inputs`. */
+  taskPrompt(name, inputs) {
+    return this.channel.call("mammalTaskPrompt", { handle: this.handle, name, inputs: { ...inputs } });
+  }
+
+  /** Runs `prompt` with `task` (generate / classify / regress, or a bundle task's readout). */
+  run(prompt, task) {
+    return this.channel.call("mammalRun", { handle: this.handle, prompt: String(prompt), task });
+  }
+
+  close() {
+    return this.channel.call("closeModel", { handle: this.handle });
+  }
+}
+
+/** A model source as the worker takes it: a URL, or the bytes of a file the user picked. */
+async function sourcePayload(source) {
+  if (typeof source === "string" || source instanceof URL) {
+    return { url: new URL(source, globalThis.location?.href).href };
+  }
+  if (typeof Blob !== "undefined" && source instanceof Blob) {
+    return { name: source.name ?? "model.tar", bytes: new Uint8Array(await source.arrayBuffer()) };
+  }
+  return { name: source.name ?? "model.tar", bytes: source.bytes };
+}
+
 export class Tessera {
   constructor(worker, channel, info) {
     this.worker = worker;
@@ -169,7 +208,7 @@ export class Tessera {
     const channel = new Channel(worker);
     const info = await channel.call(
       "init",
-      { backend: options.backend ?? "auto", base: base.href },
+      { backend: options.backend ?? "auto", base: base.href, family: options.family ?? "rna" },
       options.onProgress,
     );
     return new Tessera(worker, channel, info);
@@ -186,16 +225,14 @@ export class Tessera {
    * `File`/`Blob`/`{ name, bytes }` the user picked.
    */
   async loadRnaModel(source, onProgress) {
-    let payload;
-    if (typeof source === "string" || source instanceof URL) {
-      payload = { url: new URL(source, globalThis.location?.href).href };
-    } else if (typeof Blob !== "undefined" && source instanceof Blob) {
-      payload = { name: source.name ?? "model.tar", bytes: new Uint8Array(await source.arrayBuffer()) };
-    } else {
-      payload = { name: source.name ?? "model.tar", bytes: source.bytes };
-    }
-    const { handle, info } = await this.channel.call("loadRnaModel", payload, onProgress);
+    const { handle, info } = await this.channel.call("loadRnaModel", await sourcePayload(source), onProgress);
     return new RnaAnnotatorClient(this.channel, handle, info);
+  }
+
+  /** Loads a MAMMAL bundle (needs `family: "mammal"` at `create`). */
+  async loadMammalModel(source, onProgress) {
+    const { handle, info } = await this.channel.call("loadMammalModel", await sourcePayload(source), onProgress);
+    return new MammalClient(this.channel, handle, info);
   }
 
   terminate() {

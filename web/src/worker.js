@@ -19,9 +19,16 @@ async function gpuAdapterAvailable() {
   }
 }
 
-async function init({ backend, base }, progress) {
+/** The wasm module of a model family and backend (scripts/build-wasm.sh builds them). */
+function moduleName(family, gpu) {
+  if (family !== "rna" && family !== "mammal") throw new Error(`unknown model family ${family}`);
+  const prefix = family === "rna" ? "tessera" : `tessera_${family}`;
+  return `${prefix}_${gpu ? "webgpu" : "cpu"}`;
+}
+
+async function init({ backend, base, family = "rna" }, progress) {
   const wantGpu = backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
-  const name = wantGpu ? "tessera_webgpu" : "tessera_cpu";
+  const name = moduleName(family, wantGpu);
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
   api = await import(new URL(`${name}.js`, base).href);
   await api.default({ module_or_path: new URL(`${name}_bg.wasm`, base) });
@@ -86,6 +93,12 @@ async function readFiles(files, progress) {
 function rnaModel(handle) {
   const model = models.get(handle);
   if (!model || typeof model.openData !== "function") throw new Error(`no RNA model with handle ${handle}`);
+  return model;
+}
+
+function mammalModel(handle) {
+  const model = models.get(handle);
+  if (!model || typeof model.tokenize !== "function") throw new Error(`no MAMMAL model with handle ${handle}`);
   return model;
 }
 
@@ -170,6 +183,33 @@ const handlers = {
     const handle = nextHandle++;
     models.set(handle, model);
     return { handle, info: model.info() };
+  },
+  async loadMammalModel(source, progress) {
+    if (!runtime) throw new Error("not initialised");
+    if (typeof runtime.loadMammalModel !== "function") throw new Error("this module has no MAMMAL (start with family: \"mammal\")");
+    const { bytes, name } = await archiveBytes(source, progress);
+    progress({ stage: "load", loaded: 0, total: 1 });
+    let model;
+    try {
+      model = runtime.loadMammalModel(bytes);
+    } catch (error) {
+      throw new Error(`${name}: ${error.message ?? error}`);
+    }
+    progress({ stage: "load", loaded: 1, total: 1 });
+    const handle = nextHandle++;
+    models.set(handle, model);
+    return { handle, info: model.info() };
+  },
+  async mammalTokenize({ handle, prompt }) {
+    return mammalModel(handle).tokenize(prompt);
+  },
+  async mammalTaskPrompt({ handle, name, inputs }) {
+    return mammalModel(handle).taskPrompt(name, inputs);
+  },
+  async mammalRun({ handle, prompt, task }) {
+    const began = performance.now();
+    const out = await mammalModel(handle).run(prompt, task);
+    return { ...out, seconds: (performance.now() - began) / 1000, backend: runtime.backend };
   },
   async openData({ handle, files }, progress) {
     const model = rnaModel(handle);

@@ -203,6 +203,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let info = MammalInfo {
         tasks: tasks.iter().map(|t| t.task.clone()).collect(),
         provenance: json!({
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
             "tasks": args.task,
             "steps": config.steps,
             "batch_size": config.batch_size,
