@@ -1,7 +1,7 @@
 // Cell annotation page: the engine (worker + wasm) loads a BMFM-RNA bundle, reads the user's
 // cells locally, annotates them batch by batch, and shows a 2-D map, a legend and the CSV.
 // Nothing but the site's own files (engine, model, sample) is ever fetched; data stays here.
-import { Tessera } from "./pkg/tessera.js";
+import { backendLabel, escape, sameSite, startEngine } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
@@ -16,9 +16,6 @@ const benchLengths = list("benchLengths", "256,1024");
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  engine: $("engine"),
-  backend: $("backend"),
-  note: $("note"),
   modelInfo: $("model-info"),
   modelProgress: $("model-progress"),
   modelFile: $("model-file"),
@@ -58,13 +55,6 @@ const state = {
   benchAbort: null,
 };
 
-/** Only paths of this site: the page never fetches anything from elsewhere. */
-function sameSite(path) {
-  const url = new URL(path, location.href);
-  if (url.origin !== location.origin) throw new Error(`${path}: only this site's files can be loaded`);
-  return url;
-}
-
 function setState(name) {
   document.body.dataset.state = name;
 }
@@ -81,26 +71,18 @@ function clearError() {
   ui.error.textContent = "";
 }
 
-const backendLabel = (b) => (b === "webgpu" ? "WebGPU" : "CPU (WebAssembly)");
 const number = (n) => n.toLocaleString("en-US");
 
 // ---- engine and model ---------------------------------------------------------------------
 
 async function start() {
   try {
-    state.tessera = await Tessera.create({ backend: backendChoice, base: new URL("./pkg/", location.href) });
+    state.tessera = await startEngine({ backend: backendChoice, family: "rna" });
   } catch (error) {
-    ui.backend.textContent = "unavailable";
-    ui.note.textContent = String(error.message ?? error);
-    ui.engine.dataset.state = "error";
     ui.modelInfo.textContent = "The engine did not start, so no model can run.";
     showError(error);
     return;
   }
-  ui.backend.textContent = backendLabel(state.tessera.backend);
-  ui.note.textContent = state.tessera.note;
-  ui.engine.dataset.state = state.tessera.backend;
-  window.tessera = state.tessera;
   setState("ready");
   try {
     const url = sameSite(modelPath);
@@ -427,10 +409,6 @@ function addBenchRow(row) {
     : `<td>${row.cellsPerSecond.toFixed(2)}</td><td>${number(Math.round(row.tokensPerSecond))}</td>` +
       `<td>${(row.peakHeapBytes / 2 ** 20).toFixed(0)}</td>`);
   ui.benchRows.append(tr);
-}
-
-function escape(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 // ---- wiring -------------------------------------------------------------------------------

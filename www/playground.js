@@ -1,7 +1,7 @@
 // MAMMAL playground: pick a task template (or the model's own fine-tuned tasks), fill in
 // sequences/SMILES/genes, see the prompt tokenized and coloured by sub-tokenizer, and run it in
 // the worker (WebGPU or CPU). Nothing but the site's own files is fetched; inputs stay here.
-import { Tessera } from "./pkg/tessera.js";
+import { backendLabel, escape, sameSite, startEngine } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
@@ -9,7 +9,6 @@ const modelPath = params.get("model") ?? "models/mammal-molecules.tar";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
-  engine: $("engine"), backend: $("backend"), note: $("note"),
   modelInfo: $("model-info"), modelProgress: $("model-progress"), modelFile: $("model-file"),
   template: $("template"), templateNote: $("template-note"), inputs: $("inputs"), prompt: $("prompt"),
   tokens: $("tokens"), tokenSummary: $("token-summary"), legend: $("legend"),
@@ -89,8 +88,6 @@ const colour = (source) => SOURCE_COLOURS[source] ?? "#e8ebf1";
 
 const state = { tessera: null, model: null, templates: [], template: null, tokenizeJob: 0 };
 
-const escape = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-const backendLabel = (b) => (b === "webgpu" ? "WebGPU" : "CPU (WebAssembly)");
 
 function showError(error) {
   ui.error.textContent = String(error?.message ?? error);
@@ -102,30 +99,17 @@ function clearError() {
   ui.error.textContent = "";
 }
 
-/** Only paths of this site: the page never fetches anything from elsewhere. */
-function sameSite(path) {
-  const url = new URL(path, location.href);
-  if (url.origin !== location.origin) throw new Error(`${path}: only this site's files can be loaded`);
-  return url;
-}
-
 // ---- engine and model ---------------------------------------------------------------------
 
 async function start() {
   try {
-    state.tessera = await Tessera.create({ backend: backendChoice, family: "mammal", base: new URL("./pkg/", location.href) });
+    state.tessera = await startEngine({ backend: backendChoice, family: "mammal" });
   } catch (error) {
-    ui.backend.textContent = "unavailable";
-    ui.note.textContent = String(error.message ?? error);
-    ui.engine.dataset.state = "error";
     ui.modelInfo.textContent = "The engine did not start, so no model can run.";
     showError(error);
     document.body.dataset.state = "error";
     return;
   }
-  ui.backend.textContent = backendLabel(state.tessera.backend);
-  ui.note.textContent = state.tessera.note;
-  ui.engine.dataset.state = state.tessera.backend;
   try {
     const url = sameSite(modelPath);
     await useModel(url.href, url.pathname.split("/").pop());

@@ -226,7 +226,7 @@ describe("fixture cells", () => {
       fixtureCsv.set(backend, text);
 
       assertOnlySiteRequests(requests, server.url, [
-        "/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/pkg/", bundle.url,
+        "/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/engine.js", "/www/pkg/", bundle.url,
       ]);
       assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
       await page.close();
@@ -347,7 +347,7 @@ describe("the pbmc3k sample", () => {
       });
       assert.ok(ties <= csv.cells.length / 100, `${ties} near-tie label differences`);
       t.diagnostic(`${backend}: ${(await page.textContent("#throughput")).trim()}`);
-      const allowed = ["/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/pkg/", model.url, sample.url];
+      const allowed = ["/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/engine.js", "/www/pkg/", model.url, sample.url];
       assertOnlySiteRequests(requests, server.url, allowed);
       await page.close();
     });

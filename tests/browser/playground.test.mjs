@@ -118,9 +118,13 @@ describe("MAMMAL playground", () => {
       assert.ok(Math.abs(value - native) <= 2e-3, `page ${value} vs native ${native}`);
       assert.match(await page.textContent("#answer-meta"), new RegExp(`ms on ${backend === "webgpu" ? "WebGPU" : "CPU"}`));
 
+      const allowed = ["/www/playground.html", "/www/style.css", "/www/playground.css", "/www/playground.js",
+        "/www/engine.js", "/www/pkg/", "/www/models/mammal-molecules.tar"];
       for (const url of requests) {
         if (url.startsWith("data:") || url.startsWith("blob:")) continue;
-        assert.equal(new URL(url).origin, server.url, `request left the site: ${url}`);
+        const parsed = new URL(url);
+        assert.equal(parsed.origin, server.url, `request left the site: ${url}`);
+        assert.ok(allowed.some((a) => (a.endsWith("/") ? parsed.pathname.startsWith(a) : parsed.pathname === a)), `unexpected request: ${parsed.pathname}`);
       }
       assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
       await page.close();

@@ -90,6 +90,26 @@ async function readFiles(files, progress) {
   return out;
 }
 
+/** Loads a bundle with the runtime's `loader` (`loadRnaModel`, …) and keeps it by handle. */
+async function loadModel(loader, source, progress) {
+  if (!runtime) throw new Error("not initialised");
+  if (typeof runtime[loader] !== "function") {
+    throw new Error(`this engine's module cannot ${loader} (start it with the model's family)`);
+  }
+  const { bytes, name } = await archiveBytes(source, progress);
+  progress({ stage: "load", loaded: 0, total: 1 });
+  let model;
+  try {
+    model = runtime[loader](bytes);
+  } catch (error) {
+    throw new Error(`${name}: ${error.message ?? error}`);
+  }
+  progress({ stage: "load", loaded: 1, total: 1 });
+  const handle = nextHandle++;
+  models.set(handle, model);
+  return { handle, info: model.info() };
+}
+
 function rnaModel(handle) {
   const model = models.get(handle);
   if (!model || typeof model.openData !== "function") throw new Error(`no RNA model with handle ${handle}`);
@@ -169,36 +189,11 @@ const handlers = {
     return { values: out, shape };
   },
 
-  async loadRnaModel(source, progress) {
-    if (!runtime) throw new Error("not initialised");
-    const { bytes, name } = await archiveBytes(source, progress);
-    progress({ stage: "load", loaded: 0, total: 1 });
-    let model;
-    try {
-      model = runtime.loadRnaModel(bytes);
-    } catch (error) {
-      throw new Error(`${name}: ${error.message ?? error}`);
-    }
-    progress({ stage: "load", loaded: 1, total: 1 });
-    const handle = nextHandle++;
-    models.set(handle, model);
-    return { handle, info: model.info() };
+  loadRnaModel(source, progress) {
+    return loadModel("loadRnaModel", source, progress);
   },
-  async loadMammalModel(source, progress) {
-    if (!runtime) throw new Error("not initialised");
-    if (typeof runtime.loadMammalModel !== "function") throw new Error("this module has no MAMMAL (start with family: \"mammal\")");
-    const { bytes, name } = await archiveBytes(source, progress);
-    progress({ stage: "load", loaded: 0, total: 1 });
-    let model;
-    try {
-      model = runtime.loadMammalModel(bytes);
-    } catch (error) {
-      throw new Error(`${name}: ${error.message ?? error}`);
-    }
-    progress({ stage: "load", loaded: 1, total: 1 });
-    const handle = nextHandle++;
-    models.set(handle, model);
-    return { handle, info: model.info() };
+  loadMammalModel(source, progress) {
+    return loadModel("loadMammalModel", source, progress);
   },
   async mammalTokenize({ handle, prompt }) {
     return mammalModel(handle).tokenize(prompt);

@@ -1,0 +1,40 @@
+// Shared by the demo pages: starting the engine (worker + wasm module) and showing which backend
+// runs, the site-only rule for fetched files, and HTML escaping.
+import { Tessera } from "./pkg/tessera.js";
+
+export const backendLabel = (backend) => (backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)");
+
+/** Only paths of this site: the pages never fetch anything from elsewhere. */
+export function sameSite(path) {
+  const url = new URL(path, location.href);
+  if (url.origin !== location.origin) throw new Error(`${path}: only this site's files can be loaded`);
+  return url;
+}
+
+export function escape(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+/**
+ * Starts the engine for a model `family` on `backend` (auto | webgpu | cpu) and shows the result
+ * in the page's `#engine`, `#backend` and `#note`; resolves to the `Tessera`, or rejects after
+ * showing why it could not start.
+ */
+export async function startEngine({ backend, family, onProgress }) {
+  const engine = document.getElementById("engine");
+  const label = document.getElementById("backend");
+  const note = document.getElementById("note");
+  try {
+    const tessera = await Tessera.create({ backend, family, base: new URL("./pkg/", location.href), onProgress });
+    label.textContent = backendLabel(tessera.backend);
+    note.textContent = tessera.note;
+    engine.dataset.state = tessera.backend;
+    window.tessera = tessera;
+    return tessera;
+  } catch (error) {
+    label.textContent = "unavailable";
+    note.textContent = String(error.message ?? error);
+    engine.dataset.state = "error";
+    throw error;
+  }
+}
