@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod data;
 pub mod eval;
+pub mod game;
 pub mod heap;
 pub mod models;
 pub mod nn;

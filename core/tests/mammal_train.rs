@@ -1,6 +1,6 @@
 //! MAMMAL fine-tuning on real molecules (B3DB classification, ESOL regression) with a tiny
 //! model: targets are laid out as the reference's task code does, both losses fall, a seed
-//! gives the same run, a checkpoint resumes to the very same weights, and held-out rows score.
+//! gives the same run and a checkpoint resumes to it (to float rounding), and held-out rows score.
 #![cfg(feature = "train")]
 
 mod common;
@@ -131,7 +131,8 @@ fn fine_tuning_learns_is_reproducible_and_resumes_exactly() {
         assert!(last < 0.8 * first, "{name}: {first:.4} → {last:.4}");
     }
 
-    // The same seed: the same run, bit for bit.
+    // The same seed: the same run. (To float rounding, not bit for bit: the CPU kernels split
+    // their parallel sums by the threads free at the time, so sums may associate differently.)
     let mut again =
         MammalTrainer::new(bundle.clone(), data.clone(), config.clone(), &device()).unwrap();
     while !again.done() {
@@ -147,14 +148,30 @@ fn fine_tuning_learns_is_reproducible_and_resumes_exactly() {
             .flat_map(|name| common::tensor_f32(&bytes, name).0)
             .collect()
     };
-    assert!(
-        weights(&again) == weights(&trainer),
-        "two runs of one seed differ"
-    );
+    let same_run = |a: &MammalTrainer, b: &MammalTrainer, what: &str| {
+        for (x, y) in a.state.history.iter().zip(&b.state.history) {
+            assert!(
+                (x.loss - y.loss).abs() < 1e-4 * y.loss,
+                "{what}, step {}: {} vs {}",
+                x.step,
+                x.loss,
+                y.loss
+            );
+        }
+        let (wa, wb) = (weights(a), weights(b));
+        let worst = wa
+            .iter()
+            .zip(&wb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            wa.len() == wb.len() && worst < 1e-4,
+            "{what}: weights differ by up to {worst}"
+        );
+    };
+    same_run(&again, &trainer, "a second run of the seed");
 
-    // Stop at step 13, go through a checkpoint's bytes, and finish: the same run. (Loaded
-    // weights are laid out afresh, and the matrix kernels may then sum in another order: equal
-    // to float rounding, not bit for bit.)
+    // Stop at step 13, go through a checkpoint's bytes, and finish: the same run.
     let mut short = MammalTrainer::new(bundle, data.clone(), config, &device()).unwrap();
     for _ in 0..13 {
         short.step().unwrap();
@@ -165,25 +182,8 @@ fn fine_tuning_learns_is_reproducible_and_resumes_exactly() {
     while !resumed.done() {
         resumed.step().unwrap();
     }
-    for (a, b) in resumed.state.history.iter().zip(&trainer.state.history) {
-        assert!(
-            (a.loss - b.loss).abs() < 1e-4 * b.loss,
-            "step {}: {} vs {}",
-            a.step,
-            a.loss,
-            b.loss
-        );
-    }
-    let (a, b) = (weights(&resumed), weights(&trainer));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
-    assert!(
-        a.len() == b.len() && worst < 1e-4,
-        "resumed weights differ by up to {worst}"
-    );
+    assert_eq!(resumed.state.history.len(), 30);
+    same_run(&resumed, &trainer, "the resumed run");
 }
 
 #[test]

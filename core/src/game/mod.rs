@@ -1,0 +1,15 @@
+//! The percolation attack game (../shared/specs/lattice-game.md): boards, the rules under three
+//! robustness definitions, and the players that attack them.
+//!
+//! `board` draws and stores boards, `clusters` keeps the lattice's clusters under removals,
+//! `rules` is the game itself, `policy` the baselines, `optimal` the exact flow optimum.
+
+pub mod board;
+pub mod clusters;
+pub mod optimal;
+pub mod policy;
+pub mod rules;
+
+pub use board::{Board, BoardError, Site};
+pub use policy::Policy;
+pub use rules::{Definition, FlowDirection, Game, GameError};

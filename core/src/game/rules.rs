@@ -1,0 +1,362 @@
+//! The game: a board's site states under one robustness definition (`network`, `flow`, `noodle`),
+//! moves that attack an `Alive` site, and the update that marks every no-longer-functional site
+//! `Dead` (../shared/specs/lattice-game.md §2–3).
+//!
+//! Only the attacked site's cluster changes in a move, so the update looks only at its parts
+//! ([`Clusters::remove`]); a site dies at most once, so a whole game costs O(N log N).
+
+use serde::{Deserialize, Serialize};
+
+use super::board::{Board, Site};
+use super::clusters::{Clusters, Split, Stats};
+
+/// Which pair of sides `flow` connects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowDirection {
+    /// Left column to right column (the paper's).
+    #[default]
+    Horizontal,
+    /// Top row to bottom row.
+    Vertical,
+    /// Either pair.
+    Both,
+}
+
+/// What "functional" means.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Definition {
+    /// Only a cluster larger than every fragment ever split off (the largest second-largest
+    /// cluster seen so far) is functional.
+    Network,
+    /// A cluster is functional while it touches both sides.
+    Flow { direction: FlowDirection },
+    /// A cluster dies when its perimeter / size ≥ `d` (off-board neighbours count as blocked).
+    Noodle { d: f64 },
+}
+
+impl Definition {
+    pub const NAMES: [&'static str; 3] = ["network", "flow", "noodle"];
+
+    /// `network`, `flow` (horizontal) or `noodle` (d = 2).
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "network" => Ok(Self::Network),
+            "flow" => Ok(Self::Flow {
+                direction: FlowDirection::Horizontal,
+            }),
+            "noodle" => Ok(Self::Noodle { d: 2.0 }),
+            other => Err(format!(
+                "unknown definition {other:?} (expected one of: {})",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Flow { .. } => "flow",
+            Self::Noodle { .. } => "noodle",
+        }
+    }
+
+    /// Whether a cluster with these sums is functional (`flow`, `noodle`; `network` decides
+    /// globally).
+    fn local(&self, stats: &Stats) -> bool {
+        match *self {
+            Self::Network => true,
+            Self::Flow { direction } => {
+                let horizontal = stats.left > 0 && stats.right > 0;
+                let vertical = stats.top > 0 && stats.bottom > 0;
+                match direction {
+                    FlowDirection::Horizontal => horizontal,
+                    FlowDirection::Vertical => vertical,
+                    FlowDirection::Both => horizontal || vertical,
+                }
+            }
+            Self::Noodle { d } => {
+                stats.size > 0 && (stats.perimeter as f64) < d * stats.size as f64
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum GameError {
+    #[error("site {site} is off the {n}×{n} board")]
+    OffBoard { site: usize, n: usize },
+    #[error("site ({row}, {column}) is {state:?}, not Alive: only Alive sites can be attacked")]
+    NotAlive {
+        row: usize,
+        column: usize,
+        state: Site,
+    },
+    #[error("the game is over")]
+    Over,
+}
+
+/// A game in progress.
+#[derive(Clone)]
+pub struct Game {
+    n: usize,
+    definition: Definition,
+    sites: Vec<Site>,
+    clusters: Clusters,
+    /// `network`: the largest second-largest cluster size seen.
+    m: u32,
+    occupied: usize,
+    /// Alive sites, unordered, with each site's position in it (O(1) removal).
+    alive: Vec<u32>,
+    position: Vec<u32>,
+    moves: usize,
+    /// Σ over moves of the alive fraction after it (the robustness area, unnormalised).
+    area: f64,
+    /// Sites to kill after a move (kept to avoid allocating per move).
+    scratch: Vec<u32>,
+}
+
+const NOWHERE: u32 = u32::MAX;
+
+impl Game {
+    /// A new game: every occupied site `Alive`, then the definition's update.
+    pub fn new(board: &Board, definition: Definition) -> Self {
+        let n = board.n;
+        let sites: Vec<Site> = board
+            .occupied
+            .iter()
+            .map(|&o| if o { Site::Alive } else { Site::Wall })
+            .collect();
+        let clusters = Clusters::new(n, board.occupied.clone());
+        let mut alive = Vec::with_capacity(n * n);
+        let mut position = vec![NOWHERE; n * n];
+        for (site, &state) in sites.iter().enumerate() {
+            if state == Site::Alive {
+                position[site] = alive.len() as u32;
+                alive.push(site as u32);
+            }
+        }
+        let mut game = Self {
+            n,
+            definition,
+            sites,
+            clusters,
+            m: 0,
+            occupied: board.occupied_count(),
+            alive,
+            position,
+            moves: 0,
+            area: 0.0,
+            scratch: Vec::with_capacity(n * n),
+        };
+        game.initial_update();
+        game
+    }
+
+    fn initial_update(&mut self) {
+        let labels = self.clusters.labels();
+        let functional: Vec<bool> = match self.definition {
+            Definition::Network => {
+                let sizes: Vec<u32> = labels.map(|l| self.clusters.stats(l).size).collect();
+                let (largest, second) = top_two(sizes.iter().copied().enumerate());
+                if sizes.len() >= 2 {
+                    self.m = second.map_or(0, |(_, s)| s);
+                }
+                let winner = largest.filter(|&(_, s)| s > self.m).map(|(i, _)| i);
+                (0..sizes.len()).map(|i| Some(i) == winner).collect()
+            }
+            definition => labels
+                .map(|l| definition.local(self.clusters.stats(l)))
+                .collect(),
+        };
+        for site in 0..self.sites.len() {
+            if self.sites[site] == Site::Alive && !functional[self.clusters.label(site) as usize] {
+                self.kill(site);
+            }
+        }
+    }
+
+    fn kill(&mut self, site: usize) {
+        if self.sites[site] != Site::Alive {
+            return;
+        }
+        self.sites[site] = Site::Dead;
+        let at = self.position[site] as usize;
+        let last = self.alive.pop().expect("an alive site is listed");
+        if last as usize != site {
+            self.alive[at] = last;
+            self.position[last as usize] = at as u32;
+        }
+        self.position[site] = NOWHERE;
+    }
+
+    /// Attacks `site` (row-major index); returns how many other sites died with it.
+    pub fn attack(&mut self, site: usize) -> Result<usize, GameError> {
+        if site >= self.sites.len() {
+            return Err(GameError::OffBoard { site, n: self.n });
+        }
+        if self.is_over() {
+            return Err(GameError::Over);
+        }
+        if self.sites[site] != Site::Alive {
+            return Err(GameError::NotAlive {
+                row: site / self.n,
+                column: site % self.n,
+                state: self.sites[site],
+            });
+        }
+        let before = self.alive.len();
+        self.kill(site);
+        self.sites[site] = Site::Attacked;
+        let split = self.clusters.remove(site);
+        self.update(&split);
+        self.moves += 1;
+        self.area += self.alive.len() as f64 / self.occupied.max(1) as f64;
+        Ok(before - 1 - self.alive.len())
+    }
+
+    /// Marks dead what the removal made non-functional (only the split cluster's parts change).
+    fn update(&mut self, split: &Split) {
+        let Some(kept) = split.kept else {
+            return;
+        };
+        let mut part_alive = [true; 3];
+        let kept_alive = match self.definition {
+            Definition::Network => {
+                let sizes = std::iter::once((3, self.clusters.stats(kept).size)).chain(
+                    split
+                        .parts()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &l)| (i, self.clusters.stats(l).size)),
+                );
+                let (largest, second) = top_two(sizes);
+                if let Some((_, s)) = second {
+                    self.m = self.m.max(s);
+                }
+                let winner = largest.filter(|&(_, s)| s > self.m).map(|(i, _)| i);
+                for (i, alive) in part_alive.iter_mut().enumerate() {
+                    *alive = winner == Some(i);
+                }
+                winner == Some(3)
+            }
+            definition => {
+                for (i, &label) in split.parts().iter().enumerate() {
+                    part_alive[i] = definition.local(self.clusters.stats(label));
+                }
+                definition.local(self.clusters.stats(kept))
+            }
+        };
+        // Collect, then kill: killing needs `&mut self` while a part's sites borrow the clusters.
+        let mut doomed = std::mem::take(&mut self.scratch);
+        doomed.clear();
+        for (i, &alive) in part_alive.iter().enumerate().take(split.part_count) {
+            if !alive {
+                doomed.extend(self.clusters.part_sites(split, i).map(|s| s as u32));
+            }
+        }
+        if !kept_alive && let Some(start) = split.kept_site {
+            self.clusters
+                .for_each_site(start, |s| doomed.push(s as u32));
+        }
+        for &s in &doomed {
+            self.kill(s as usize);
+        }
+        self.scratch = doomed;
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.alive.is_empty()
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    pub fn definition(&self) -> Definition {
+        self.definition
+    }
+
+    pub fn sites(&self) -> &[Site] {
+        &self.sites
+    }
+
+    /// Alive sites, in no particular order (the order is a function of the moves played).
+    pub fn alive_sites(&self) -> &[u32] {
+        &self.alive
+    }
+
+    pub fn alive_count(&self) -> usize {
+        self.alive.len()
+    }
+
+    pub fn occupied(&self) -> usize {
+        self.occupied
+    }
+
+    pub fn moves(&self) -> usize {
+        self.moves
+    }
+
+    /// #Alive / #occupied now.
+    pub fn functional_fraction(&self) -> f64 {
+        self.alive.len() as f64 / self.occupied.max(1) as f64
+    }
+
+    /// R = Σ_t f(t) / #occupied (Schneider et al.'s robustness; lower is a better attack).
+    pub fn robustness(&self) -> f64 {
+        self.area / self.occupied.max(1) as f64
+    }
+
+    /// Occupied, not-attacked 4-neighbours of a site (the `degree` policy's degree).
+    pub fn degree(&self, site: usize) -> usize {
+        4 - self.clusters.blocked(site) as usize
+    }
+}
+
+/// A cluster (by index) and its size, if any.
+type Ranked = Option<(usize, u32)>;
+
+/// The largest and second-largest (index, size) of a sequence, ties to the earlier for the
+/// largest (a tie makes the second equal to the largest).
+fn top_two(sizes: impl Iterator<Item = (usize, u32)>) -> (Ranked, Ranked) {
+    let mut largest: Ranked = None;
+    let mut second: Ranked = None;
+    for (i, s) in sizes {
+        match largest {
+            Some((_, l)) if s <= l => {
+                if second.is_none_or(|(_, t)| s > t) {
+                    second = Some((i, s));
+                }
+            }
+            _ => {
+                second = largest;
+                largest = Some((i, s));
+            }
+        }
+    }
+    (largest, second)
+}
+
+/// `count` boards drawn one after another from one generator seeded with `seed`; a board already
+/// over after the first update under any of the three definitions is drawn again, so every
+/// board can be played under each.
+pub fn draw_boards(n: usize, p: f64, count: usize, seed: u64) -> Vec<Board> {
+    let mut rng = super::board::rng(seed);
+    let definitions = [
+        Definition::Network,
+        Definition::Flow {
+            direction: FlowDirection::Horizontal,
+        },
+        Definition::Noodle { d: 2.0 },
+    ];
+    let mut boards = Vec::with_capacity(count);
+    while boards.len() < count {
+        let board = Board::random(n, p, &mut rng);
+        if definitions.iter().all(|&d| !Game::new(&board, d).is_over()) {
+            boards.push(board);
+        }
+    }
+    boards
+}

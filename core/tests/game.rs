@@ -1,0 +1,400 @@
+//! The attack game: clusters under removals equal clusters recomputed from scratch; the rules
+//! (incremental) equal a from-scratch reading of the spec move by move; hand-drawn boards where
+//! the definitions disagree; the random attacker's mean game length as the spec measured it; the
+//! flow optimum against exhaustive search; seeded boards and board files.
+
+use std::collections::{HashMap, VecDeque};
+
+use tessera_core::game::board::{rng, unit};
+use tessera_core::game::clusters::{Clusters, neighbours};
+use tessera_core::game::optimal::flow_optimum;
+use tessera_core::game::rules::draw_boards;
+use tessera_core::game::{Board, Definition, FlowDirection, Game, Policy, Site};
+
+const FLOW: Definition = Definition::Flow {
+    direction: FlowDirection::Horizontal,
+};
+const NOODLE: Definition = Definition::Noodle { d: 2.0 };
+const DEFINITIONS: [Definition; 3] = [Definition::Network, FLOW, NOODLE];
+
+/// Components of `active` by breadth-first search: label per site (u32::MAX when inactive).
+fn components(n: usize, active: &[bool]) -> (Vec<u32>, Vec<Vec<usize>>) {
+    let mut label = vec![u32::MAX; n * n];
+    let mut members = Vec::new();
+    for start in 0..n * n {
+        if !active[start] || label[start] != u32::MAX {
+            continue;
+        }
+        let l = members.len() as u32;
+        let mut queue = VecDeque::from([start]);
+        label[start] = l;
+        let mut sites = Vec::new();
+        while let Some(v) = queue.pop_front() {
+            sites.push(v);
+            for u in neighbours(n, v) {
+                if active[u] && label[u] == u32::MAX {
+                    label[u] = l;
+                    queue.push_back(u);
+                }
+            }
+        }
+        members.push(sites);
+    }
+    (label, members)
+}
+
+#[test]
+fn clusters_under_removals_equal_clusters_recomputed() {
+    let mut r = rng(11);
+    for round in 0..40 {
+        let n = 4 + round % 9;
+        let board = Board::random(n, 0.5 + 0.4 * unit(&mut r), &mut r);
+        let mut active = board.occupied.clone();
+        let mut clusters = Clusters::new(n, active.clone());
+        let mut order: Vec<usize> = (0..n * n).filter(|&s| active[s]).collect();
+        // A seeded shuffle.
+        for i in (1..order.len()).rev() {
+            order.swap(i, (unit(&mut r) * (i + 1) as f64) as usize);
+        }
+        for &site in &order {
+            let split = clusters.remove(site);
+            active[site] = false;
+            let (truth, members) = components(n, &active);
+            // Same partition: a bijection between our labels and the true ones.
+            let mut map: HashMap<u32, u32> = HashMap::new();
+            for s in (0..n * n).filter(|&s| active[s]) {
+                let ours = clusters.label(s);
+                assert_eq!(
+                    *map.entry(ours).or_insert(truth[s]),
+                    truth[s],
+                    "round {round}, site {s}"
+                );
+            }
+            assert_eq!(map.len(), members.len());
+            // The split-off parts are exactly some of the true clusters, listed site by site.
+            for (i, &part) in split.parts().iter().enumerate() {
+                let mut sites: Vec<usize> = clusters.part_sites(&split, i).collect();
+                sites.sort();
+                let mut want = members[map[&part] as usize].clone();
+                want.sort();
+                assert_eq!(sites, want);
+            }
+            // Sums equal a recount.
+            for (&ours, &t) in &map {
+                let stats = clusters.stats(ours);
+                let sites = &members[t as usize];
+                assert_eq!(stats.size as usize, sites.len());
+                assert_eq!(
+                    stats.left as usize,
+                    sites.iter().filter(|&&s| s % n == 0).count()
+                );
+                assert_eq!(
+                    stats.bottom as usize,
+                    sites.iter().filter(|&&s| s / n == n - 1).count()
+                );
+                let perimeter: usize = sites
+                    .iter()
+                    .map(|&s| 4 - neighbours(n, s).filter(|&u| active[u]).count())
+                    .sum();
+                assert_eq!(stats.perimeter as usize, perimeter, "round {round}");
+            }
+        }
+    }
+}
+
+/// The spec read literally: after every move, recompute clusters and who is functional.
+struct Reference {
+    n: usize,
+    definition: Definition,
+    sites: Vec<Site>,
+    m: usize,
+}
+
+impl Reference {
+    fn new(board: &Board, definition: Definition) -> Self {
+        let sites = board
+            .occupied
+            .iter()
+            .map(|&o| if o { Site::Alive } else { Site::Wall })
+            .collect();
+        let mut r = Self {
+            n: board.n,
+            definition,
+            sites,
+            m: 0,
+        };
+        r.update();
+        r
+    }
+
+    fn update(&mut self) {
+        let n = self.n;
+        let active: Vec<bool> = self
+            .sites
+            .iter()
+            .map(|&s| matches!(s, Site::Alive | Site::Dead))
+            .collect();
+        let (label, members) = components(n, &active);
+        let functional: Vec<bool> = match self.definition {
+            Definition::Network => {
+                let mut sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+                sizes.sort_unstable_by(|a, b| b.cmp(a));
+                if sizes.len() >= 2 {
+                    self.m = self.m.max(sizes[1]);
+                }
+                members
+                    .iter()
+                    .map(|c| c.len() > self.m && c.len() == sizes[0])
+                    .collect()
+            }
+            Definition::Flow { .. } => members
+                .iter()
+                .map(|c| c.iter().any(|&s| s % n == 0) && c.iter().any(|&s| s % n == n - 1))
+                .collect(),
+            Definition::Noodle { d } => members
+                .iter()
+                .map(|c| {
+                    let perimeter: usize = c
+                        .iter()
+                        .map(|&s| 4 - neighbours(n, s).filter(|&u| active[u]).count())
+                        .sum();
+                    (perimeter as f64) < d * c.len() as f64
+                })
+                .collect(),
+        };
+        for s in 0..n * n {
+            if self.sites[s] == Site::Alive && !functional[label[s] as usize] {
+                self.sites[s] = Site::Dead;
+            }
+        }
+    }
+
+    fn attack(&mut self, site: usize) {
+        assert_eq!(self.sites[site], Site::Alive);
+        self.sites[site] = Site::Attacked;
+        self.update();
+    }
+}
+
+#[test]
+fn the_rules_equal_the_spec_recomputed_after_every_move() {
+    for (k, definition) in DEFINITIONS.into_iter().enumerate() {
+        let boards = draw_boards(10, 0.65 + 0.1 * k as f64, 30, 5 + k as u64);
+        for (b, board) in boards.iter().enumerate() {
+            let mut game = Game::new(board, definition);
+            let mut reference = Reference::new(board, definition);
+            let mut r = rng(b as u64);
+            while !game.is_over() {
+                assert_eq!(
+                    game.sites(),
+                    reference.sites.as_slice(),
+                    "{definition:?} board {b}"
+                );
+                let site = Policy::Random { seed: 0 }.choose(&game, &mut r);
+                let before = game.alive_count();
+                let killed = game.attack(site).unwrap();
+                assert_eq!(killed, before - 1 - game.alive_count());
+                reference.attack(site);
+            }
+            assert_eq!(game.sites(), reference.sites.as_slice());
+            assert!(!reference.sites.contains(&Site::Alive));
+        }
+    }
+}
+
+/// A spanning line on top, a 3×3 block below: each definition keeps a different part alive.
+const DISAGREE: &str = "
+######
+......
+.###..
+.###..
+.###..
+......";
+
+fn states(game: &Game, sites: &[usize]) -> Vec<Site> {
+    sites.iter().map(|&s| game.sites()[s]).collect()
+}
+
+#[test]
+fn the_definitions_disagree_on_a_hand_drawn_board() {
+    let board = Board::parse(DISAGREE).unwrap();
+    let line: Vec<usize> = (0..6).collect();
+    let block: Vec<usize> = [2, 3, 4]
+        .iter()
+        .flat_map(|&i| [1, 2, 3].map(|j| i * 6 + j))
+        .collect();
+    let center = 3 * 6 + 2;
+
+    // flow: the line spans, the block touches neither side. One cut ends it.
+    let mut flow = Game::new(&board, FLOW);
+    assert!(states(&flow, &line).iter().all(|&s| s == Site::Alive));
+    assert!(states(&flow, &block).iter().all(|&s| s == Site::Dead));
+    assert_eq!(flow_optimum(&flow).unwrap().0, 1);
+    assert_eq!(
+        flow.attack(2).unwrap(),
+        5,
+        "the whole line dies with its cut"
+    );
+    assert!(flow.is_over());
+
+    // noodle: the line is a noodle (perimeter 14 over 6 sites ≥ 2), the block is not (12/9).
+    let mut noodle = Game::new(&board, NOODLE);
+    assert!(states(&noodle, &line).iter().all(|&s| s == Site::Dead));
+    assert!(states(&noodle, &block).iter().all(|&s| s == Site::Alive));
+    // Hollowing the block leaves a ring with perimeter 16 over 8 sites: a noodle.
+    assert_eq!(noodle.attack(center).unwrap(), 8);
+    assert!(noodle.is_over());
+
+    // network: the block is the giant (9 > m = 6, the line); it dies only at 6 sites.
+    let mut network = Game::new(&board, Definition::Network);
+    assert!(states(&network, &line).iter().all(|&s| s == Site::Dead));
+    assert!(states(&network, &block).iter().all(|&s| s == Site::Alive));
+    assert_eq!(
+        network.attack(center).unwrap(),
+        0,
+        "a ring of 8 is still the giant"
+    );
+    assert_eq!(network.attack(2 * 6 + 1).unwrap(), 0);
+    // Cutting the ring into two paths of 3: a tie, each ≤ m, so the game ends.
+    assert_eq!(network.attack(4 * 6 + 3).unwrap(), 6);
+    assert!(network.is_over());
+    assert_eq!(network.moves(), 3);
+
+    // Attacking a Dead or off-board site is refused by name.
+    let mut game = Game::new(&board, FLOW);
+    let e = game.attack(center).unwrap_err().to_string();
+    assert!(e.contains("(3, 2)") && e.contains("Dead"), "{e}");
+    assert!(
+        game.attack(99)
+            .unwrap_err()
+            .to_string()
+            .contains("off the 6×6 board")
+    );
+}
+
+#[test]
+fn a_random_attacker_takes_as_long_as_the_spec_measured() {
+    // Spec §4, n = 10, p = 0.8 (mean ± sd over random boards).
+    for (definition, mean, sd) in [
+        (Definition::Network, 25.0, 6.5),
+        (FLOW, 19.9, 6.8),
+        (NOODLE, 28.3, 4.9),
+    ] {
+        let boards = draw_boards(10, 0.8, 400, 1);
+        let steps: Vec<f64> = boards
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                Policy::Random { seed: i as u64 }
+                    .play(b, definition)
+                    .moves
+                    .len() as f64
+            })
+            .collect();
+        let m = steps.iter().sum::<f64>() / steps.len() as f64;
+        let s = (steps.iter().map(|x| (x - m).powi(2)).sum::<f64>() / steps.len() as f64).sqrt();
+        // Four standard errors of the mean, and the spread within 30 %.
+        assert!(
+            (m - mean).abs() < 4.0 * sd / 20.0,
+            "{definition:?}: mean {m:.2} vs {mean}"
+        );
+        assert!(
+            (s - sd).abs() < 0.3 * sd,
+            "{definition:?}: sd {s:.2} vs {sd}"
+        );
+    }
+}
+
+/// The fewest Alive sites whose attack ends a flow game, by trying every set of each size.
+fn exhaustive_flow(board: &Board) -> usize {
+    let game = Game::new(board, FLOW);
+    let alive: Vec<usize> = (0..board.sites())
+        .filter(|&s| game.sites()[s] == Site::Alive)
+        .collect();
+    for k in 0..=alive.len() {
+        let mut chosen: Vec<usize> = (0..k).collect();
+        loop {
+            let mut trial = game.clone();
+            for &c in &chosen {
+                if trial.sites()[alive[c]] == Site::Alive {
+                    trial.attack(alive[c]).unwrap();
+                }
+            }
+            if trial.is_over() {
+                return k;
+            }
+            // Next k-combination.
+            let mut i = k;
+            loop {
+                if i == 0 {
+                    break;
+                }
+                i -= 1;
+                if chosen[i] < alive.len() - k + i {
+                    chosen[i] += 1;
+                    for j in i + 1..k {
+                        chosen[j] = chosen[j - 1] + 1;
+                    }
+                    break;
+                }
+                if i == 0 {
+                    i = usize::MAX;
+                    break;
+                }
+            }
+            if k == 0 || i == usize::MAX {
+                break;
+            }
+        }
+    }
+    unreachable!("attacking every Alive site ends the game")
+}
+
+#[test]
+fn the_flow_optimum_by_duality_equals_exhaustive_search() {
+    for (n, p, seed) in [(4, 0.7, 1), (5, 0.75, 2), (5, 0.85, 3), (6, 0.7, 4)] {
+        for board in draw_boards(n, p, 12, seed) {
+            let game = Game::new(&board, FLOW);
+            let (optimum, cut) = flow_optimum(&game).unwrap();
+            assert_eq!(optimum, exhaustive_flow(&board), "{}", board.to_json_line());
+            // Its cut, played, ends the game in exactly that many moves.
+            let mut play = game.clone();
+            for site in &cut {
+                play.attack(*site).unwrap();
+            }
+            assert!(play.is_over());
+            assert_eq!(play.moves(), optimum);
+        }
+    }
+}
+
+#[test]
+fn boards_are_seeded_and_round_trip_through_board_files() {
+    let a = draw_boards(8, 0.7, 5, 42);
+    assert_eq!(a, draw_boards(8, 0.7, 5, 42));
+    assert_ne!(a, draw_boards(8, 0.7, 5, 43));
+    // Pinned: the same seed gives these sites on every platform.
+    assert_eq!(draw_boards(4, 0.6, 1, 7)[0].to_json_line(), PINNED);
+    let text: String = a.iter().map(|b| b.to_json_line() + "\n").collect();
+    assert_eq!(Board::read_lines(&text).unwrap(), a);
+    let e = Board::read_lines("{\"n\": 2, \"p\": 0.5, \"sites\": \"101\"}")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 1") && e.contains("needs 4"), "{e}");
+    let e = Board::read_lines("\n{\"n\": 2, \"p\": 0.5, \"sites\": \"10x1\"}")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2") && e.contains("'x'"), "{e}");
+}
+
+const PINNED: &str = r#"{"n":4,"p":0.6,"sites":"1101010101110111"}"#;
+
+#[test]
+fn degree_breaks_ties_by_the_smallest_index() {
+    let board = Board::parse("###\n###\n###").unwrap();
+    let game = Game::new(&board, FLOW);
+    // The centre has degree 4; after it every site has degree 2, and the smallest index wins.
+    assert_eq!(Policy::Degree.choose(&game, &mut rng(0)), 4);
+    let played = Policy::Degree.play(&board, FLOW);
+    assert_eq!(played.moves[..2], [4, 0]);
+}
