@@ -8,6 +8,7 @@ mod bundle_io;
 mod data;
 mod encoder;
 mod fit;
+mod game;
 mod info;
 mod mammal;
 mod memory;
@@ -37,6 +38,9 @@ enum Command {
     /// Inspect and pack model bundles.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// The percolation attack game: boards, baselines, the exact flow optimum.
+    #[command(subcommand)]
+    Game(game::GameCommand),
     /// MAMMAL: tokenize prompts, run models, check fixtures.
     #[command(subcommand)]
     Mammal(mammal::MammalCommand),
@@ -62,6 +66,7 @@ fn main() {
         Command::Bundle(command) => bundle::run(command),
         Command::Data(command) => data::run(command),
         Command::Encoder(command) => encoder::run(command),
+        Command::Game(command) => game::run(command),
         Command::Mammal(command) => mammal::run(command),
         Command::Rna(command) => rna::run(command),
         Command::Serve(args) => serve::run(args),

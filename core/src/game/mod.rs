@@ -2,10 +2,12 @@
 //! robustness definitions, and the players that attack them.
 //!
 //! `board` draws and stores boards, `clusters` keeps the lattice's clusters under removals,
-//! `rules` is the game itself, `policy` the baselines, `optimal` the exact flow optimum.
+//! `rules` is the game itself, `policy` the baselines, `optimal` the exact flow optimum,
+//! `evaluate` scores a player on a set of boards.
 
 pub mod board;
 pub mod clusters;
+pub mod evaluate;
 pub mod optimal;
 pub mod policy;
 pub mod rules;

@@ -1,5 +1,6 @@
 //! `tessera bench …`: speed and memory figures (printed, never pass/fail).
 
+mod game;
 mod mammal;
 mod rna;
 
@@ -15,12 +16,16 @@ pub enum BenchCommand {
     /// MAMMAL encoder tokens/s and generated tokens/s (with and without the cache) per prompt
     /// length.
     Mammal(mammal::MammalBench),
+    /// The attack game: a random attacker's moves/s and whole-game time per definition and size,
+    /// and the exact flow optimum's time.
+    Game(game::GameBench),
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Rna(args) => rna::run(args),
         BenchCommand::Mammal(args) => mammal::run(args),
+        BenchCommand::Game(args) => game::run(args),
     }
 }
 

@@ -1,0 +1,125 @@
+//! Scoring a player on a set of boards: moves to finish each board and the robustness area R —
+//! the numbers `tessera game eval` prints and the README's tables are made of.
+
+use super::board::{Board, Site};
+use super::optimal::flow_optimum;
+use super::policy::Policy;
+use super::rules::{Definition, Game};
+
+/// Who plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Player {
+    Policy(Policy),
+    /// The exact minimum (for `flow`: by duality, at any size).
+    Optimal,
+}
+
+impl Player {
+    /// A policy name of the command line (`random` takes `seed`).
+    pub fn parse(name: &str, seed: u64) -> Result<Self, String> {
+        match name {
+            "random" => Ok(Self::Policy(Policy::Random { seed })),
+            "degree" => Ok(Self::Policy(Policy::Degree)),
+            "greedy" => Ok(Self::Policy(Policy::Greedy)),
+            "optimal" => Ok(Self::Optimal),
+            "ci" | "corehd" | "agent" => Err(format!(
+                "policy {name:?} is not available yet (available: random, degree, greedy, optimal)"
+            )),
+            other => Err(format!(
+                "unknown policy {other:?} (expected random, degree, greedy or optimal)"
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Policy(p) => p.name(),
+            Self::Optimal => "optimal",
+        }
+    }
+}
+
+/// Per-board results in board order, or why there are none.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub steps: Option<Vec<usize>>,
+    pub robustness: Option<Vec<f64>>,
+    pub reason: Option<String>,
+}
+
+impl Evaluation {
+    pub fn mean_steps(&self) -> Option<f64> {
+        self.steps
+            .as_ref()
+            .map(|s| mean(s.iter().map(|&v| v as f64)))
+    }
+
+    pub fn std_steps(&self) -> Option<f64> {
+        let steps = self.steps.as_ref()?;
+        let m = self.mean_steps()?;
+        Some(mean(steps.iter().map(|&v| (v as f64 - m).powi(2))).sqrt())
+    }
+
+    pub fn mean_robustness(&self) -> Option<f64> {
+        self.robustness.as_ref().map(|r| mean(r.iter().copied()))
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    if count == 0 {
+        f64::NAN
+    } else {
+        sum / count as f64
+    }
+}
+
+/// Plays every board; `random` is seeded per board (`seed + index`) so one board's game does not
+/// depend on the others.
+pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Evaluation {
+    let mut steps = Vec::with_capacity(boards.len());
+    let mut robustness = Vec::with_capacity(boards.len());
+    for (i, board) in boards.iter().enumerate() {
+        let mut game = Game::new(board, definition);
+        match player {
+            Player::Policy(policy) => {
+                let policy = match policy {
+                    Policy::Random { seed } => Policy::Random {
+                        seed: seed.wrapping_add(i as u64),
+                    },
+                    other => other,
+                };
+                let played = policy.play(board, definition);
+                steps.push(played.moves.len());
+                robustness.push(played.robustness);
+            }
+            Player::Optimal => {
+                let Some((_, cut)) = flow_optimum(&game) else {
+                    return Evaluation {
+                        steps: None,
+                        robustness: None,
+                        reason: Some(format!(
+                            "the exact optimum is computed for `flow` (left–right or top–bottom) only; \
+                             exhaustive search for `{}` is not implemented yet",
+                            definition.name()
+                        )),
+                    };
+                };
+                // (Every cut site is still Alive when its turn comes, or the cut was not minimal;
+                // skipping is only a guard.)
+                for site in cut {
+                    if game.sites()[site] == Site::Alive {
+                        game.attack(site).expect("an Alive site");
+                    }
+                }
+                steps.push(game.moves());
+                robustness.push(game.robustness());
+            }
+        }
+    }
+    Evaluation {
+        steps: Some(steps),
+        robustness: Some(robustness),
+        reason: None,
+    }
+}

@@ -1,0 +1,170 @@
+//! `tessera game …`: the percolation attack game on the command line — boards to files, and
+//! players scored on them (the contract scripts rely on: ../shared/specs/lattice-game.md, the
+//! issue's command-line section).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde_json::json;
+use tessera_core::game::evaluate::{Player, evaluate};
+use tessera_core::game::rules::draw_boards;
+use tessera_core::game::{Board, Definition};
+
+use crate::bundle_io;
+
+#[derive(Subcommand)]
+pub enum GameCommand {
+    /// Draw boards (site-diluted n×n lattices; one redrawn while already over under any
+    /// definition) and write them as JSON Lines.
+    Boards(BoardsArgs),
+    /// Score players on a board file: moves to finish (mean, sd, per board) and the robustness
+    /// area R.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BoardsArgs {
+    /// Side n.
+    #[arg(long)]
+    pub size: usize,
+    /// Occupation probability.
+    #[arg(long)]
+    pub p: f64,
+    #[arg(long)]
+    pub count: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub boards: PathBuf,
+    /// network, flow (left–right) or noodle (d = 2).
+    #[arg(long)]
+    pub definition: String,
+    /// Comma-separated: random, degree, greedy, optimal.
+    #[arg(long, default_value = "random,degree,greedy,optimal")]
+    pub policy: String,
+    /// `random`'s seed (board i plays with seed + i).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// A JSON array, one object per policy, instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(command: GameCommand) -> Result<()> {
+    match command {
+        GameCommand::Boards(args) => boards(args),
+        GameCommand::Eval(args) => eval(args),
+    }
+}
+
+fn boards(args: BoardsArgs) -> Result<()> {
+    if args.size < 2 {
+        bail!("--size must be at least 2");
+    }
+    if !(args.p > 0.0 && args.p <= 1.0) {
+        bail!("--p must be in (0, 1], got {}", args.p);
+    }
+    let boards = draw_boards(args.size, args.p, args.count, args.seed);
+    let text: String = boards.iter().map(|b| b.to_json_line() + "\n").collect();
+    bundle_io::write_file_atomic(&args.out, text.as_bytes())?;
+    eprintln!(
+        "{} boards of {}×{} at p = {} (seed {}) → {}",
+        boards.len(),
+        args.size,
+        args.size,
+        args.p,
+        args.seed,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let file = args.boards.display().to_string();
+    let text =
+        std::fs::read_to_string(&args.boards).with_context(|| format!("{file}: cannot read"))?;
+    let boards = Board::read_lines(&text).with_context(|| file.clone())?;
+    let Some(first) = boards.first() else {
+        bail!("{file}: no boards");
+    };
+    if let Some((i, b)) = boards
+        .iter()
+        .enumerate()
+        .find(|(_, b)| b.n != first.n || b.p.to_bits() != first.p.to_bits())
+    {
+        bail!(
+            "{file}: board {} is {}×{} at p = {}, board 1 is {}×{} at p = {}; one size and p per file",
+            i + 1,
+            b.n,
+            b.n,
+            b.p,
+            first.n,
+            first.n,
+            first.p
+        );
+    }
+    let definition = Definition::parse(&args.definition).map_err(anyhow::Error::msg)?;
+    let players = args
+        .policy
+        .split(',')
+        .map(|name| Player::parse(name.trim(), args.seed))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let mut rows = Vec::new();
+    for player in &players {
+        let e = evaluate(&boards, definition, *player);
+        rows.push(json!({
+            "policy": player.name(),
+            "definition": definition.name(),
+            "size": first.n,
+            "p": first.p,
+            "boards": boards.len(),
+            "mean_steps": e.mean_steps(),
+            "std_steps": e.std_steps(),
+            "mean_auc": e.mean_robustness(),
+            "per_board_steps": e.steps,
+            "reason": e.reason,
+        }));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{} boards of {}×{} at p = {}, definition {}",
+        boards.len(),
+        first.n,
+        first.n,
+        first.p,
+        definition.name()
+    );
+    println!(
+        "{:<10} {:>11} {:>8} {:>8}",
+        "policy", "mean moves", "sd", "mean R"
+    );
+    for row in &rows {
+        match row["mean_steps"].as_f64() {
+            Some(mean) => println!(
+                "{:<10} {:>11.2} {:>8.2} {:>8.4}",
+                row["policy"].as_str().unwrap_or(""),
+                mean,
+                row["std_steps"].as_f64().unwrap_or(f64::NAN),
+                row["mean_auc"].as_f64().unwrap_or(f64::NAN)
+            ),
+            None => println!(
+                "{:<10} {:>11} — {}",
+                row["policy"].as_str().unwrap_or(""),
+                "n/a",
+                row["reason"].as_str().unwrap_or("")
+            ),
+        }
+    }
+    Ok(())
+}
