@@ -398,3 +398,32 @@ fn degree_breaks_ties_by_the_smallest_index() {
     let played = Policy::Degree.play(&board, FLOW);
     assert_eq!(played.moves[..2], [4, 0]);
 }
+
+#[test]
+fn collective_influence_and_corehd_pick_what_their_definitions_say() {
+    // A plus: the centre has degree 4 but nothing at distance 2 has more than one neighbour
+    // (CI₂ = 3·0), while each arm's inner site has CI₂ = (2−1)·(1 + 1 + 1) = 3.
+    let plus = Board::parse("..#..\n..#..\n#####\n..#..\n..#..").unwrap();
+    let game = Game::new(&plus, Definition::Network);
+    let mut r = rng(0);
+    assert_eq!(Policy::Degree.choose(&game, &mut r), 12);
+    assert_eq!(
+        Policy::CollectiveInfluence { radius: 2 }.choose(&game, &mut r),
+        7
+    );
+
+    // A 2×2 block (the only 2-core) hanging from a tree whose hub has degree 4: CoreHD attacks
+    // the core (ties → site 0), degree the hub.
+    let tree = Board::parse("##....\n##....\n.#....\n.#....\n###...\n.#....").unwrap();
+    let game = Game::new(&tree, Definition::Network);
+    assert_eq!(Policy::Degree.choose(&game, &mut r), 25);
+    assert_eq!(Policy::CoreHd.choose(&game, &mut r), 0);
+    // Once the core is broken, CoreHD falls back to degree.
+    let played = Policy::CoreHd.play(&tree, Definition::Network);
+    assert_eq!(played.moves[0], 0);
+    assert!(
+        played.moves.contains(&25) || played.moves.len() <= 3,
+        "{:?}",
+        played.moves
+    );
+}

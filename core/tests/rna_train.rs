@@ -86,6 +86,7 @@ struct Parts {
 
 #[test]
 fn adamw_decays_linear_weights_only_and_clips_the_global_norm() {
+    let _rng = common::device_rng();
     let d = device().autodiff();
     let parts = Parts {
         linear: LinearConfig::new(3, 2).init(&d),
@@ -144,6 +145,7 @@ fn pbmc() -> tessera_core::data::CountMatrix {
 
 #[test]
 fn collated_batches_follow_the_reference_layout() {
+    let _rng = common::device_rng();
     let matrix = pbmc();
     let rows: Vec<usize> = (0..4).collect();
     let genes = recipe::select_genes(&matrix, &(0..200).collect::<Vec<_>>(), 300);
@@ -283,6 +285,7 @@ fn tiny_run(seed: u64, steps: usize) -> (Bundle, TrainConfig, tessera_core::trai
 
 #[test]
 fn training_learns_is_reproducible_and_resumes_exactly() {
+    let _rng = common::device_rng();
     let (bundle, config, data) = tiny_run(11, 40);
     let mut trainer =
         Trainer::new(bundle.clone(), data.clone(), config.clone(), &device()).unwrap();

@@ -21,12 +21,14 @@ impl Player {
             "random" => Ok(Self::Policy(Policy::Random { seed })),
             "degree" => Ok(Self::Policy(Policy::Degree)),
             "greedy" => Ok(Self::Policy(Policy::Greedy)),
+            "ci" => Ok(Self::Policy(Policy::CollectiveInfluence { radius: 2 })),
+            "corehd" => Ok(Self::Policy(Policy::CoreHd)),
             "optimal" => Ok(Self::Optimal),
-            "ci" | "corehd" | "agent" => Err(format!(
-                "policy {name:?} is not available yet (available: random, degree, greedy, optimal)"
-            )),
+            "agent" => Err(
+                "policy \"agent\" is not available yet: no agent has been trained (available: random, degree, greedy, ci, corehd, optimal)".into(),
+            ),
             other => Err(format!(
-                "unknown policy {other:?} (expected random, degree, greedy or optimal)"
+                "unknown policy {other:?} (expected random, degree, greedy, ci, corehd or optimal)"
             )),
         }
     }

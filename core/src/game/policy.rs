@@ -1,17 +1,28 @@
-//! The baseline players: `random` (seeded), `degree` (adaptive highest degree, ties to the
-//! smallest row-major index) and `greedy` (the move that kills the most Alive sites now, ties to
-//! the smallest index), and playing a whole game with one.
+//! The baseline players, all adaptive (recomputed after every move) and breaking ties by the
+//! smallest row-major index: `random` (seeded), `degree` (highest degree), `greedy` (the move that
+//! kills the most Alive sites now), collective influence `ci` (Morone & Makse 2015, ℓ = 2) and
+//! `corehd` (Zdeborová et al. 2016: highest degree within the 2-core). Degrees and distances are
+//! on the graph of occupied, not-attacked sites; the chosen site is always an Alive one.
 
 use rand::rngs::Xoshiro256PlusPlus;
 
-use super::board::{Board, rng, unit};
+use super::board::{Board, Site, rng, unit};
+use super::clusters::neighbours;
 use super::rules::{Definition, Game};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
-    Random { seed: u64 },
+    Random {
+        seed: u64,
+    },
     Degree,
     Greedy,
+    /// CI_ℓ(i) = (k_i − 1) · Σ over sites j at distance exactly ℓ of (k_j − 1).
+    CollectiveInfluence {
+        radius: usize,
+    },
+    /// The highest degree within the 2-core; `degree` once the 2-core has no Alive site.
+    CoreHd,
 }
 
 /// A finished game.
@@ -29,6 +40,8 @@ impl Policy {
             Self::Random { .. } => "random",
             Self::Degree => "degree",
             Self::Greedy => "greedy",
+            Self::CollectiveInfluence { .. } => "ci",
+            Self::CoreHd => "corehd",
         }
     }
 
@@ -64,12 +77,105 @@ impl Policy {
                 let mut trial = game.clone();
                 trial.attack(site).expect("alive")
             }),
+            Self::CollectiveInfluence { radius } => {
+                let mut distance = vec![usize::MAX; game.sites().len()];
+                let mut queue = Vec::new();
+                best(alive, |site| {
+                    collective_influence(game, site, *radius, &mut distance, &mut queue)
+                })
+            }
+            Self::CoreHd => {
+                let core = two_core(game);
+                let in_core: Vec<u32> = alive
+                    .iter()
+                    .copied()
+                    .filter(|&s| core[s as usize])
+                    .collect();
+                let pool = if in_core.is_empty() { alive } else { &in_core };
+                best(pool, |site| {
+                    core_degree(game, &core, site, !in_core.is_empty())
+                })
+            }
         }
     }
 }
 
+fn active(game: &Game, site: usize) -> bool {
+    matches!(game.sites()[site], Site::Alive | Site::Dead)
+}
+
+/// CI_ℓ of `site` by a breadth-first search to depth ℓ (`distance` is all `usize::MAX` on entry
+/// and is restored).
+fn collective_influence(
+    game: &Game,
+    site: usize,
+    radius: usize,
+    distance: &mut [usize],
+    queue: &mut Vec<usize>,
+) -> usize {
+    let n = game.n();
+    queue.clear();
+    queue.push(site);
+    distance[site] = 0;
+    let mut head = 0;
+    let mut frontier = 0;
+    while head < queue.len() {
+        let v = queue[head];
+        head += 1;
+        if distance[v] == radius {
+            frontier += game.degree(v).saturating_sub(1);
+            continue;
+        }
+        for u in neighbours(n, v) {
+            if active(game, u) && distance[u] == usize::MAX {
+                distance[u] = distance[v] + 1;
+                queue.push(u);
+            }
+        }
+    }
+    for &v in queue.iter() {
+        distance[v] = usize::MAX;
+    }
+    game.degree(site).saturating_sub(1) * frontier
+}
+
+/// Membership in the 2-core of the active sites' graph (repeatedly drop sites of degree < 2).
+fn two_core(game: &Game) -> Vec<bool> {
+    let n = game.n();
+    let count = game.sites().len();
+    let mut inside: Vec<bool> = (0..count).map(|s| active(game, s)).collect();
+    let mut degree: Vec<usize> = (0..count)
+        .map(|s| if inside[s] { game.degree(s) } else { 0 })
+        .collect();
+    let mut stack: Vec<usize> = (0..count).filter(|&s| inside[s] && degree[s] < 2).collect();
+    while let Some(v) = stack.pop() {
+        if !inside[v] {
+            continue;
+        }
+        inside[v] = false;
+        for u in neighbours(n, v) {
+            if inside[u] {
+                degree[u] -= 1;
+                if degree[u] < 2 {
+                    stack.push(u);
+                }
+            }
+        }
+    }
+    inside
+}
+
+/// A site's degree within the 2-core (or in the whole graph when the core is empty).
+fn core_degree(game: &Game, core: &[bool], site: usize, within_core: bool) -> usize {
+    if within_core {
+        neighbours(game.n(), site).filter(|&u| core[u]).count()
+    } else {
+        game.degree(site)
+    }
+}
+
 /// The site with the highest score; ties to the smallest index.
-fn best(sites: &[u32], score: impl Fn(usize) -> usize) -> usize {
+fn best(sites: &[u32], mut score: impl FnMut(usize) -> usize) -> usize {
     let mut choice = (usize::MAX, 0usize);
     for &site in sites {
         let site = site as usize;

@@ -54,3 +54,11 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32]) {
         expected[worst.0]
     );
 }
+
+/// The CPU device's random generator is one per process: tests that draw from it (module init,
+/// dropout) take turns through this lock, or one test's draws would land between another's
+/// seeding and its dropout and break its reproducibility check.
+pub fn device_rng() -> std::sync::MutexGuard<'static, ()> {
+    static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
