@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use tessera_core::game::board::{rng, unit};
 use tessera_core::game::clusters::{Clusters, neighbours};
-use tessera_core::game::optimal::flow_optimum;
+use tessera_core::game::optimal::{SearchLimit, exhaustive_optimum, flow_optimum};
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{Board, Definition, FlowDirection, Game, Policy, Site};
 
@@ -305,58 +305,14 @@ fn a_random_attacker_takes_as_long_as_the_spec_measured() {
     }
 }
 
-/// The fewest Alive sites whose attack ends a flow game, by trying every set of each size.
-fn exhaustive_flow(board: &Board) -> usize {
-    let game = Game::new(board, FLOW);
-    let alive: Vec<usize> = (0..board.sites())
-        .filter(|&s| game.sites()[s] == Site::Alive)
-        .collect();
-    for k in 0..=alive.len() {
-        let mut chosen: Vec<usize> = (0..k).collect();
-        loop {
-            let mut trial = game.clone();
-            for &c in &chosen {
-                if trial.sites()[alive[c]] == Site::Alive {
-                    trial.attack(alive[c]).unwrap();
-                }
-            }
-            if trial.is_over() {
-                return k;
-            }
-            // Next k-combination.
-            let mut i = k;
-            loop {
-                if i == 0 {
-                    break;
-                }
-                i -= 1;
-                if chosen[i] < alive.len() - k + i {
-                    chosen[i] += 1;
-                    for j in i + 1..k {
-                        chosen[j] = chosen[j - 1] + 1;
-                    }
-                    break;
-                }
-                if i == 0 {
-                    i = usize::MAX;
-                    break;
-                }
-            }
-            if k == 0 || i == usize::MAX {
-                break;
-            }
-        }
-    }
-    unreachable!("attacking every Alive site ends the game")
-}
-
 #[test]
 fn the_flow_optimum_by_duality_equals_exhaustive_search() {
     for (n, p, seed) in [(4, 0.7, 1), (5, 0.75, 2), (5, 0.85, 3), (6, 0.7, 4)] {
         for board in draw_boards(n, p, 12, seed) {
             let game = Game::new(&board, FLOW);
             let (optimum, cut) = flow_optimum(&game).unwrap();
-            assert_eq!(optimum, exhaustive_flow(&board), "{}", board.to_json_line());
+            let (searched, _) = exhaustive_optimum(&game, 1_000_000).unwrap();
+            assert_eq!(optimum, searched, "{}", board.to_json_line());
             // Its cut, played, ends the game in exactly that many moves.
             let mut play = game.clone();
             for site in &cut {
@@ -425,5 +381,51 @@ fn collective_influence_and_corehd_pick_what_their_definitions_say() {
         played.moves.contains(&25) || played.moves.len() <= 3,
         "{:?}",
         played.moves
+    );
+}
+
+#[test]
+fn exhaustive_search_finds_optima_a_person_might_miss() {
+    let board = Board::parse(DISAGREE).unwrap();
+    // network: isolating a corner of the block (2 moves) leaves 6 ≤ m = 6 — one move fewer than
+    // shrinking the block to 6.
+    let (moves, line) =
+        exhaustive_optimum(&Game::new(&board, Definition::Network), 100_000).unwrap();
+    assert_eq!(moves, 2, "{line:?}");
+    let mut game = Game::new(&board, Definition::Network);
+    for site in line {
+        game.attack(site).unwrap();
+    }
+    assert!(game.is_over());
+    assert_eq!(
+        exhaustive_optimum(&Game::new(&board, NOODLE), 100_000)
+            .unwrap()
+            .0,
+        1
+    );
+    assert_eq!(
+        exhaustive_optimum(&Game::new(&board, FLOW), 100_000)
+            .unwrap()
+            .0,
+        1
+    );
+
+    // Never worse than a heuristic's game, and its line replays to the end.
+    for definition in [Definition::Network, NOODLE] {
+        for board in draw_boards(5, 0.8, 6, 9) {
+            let game = Game::new(&board, definition);
+            let (moves, line) = exhaustive_optimum(&game, 2_000_000).unwrap();
+            assert!(moves >= 1 && moves <= Policy::Degree.play(&board, definition).moves.len());
+            let mut replay = game.clone();
+            for site in line {
+                replay.attack(site).unwrap();
+            }
+            assert!(replay.is_over() && replay.moves() == moves);
+        }
+    }
+    let big = &draw_boards(9, 0.8, 1, 1)[0];
+    assert_eq!(
+        exhaustive_optimum(&Game::new(big, NOODLE), 10).unwrap_err(),
+        SearchLimit::TooLarge(81)
     );
 }

@@ -46,8 +46,8 @@ pub struct EvalArgs {
     /// network, flow (left–right) or noodle (d = 2).
     #[arg(long)]
     pub definition: String,
-    /// Comma-separated: random, degree, greedy, optimal.
-    #[arg(long, default_value = "random,degree,greedy,optimal")]
+    /// Comma-separated: random, degree, greedy, ci, corehd, optimal.
+    #[arg(long, default_value = "random,degree,greedy,ci,corehd,optimal")]
     pub policy: String,
     /// `random`'s seed (board i plays with seed + i).
     #[arg(long, default_value_t = 0)]

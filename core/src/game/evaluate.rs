@@ -2,15 +2,19 @@
 //! the numbers `tessera game eval` prints and the README's tables are made of.
 
 use super::board::{Board, Site};
-use super::optimal::flow_optimum;
+use super::optimal::{exhaustive_optimum, flow_optimum};
 use super::policy::Policy;
 use super::rules::{Definition, Game};
+
+/// States an exhaustive search may visit per board before `optimal` gives up.
+pub const EXHAUSTIVE_STATES: usize = 2_000_000;
 
 /// Who plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Player {
     Policy(Policy),
-    /// The exact minimum (for `flow`: by duality, at any size).
+    /// The exact minimum (`flow`: by duality, at any size; otherwise exhaustive search on boards
+    /// of at most 64 sites, within [`EXHAUSTIVE_STATES`]).
     Optimal,
 }
 
@@ -96,20 +100,27 @@ pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Eva
                 robustness.push(played.robustness);
             }
             Player::Optimal => {
-                let Some((_, cut)) = flow_optimum(&game) else {
-                    return Evaluation {
-                        steps: None,
-                        robustness: None,
-                        reason: Some(format!(
-                            "the exact optimum is computed for `flow` (left–right or top–bottom) only; \
-                             exhaustive search for `{}` is not implemented yet",
-                            definition.name()
-                        )),
-                    };
+                let line = match flow_optimum(&game) {
+                    Some((_, cut)) => cut,
+                    None => match exhaustive_optimum(&game, EXHAUSTIVE_STATES) {
+                        Ok((_, line)) => line,
+                        Err(limit) => {
+                            return Evaluation {
+                                steps: None,
+                                robustness: None,
+                                reason: Some(format!(
+                                    "board {}: {limit}; the exact optimum of `{}` is known only \
+                                     on small boards (flow: any size)",
+                                    i + 1,
+                                    definition.name()
+                                )),
+                            };
+                        }
+                    },
                 };
-                // (Every cut site is still Alive when its turn comes, or the cut was not minimal;
-                // skipping is only a guard.)
-                for site in cut {
+                // (Every site of an optimal line is still Alive when its turn comes, or the line
+                // would not be optimal; skipping is only a guard.)
+                for site in line {
                     if game.sites()[site] == Site::Alive {
                         game.attack(site).expect("an Alive site");
                     }

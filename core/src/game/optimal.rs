@@ -1,6 +1,7 @@
-//! The exact `flow` optimum at any size, by planar duality (spec §4): the fewest sites whose
-//! removal separates left from right equals the cheapest top-to-bottom path on the 8-connected
-//! lattice where Alive sites cost 1 and every other site 0 — a 0-1 breadth-first search, O(n²).
+//! Exact optima (spec §4). `flow` at any size by planar duality: the fewest sites whose removal
+//! separates left from right equals the cheapest top-to-bottom path on the 8-connected lattice
+//! where Alive sites cost 1 and every other site 0 — a 0-1 breadth-first search, O(n²). Any
+//! definition on small boards by exhaustive search (iterative deepening with a memo).
 
 use std::collections::VecDeque;
 
@@ -91,4 +92,78 @@ pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
         }
     }
     None
+}
+
+/// Why an exhaustive search gave no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SearchLimit {
+    #[error("exhaustive search covers boards of at most 64 sites (8×8); this one has {0}")]
+    TooLarge(usize),
+    #[error("exhaustive search stopped after {0} states without proving an optimum")]
+    Budget(usize),
+}
+
+/// The fewest moves that end `game`, and one way to play them, by exhaustive search: iterative
+/// deepening over attack sequences, remembering states already shown not to end within a number
+/// of moves. Any definition; feasible up to about 6×6 (`max_states` bounds the work).
+pub fn exhaustive_optimum(
+    game: &Game,
+    max_states: usize,
+) -> Result<(usize, Vec<usize>), SearchLimit> {
+    let sites = game.sites().len();
+    if game.state_key().is_none() {
+        return Err(SearchLimit::TooLarge(sites));
+    }
+    let mut search = Search {
+        failed: std::collections::HashMap::new(),
+        visited: 0,
+        max_states,
+    };
+    for budget in 0..=game.alive_count() {
+        if let Some(mut line) = search.within(game, budget)? {
+            line.reverse();
+            return Ok((line.len(), line));
+        }
+    }
+    unreachable!("attacking every Alive site ends any game")
+}
+
+struct Search {
+    /// State → the largest number of moves it is known not to end within.
+    failed: std::collections::HashMap<(u128, u32), usize>,
+    visited: usize,
+    max_states: usize,
+}
+
+impl Search {
+    /// A line of at most `budget` moves that ends `game` (reversed), if there is one.
+    fn within(&mut self, game: &Game, budget: usize) -> Result<Option<Vec<usize>>, SearchLimit> {
+        if game.is_over() {
+            return Ok(Some(Vec::new()));
+        }
+        if budget == 0 {
+            return Ok(None);
+        }
+        let key = game.state_key().expect("checked at the start");
+        if self.failed.get(&key).is_some_and(|&b| b >= budget) {
+            return Ok(None);
+        }
+        self.visited += 1;
+        if self.visited > self.max_states {
+            return Err(SearchLimit::Budget(self.max_states));
+        }
+        // Likely moves first (high degree), so the last, successful depth ends early.
+        let mut moves: Vec<usize> = game.alive_sites().iter().map(|&s| s as usize).collect();
+        moves.sort_by_key(|&s| (std::cmp::Reverse(game.degree(s)), s));
+        for site in moves {
+            let mut next = game.clone();
+            next.attack(site).expect("an Alive site");
+            if let Some(mut line) = self.within(&next, budget - 1)? {
+                line.push(site);
+                return Ok(Some(line));
+            }
+        }
+        self.failed.insert(key, budget);
+        Ok(None)
+    }
 }

@@ -309,6 +309,19 @@ impl Game {
         self.area / self.occupied.max(1) as f64
     }
 
+    /// Everything the rest of the game depends on, packed (2 bits per site, and `network`'s
+    /// running second-largest size); `None` above 64 sites.
+    pub fn state_key(&self) -> Option<(u128, u32)> {
+        if self.sites.len() > 64 {
+            return None;
+        }
+        let packed = self
+            .sites
+            .iter()
+            .fold(0u128, |key, &s| (key << 2) | s as u128);
+        Some((packed, self.m))
+    }
+
     /// Occupied, not-attacked 4-neighbours of a site (the `degree` policy's degree).
     pub fn degree(&self, site: usize) -> usize {
         4 - self.clusters.blocked(site) as usize
