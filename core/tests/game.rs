@@ -179,7 +179,7 @@ impl Reference {
 #[test]
 fn the_rules_equal_the_spec_recomputed_after_every_move() {
     for (k, definition) in DEFINITIONS.into_iter().enumerate() {
-        let boards = draw_boards(10, 0.65 + 0.1 * k as f64, 30, 5 + k as u64);
+        let boards = draw_boards(10, 0.65 + 0.1 * k as f64, 30, 5 + k as u64).unwrap();
         for (b, board) in boards.iter().enumerate() {
             let mut game = Game::new(board, definition);
             let mut reference = Reference::new(board, definition);
@@ -280,7 +280,7 @@ fn a_random_attacker_takes_as_long_as_the_spec_measured() {
         (FLOW, 19.9, 6.8),
         (NOODLE, 28.3, 4.9),
     ] {
-        let boards = draw_boards(10, 0.8, 400, 1);
+        let boards = draw_boards(10, 0.8, 400, 1).unwrap();
         let steps: Vec<f64> = boards
             .iter()
             .enumerate()
@@ -308,7 +308,7 @@ fn a_random_attacker_takes_as_long_as_the_spec_measured() {
 #[test]
 fn the_flow_optimum_by_duality_equals_exhaustive_search() {
     for (n, p, seed) in [(4, 0.7, 1), (5, 0.75, 2), (5, 0.85, 3), (6, 0.7, 4)] {
-        for board in draw_boards(n, p, 12, seed) {
+        for board in draw_boards(n, p, 12, seed).unwrap() {
             let game = Game::new(&board, FLOW);
             let (optimum, cut) = flow_optimum(&game).unwrap();
             let (searched, _) = exhaustive_optimum(&game, 1_000_000).unwrap();
@@ -326,11 +326,11 @@ fn the_flow_optimum_by_duality_equals_exhaustive_search() {
 
 #[test]
 fn boards_are_seeded_and_round_trip_through_board_files() {
-    let a = draw_boards(8, 0.7, 5, 42);
-    assert_eq!(a, draw_boards(8, 0.7, 5, 42));
-    assert_ne!(a, draw_boards(8, 0.7, 5, 43));
+    let a = draw_boards(8, 0.7, 5, 42).unwrap();
+    assert_eq!(a, draw_boards(8, 0.7, 5, 42).unwrap());
+    assert_ne!(a, draw_boards(8, 0.7, 5, 43).unwrap());
     // Pinned: the same seed gives these sites on every platform.
-    assert_eq!(draw_boards(4, 0.6, 1, 7)[0].to_json_line(), PINNED);
+    assert_eq!(draw_boards(4, 0.6, 1, 7).unwrap()[0].to_json_line(), PINNED);
     let text: String = a.iter().map(|b| b.to_json_line() + "\n").collect();
     assert_eq!(Board::read_lines(&text).unwrap(), a);
     let e = Board::read_lines("{\"n\": 2, \"p\": 0.5, \"sites\": \"101\"}")
@@ -412,7 +412,7 @@ fn exhaustive_search_finds_optima_a_person_might_miss() {
 
     // Never worse than a heuristic's game, and its line replays to the end.
     for definition in [Definition::Network, NOODLE] {
-        for board in draw_boards(5, 0.8, 6, 9) {
+        for board in draw_boards(5, 0.8, 6, 9).unwrap() {
             let game = Game::new(&board, definition);
             let (moves, line) = exhaustive_optimum(&game, 2_000_000).unwrap();
             assert!(moves >= 1 && moves <= Policy::Degree.play(&board, definition).moves.len());
@@ -423,7 +423,7 @@ fn exhaustive_search_finds_optima_a_person_might_miss() {
             assert!(replay.is_over() && replay.moves() == moves);
         }
     }
-    let big = &draw_boards(9, 0.8, 1, 1)[0];
+    let big = &draw_boards(9, 0.8, 1, 1).unwrap()[0];
     assert_eq!(
         exhaustive_optimum(&Game::new(big, NOODLE), 10).unwrap_err(),
         SearchLimit::TooLarge(81)

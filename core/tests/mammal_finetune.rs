@@ -118,22 +118,6 @@ fn esol_rows_become_standardised_regression_targets() {
             .prompt
             .starts_with("<@TOKENIZER-TYPE=SMILES><MASK>")
     );
-    let label = TaskSpec::scalar_label(0.731, 6);
-    let encoding = tokenizer()
-        .encode(
-            &label,
-            EncodeOptions {
-                max_len: Some(6),
-                validate_ends_with_eos: false,
-            },
-        )
-        .unwrap();
-    assert_eq!(encoding.ids, [305, 1, 1, 1, 1, 1]);
-    assert_eq!(encoding.scalars_values[0], 0.731);
-    assert_eq!(
-        encoding.scalars_valid_mask,
-        [true, false, false, false, false, false]
-    );
 }
 
 #[test]

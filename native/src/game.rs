@@ -68,10 +68,7 @@ fn boards(args: BoardsArgs) -> Result<()> {
     if args.size < 2 {
         bail!("--size must be at least 2");
     }
-    if !(args.p > 0.0 && args.p <= 1.0) {
-        bail!("--p must be in (0, 1], got {}", args.p);
-    }
-    let boards = draw_boards(args.size, args.p, args.count, args.seed);
+    let boards = draw_boards(args.size, args.p, args.count, args.seed)?;
     let text: String = boards.iter().map(|b| b.to_json_line() + "\n").collect();
     bundle_io::write_file_atomic(&args.out, text.as_bytes())?;
     eprintln!(

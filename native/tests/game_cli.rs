@@ -158,6 +158,38 @@ fn bad_game_input_is_named() {
         "random,oracle",
     ]);
     assert!(e.contains("oracle"), "{e}");
+    // Far below the percolation threshold no board survives its first update: refused, not a hang.
+    let none = dir.join("none.jsonl");
+    let e = fails(&[
+        "game",
+        "boards",
+        "--size",
+        "12",
+        "--p",
+        "0.2",
+        "--count",
+        "1",
+        "--out",
+        p(&none),
+    ]);
+    assert!(
+        e.contains("p = 0.2") && e.contains("percolation threshold"),
+        "{e}"
+    );
+    let e = fails(&[
+        "game",
+        "boards",
+        "--size",
+        "12",
+        "--p",
+        "1.5",
+        "--count",
+        "1",
+        "--out",
+        p(&none),
+    ]);
+    assert!(e.contains("p = 1.5"), "{e}");
+    assert!(!none.exists());
 }
 
 #[test]

@@ -11,7 +11,7 @@ use js_sys::Promise;
 use serde_json::{Value, json};
 use tessera_core::bundle::Bundle;
 use tessera_core::models::mammal::MammalModel;
-use tessera_core::models::mammal::finetune::{INFO_FILE, MammalInfo};
+use tessera_core::models::mammal::finetune::MammalInfo;
 use tessera_core::models::mammal::task::{Answer, Task, answer};
 use tessera_core::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
 use wasm_bindgen::prelude::*;
@@ -38,10 +38,7 @@ pub(crate) fn load(archive: &[u8], device: &Device) -> Result<MammalSession, JsE
     let model = MammalModel::from_bundle(&bundle, device).map_err(js_error)?;
     let tokenizer = ModularTokenizer::from_folder(bundle.files())
         .map_err(|e| JsError::new(&format!("the bundle's tokenizer/: {e}")))?;
-    let info = match bundle.file(INFO_FILE) {
-        Ok(bytes) => tessera_core::bundle::parse_json(INFO_FILE, bytes).map_err(js_error)?,
-        Err(_) => MammalInfo::default(),
-    };
+    let info = MammalInfo::from_bundle(&bundle).map_err(js_error)?;
     Ok(MammalSession {
         inner: Rc::new(Session {
             model,
@@ -81,9 +78,10 @@ fn encoding_json(encoding: &Encoding) -> Value {
 fn parse_task(task: &Value) -> Result<Task, String> {
     let number = |key: &str, default: f64| task.get(key).and_then(Value::as_f64).unwrap_or(default);
     match task.get("kind").and_then(Value::as_str) {
+        // Bounded so a typo cannot ask the tab for a day of decoding.
         Some("generate") => Ok(Task::Generate {
-            max_new_tokens: number("maxNewTokens", 16.0) as usize,
-            num_beams: number("beams", 1.0).max(1.0) as usize,
+            max_new_tokens: number("maxNewTokens", 16.0).clamp(1.0, 512.0) as usize,
+            num_beams: number("beams", 1.0).clamp(1.0, 16.0) as usize,
         }),
         Some("classify") => Ok(Task::Classify {
             classes: task

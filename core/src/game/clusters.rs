@@ -116,14 +116,6 @@ impl Clusters {
         clusters
     }
 
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    pub fn is_active(&self, site: usize) -> bool {
-        self.active[site]
-    }
-
     /// The cluster of an active site.
     pub fn label(&self, site: usize) -> u32 {
         self.label[site]

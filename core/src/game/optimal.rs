@@ -11,21 +11,20 @@ use super::rules::{Definition, FlowDirection, Game};
 /// The minimum number of further moves that ends a `flow` game, and one set of sites that does
 /// it; `None` for other definitions and for `flow` in both directions (no duality argument).
 pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
-    let Definition::Flow { direction } = game.definition() else {
-        return None;
+    let transposed = match game.definition() {
+        Definition::Flow {
+            direction: FlowDirection::Horizontal,
+        } => false,
+        Definition::Flow {
+            direction: FlowDirection::Vertical,
+        } => true,
+        _ => return None,
     };
     let n = game.n();
     let sites = game.sites();
     // Horizontal flow is cut by a top-to-bottom path; vertical flow by a left-to-right one
     // (the same search on the transposed board).
-    let index = |a: usize, b: usize| match direction {
-        FlowDirection::Horizontal => a * n + b,
-        FlowDirection::Vertical => b * n + a,
-        FlowDirection::Both => unreachable!(),
-    };
-    if direction == FlowDirection::Both {
-        return None;
-    }
+    let index = |a: usize, b: usize| if transposed { b * n + a } else { a * n + b };
     if game.is_over() {
         return Some((0, Vec::new()));
     }

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::board::{Board, Site};
+use super::board::{Board, BoardError, Site};
 use super::clusters::{Clusters, Split, Stats};
 
 /// Which pair of sides `flow` connects.
@@ -352,10 +352,19 @@ fn top_two(sizes: impl Iterator<Item = (usize, u32)>) -> (Ranked, Ranked) {
     (largest, second)
 }
 
+/// Consecutive draws rejected before [`draw_boards`] gives up.
+pub const MAX_REJECTED: usize = 10_000;
+
 /// `count` boards drawn one after another from one generator seeded with `seed`; a board already
 /// over after the first update under any of the three definitions is drawn again, so every
-/// board can be played under each.
-pub fn draw_boards(n: usize, p: f64, count: usize, seed: u64) -> Vec<Board> {
+/// board can be played under each. Refuses (rather than drawing forever) when `MAX_REJECTED`
+/// draws in a row are over, which happens at p far below the percolation threshold.
+pub fn draw_boards(n: usize, p: f64, count: usize, seed: u64) -> Result<Vec<Board>, BoardError> {
+    if n == 0 || !(p > 0.0 && p <= 1.0) {
+        return Err(BoardError::Invalid(format!(
+            "boards need a side of at least 1 and 0 < p ≤ 1 (got n = {n}, p = {p})"
+        )));
+    }
     let mut rng = super::board::rng(seed);
     let definitions = [
         Definition::Network,
@@ -365,11 +374,23 @@ pub fn draw_boards(n: usize, p: f64, count: usize, seed: u64) -> Vec<Board> {
         Definition::Noodle { d: 2.0 },
     ];
     let mut boards = Vec::with_capacity(count);
+    let mut rejected = 0;
     while boards.len() < count {
         let board = Board::random(n, p, &mut rng);
         if definitions.iter().all(|&d| !Game::new(&board, d).is_over()) {
             boards.push(board);
+            rejected = 0;
+        } else {
+            rejected += 1;
+            if rejected >= MAX_REJECTED {
+                return Err(BoardError::Invalid(format!(
+                    "{MAX_REJECTED} boards of {n}×{n} at p = {p} in a row were over before the \
+                     first move under some definition (flow needs a left–right path: p well \
+                     above the percolation threshold ≈ 0.593); {} of {count} drawn",
+                    boards.len()
+                )));
+            }
         }
     }
-    boards
+    Ok(boards)
 }

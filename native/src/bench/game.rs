@@ -29,7 +29,7 @@ pub fn run(args: GameBench) -> Result<()> {
     for name in Definition::NAMES {
         let definition = Definition::parse(name).map_err(anyhow::Error::msg)?;
         for &n in &args.size {
-            let boards = draw_boards(n, args.p, args.boards, 1);
+            let boards = draw_boards(n, args.p, args.boards, 1)?;
             let mut moves = 0;
             let mut seconds = Vec::new();
             for (i, board) in boards.iter().enumerate() {
@@ -53,7 +53,7 @@ pub fn run(args: GameBench) -> Result<()> {
         }
     }
     let n = *args.size.iter().max().unwrap_or(&128);
-    let board = &draw_boards(n, args.p, 1, 1)[0];
+    let board = &draw_boards(n, args.p, 1, 1)?[0];
     let game = Game::new(
         board,
         Definition::parse("flow").map_err(anyhow::Error::msg)?,

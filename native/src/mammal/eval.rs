@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tessera_core::models::mammal::MammalModel;
 use tessera_core::models::mammal::finetune::{
-    BundleTask, Example, INFO_FILE, MammalInfo, Prediction, TaskSpec,
+    BundleTask, Example, MammalInfo, Prediction, TaskSpec,
 };
 use tessera_core::models::mammal::task::{Answer, answer};
 use tessera_core::tokenize::mammal::{EncodeOptions, ModularTokenizer};
@@ -39,11 +39,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let bundle = bundle_io::read(&args.model)?;
     let model = MammalModel::from_bundle(&bundle, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
-    let tokenizer = super::tokenize::load(&args.model)?;
-    let info: MammalInfo = match bundle.file(INFO_FILE) {
-        Ok(bytes) => tessera_core::bundle::parse_json(INFO_FILE, bytes)?,
-        Err(_) => MammalInfo::default(),
-    };
+    let tokenizer = ModularTokenizer::from_folder(bundle.files())
+        .with_context(|| format!("{}: tokenizer/", args.model.display()))?;
+    let info = MammalInfo::from_bundle(&bundle)?;
     let mut rows = Vec::new();
     for path in &args.task {
         let (spec, table) = load_task(path)?;
@@ -113,13 +111,16 @@ pub fn predict(
             })
             .collect::<Result<Vec<_>>>()?;
         let answers = pollster::block_on(answer(model, tokenizer, &encodings, &question, device))?;
-        predictions.extend(answers.into_iter().map(|a| match a {
-            Answer::Classes { probabilities, .. } => {
-                Prediction::Classes(probabilities.iter().map(|&p| f64::from(p)).collect())
-            }
-            Answer::Value { value, .. } => Prediction::Value(value),
-            Answer::Text { .. } => Prediction::Value(f64::NAN),
-        }));
+        for a in answers {
+            predictions.push(match a {
+                Answer::Classes { probabilities, .. } => {
+                    Prediction::Classes(probabilities.iter().map(|&p| f64::from(p)).collect())
+                }
+                Answer::Value { value, .. } => Prediction::Value(value),
+                // A task's readout is a class or a value, never free text.
+                Answer::Text { .. } => bail!("task {}: its readout generated text", task.name),
+            });
+        }
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();

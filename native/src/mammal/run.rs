@@ -5,11 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use tessera_core::models::mammal::MammalModel;
-use tessera_core::models::mammal::finetune::{
-    BundleTask, INFO_FILE, MammalInfo, Readout as TaskReadout,
-};
+use tessera_core::models::mammal::finetune::{BundleTask, MammalInfo, Readout as TaskReadout};
 use tessera_core::models::mammal::task::{Answer, Task, answer};
-use tessera_core::tokenize::mammal::{EncodeOptions, Encoding};
+use tessera_core::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
 
 use super::tokenize;
 use crate::backend::Backend;
@@ -68,9 +66,15 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let device = args.backend.device()?;
-    let model = MammalModel::from_bundle(&bundle_io::read(&args.model)?, &device)
+    let bundle = bundle_io::read(&args.model)?;
+    let model = MammalModel::from_bundle(&bundle, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
-    let tokenizer = tokenize::load(args.tokenizer.as_ref().unwrap_or(&args.model))?;
+    let tokenizer = match &args.tokenizer {
+        Some(dir) => tokenize::load(dir)?,
+        None => ModularTokenizer::from_folder(bundle.files()).with_context(|| {
+            format!("{}: tokenizer/ (or give --tokenizer)", args.model.display())
+        })?,
+    };
     let lines: Option<Vec<String>> = match &args.prompts {
         Some(file) => Some(
             std::fs::read_to_string(file)
@@ -83,12 +87,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         None => None,
     };
     let bundle_task = match &args.task {
-        Some(name) => {
-            let bundle = bundle_io::read(&args.model)?;
-            let info: MammalInfo =
-                tessera_core::bundle::parse_json(INFO_FILE, bundle.file(INFO_FILE)?)?;
-            Some(info.task(name)?.clone())
-        }
+        Some(name) => Some(MammalInfo::from_bundle(&bundle)?.task(name)?.clone()),
         None => None,
     };
     let prompts: Vec<String> = match (&args.prompt, lines, &bundle_task) {

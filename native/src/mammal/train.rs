@@ -156,15 +156,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
     let vocab = start.config::<MammalConfig>()?.t5_config.vocab_size;
-    if let Some((id, task)) = data
+    if let Some((id, token)) = data
         .iter()
-        .flat_map(|p| p.encoding.ids.iter().map(move |&id| (id, p)))
-        .find(|(id, _)| *id as usize >= vocab)
-        .map(|(id, p)| (id, p.encoding.tokens.first().cloned().unwrap_or_default()))
+        .flat_map(|p| p.encoding.ids.iter().zip(&p.encoding.tokens))
+        .find(|(id, _)| **id as usize >= vocab)
     {
         bail!(
-            "token id {id} is outside the model's vocabulary of {vocab} (a prompt starting {task:?}); \
-             give a larger --vocab"
+            "token {token:?} (id {id}) of a training prompt is outside the model's vocabulary of \
+             {vocab}; give a larger --vocab"
         );
     }
 

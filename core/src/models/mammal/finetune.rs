@@ -232,15 +232,6 @@ impl TaskSpec {
             format!("{meta}<SENTINEL_ID_0>{class_token}<EOS>"),
         ))
     }
-
-    /// Regression: the label string of a standardised value, laid out on `len` positions
-    /// (`<SCALAR>` at position 0, `<PAD>` after; encoded without the `<EOS>` check).
-    pub fn scalar_label(value: f64, len: usize) -> String {
-        format!(
-            "<@TOKENIZER-TYPE=SCALARS_LITERALS>{value}<@TOKENIZER-TYPE=AA>{}",
-            "<PAD>".repeat(len.saturating_sub(1))
-        )
-    }
 }
 
 /// A prompt with `{NAME}` holes: literal text, then the name of the hole after it.
@@ -319,6 +310,14 @@ pub struct MammalInfo {
 }
 
 impl MammalInfo {
+    /// The bundle's `tessera.json`, or no tasks when it has none (a published checkpoint).
+    pub fn from_bundle(bundle: &crate::bundle::Bundle) -> Result<Self, MammalError> {
+        match bundle.file(INFO_FILE) {
+            Ok(bytes) => Ok(crate::bundle::parse_json(INFO_FILE, bytes)?),
+            Err(_) => Ok(Self::default()),
+        }
+    }
+
     pub fn task(&self, name: &str) -> Result<&BundleTask, MammalError> {
         self.tasks.iter().find(|t| t.name == name).ok_or_else(|| {
             let known: Vec<&str> = self.tasks.iter().map(|t| t.name.as_str()).collect();
