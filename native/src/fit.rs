@@ -20,7 +20,11 @@ pub fn run(trainer: &mut impl Fit, out: &Path, checkpoint_every: usize, unit: &s
     let started = std::time::Instant::now();
     while !trainer.done() {
         let log = trainer.step()?;
-        progress.set_message(format!("loss {:.4} lr {:.1e}", log.loss, log.lr));
+        let status = trainer
+            .status()
+            .map(|s| format!(" · {s}"))
+            .unwrap_or_default();
+        progress.set_message(format!("loss {:.4} lr {:.1e}{status}", log.loss, log.lr));
         progress.inc(1);
         let (step, _) = trainer.position();
         if checkpoint_every > 0 && step % checkpoint_every == 0 && step < total {

@@ -1,5 +1,6 @@
-//! `tessera game boards | eval` and `bench game` as scripts use them: the command-line contract of
-//! the attack-game issue (board files, the JSON rows, `optimal` rows without a solver).
+//! `tessera game boards | eval | train` and `bench game` as scripts use them: the command-line
+//! contract of the attack-game issue (board files, the JSON rows, `optimal` rows without a
+//! solver, agents from bundles), training with checkpoints, resume and hot start.
 
 mod common;
 
@@ -194,7 +195,16 @@ fn bad_game_input_is_named() {
 
 #[test]
 fn bench_game_prints_a_row_per_definition_and_size() {
-    let out = ok(&["bench", "game", "--size", "8,16", "--boards", "2"]);
+    let out = ok(&[
+        "bench",
+        "game",
+        "--size",
+        "8,16",
+        "--boards",
+        "2",
+        "--backend",
+        "cpu",
+    ]);
     for definition in ["network", "flow", "noodle"] {
         // Rows: the definition, then the side (the optimum's line starts "flow optimum").
         let rows: Vec<&str> = out
@@ -216,4 +226,187 @@ fn bench_game_prints_a_row_per_definition_and_size() {
         }
     }
     assert!(out.contains("flow optimum at n = 16"), "{out}");
+    // The agent's inference speed on the CPU backend, one row per size.
+    let agent: Vec<Vec<f64>> = out
+        .lines()
+        .filter(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .map(|c| c.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(agent.len(), 2, "{out}");
+    assert!(agent.iter().all(|r| r[1] > 0.0 && r[2] > 0.0), "{out}");
+}
+
+/// A tiny training run's flags: 5×5 boards, a 4-channel net, steps of 8.
+fn tiny_train<'a>(definition: &'a str, steps: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "game",
+        "train",
+        "--definition",
+        definition,
+        "--size",
+        "5",
+        "--features",
+        "4",
+        "--depth",
+        "1",
+        "--batch",
+        "8",
+        "--steps",
+        steps,
+        "--validate-every",
+        "10",
+        "--checkpoint-every",
+        "10",
+        "--seed",
+        "2",
+        "--out",
+        out,
+    ]
+}
+
+#[test]
+fn game_train_checkpoints_resumes_hot_starts_and_its_agent_plays_in_eval() {
+    let dir = scratch("game-train");
+    let run = dir.join("run");
+    ok(&tiny_train("noodle", "30", p(&run)));
+    for file in [
+        "model/config.json",
+        "model/model.safetensors",
+        "history.json",
+    ] {
+        assert!(run.join(file).is_file(), "{file}");
+    }
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["model"], "tessera-game-agent");
+    assert_eq!(config["definition"]["kind"], "noodle");
+    assert_eq!(config["size"], 5);
+    assert!(config["validation_moves"].as_f64().unwrap() > 0.0);
+    for file in [
+        "target.safetensors",
+        "replay.bin",
+        "trainer.json",
+        "optimizer.safetensors",
+    ] {
+        assert!(
+            run.join("checkpoints/step-20").join(file).is_file(),
+            "{file}"
+        );
+    }
+
+    // Resuming from step 20 ends where the uninterrupted run ended: the same validations.
+    let resumed = dir.join("resumed");
+    let step_20 = run.join("checkpoints/step-20");
+    let mut args = tiny_train("noodle", "30", p(&resumed));
+    args.extend(["--resume", p(&step_20)]);
+    ok(&args);
+    let history = |dir: &std::path::Path| -> Vec<Value> {
+        let h: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("history.json")).unwrap())
+                .unwrap();
+        h.iter()
+            .flat_map(|s| s["terms"].as_array().unwrap().clone())
+            .filter(|t| t[0] == "validation_moves")
+            .collect()
+    };
+    assert_eq!(history(&resumed), history(&run));
+
+    // Hot start on larger boards from the 5×5 agent (one net plays every size).
+    let hot = dir.join("hot");
+    ok(&[
+        "game",
+        "train",
+        "--definition",
+        "noodle",
+        "--size",
+        "7",
+        "--batch",
+        "8",
+        "--steps",
+        "10",
+        "--validate-every",
+        "10",
+        "--init",
+        p(&run.join("model")),
+        "--out",
+        p(&hot),
+    ]);
+    let hot_config: Value =
+        serde_json::from_str(&std::fs::read_to_string(hot.join("model/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (
+            hot_config["size"].as_u64(),
+            hot_config["net"]["features"].as_u64()
+        ),
+        (Some(7), Some(4)),
+        "the net's shape comes from the agent it starts from"
+    );
+
+    // The agent plays any definition's boards (cross-play) beside the baselines.
+    let boards = dir.join("boards.jsonl");
+    ok(&[
+        "game",
+        "boards",
+        "--size",
+        "6",
+        "--p",
+        "0.8",
+        "--count",
+        "5",
+        "--seed",
+        "4",
+        "--out",
+        p(&boards),
+    ]);
+    let policy = format!("degree,agent={}", p(&run.join("model")));
+    let out = ok(&[
+        "game",
+        "eval",
+        "--boards",
+        p(&boards),
+        "--definition",
+        "flow",
+        "--policy",
+        &policy,
+        "--json",
+    ]);
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[1]["policy"], policy.split(',').nth(1).unwrap());
+    assert_eq!(rows[1]["trained_on"], "noodle");
+    assert_eq!(rows[1]["definition"], "flow");
+    let steps = rows[1]["per_board_steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    assert!(steps.iter().all(|s| s.as_u64().unwrap() >= 1));
+
+    // Not an agent: the file and the field are named.
+    let e = fails(&[
+        "game",
+        "eval",
+        "--boards",
+        p(&boards),
+        "--definition",
+        "flow",
+        "--policy",
+        "agent=/nonexistent/agent.tar",
+    ]);
+    assert!(e.contains("/nonexistent/agent.tar"), "{e}");
+    let rna = repo().join("www/models/rna-pbmc3k.tar");
+    let e = fails(&[
+        "game",
+        "train",
+        "--definition",
+        "flow",
+        "--init",
+        p(&rna),
+        "--out",
+        p(&dir.join("bad")),
+    ]);
+    assert!(e.contains("rna-pbmc3k.tar") && e.contains("model"), "{e}");
 }

@@ -69,6 +69,25 @@ impl Bundle {
         Ok(self)
     }
 
+    /// Adds or replaces a safetensors file of `module`'s weights under `path` (a checkpoint's
+    /// second net, such as a DQN's target network).
+    pub fn with_weights_file<M: burn::store::ModuleSnapshot>(
+        self,
+        path: impl Into<String>,
+        module: &M,
+    ) -> Result<Self, BundleError> {
+        Ok(self.with_file(path, weights::save(module)?))
+    }
+
+    /// Loads the safetensors file `path` (written by [`Bundle::with_weights_file`]) into `module`.
+    pub fn load_weights_file<M: burn::store::ModuleSnapshot>(
+        &self,
+        path: &str,
+        module: &mut M,
+    ) -> Result<LoadReport, BundleError> {
+        weights::load(path, self.file(path)?, module, &KeyMap::new(), false)
+    }
+
     /// Adds or replaces a file (tokenizer, vocabulary, …) under a relative path.
     pub fn with_file(mut self, path: impl Into<String>, bytes: Vec<u8>) -> Self {
         self.files.insert(path, bytes);

@@ -156,6 +156,43 @@ impl Board {
     pub fn occupied_count(&self) -> usize {
         self.occupied.iter().filter(|&&o| o).count()
     }
+
+    /// The board turned or mirrored by `symmetry` (training boards are augmented with these).
+    pub fn transformed(&self, symmetry: Symmetry) -> Self {
+        let n = self.n;
+        let last = n - 1;
+        let occupied = (0..n * n)
+            .map(|site| {
+                let (i, j) = (site / n, site % n);
+                let (from_i, from_j) = match symmetry {
+                    Symmetry::Identity => (i, j),
+                    Symmetry::Rotate90 => (last - j, i),
+                    Symmetry::Rotate180 => (last - i, last - j),
+                    Symmetry::Rotate270 => (j, last - i),
+                    Symmetry::MirrorColumns => (i, last - j),
+                    Symmetry::MirrorRows => (last - i, j),
+                };
+                self.occupied[from_i * n + from_j]
+            })
+            .collect();
+        Self {
+            n,
+            p: self.p,
+            occupied,
+        }
+    }
+}
+
+/// Symmetries of the square used to augment training boards (clockwise rotations; mirrors that
+/// swap the left and right columns or the top and bottom rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symmetry {
+    Identity,
+    Rotate90,
+    Rotate180,
+    Rotate270,
+    MirrorColumns,
+    MirrorRows,
 }
 
 /// A uniform draw in [0, 1) from the top 53 bits (exact in f64, identical everywhere).

@@ -1,9 +1,10 @@
 //! Scoring a player on a set of boards: moves to finish each board and the robustness area R —
 //! the numbers `tessera game eval` prints and the README's tables are made of.
 
+use super::agent::Agent;
 use super::board::{Board, Site};
 use super::optimal::{exhaustive_optimum, flow_optimum};
-use super::policy::Policy;
+use super::policy::{Played, Policy};
 use super::rules::{Definition, Game};
 
 /// States an exhaustive search may visit per board before `optimal` gives up.
@@ -29,10 +30,10 @@ impl Player {
             "corehd" => Ok(Self::Policy(Policy::CoreHd)),
             "optimal" => Ok(Self::Optimal),
             "agent" => Err(
-                "policy \"agent\" is not available yet: no agent has been trained (available: random, degree, greedy, ci, corehd, optimal)".into(),
+                "policy \"agent\" plays from a bundle: load it with `Agent::from_bundle` and score it with `evaluate_agent`".into(),
             ),
             other => Err(format!(
-                "unknown policy {other:?} (expected random, degree, greedy, ci, corehd or optimal)"
+                "unknown policy {other:?} (expected random, degree, greedy, ci, corehd, optimal, agent or agent=PATH)"
             )),
         }
     }
@@ -69,6 +70,20 @@ impl Evaluation {
     pub fn mean_robustness(&self) -> Option<f64> {
         self.robustness.as_ref().map(|r| mean(r.iter().copied()))
     }
+
+    /// Finished games, in board order.
+    pub fn from_played(played: &[Played]) -> Self {
+        Self {
+            steps: Some(played.iter().map(|p| p.moves.len()).collect()),
+            robustness: Some(played.iter().map(|p| p.robustness).collect()),
+            reason: None,
+        }
+    }
+}
+
+/// A trained agent's greedy games on every board (all boards share each forward pass).
+pub fn evaluate_agent(boards: &[Board], definition: Definition, agent: &Agent) -> Evaluation {
+    Evaluation::from_played(&agent.play_all(boards, definition))
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {

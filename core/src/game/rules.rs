@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::board::{Board, BoardError, Site};
+use super::board::{Board, BoardError, Site, Symmetry};
 use super::clusters::{Clusters, Split, Stats};
 
 /// Which pair of sides `flow` connects.
@@ -59,6 +59,28 @@ impl Definition {
             Self::Network => "network",
             Self::Flow { .. } => "flow",
             Self::Noodle { .. } => "noodle",
+        }
+    }
+
+    /// Four symmetries of the square that leave the definition unchanged, for augmenting
+    /// training boards: the rotations, except for one-axis `flow`, where a quarter turn would swap
+    /// the sides it connects — there the two mirrors and the half turn.
+    pub fn symmetries(&self) -> [Symmetry; 4] {
+        match self {
+            Self::Flow {
+                direction: FlowDirection::Horizontal | FlowDirection::Vertical,
+            } => [
+                Symmetry::Identity,
+                Symmetry::MirrorColumns,
+                Symmetry::MirrorRows,
+                Symmetry::Rotate180,
+            ],
+            _ => [
+                Symmetry::Identity,
+                Symmetry::Rotate90,
+                Symmetry::Rotate180,
+                Symmetry::Rotate270,
+            ],
         }
     }
 

@@ -79,6 +79,11 @@ pub trait Fit {
     /// The bundle plus everything resuming needs.
     fn checkpoint(&self) -> Result<Bundle, TrainError>;
 
+    /// A line for the progress display beside the loss (validation scores, …).
+    fn status(&self) -> Option<String> {
+        None
+    }
+
     fn done(&self) -> bool {
         let (step, total) = self.position();
         step >= total

@@ -1,15 +1,17 @@
-//! `tessera game …`: the percolation attack game on the command line — boards to files, and
-//! players scored on them (the contract scripts rely on: ../shared/specs/lattice-game.md, the
-//! issue's command-line section).
+//! `tessera game …`: the percolation attack game on the command line — boards to files, players
+//! scored on them (the contract scripts rely on: ../shared/specs/lattice-game.md, the issue's
+//! command-line section), and the agent's training (`train`).
 
-use std::path::PathBuf;
+mod train;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
-use tessera_core::game::evaluate::{Player, evaluate};
+use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Board, Definition};
+use tessera_core::game::{Agent, Board, Definition};
 
 use crate::bundle_io;
 
@@ -21,6 +23,9 @@ pub enum GameCommand {
     /// Score players on a board file: moves to finish (mean, sd, per board) and the robustness
     /// area R.
     Eval(EvalArgs),
+    /// Train the attack agent for one definition (double DQN; scaled for 2 CPU cores unless
+    /// --reference).
+    Train(train::TrainArgs),
 }
 
 #[derive(clap::Args)]
@@ -46,7 +51,9 @@ pub struct EvalArgs {
     /// network, flow (left–right) or noodle (d = 2).
     #[arg(long)]
     pub definition: String,
-    /// Comma-separated: random, degree, greedy, ci, corehd, optimal.
+    /// Comma-separated: random, degree, greedy, ci, corehd, optimal, agent (the shipped agent
+    /// of this definition, www/models/game-agent-DEFINITION.tar) or agent=PATH (any agent bundle,
+    /// e.g. one trained on another definition: cross-play).
     #[arg(long, default_value = "random,degree,greedy,ci,corehd,optimal")]
     pub policy: String,
     /// `random`'s seed (board i plays with seed + i).
@@ -61,6 +68,7 @@ pub fn run(command: GameCommand) -> Result<()> {
     match command {
         GameCommand::Boards(args) => boards(args),
         GameCommand::Eval(args) => eval(args),
+        GameCommand::Train(args) => train::train(args),
     }
 }
 
@@ -81,6 +89,55 @@ fn boards(args: BoardsArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// One entry of `--policy`: a baseline (or the optimum), or an agent loaded from its bundle.
+enum Contender {
+    Baseline(Player),
+    Agent { name: String, agent: Box<Agent> },
+}
+
+impl Contender {
+    fn parse(name: &str, definition: Definition, seed: u64) -> Result<Self> {
+        let path = match name.split_once('=') {
+            Some(("agent", path)) => PathBuf::from(path),
+            None if name == "agent" => shipped_agent(definition)?,
+            _ => {
+                return Ok(Self::Baseline(
+                    Player::parse(name, seed).map_err(anyhow::Error::msg)?,
+                ));
+            }
+        };
+        let bundle = bundle_io::read(&path)?;
+        let agent = Agent::from_bundle(&bundle, &burn::tensor::Device::flex())
+            .with_context(|| path.display().to_string())?;
+        Ok(Self::Agent {
+            name: name.to_string(),
+            agent: Box::new(agent),
+        })
+    }
+}
+
+/// The shipped agent of `definition`: `www/models/game-agent-DEFINITION.tar` under the current
+/// folder or the source tree this binary was built from.
+pub fn shipped_agent(definition: Definition) -> Result<PathBuf> {
+    let file = format!("www/models/game-agent-{}.tar", definition.name());
+    let candidates = [
+        PathBuf::from(&file),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&file),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "policy agent: no shipped agent for {} ({} not found here or in {}); give one with agent=PATH",
+                definition.name(),
+                file,
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("..").display()
+            )
+        })
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
@@ -111,14 +168,25 @@ fn eval(args: EvalArgs) -> Result<()> {
     let players = args
         .policy
         .split(',')
-        .map(|name| Player::parse(name.trim(), args.seed))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+        .map(|name| Contender::parse(name.trim(), definition, args.seed))
+        .collect::<Result<Vec<_>>>()?;
     let mut rows = Vec::new();
     for player in &players {
-        let e = evaluate(&boards, definition, *player);
+        let (name, trained_on, e) = match player {
+            Contender::Baseline(player) => (
+                player.name().to_string(),
+                None,
+                evaluate(&boards, definition, *player),
+            ),
+            Contender::Agent { name, agent } => (
+                name.clone(),
+                Some(agent.info.definition.name()),
+                evaluate_agent(&boards, definition, agent),
+            ),
+        };
         rows.push(json!({
-            "policy": player.name(),
+            "policy": name,
+            "trained_on": trained_on,
             "definition": definition.name(),
             "size": first.n,
             "p": first.p,
@@ -142,21 +210,27 @@ fn eval(args: EvalArgs) -> Result<()> {
         first.p,
         definition.name()
     );
+    let width = rows
+        .iter()
+        .map(|r| r["policy"].as_str().map_or(0, str::len))
+        .max()
+        .unwrap_or(0)
+        .max(10);
     println!(
-        "{:<10} {:>11} {:>8} {:>8}",
+        "{:<width$} {:>11} {:>8} {:>8}",
         "policy", "mean moves", "sd", "mean R"
     );
     for row in &rows {
         match row["mean_steps"].as_f64() {
             Some(mean) => println!(
-                "{:<10} {:>11.2} {:>8.2} {:>8.4}",
+                "{:<width$} {:>11.2} {:>8.2} {:>8.4}",
                 row["policy"].as_str().unwrap_or(""),
                 mean,
                 row["std_steps"].as_f64().unwrap_or(f64::NAN),
                 row["mean_auc"].as_f64().unwrap_or(f64::NAN)
             ),
             None => println!(
-                "{:<10} {:>11} — {}",
+                "{:<width$} {:>11} — {}",
                 row["policy"].as_str().unwrap_or(""),
                 "n/a",
                 row["reason"].as_str().unwrap_or("")

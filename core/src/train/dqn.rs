@@ -1,0 +1,562 @@
+//! Training the game agent (../shared/specs/lattice-game.md §5): double DQN over a replay memory,
+//! a target net copied every few steps, Boltzmann exploration, Huber loss, clipped Adam.
+//!
+//! Every random choice (boards, symmetries, moves, samples) is drawn from the seed and a counter,
+//! so a resumed run is the same run; the weights with the best greedy validation score are kept.
+
+use burn::module::Module;
+use burn::nn::loss::{HuberLossConfig, Reduction};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::rngs::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
+use super::optimizer::{AdamW, AdamWConfig, Schedule};
+use super::replay::{REPLAY_FILE, Replay, Transition};
+use crate::bundle::{Bundle, KeyMap};
+use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, QNetInfo, play_greedy};
+use crate::game::board::{rng, unit};
+use crate::game::qnet::{QNet, masked_argmax, one_hot};
+use crate::game::rules::draw_boards;
+use crate::game::{Board, Definition, Game, Site};
+
+/// Checkpoint files besides the common ones.
+pub const TARGET_FILE: &str = "target.safetensors";
+pub const BEST_FILE: &str = "best.safetensors";
+
+// Random streams (see `fit::mix`).
+const TRAIN_BOARDS: u64 = 0x7472;
+const VALIDATION_BOARDS: u64 = 0x7661;
+const GAMES: u64 = 0x6761;
+const SAMPLES: u64 = 0x7361;
+
+/// Boltzmann temperature over gradient steps: `end + (start − end)·exp(−step/decay)`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Temperature {
+    pub start: f64,
+    pub end: f64,
+    pub decay: f64,
+}
+
+impl Temperature {
+    pub fn at(&self, step: usize) -> f64 {
+        self.end + (self.start - self.end) * (-(step as f64) / self.decay.max(1e-9)).exp()
+    }
+}
+
+/// A training run's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DqnConfig {
+    pub definition: Definition,
+    /// Board side and occupation probability of the training and validation boards.
+    pub size: usize,
+    pub p: f64,
+    pub net: QNetInfo,
+    /// Gradient steps.
+    pub steps: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// Maximum norm of all gradients together.
+    pub grad_clip: f64,
+    pub gamma: f64,
+    /// The target net is copied from the online net every this many steps.
+    pub target_every: usize,
+    /// Replay capacity in transitions.
+    pub replay: usize,
+    /// Uniformly random games played before the first step.
+    pub burn_in_games: usize,
+    /// Every `round_steps` steps, `round_games` games are played with Boltzmann exploration.
+    pub round_steps: usize,
+    pub round_games: usize,
+    /// The fixed set of training boards (each game takes one, turned by a random symmetry).
+    pub train_boards: usize,
+    /// Held-out boards played greedily every `validate_every` steps.
+    pub validation_boards: usize,
+    pub validate_every: usize,
+    pub temperature: Temperature,
+    pub seed: u64,
+}
+
+impl DqnConfig {
+    /// The paper's settings (n = 20, F = 64, depth 10, 10⁶ steps): for a GPU.
+    pub fn reference(definition: Definition) -> Self {
+        Self {
+            definition,
+            size: 20,
+            p: 0.8,
+            net: QNetInfo {
+                features: 64,
+                depth: 10,
+            },
+            steps: 1_000_000,
+            batch: 128,
+            lr: 1e-4,
+            grad_clip: 1.0,
+            gamma: 0.95,
+            target_every: 1000,
+            replay: 1_000_000,
+            burn_in_games: 100,
+            round_steps: 100,
+            round_games: 10,
+            train_boards: 10_000,
+            validation_boards: 100,
+            validate_every: 1000,
+            temperature: Temperature {
+                start: 100.0,
+                end: 0.01,
+                decay: 1e5,
+            },
+            seed: 0,
+        }
+    }
+
+    /// Scaled down for two CPU cores: n = 10, F = 16, depth 4, 20,000 steps of 64, a 10× larger
+    /// learning rate, and the target copy, validation and temperature decay shortened with them.
+    pub fn cpu(definition: Definition) -> Self {
+        let mut config = Self::reference(definition);
+        config.size = 10;
+        config.net = QNetInfo {
+            features: 16,
+            depth: 4,
+        };
+        config.batch = 64;
+        config.lr = 1e-3;
+        config.replay = 50_000;
+        config.target_every = 500;
+        config.validate_every = 500;
+        config.with_steps(20_000)
+    }
+
+    /// `steps` gradient steps, the temperature decaying over the first tenth as in the reference.
+    pub fn with_steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self.temperature.decay = (steps as f64 / 10.0).max(1.0);
+        self
+    }
+
+    fn optimizer(&self) -> AdamWConfig {
+        AdamWConfig {
+            lr: self.lr,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.0,
+            warmup_steps: 0,
+            grad_clip: Some(self.grad_clip),
+            schedule: Schedule::Constant,
+        }
+    }
+
+    fn check(&self) -> Result<(), TrainError> {
+        let bad = |what: &str| Err(TrainError::Setup(format!("dqn: {what}")));
+        if self.size < 2 {
+            return bad("--size must be at least 2");
+        }
+        if !(self.p > 0.0 && self.p <= 1.0) {
+            return bad("--p must be in (0, 1]");
+        }
+        if self.batch == 0 || self.round_steps == 0 || self.target_every == 0 {
+            return bad("batch, round_steps and target_every must be positive");
+        }
+        if self.net.features == 0 {
+            return bad("--features must be positive");
+        }
+        if self.train_boards == 0 || self.validation_boards == 0 || self.burn_in_games == 0 {
+            return bad("train_boards, validation_boards and burn_in_games must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// A validation: greedy mean moves on the held-out boards after `step` steps.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    pub step: usize,
+    pub moves: f64,
+}
+
+/// What a checkpoint keeps besides the nets, optimizer and replay memory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DqnRun {
+    #[serde(flatten)]
+    pub config: DqnConfig,
+    /// Games played so far (each game's randomness is drawn from its number).
+    pub games: u64,
+    pub best: Option<Validation>,
+    pub last: Option<Validation>,
+}
+
+pub struct DqnTrainer {
+    /// On the autodiff device.
+    online: QNet,
+    target: QNet,
+    best: Option<QNet>,
+    optimizer: AdamW,
+    state: TrainerState<DqnRun>,
+    replay: Replay,
+    boards: Vec<Board>,
+    validation: Vec<Board>,
+    device: Device,
+    inner: Device,
+}
+
+impl DqnTrainer {
+    /// A new run on `device`, from a fresh net or, for a hot start, from an agent trained before
+    /// (any board size; its net shape replaces `config.net`).
+    pub fn new(
+        mut config: DqnConfig,
+        init: Option<&Bundle>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let autodiff = device.clone().autodiff();
+        let online = match init {
+            Some(bundle) => {
+                let agent = Agent::from_bundle(bundle, &autodiff)?;
+                config.net = agent.info.net;
+                agent.net
+            }
+            None => config.net.config().init(config.seed, &autodiff),
+        };
+        Self::assemble(
+            DqnRun {
+                config,
+                games: 0,
+                best: None,
+                last: None,
+            },
+            online,
+            device,
+        )
+    }
+
+    /// Continues a run from a checkpoint written by [`Fit::checkpoint`].
+    pub fn resume(checkpoint: &Bundle, device: &Device) -> Result<Self, TrainError> {
+        let inner = device.clone().without_autodiff();
+        let mut optimizer = AdamW::new(AdamWConfig::default());
+        let state: TrainerState<DqnRun> = fit::restore(checkpoint, &mut optimizer, device)?;
+        let net = state.config.config.net.config();
+        let mut online = net.init(0, &device.clone().autodiff());
+        checkpoint.load_weights(&mut online, &KeyMap::new())?;
+        let mut trainer = Self::assemble(state.config.clone(), online, device)?;
+        checkpoint.load_weights_file(TARGET_FILE, &mut trainer.target)?;
+        if checkpoint.file(BEST_FILE).is_ok() {
+            let mut best = net.init(0, &inner);
+            checkpoint.load_weights_file(BEST_FILE, &mut best)?;
+            trainer.best = Some(best);
+        }
+        trainer.replay = Replay::from_bytes(checkpoint.file(REPLAY_FILE)?)?;
+        optimizer.config = trainer.optimizer.config.clone();
+        trainer.optimizer = optimizer;
+        trainer.state = state;
+        Ok(trainer)
+    }
+
+    fn assemble(run: DqnRun, online: QNet, device: &Device) -> Result<Self, TrainError> {
+        let config = &run.config;
+        config.check()?;
+        let draw = |count, stream| {
+            draw_boards(config.size, config.p, count, mix(config.seed, 0, stream))
+                .map_err(|e| TrainError::Setup(format!("dqn: {e}")))
+        };
+        let boards = draw(config.train_boards, TRAIN_BOARDS)?;
+        let validation = draw(config.validation_boards, VALIDATION_BOARDS)?;
+        Ok(Self {
+            target: online.valid(),
+            online,
+            best: None,
+            optimizer: AdamW::new(config.optimizer()),
+            replay: Replay::new(config.replay),
+            state: TrainerState::new(run),
+            boards,
+            validation,
+            device: device.clone().autodiff(),
+            inner: device.clone().without_autodiff(),
+        })
+    }
+
+    pub fn config(&self) -> &DqnConfig {
+        &self.state.config.config
+    }
+
+    /// The latest and the best validation.
+    pub fn validations(&self) -> (Option<Validation>, Option<Validation>) {
+        (self.state.config.last, self.state.config.best)
+    }
+
+    fn info(&self, validation: Option<Validation>) -> AgentInfo {
+        let config = self.config();
+        AgentInfo {
+            model: AGENT_MODEL.into(),
+            net: config.net,
+            definition: config.definition,
+            size: config.size,
+            p: config.p,
+            steps: validation.map_or(self.state.step, |v| v.step),
+            validation_moves: validation.map(|v| v.moves),
+        }
+    }
+
+    /// Plays `count` games on training boards, each turned by a random symmetry, into the replay
+    /// memory: uniformly random moves without a temperature, Boltzmann over the online net's Q
+    /// with one.
+    fn play(&mut self, count: usize, temperature: Option<f64>) {
+        let config = self.state.config.config.clone();
+        let net = self.online.valid();
+        let symmetries = config.definition.symmetries();
+        let mut games = Vec::with_capacity(count);
+        let mut rngs = Vec::with_capacity(count);
+        for _ in 0..count {
+            let mut rng = rng(mix(config.seed, self.state.config.games, GAMES));
+            self.state.config.games += 1;
+            let board = &self.boards[pick(&mut rng, self.boards.len())];
+            let symmetry = symmetries[pick(&mut rng, symmetries.len())];
+            games.push(Game::new(&board.transformed(symmetry), config.definition));
+            rngs.push(rng);
+        }
+        loop {
+            let playing: Vec<usize> = (0..count).filter(|&i| !games[i].is_over()).collect();
+            if playing.is_empty() {
+                break;
+            }
+            let q = match temperature {
+                Some(_) => {
+                    let states: Vec<&[Site]> = playing.iter().map(|&i| games[i].sites()).collect();
+                    net.q_values(&states, config.size, &self.inner)
+                }
+                None => Vec::new(),
+            };
+            for (k, &i) in playing.iter().enumerate() {
+                let game = &mut games[i];
+                let site = match temperature {
+                    Some(t) => boltzmann(&q[k], game.sites(), t, &mut rngs[i]),
+                    None => {
+                        let mut alive: Vec<u32> = game.alive_sites().to_vec();
+                        alive.sort_unstable();
+                        alive[pick(&mut rngs[i], alive.len())] as usize
+                    }
+                };
+                let before = game.sites().to_vec();
+                game.attack(site).expect("an Alive site");
+                self.replay.push(Transition {
+                    before,
+                    action: site,
+                    after: game.sites().to_vec(),
+                    done: game.is_over(),
+                });
+            }
+        }
+    }
+
+    /// Double-DQN targets `−1/n + γ·Q_target(s', argmax_a' Q_online(s', a'))` (no second term
+    /// when the move ended the game).
+    fn targets(&self, rows: &[usize]) -> Vec<f32> {
+        let config = self.config();
+        let n = config.size;
+        let pending: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&r| !self.replay.get(r).done)
+            .collect();
+        let after: Vec<&[Site]> = pending
+            .iter()
+            .map(|&r| self.replay.get(r).after.as_slice())
+            .collect();
+        let chooser = self.online.valid().q_values(&after, n, &self.inner);
+        let valuer = self.target.q_values(&after, n, &self.inner);
+        let mut next = std::collections::HashMap::new();
+        for (k, &r) in pending.iter().enumerate() {
+            let a =
+                masked_argmax(&chooser[k], after[k]).expect("a game not over has an Alive site");
+            next.insert(r, valuer[k][a]);
+        }
+        let reward = -1.0 / n as f32;
+        rows.iter()
+            .map(|r| reward + config.gamma as f32 * next.get(r).copied().unwrap_or(0.0))
+            .collect()
+    }
+
+    fn validate(&mut self) -> f64 {
+        let config = self.config();
+        let played = play_greedy(
+            &self.online.valid(),
+            &self.inner,
+            &self.validation,
+            config.definition,
+        );
+        let moves =
+            played.iter().map(|p| p.moves.len()).sum::<usize>() as f64 / played.len() as f64;
+        let validation = Validation {
+            step: self.state.step,
+            moves,
+        };
+        self.state.config.last = Some(validation);
+        if self.state.config.best.is_none_or(|best| moves < best.moves) {
+            self.state.config.best = Some(validation);
+            self.best = Some(self.online.valid());
+        }
+        moves
+    }
+}
+
+impl Fit for DqnTrainer {
+    fn step(&mut self) -> Result<StepLog, TrainError> {
+        let config = self.config().clone();
+        let step = self.state.step;
+        if self.replay.is_empty() {
+            self.play(config.burn_in_games, None);
+        }
+        let temperature = config.temperature.at(step);
+        if step.is_multiple_of(config.round_steps) {
+            self.play(config.round_games, Some(temperature));
+        }
+        let mut sampler = rng(mix(config.seed, step as u64, SAMPLES));
+        let rows: Vec<usize> = (0..config.batch)
+            .map(|_| pick(&mut sampler, self.replay.len()))
+            .collect();
+        let targets = self.targets(&rows);
+        let n = config.size;
+        let before: Vec<&[Site]> = rows
+            .iter()
+            .map(|&r| self.replay.get(r).before.as_slice())
+            .collect();
+        let actions: Vec<i64> = rows
+            .iter()
+            .map(|&r| self.replay.get(r).action as i64)
+            .collect();
+        let batch = rows.len();
+        let q = self
+            .online
+            .forward(one_hot(&before, n, &self.device))
+            .reshape([batch, n * n]);
+        let actions =
+            Tensor::<2, Int>::from_data(TensorData::new(actions, [batch, 1]), &self.device);
+        let chosen = q.gather(1, actions).reshape([batch]);
+        let targets = Tensor::<1>::from_data(TensorData::new(targets, [batch]), &self.device);
+        let loss = HuberLossConfig::new(1.0)
+            .init()
+            .forward(chosen, targets, Reduction::Mean);
+        let (online, mut log) =
+            fit::descend(&mut self.optimizer, self.online.clone(), loss, &[], step)?;
+        self.online = online;
+        self.state.step += 1;
+        let done = self.state.step;
+        if done.is_multiple_of(config.target_every) {
+            self.target = self.online.valid();
+        }
+        log.terms.push(("temperature".into(), temperature));
+        if done.is_multiple_of(config.validate_every.max(1)) || done == config.steps {
+            let moves = self.validate();
+            log.terms.push(("validation_moves".into(), moves));
+        }
+        self.state.history.push(log.clone());
+        Ok(log)
+    }
+
+    fn position(&self) -> (usize, usize) {
+        (self.state.step, self.config().steps)
+    }
+
+    fn batch_size(&self) -> usize {
+        self.config().batch
+    }
+
+    fn history(&self) -> &[StepLog] {
+        &self.state.history
+    }
+
+    /// The agent with the best validation so far (the current net before the first one).
+    fn bundle(&self) -> Result<Bundle, TrainError> {
+        Ok(match &self.best {
+            Some(best) => Bundle::build(&self.info(self.state.config.best), best)?,
+            None => Bundle::build(&self.info(None), &self.online.valid())?,
+        })
+    }
+
+    fn checkpoint(&self) -> Result<Bundle, TrainError> {
+        let mut bundle = Bundle::build(&self.info(None), &self.online.valid())?
+            .with_weights_file(TARGET_FILE, &self.target)?
+            .with_file(REPLAY_FILE, self.replay.to_bytes());
+        if let Some(best) = &self.best {
+            bundle = bundle.with_weights_file(BEST_FILE, best)?;
+        }
+        fit::checkpoint(bundle, &self.state, &self.optimizer)
+    }
+
+    fn status(&self) -> Option<String> {
+        let (last, best) = self.validations();
+        let temperature = self.config().temperature.at(self.state.step);
+        Some(match (last, best) {
+            (Some(last), Some(best)) => format!(
+                "T {temperature:.2} · validation {:.2} moves (best {:.2} at step {})",
+                last.moves, best.moves, best.step
+            ),
+            _ => format!("T {temperature:.2}"),
+        })
+    }
+}
+
+/// A uniform index below `len` (from the top 53 bits, the same on every platform).
+fn pick(rng: &mut Xoshiro256PlusPlus, len: usize) -> usize {
+    ((unit(rng) * len as f64) as usize).min(len.saturating_sub(1))
+}
+
+/// An `Alive` site drawn with probability ∝ exp(Q / T).
+fn boltzmann(q: &[f32], sites: &[Site], temperature: f64, rng: &mut Xoshiro256PlusPlus) -> usize {
+    let alive: Vec<usize> = (0..sites.len())
+        .filter(|&i| sites[i] == Site::Alive)
+        .collect();
+    let top = alive
+        .iter()
+        .map(|&i| q[i] as f64)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = alive
+        .iter()
+        .map(|&i| ((q[i] as f64 - top) / temperature).exp())
+        .collect();
+    let mut u = unit(rng) * weights.iter().sum::<f64>();
+    for (&site, w) in alive.iter().zip(&weights) {
+        if u < *w {
+            return site;
+        }
+        u -= w;
+    }
+    *alive.last().expect("a game in progress has an Alive site")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temperature_starts_high_and_ends_low() {
+        let t = DqnConfig::reference(Definition::Network).temperature;
+        assert!((t.at(0) - 100.0).abs() < 1e-9);
+        assert!(t.at(2_000_000) < 0.0101);
+        let cpu = DqnConfig::cpu(Definition::Network);
+        assert_eq!(
+            cpu.temperature.decay, 2000.0,
+            "a tenth of the run, as the reference"
+        );
+    }
+
+    #[test]
+    fn boltzmann_is_uniform_when_hot_and_greedy_when_cold() {
+        let sites = [Site::Alive, Site::Dead, Site::Alive, Site::Alive];
+        let q = [0.0, 9.0, -0.5, -1.0];
+        let mut rng = rng(3);
+        let mut hot = [0usize; 4];
+        let mut cold = [0usize; 4];
+        for _ in 0..3000 {
+            hot[boltzmann(&q, &sites, 100.0, &mut rng)] += 1;
+            cold[boltzmann(&q, &sites, 0.01, &mut rng)] += 1;
+        }
+        assert_eq!(hot[1], 0, "a Dead site is never chosen");
+        assert!(
+            hot.iter()
+                .enumerate()
+                .all(|(i, &c)| i == 1 || (900..1100).contains(&c)),
+            "{hot:?}"
+        );
+        assert_eq!(cold, [3000, 0, 0, 0]);
+    }
+}
