@@ -3,9 +3,11 @@
 # family so each page downloads only its own:
 #   tessera_cpu / tessera_webgpu                BMFM-RNA (cell annotation)
 #   tessera_mammal_cpu / tessera_mammal_webgpu  MAMMAL (the playground)
+#   tessera_game_cpu                            the attack game and its agent (CPU only: the
+#                                               agent's net is small)
 # The CPU module (burn flex) is the small download, used when WebGPU is unavailable; the WebGPU
 # one keeps the CPU as its own fallback.
-# Usage: scripts/build-wasm.sh [cpu|webgpu|mammal|all]   (default all; cpu/webgpu: BMFM-RNA)
+# Usage: scripts/build-wasm.sh [cpu|webgpu|mammal|game|all]   (default all; cpu/webgpu: BMFM-RNA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -35,14 +37,17 @@ build() { # name, cargo profile, cargo feature args...
 }
 
 mammal=(--no-default-features --features mammal)
+game=(--no-default-features --features game)
 case "$which" in
   cpu) build tessera_cpu wasm "${cpu_profile[@]}" ;;
   webgpu) build tessera_webgpu wasm-gpu --features webgpu ;;
   mammal) build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
     build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu ;;
+  game) build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}" ;;
   all) build tessera_cpu wasm "${cpu_profile[@]}"; build tessera_webgpu wasm-gpu --features webgpu
     build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
-    build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu ;;
-  *) echo "usage: $0 [cpu|webgpu|mammal|all]" >&2; exit 2 ;;
+    build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu
+    build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}" ;;
+  *) echo "usage: $0 [cpu|webgpu|mammal|game|all]" >&2; exit 2 ;;
 esac
 cp web/src/tessera.js web/src/worker.js web/src/tessera.d.ts "$out/"

@@ -376,8 +376,26 @@ fn game_train_checkpoints_resumes_hot_starts_and_its_agent_plays_in_eval() {
         "--policy",
         &policy,
         "--json",
+        "--moves",
     ]);
     let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    for row in &rows {
+        // Each board's moves: as many as its step count, no site twice.
+        let moves = row["per_board_moves"].as_array().unwrap();
+        let steps = row["per_board_steps"].as_array().unwrap();
+        for (m, s) in moves.iter().zip(steps) {
+            let mut sites: Vec<u64> = m
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            assert_eq!(sites.len() as u64, s.as_u64().unwrap());
+            sites.sort();
+            sites.dedup();
+            assert_eq!(sites.len() as u64, s.as_u64().unwrap());
+        }
+    }
     assert_eq!(rows[1]["policy"], policy.split(',').nth(1).unwrap());
     assert_eq!(rows[1]["trained_on"], "noodle");
     assert_eq!(rows[1]["definition"], "flow");

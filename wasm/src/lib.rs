@@ -1,7 +1,7 @@
 //! Tessera's browser API: JS values in, a core call, JS values out. Every entry point returns
 //! `Result`, so bad input surfaces as a JS exception rather than a trap.
 //!
-//! Built per model family (feature `rna` or `mammal`, so each page downloads only its own) and
+//! Built per model family (feature `rna`, `mammal` or `game`, so each page downloads only its own) and
 //! per backend (scripts/build-wasm.sh): a small CPU-only module and a WebGPU module, which still
 //! falls back to the CPU when the browser offers no adapter.
 
@@ -14,10 +14,14 @@ use tessera_core::models::encoder::EncoderModel;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+#[cfg(feature = "game")]
+mod game;
 #[cfg(feature = "mammal")]
 mod mammal;
 #[cfg(feature = "rna")]
 mod rna;
+#[cfg(feature = "game")]
+pub use game::{GameAgent, GameSession};
 #[cfg(feature = "mammal")]
 pub use mammal::MammalSession;
 #[cfg(feature = "rna")]
@@ -116,6 +120,13 @@ impl Runtime {
     #[wasm_bindgen(js_name = loadMammalModel)]
     pub fn load_mammal_model(&self, archive: &[u8]) -> Result<MammalSession, JsError> {
         mammal::load(archive, &self.device)
+    }
+
+    /// Loads an attack-game agent bundle (config and Q-network weights) from its tar archive.
+    #[cfg(feature = "game")]
+    #[wasm_bindgen(js_name = loadGameAgent)]
+    pub fn load_game_agent(&self, archive: &[u8]) -> Result<GameAgent, JsError> {
+        game::load(archive, &self.device)
     }
 }
 

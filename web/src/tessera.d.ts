@@ -24,7 +24,7 @@ export interface Progress {
 export interface TesseraOptions {
   backend?: BackendChoice;
   /** Which models the worker's module holds (one family per module keeps downloads small). */
-  family?: "rna" | "mammal";
+  family?: "rna" | "mammal" | "game";
   /** URL of the folder holding tessera.js, worker.js and the wasm modules (default: this module's folder). */
   base?: string | URL;
   onProgress?: (progress: Progress) => void;
@@ -220,6 +220,60 @@ export declare class MammalClient {
   close(): Promise<boolean>;
 }
 
+/** An attack game's state (../shared/specs/lattice-game.md). */
+export interface GameState {
+  handle: number;
+  n: number;
+  definition: "network" | "flow" | "noodle";
+  /** Row-major site states: 0 Wall, 1 Alive, 2 Dead, 3 Attacked. */
+  sites: Uint8Array;
+  /** The attacked sites in order. */
+  moves: Uint32Array;
+  over: boolean;
+  /** f(t) = Alive / occupied after each move, from t = 0. */
+  curve: Float64Array;
+  /** R = Σ_t f(t) / occupied. */
+  robustness: number;
+  /** The board as a board-file line, for `tessera game eval`. */
+  boardLine: string;
+  /** Sites that died with the last attack (after `attack`). */
+  killed?: number;
+}
+
+/** A game held in the worker. */
+export declare class GameClient {
+  readonly handle: number;
+  /** The latest state. */
+  readonly state: GameState;
+  /** Attacks an Alive site; any other site rejects, naming it. */
+  attack(site: number): Promise<GameState>;
+  reset(): Promise<GameState>;
+  /** `degree`, `greedy`, `random`, `ci`, `corehd` or `optimal` on this board from its start. */
+  baseline(name: string): Promise<{ moves: number | null; reason: string | null }>;
+  close(): Promise<boolean>;
+}
+
+/** An agent bundle's config.json. */
+export interface GameAgentInfo {
+  model: "tessera-game-agent";
+  net: { features: number; depth: number };
+  definition: { kind: "network" | "flow" | "noodle"; direction?: string; d?: number };
+  size: number;
+  p: number;
+  steps: number;
+  validation_moves: number | null;
+}
+
+/** A trained attack agent held in the worker. */
+export declare class GameAgentClient {
+  readonly info: GameAgentInfo;
+  /** Its next move (null once the game is over) and −Q·n per site (NaN where not Alive). */
+  move(game: GameClient): Promise<{ site: number | null; movesLeft: Float32Array }>;
+  /** Its whole greedy game on the game's board from the start. */
+  play(game: GameClient): Promise<Uint32Array>;
+  close(): Promise<boolean>;
+}
+
 export declare class Tessera {
   /** Starts the worker, loads the right wasm module and picks the backend. */
   static create(options?: TesseraOptions): Promise<Tessera>;
@@ -233,6 +287,13 @@ export declare class Tessera {
   loadRnaModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<RnaAnnotatorClient>;
   /** Loads a MAMMAL bundle (.tar: config, weights, tokenizer/, tessera.json); needs `family: "mammal"`. */
   loadMammalModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<MammalClient>;
+  /** A new attack game (needs `family: "game"`): the board `tessera game boards` draws for the
+   * same n, p and seed. */
+  newGame(options: { n: number; p: number; definition: string; seed: number }): Promise<GameClient>;
+  /** A game on one line of a board file. */
+  gameFromBoard(line: string, definition: string): Promise<GameClient>;
+  /** Loads an attack-game agent bundle (.tar: config.json, model.safetensors). */
+  loadGameAgent(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<GameAgentClient>;
   /** Stops the worker. */
   terminate(): void;
 }

@@ -183,6 +183,61 @@ export class MammalClient {
   }
 }
 
+/** An attack game held by the worker (see tessera.d.ts); `state` is its latest state. */
+export class GameClient {
+  constructor(channel, state) {
+    this.channel = channel;
+    this.handle = state.handle;
+    this.state = state;
+  }
+
+  async #update(request) {
+    this.state = await request;
+    return this.state;
+  }
+
+  /** Attacks an Alive site (row-major index); rejects, naming it, otherwise. */
+  attack(site) {
+    return this.#update(this.channel.call("gameAttack", { handle: this.handle, site }));
+  }
+
+  reset() {
+    return this.#update(this.channel.call("gameReset", { handle: this.handle }));
+  }
+
+  /** A baseline's moves on this board from its start: `{ moves }` or `{ moves: null, reason }`. */
+  baseline(name) {
+    return this.channel.call("gameBaseline", { handle: this.handle, name });
+  }
+
+  close() {
+    return this.channel.call("closeModel", { handle: this.handle });
+  }
+}
+
+/** A trained attack agent held by the worker. */
+export class GameAgentClient {
+  constructor(channel, handle, info) {
+    this.channel = channel;
+    this.handle = handle;
+    this.info = info;
+  }
+
+  /** `{ site, movesLeft }`: its next move in `game` and −Q·n per site (NaN where not Alive). */
+  move(game) {
+    return this.channel.call("agentMove", { agent: this.handle, game: game.handle });
+  }
+
+  /** Its whole game on `game`'s board from the start: the attacked sites in order. */
+  play(game) {
+    return this.channel.call("agentPlay", { agent: this.handle, game: game.handle });
+  }
+
+  close() {
+    return this.channel.call("closeModel", { handle: this.handle });
+  }
+}
+
 /** A model source as the worker takes it: a URL, or the bytes of a file the user picked. */
 async function sourcePayload(source) {
   if (typeof source === "string" || source instanceof URL) {
@@ -233,6 +288,23 @@ export class Tessera {
   async loadMammalModel(source, onProgress) {
     const { handle, info } = await this.channel.call("loadMammalModel", await sourcePayload(source), onProgress);
     return new MammalClient(this.channel, handle, info);
+  }
+
+  /** A new attack game (needs `family: "game"` at `create`): the board `tessera game boards`
+   * draws for the same n, p and seed. */
+  async newGame({ n, p, definition, seed }) {
+    return new GameClient(this.channel, await this.channel.call("gameNew", { n, p, definition, seed }));
+  }
+
+  /** A game on a board-file line (`{"n":…,"p":…,"sites":"…"}`). */
+  async gameFromBoard(line, definition) {
+    return new GameClient(this.channel, await this.channel.call("gameFromBoard", { line, definition }));
+  }
+
+  /** Loads an attack-game agent bundle (a URL of the site's, or a picked file). */
+  async loadGameAgent(source, onProgress) {
+    const { handle, info } = await this.channel.call("loadGameAgent", await sourcePayload(source), onProgress);
+    return new GameAgentClient(this.channel, handle, info);
   }
 
   terminate() {

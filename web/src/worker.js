@@ -21,13 +21,20 @@ async function gpuAdapterAvailable() {
 
 /** The wasm module of a model family and backend (scripts/build-wasm.sh builds them). */
 function moduleName(family, gpu) {
-  if (family !== "rna" && family !== "mammal") throw new Error(`unknown model family ${family}`);
+  if (!["rna", "mammal", "game"].includes(family)) throw new Error(`unknown model family ${family}`);
   const prefix = family === "rna" ? "tessera" : `tessera_${family}`;
   return `${prefix}_${gpu ? "webgpu" : "cpu"}`;
 }
 
+/** Families with a WebGPU module (the game's agent is small enough for the CPU alone). */
+const gpuFamilies = new Set(["rna", "mammal"]);
+
 async function init({ backend, base, family = "rna" }, progress) {
-  const wantGpu = backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
+  if (backend === "webgpu" && !gpuFamilies.has(family)) {
+    throw new Error(`the ${family} module runs on the CPU only`);
+  }
+  const wantGpu =
+    gpuFamilies.has(family) && backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
   const name = moduleName(family, wantGpu);
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
   api = await import(new URL(`${name}.js`, base).href);
@@ -122,6 +129,40 @@ function mammalModel(handle) {
   return model;
 }
 
+function gameSession(handle) {
+  const game = models.get(handle);
+  if (!game || typeof game.attack !== "function") throw new Error(`no game with handle ${handle}`);
+  return game;
+}
+
+function gameAgent(handle) {
+  const agent = models.get(handle);
+  if (!agent || typeof agent.movesLeft !== "function") throw new Error(`no game agent with handle ${handle}`);
+  return agent;
+}
+
+/** Everything the page draws of a game. */
+function gameState(handle) {
+  const game = gameSession(handle);
+  return {
+    handle,
+    n: game.n,
+    definition: game.definition,
+    sites: game.sites(),
+    moves: game.moves(),
+    over: game.isOver(),
+    curve: game.curve(),
+    robustness: game.robustness(),
+    boardLine: game.boardLine(),
+  };
+}
+
+function keepGame(game) {
+  const handle = nextHandle++;
+  models.set(handle, game);
+  return gameState(handle);
+}
+
 function dataset(handle) {
   const entry = datasets.get(handle);
   if (!entry) throw new Error(`no data set with handle ${handle} (closed?)`);
@@ -205,6 +246,38 @@ const handlers = {
     const began = performance.now();
     const out = await mammalModel(handle).run(prompt, task);
     return { ...out, seconds: (performance.now() - began) / 1000, backend: runtime.backend };
+  },
+  async gameNew({ n, p, definition, seed }) {
+    if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
+    return keepGame(new api.GameSession(n, p, definition, seed));
+  },
+  async gameFromBoard({ line, definition }) {
+    if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
+    return keepGame(api.GameSession.fromBoardLine(line, definition));
+  },
+  async gameAttack({ handle, site }) {
+    const killed = gameSession(handle).attack(site);
+    return { ...gameState(handle), killed };
+  },
+  async gameReset({ handle }) {
+    gameSession(handle).reset();
+    return gameState(handle);
+  },
+  async gameBaseline({ handle, name }) {
+    return gameSession(handle).baseline(name);
+  },
+  loadGameAgent(source, progress) {
+    return loadModel("loadGameAgent", source, progress);
+  },
+  /** The agent's next move and its heat map (−Q·n per site, NaN where not Alive). */
+  async agentMove({ agent, game }) {
+    const session = gameSession(game);
+    const movesLeft = gameAgent(agent).movesLeft(session);
+    const site = session.isOver() ? null : gameAgent(agent).choose(session);
+    return { site, movesLeft };
+  },
+  async agentPlay({ agent, game }) {
+    return gameAgent(agent).play(gameSession(game));
   },
   async openData({ handle, files }, progress) {
     const model = rnaModel(handle);

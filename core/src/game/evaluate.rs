@@ -51,6 +51,8 @@ impl Player {
 pub struct Evaluation {
     pub steps: Option<Vec<usize>>,
     pub robustness: Option<Vec<f64>>,
+    /// Each board's attacked sites in order.
+    pub moves: Option<Vec<Vec<usize>>>,
     pub reason: Option<String>,
 }
 
@@ -72,18 +74,28 @@ impl Evaluation {
     }
 
     /// Finished games, in board order.
-    pub fn from_played(played: &[Played]) -> Self {
+    pub fn from_played(played: Vec<Played>) -> Self {
         Self {
             steps: Some(played.iter().map(|p| p.moves.len()).collect()),
             robustness: Some(played.iter().map(|p| p.robustness).collect()),
+            moves: Some(played.into_iter().map(|p| p.moves).collect()),
             reason: None,
+        }
+    }
+
+    fn unavailable(reason: String) -> Self {
+        Self {
+            steps: None,
+            robustness: None,
+            moves: None,
+            reason: Some(reason),
         }
     }
 }
 
 /// A trained agent's greedy games on every board (all boards share each forward pass).
 pub fn evaluate_agent(boards: &[Board], definition: Definition, agent: &Agent) -> Evaluation {
-    Evaluation::from_played(&agent.play_all(boards, definition))
+    Evaluation::from_played(agent.play_all(boards, definition))
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -98,10 +110,8 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 /// Plays every board; `random` is seeded per board (`seed + index`) so one board's game does not
 /// depend on the others.
 pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Evaluation {
-    let mut steps = Vec::with_capacity(boards.len());
-    let mut robustness = Vec::with_capacity(boards.len());
+    let mut played = Vec::with_capacity(boards.len());
     for (i, board) in boards.iter().enumerate() {
-        let mut game = Game::new(board, definition);
         match player {
             Player::Policy(policy) => {
                 let policy = match policy {
@@ -110,44 +120,39 @@ pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Eva
                     },
                     other => other,
                 };
-                let played = policy.play(board, definition);
-                steps.push(played.moves.len());
-                robustness.push(played.robustness);
+                played.push(policy.play(board, definition));
             }
             Player::Optimal => {
+                let mut game = Game::new(board, definition);
                 let line = match flow_optimum(&game) {
                     Some((_, cut)) => cut,
                     None => match exhaustive_optimum(&game, EXHAUSTIVE_STATES) {
                         Ok((_, line)) => line,
                         Err(limit) => {
-                            return Evaluation {
-                                steps: None,
-                                robustness: None,
-                                reason: Some(format!(
-                                    "board {}: {limit}; the exact optimum of `{}` is known only \
-                                     on small boards (flow: any size)",
-                                    i + 1,
-                                    definition.name()
-                                )),
-                            };
+                            return Evaluation::unavailable(format!(
+                                "board {}: {limit}; the exact optimum of `{}` is known only on \
+                                 small boards (flow: any size)",
+                                i + 1,
+                                definition.name()
+                            ));
                         }
                     },
                 };
                 // (Every site of an optimal line is still Alive when its turn comes, or the line
                 // would not be optimal; skipping is only a guard.)
+                let mut moves = Vec::with_capacity(line.len());
                 for site in line {
                     if game.sites()[site] == Site::Alive {
                         game.attack(site).expect("an Alive site");
+                        moves.push(site);
                     }
                 }
-                steps.push(game.moves());
-                robustness.push(game.robustness());
+                played.push(Played {
+                    moves,
+                    robustness: game.robustness(),
+                });
             }
         }
     }
-    Evaluation {
-        steps: Some(steps),
-        robustness: Some(robustness),
-        reason: None,
-    }
+    Evaluation::from_played(played)
 }

@@ -62,6 +62,9 @@ pub struct EvalArgs {
     /// A JSON array, one object per policy, instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// With --json: also each board's moves (`per_board_moves`, row-major site indices in order).
+    #[arg(long, requires = "json")]
+    pub moves: bool,
 }
 
 pub fn run(command: GameCommand) -> Result<()> {
@@ -184,7 +187,7 @@ fn eval(args: EvalArgs) -> Result<()> {
                 evaluate_agent(&boards, definition, agent),
             ),
         };
-        rows.push(json!({
+        let mut row = json!({
             "policy": name,
             "trained_on": trained_on,
             "definition": definition.name(),
@@ -196,7 +199,11 @@ fn eval(args: EvalArgs) -> Result<()> {
             "mean_auc": e.mean_robustness(),
             "per_board_steps": e.steps,
             "reason": e.reason,
-        }));
+        });
+        if args.moves {
+            row["per_board_moves"] = json!(e.moves);
+        }
+        rows.push(row);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -1,0 +1,182 @@
+//! The attack game in the browser: a game the page plays by clicks, the baselines' scores on
+//! its board, and a trained agent (the CLI's bundle) choosing moves with its −Q·n heat map.
+
+use burn::tensor::Device;
+use serde_json::json;
+use tessera_core::bundle::Bundle;
+use tessera_core::game::evaluate::{Player, evaluate};
+use tessera_core::game::rules::draw_boards;
+use tessera_core::game::{Agent, Board, Definition, Game};
+use wasm_bindgen::prelude::*;
+
+use crate::js_error;
+
+/// One board being played: its start, the game so far and the functional-fraction curve.
+#[wasm_bindgen]
+pub struct GameSession {
+    board: Board,
+    definition: Definition,
+    game: Game,
+    moves: Vec<u32>,
+    curve: Vec<f64>,
+}
+
+#[wasm_bindgen]
+impl GameSession {
+    /// A board of side `n` at occupation `p` drawn from `seed` (the same board as
+    /// `tessera game boards --size n --p p --count 1 --seed seed`), under `definition`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(n: usize, p: f64, definition: &str, seed: u32) -> Result<GameSession, JsError> {
+        if !(2..=256).contains(&n) {
+            return Err(JsError::new(&format!("board side {n}: choose 2 to 256")));
+        }
+        let board = draw_boards(n, p, 1, seed as u64)
+            .map_err(js_error)?
+            .pop()
+            .ok_or_else(|| JsError::new("no board drawn"))?;
+        Self::start(board, definition)
+    }
+
+    /// A board from one line of a board file (`{"n": …, "p": …, "sites": "0110…"}`).
+    #[wasm_bindgen(js_name = fromBoardLine)]
+    pub fn from_board_line(line: &str, definition: &str) -> Result<GameSession, JsError> {
+        let board = Board::read_lines(line)
+            .map_err(js_error)?
+            .pop()
+            .ok_or_else(|| JsError::new("the board line is empty"))?;
+        Self::start(board, definition)
+    }
+
+    fn start(board: Board, definition: &str) -> Result<GameSession, JsError> {
+        let definition = Definition::parse(definition).map_err(|e| JsError::new(&e))?;
+        let game = Game::new(&board, definition);
+        let curve = vec![game.functional_fraction()];
+        Ok(Self {
+            board,
+            definition,
+            game,
+            moves: Vec::new(),
+            curve,
+        })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn n(&self) -> usize {
+        self.game.n()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn definition(&self) -> String {
+        self.definition.name().into()
+    }
+
+    /// Site states, row-major: 0 Wall, 1 Alive, 2 Dead, 3 Attacked.
+    pub fn sites(&self) -> Vec<u8> {
+        self.game.sites().iter().map(|&s| s as u8).collect()
+    }
+
+    /// Attacks `site` (row-major index); returns how many other sites died with it. Refuses a
+    /// site that is not `Alive`, naming it.
+    pub fn attack(&mut self, site: usize) -> Result<usize, JsError> {
+        let killed = self.game.attack(site).map_err(js_error)?;
+        self.moves.push(site as u32);
+        self.curve.push(self.game.functional_fraction());
+        Ok(killed)
+    }
+
+    #[wasm_bindgen(js_name = isOver)]
+    pub fn is_over(&self) -> bool {
+        self.game.is_over()
+    }
+
+    /// The attacked sites in order.
+    pub fn moves(&self) -> Vec<u32> {
+        self.moves.clone()
+    }
+
+    /// f(t) = Alive / occupied after each move, from t = 0.
+    pub fn curve(&self) -> Vec<f64> {
+        self.curve.clone()
+    }
+
+    /// The robustness area R = Σ_t f(t) / occupied.
+    pub fn robustness(&self) -> f64 {
+        self.game.robustness()
+    }
+
+    /// Back to the board's start.
+    pub fn reset(&mut self) {
+        self.game = Game::new(&self.board, self.definition);
+        self.moves.clear();
+        self.curve = vec![self.game.functional_fraction()];
+    }
+
+    /// The board as a board-file line (for `tessera game eval`).
+    #[wasm_bindgen(js_name = boardLine)]
+    pub fn board_line(&self) -> String {
+        self.board.to_json_line()
+    }
+
+    /// Moves `name` (`degree`, `greedy`, `random`, `ci`, `corehd`, `optimal`) needs on this
+    /// board from its start: `{ moves }`, or `{ moves: null, reason }` where the optimum is not
+    /// known (network and noodle beyond small boards).
+    pub fn baseline(&self, name: &str) -> Result<JsValue, JsError> {
+        let player = Player::parse(name, 0).map_err(|e| JsError::new(&e))?;
+        let result = evaluate(std::slice::from_ref(&self.board), self.definition, player);
+        let value = json!({
+            "moves": result.steps.as_ref().and_then(|s| s.first()),
+            "reason": result.reason,
+        });
+        js_sys::JSON::parse(&value.to_string())
+            .map_err(|_| JsError::new("baseline result is not JSON"))
+    }
+}
+
+/// A trained agent (its net is small: one move is one forward pass and a read-back).
+#[wasm_bindgen]
+pub struct GameAgent {
+    agent: Agent,
+}
+
+/// An agent bundle (`tessera game train`'s `model/`, packed) from its tar archive.
+pub fn load(archive: &[u8], device: &Device) -> Result<GameAgent, JsError> {
+    let bundle = Bundle::from_tar(archive).map_err(js_error)?;
+    let agent = Agent::from_bundle(&bundle, device).map_err(js_error)?;
+    Ok(GameAgent { agent })
+}
+
+#[wasm_bindgen]
+impl GameAgent {
+    /// `config.json` as an object: definition, training size and p, steps, validation score.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let text = serde_json::to_string(&self.agent.info).map_err(js_error)?;
+        js_sys::JSON::parse(&text).map_err(|_| JsError::new("agent info is not JSON"))
+    }
+
+    /// The agent's next move in `session`.
+    pub fn choose(&self, session: &GameSession) -> Result<usize, JsError> {
+        if session.game.is_over() {
+            return Err(JsError::new("the game is over"));
+        }
+        Ok(self.agent.choose(&session.game))
+    }
+
+    /// −Q·n per site (predicted moves left after attacking it), NaN where the site is not Alive.
+    #[wasm_bindgen(js_name = movesLeft)]
+    pub fn moves_left(&self, session: &GameSession) -> Vec<f32> {
+        self.agent
+            .moves_left(&session.game)
+            .into_iter()
+            .map(|v| v.unwrap_or(f32::NAN))
+            .collect()
+    }
+
+    /// The agent's whole game on `session`'s board from its start (its moves in order).
+    pub fn play(&self, session: &GameSession) -> Vec<u32> {
+        self.agent
+            .play_all(std::slice::from_ref(&session.board), session.definition)
+            .pop()
+            .map(|p| p.moves.into_iter().map(|m| m as u32).collect())
+            .unwrap_or_default()
+    }
+}
