@@ -428,3 +428,100 @@ fn game_train_checkpoints_resumes_hot_starts_and_its_agent_plays_in_eval() {
     ]);
     assert!(e.contains("rna-pbmc3k.tar") && e.contains("model"), "{e}");
 }
+
+#[test]
+fn graph_boards_from_edge_lists_are_played_by_every_baseline() {
+    let dir = scratch("game-graph");
+    // Two 4-cliques joined by one bridge node x: flow from the first to the second is cut by x.
+    let edges = dir.join("two-cliques.edges");
+    let mut text = String::from("# two cliques and a bridge\n");
+    for clique in ["a", "b"] {
+        for i in 0..4 {
+            for j in i + 1..4 {
+                text.push_str(&format!("{clique}{i} {clique}{j}\n"));
+            }
+        }
+    }
+    text.push_str("a0 x\nx b0\n");
+    std::fs::write(&edges, &text).unwrap();
+    let out = ok(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&edges),
+        "--definition",
+        "flow",
+        "--source",
+        "a1,a2",
+        "--sink",
+        "b3",
+        "--policy",
+        "random,degree,greedy,ci,corehd,optimal",
+        "--json",
+        "--moves",
+    ]);
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        assert_eq!(
+            (row["size"].as_u64(), row["boards"].as_u64()),
+            (Some(9), Some(1))
+        );
+        assert!(row["p"].is_null());
+    }
+    let optimal = &rows[5];
+    assert_eq!(
+        optimal["per_board_steps"][0], 1,
+        "one cut node: x, a0 or b0"
+    );
+    for definition in ["network", "noodle"] {
+        let out = ok(&[
+            "game",
+            "eval",
+            "--graph",
+            p(&edges),
+            "--definition",
+            definition,
+            "--policy",
+            "degree,optimal",
+            "--json",
+        ]);
+        let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+        let (degree, optimal) = (
+            &rows[0]["per_board_steps"][0],
+            &rows[1]["per_board_steps"][0],
+        );
+        assert!(
+            optimal.as_u64().unwrap() >= 1 && optimal.as_u64() <= degree.as_u64(),
+            "{definition}"
+        );
+    }
+    let e = fails(&["game", "eval", "--graph", p(&edges), "--definition", "flow"]);
+    assert!(
+        e.contains("--source") && e.contains("two-cliques.edges"),
+        "{e}"
+    );
+    let e = fails(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&edges),
+        "--definition",
+        "flow",
+        "--source",
+        "a1",
+        "--sink",
+        "zz",
+    ]);
+    assert!(e.contains("\"zz\""), "{e}");
+    std::fs::write(&edges, "a b\nb\n").unwrap();
+    let e = fails(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&edges),
+        "--definition",
+        "network",
+    ]);
+    assert!(e.contains("line 2"), "{e}");
+}

@@ -1,12 +1,17 @@
-//! The clusters (4-connected components) of a lattice's active sites — occupied and not attacked —
+//! The clusters (connected components) of a board's active sites — occupied and not attacked —
 //! kept up to date as sites are removed, with per-cluster sums the rules read: size, sites on each
-//! edge, and perimeter (blocked neighbours, off-board ones included).
+//! side, and perimeter (blocked neighbours: for a lattice walls, attacked and off-board ones; in
+//! general what a site lacks of the largest degree). Works on any [`Topology`].
 //!
 //! Written here because no crate offers decremental connectivity (petgraph recomputes components
 //! from scratch). Removing a site starts one breadth-first search from each active neighbour and
 //! advances them in turn; searches that meet merge; once all but one have run out, those that ran
 //! out are the split-off parts and only their sites are relabelled and summed. A site is relabelled
 //! O(log N) times over a game, and nothing is allocated after construction.
+
+use std::sync::Arc;
+
+use super::topology::{BOTTOM, LEFT, RIGHT, TOP, Topology};
 
 /// Sums over a cluster's sites.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -16,7 +21,7 @@ pub struct Stats {
     pub right: u32,
     pub top: u32,
     pub bottom: u32,
-    /// Σ over sites of their blocked 4-neighbours (walls, attacked sites, off-board).
+    /// Σ over sites of their blocked neighbours (max degree − active neighbours).
     pub perimeter: u32,
 }
 
@@ -40,7 +45,8 @@ impl Stats {
     }
 }
 
-/// What one removal did to the removed site's cluster.
+/// What one removal did to the removed site's cluster; the parts split off are
+/// [`Clusters::parts`] until the next removal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Split {
     /// The cluster the site was in, which keeps its label for the part still being searched when
@@ -48,63 +54,72 @@ pub struct Split {
     pub kept: Option<u32>,
     /// One site of the kept part (a start for [`Clusters::for_each_site`]).
     pub kept_site: Option<usize>,
-    /// Labels of the parts split off (0 to 3).
-    pub parts: [u32; 3],
-    pub part_count: usize,
-    /// The search group of each part (for [`Clusters::part_sites`]).
-    groups: [usize; 3],
-}
-
-impl Split {
-    pub fn parts(&self) -> &[u32] {
-        &self.parts[..self.part_count]
-    }
 }
 
 const NONE: u32 = u32::MAX;
 
 #[derive(Clone)]
 pub struct Clusters {
-    n: usize,
+    topology: Arc<Topology>,
     active: Vec<bool>,
     label: Vec<u32>,
-    /// Blocked 4-neighbours of each site (off-board counted).
-    blocked: Vec<u8>,
+    /// Blocked neighbours of each site (max degree − active neighbours).
+    blocked: Vec<u32>,
     stats: Vec<Stats>,
-    /// Search marks: `epoch << 2 | searcher`.
+    /// Search marks: `epoch · stride + searcher`.
     mark: Vec<u64>,
     epoch: u64,
-    /// One queue per searcher (at most 4: a site's neighbours); a queue keeps every site its
-    /// search visited (`head` is the next to expand).
-    queues: [Vec<u32>; 4],
+    /// Searchers per removal at most (the largest degree, at least 1).
+    stride: u64,
+    /// One queue per searcher (one per neighbour of the removed site); a queue keeps every site
+    /// its search visited (`heads` is the next to expand).
+    queues: Vec<Vec<u32>>,
     /// The queue of whole-cluster walks (labelling, enumeration).
     walk: Vec<u32>,
-    heads: [usize; 4],
-    /// Merged searches: a tiny union-find over the 4 searchers.
-    group: [usize; 4],
+    heads: Vec<usize>,
+    /// Merged searches: a tiny union-find over the searchers.
+    group: Vec<usize>,
+    /// Per group root: still searching (scratch for each step).
+    searching: Vec<bool>,
+    /// The last removal's searchers (its active neighbours) and the parts it split off.
+    seeds: Vec<u32>,
+    parts: Vec<u32>,
+    part_groups: Vec<usize>,
 }
 
 impl Clusters {
-    /// Labels the clusters of `active` (row-major n×n).
-    pub fn new(n: usize, active: Vec<bool>) -> Self {
-        let count = n * n;
-        let mut blocked = vec![0u8; count];
-        for (site, b) in blocked.iter_mut().enumerate() {
-            *b = 4 - neighbours(n, site).filter(|&u| active[u]).count() as u8;
-        }
+    /// Labels the clusters of `active` (one flag per node of `topology`).
+    pub fn new(topology: Arc<Topology>, active: Vec<bool>) -> Self {
+        let count = topology.len();
+        let max_degree = topology.max_degree();
+        let blocked = (0..count)
+            .map(|site| {
+                let live = topology
+                    .neighbours(site)
+                    .iter()
+                    .filter(|&&u| active[u as usize]);
+                (max_degree - live.count()) as u32
+            })
+            .collect();
+        let searchers = max_degree.max(1);
         let mut clusters = Self {
-            n,
             active,
             label: vec![NONE; count],
             blocked,
-            // Every removal adds at most 3 labels.
-            stats: Vec::with_capacity(4 * count + 1),
+            // Every removal adds at most max degree − 1 labels.
+            stats: Vec::with_capacity(searchers * count + 1),
             mark: vec![0; count],
             epoch: 0,
-            queues: std::array::from_fn(|_| Vec::with_capacity(count)),
+            stride: searchers as u64,
+            queues: (0..searchers).map(|_| Vec::with_capacity(count)).collect(),
             walk: Vec::with_capacity(count),
-            heads: [0; 4],
-            group: [0, 1, 2, 3],
+            heads: vec![0; searchers],
+            group: (0..searchers).collect(),
+            searching: vec![false; searchers],
+            seeds: Vec::with_capacity(searchers),
+            parts: Vec::with_capacity(searchers),
+            part_groups: Vec::with_capacity(searchers),
+            topology,
         };
         for site in 0..count {
             if clusters.active[site] && clusters.label[site] == NONE {
@@ -131,20 +146,28 @@ impl Clusters {
     }
 
     /// Blocked neighbours of a site (its contribution to its cluster's perimeter).
-    pub fn blocked(&self, site: usize) -> u8 {
+    pub fn blocked(&self, site: usize) -> u32 {
         self.blocked[site]
     }
 
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The parts the last removal split off (labels; see [`Clusters::part_sites`]).
+    pub fn parts(&self) -> &[u32] {
+        &self.parts
+    }
+
     fn site_stats(&self, site: usize) -> Stats {
-        let (i, j) = (site / self.n, site % self.n);
-        let last = self.n - 1;
+        let sides = self.topology.sides(site);
         Stats {
             size: 1,
-            left: u32::from(j == 0),
-            right: u32::from(j == last),
-            top: u32::from(i == 0),
-            bottom: u32::from(i == last),
-            perimeter: u32::from(self.blocked[site]),
+            left: u32::from(sides & LEFT != 0),
+            right: u32::from(sides & RIGHT != 0),
+            top: u32::from(sides & TOP != 0),
+            bottom: u32::from(sides & BOTTOM != 0),
+            perimeter: self.blocked[site],
         }
     }
 
@@ -160,7 +183,8 @@ impl Clusters {
             let v = queue[head] as usize;
             head += 1;
             sum.add(&self.site_stats(v));
-            for u in neighbours(self.n, v) {
+            for &u in self.topology.neighbours(v) {
+                let u = u as usize;
                 if self.active[u] && self.label[u] != label {
                     self.label[u] = label;
                     queue.push(u as u32);
@@ -175,7 +199,7 @@ impl Clusters {
     pub fn for_each_site(&mut self, start: usize, mut f: impl FnMut(usize)) {
         let label = self.label[start];
         self.epoch += 1;
-        let stamp = self.epoch << 2;
+        let stamp = self.epoch * self.stride;
         let mut queue = std::mem::take(&mut self.walk);
         queue.clear();
         queue.push(start as u32);
@@ -185,7 +209,8 @@ impl Clusters {
             let v = queue[head] as usize;
             head += 1;
             f(v);
-            for u in neighbours(self.n, v) {
+            for &u in self.topology.neighbours(v) {
+                let u = u as usize;
                 if self.active[u] && self.label[u] == label && self.mark[u] != stamp {
                     self.mark[u] = stamp;
                     queue.push(u as u32);
@@ -195,10 +220,10 @@ impl Clusters {
         self.walk = queue;
     }
 
-    /// The sites of part `i` of `split`, the last [`Clusters::remove`]'s (valid until the next).
-    pub fn part_sites<'a>(&'a self, split: &Split, i: usize) -> impl Iterator<Item = usize> + 'a {
-        let group = split.groups[i];
-        (0..4)
+    /// The sites of part `i` of the last [`Clusters::remove`] (valid until the next).
+    pub fn part_sites(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let group = self.part_groups[i];
+        (0..self.seeds.len())
             .filter(move |&k| !self.queues[k].is_empty() && self.group_of(k) == group)
             .flat_map(move |k| self.queues[k].iter().map(|&s| s as usize))
     }
@@ -217,15 +242,16 @@ impl Clusters {
         let c = self.label[site];
         let own = self.site_stats(site);
         self.active[site] = false;
-        let mut seeds = [0u32; 4];
-        let mut k = 0;
-        for u in neighbours(self.n, site) {
-            if self.active[u] {
-                self.blocked[u] += 1;
-                seeds[k] = u as u32;
-                k += 1;
+        self.seeds.clear();
+        self.parts.clear();
+        self.part_groups.clear();
+        for &u in self.topology.neighbours(site) {
+            if self.active[u as usize] {
+                self.blocked[u as usize] += 1;
+                self.seeds.push(u);
             }
         }
+        let k = self.seeds.len();
         // The site leaves; each active neighbour gains a blocked side.
         let stats = &mut self.stats[c as usize];
         stats.subtract(&own);
@@ -236,38 +262,39 @@ impl Clusters {
         }
         let mut split = Split {
             kept: (k > 0).then_some(c),
-            kept_site: (k > 0).then_some(seeds[0] as usize),
-            parts: [NONE; 3],
-            part_count: 0,
-            groups: [0; 3],
+            kept_site: self.seeds.first().map(|&s| s as usize),
         };
-        self.group = [0, 1, 2, 3];
+        for (g, slot) in self.group.iter_mut().enumerate() {
+            *slot = g;
+        }
         if k <= 1 {
             return split;
         }
 
         // Interleaved searches from each neighbour.
         self.epoch += 1;
-        let base = self.epoch << 2;
-        self.heads = [0; 4];
-        for (s, &seed) in seeds[..k].iter().enumerate() {
+        let base = self.epoch * self.stride;
+        for s in 0..k {
+            self.heads[s] = 0;
+            let seed = self.seeds[s];
             self.queues[s].push(seed);
-            self.mark[seed as usize] = base | s as u64;
+            self.mark[seed as usize] = base + s as u64;
         }
         loop {
-            // Groups still searching; stop when at most one is.
-            let mut searching = [false; 4];
+            // Groups still searching; stop when at most one is. (A group is named by its root,
+            // the smallest searcher in it.)
             for s in 0..k {
+                self.searching[s] = false;
+            }
+            let mut groups = 0;
+            for s in 0..k {
+                let g = self.group_of(s);
+                groups += usize::from(g == s);
                 if self.heads[s] < self.queues[s].len() {
-                    searching[self.group_of(s)] = true;
+                    self.searching[g] = true;
                 }
             }
-            let groups_searching = searching.iter().filter(|&&b| b).count();
-            let mut distinct = [false; 4];
-            for s in 0..k {
-                distinct[self.group_of(s)] = true;
-            }
-            let groups = distinct.iter().filter(|&&b| b).count();
+            let groups_searching = self.searching[..k].iter().filter(|&&b| b).count();
             if groups <= 1 {
                 // Everything met: no split.
                 return split;
@@ -281,16 +308,18 @@ impl Clusters {
                 }
                 let v = self.queues[s][self.heads[s]] as usize;
                 self.heads[s] += 1;
-                for u in neighbours(self.n, v) {
+                let topology = &self.topology;
+                for &u in topology.neighbours(v) {
+                    let u = u as usize;
                     if !self.active[u] {
                         continue;
                     }
                     let m = self.mark[u];
-                    if m >> 2 != self.epoch {
-                        self.mark[u] = base | s as u64;
+                    if m / self.stride != self.epoch {
+                        self.mark[u] = base + s as u64;
                         self.queues[s].push(u as u32);
                     } else {
-                        let (a, b) = (self.group_of(s), self.group_of((m & 3) as usize));
+                        let (a, b) = (self.group_of(s), self.group_of((m % self.stride) as usize));
                         if a != b {
                             self.group[a.max(b)] = a.min(b);
                         }
@@ -301,29 +330,22 @@ impl Clusters {
 
         // Finished groups become new clusters; the one still searching (or, if all finished, the
         // largest) keeps the label.
-        let mut sizes = [0usize; 4];
-        let mut finished = [true; 4];
-        for s in 0..k {
-            let g = self.group_of(s);
-            sizes[g] += self.queues[s].len();
-            if self.heads[s] < self.queues[s].len() {
-                finished[g] = false;
-            }
-        }
-        let roots: Vec<usize> = (0..k).filter(|&s| self.group_of(s) == s).collect();
-        let keep = roots
-            .iter()
-            .copied()
-            .find(|&g| !finished[g])
-            .unwrap_or_else(|| {
-                roots.iter().copied().fold(
-                    roots[0],
-                    |best, g| if sizes[g] > sizes[best] { g } else { best },
-                )
-            });
+        let size = |g: usize| -> usize {
+            (0..k)
+                .filter(|&s| self.group_of(s) == g)
+                .map(|s| self.queues[s].len())
+                .sum()
+        };
+        let searching = |g: usize| -> bool {
+            (0..k).any(|s| self.group_of(s) == g && self.heads[s] < self.queues[s].len())
+        };
+        let roots = || (0..k).filter(|&s| self.group_of(s) == s);
+        let keep = roots().find(|&g| searching(g)).unwrap_or_else(|| {
+            roots().fold(0, |best, g| if size(g) > size(best) { g } else { best })
+        });
         split.kept_site = Some(self.queues[keep][0] as usize);
-        for &g in &roots {
-            if g == keep {
+        for g in 0..k {
+            if self.group_of(g) != g || g == keep {
                 continue;
             }
             let label = self.stats.len() as u32;
@@ -340,15 +362,14 @@ impl Clusters {
             }
             self.stats.push(sum);
             self.stats[c as usize].subtract(&sum);
-            split.parts[split.part_count] = label;
-            split.groups[split.part_count] = g;
-            split.part_count += 1;
+            self.parts.push(label);
+            self.part_groups.push(g);
         }
         split
     }
 }
 
-/// The in-board 4-neighbours of a site.
+/// The in-board 4-neighbours of a lattice site.
 pub fn neighbours(n: usize, site: usize) -> impl Iterator<Item = usize> {
     let (i, j) = (site / n, site % n);
     let up = (i > 0).then(|| site - n);

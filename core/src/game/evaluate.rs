@@ -3,6 +3,7 @@
 
 use super::agent::Agent;
 use super::board::{Board, Site};
+use super::graph::GraphBoard;
 use super::optimal::{exhaustive_optimum, flow_optimum};
 use super::policy::{Played, Policy};
 use super::rules::{Definition, Game};
@@ -110,8 +111,17 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 /// Plays every board; `random` is seeded per board (`seed + index`) so one board's game does not
 /// depend on the others.
 pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Evaluation {
-    let mut played = Vec::with_capacity(boards.len());
-    for (i, board) in boards.iter().enumerate() {
+    evaluate_games(boards.iter().map(|b| Game::new(b, definition)), player)
+}
+
+/// Plays a graph board (`optimal`: exhaustive search, graphs of at most 64 nodes).
+pub fn evaluate_graph(graph: &GraphBoard, definition: Definition, player: Player) -> Evaluation {
+    evaluate_games(std::iter::once(Game::on_graph(graph, definition)), player)
+}
+
+fn evaluate_games(games: impl Iterator<Item = Game>, player: Player) -> Evaluation {
+    let mut played = Vec::new();
+    for (i, mut game) in games.enumerate() {
         match player {
             Player::Policy(policy) => {
                 let policy = match policy {
@@ -120,10 +130,9 @@ pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Eva
                     },
                     other => other,
                 };
-                played.push(policy.play(board, definition));
+                played.push(policy.play_game(game));
             }
             Player::Optimal => {
-                let mut game = Game::new(board, definition);
                 let line = match flow_optimum(&game) {
                     Some((_, cut)) => cut,
                     None => match exhaustive_optimum(&game, EXHAUSTIVE_STATES) {
@@ -131,9 +140,9 @@ pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Eva
                         Err(limit) => {
                             return Evaluation::unavailable(format!(
                                 "board {}: {limit}; the exact optimum of `{}` is known only on \
-                                 small boards (flow: any size)",
+                                 small boards (flow: any lattice)",
                                 i + 1,
-                                definition.name()
+                                game.definition().name()
                             ));
                         }
                     },

@@ -1,7 +1,8 @@
 //! The percolation attack game (../shared/specs/lattice-game.md): boards, the rules under three
 //! robustness definitions, and the players that attack them.
 //!
-//! `board` draws and stores boards, `clusters` keeps the lattice's clusters under removals,
+//! `board` draws and stores lattice boards and `graph` reads graph boards from edge lists;
+//! `topology` is who neighbours whom on either, `clusters` keeps the clusters under removals,
 //! `rules` is the game itself, `policy` the baselines, `optimal` the exact flow optimum,
 //! `evaluate` scores a player on a set of boards; `qnet` is the agent's Q-network and `agent` a
 //! trained one as a player (trained in `crate::train::dqn`).
@@ -10,12 +11,15 @@ pub mod agent;
 pub mod board;
 pub mod clusters;
 pub mod evaluate;
+pub mod graph;
 pub mod optimal;
 pub mod policy;
 pub mod qnet;
 pub mod rules;
+pub mod topology;
 
 pub use agent::Agent;
 pub use board::{Board, BoardError, Site, Symmetry};
+pub use graph::GraphBoard;
 pub use policy::Policy;
 pub use rules::{Definition, FlowDirection, Game, GameError};

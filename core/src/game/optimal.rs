@@ -9,8 +9,10 @@ use super::board::Site;
 use super::rules::{Definition, FlowDirection, Game};
 
 /// The minimum number of further moves that ends a `flow` game, and one set of sites that does
-/// it; `None` for other definitions and for `flow` in both directions (no duality argument).
+/// it; `None` for other definitions, for `flow` in both directions and on graph boards (no
+/// duality argument).
 pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
+    game.topology().lattice_side()?;
     let transposed = match game.definition() {
         Definition::Flow {
             direction: FlowDirection::Horizontal,

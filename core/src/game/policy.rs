@@ -7,7 +7,6 @@
 use rand::rngs::Xoshiro256PlusPlus;
 
 use super::board::{Board, Site, rng, unit};
-use super::clusters::neighbours;
 use super::rules::{Definition, Game};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +46,11 @@ impl Policy {
 
     /// Plays `board` under `definition` to the end.
     pub fn play(&self, board: &Board, definition: Definition) -> Played {
-        let mut game = Game::new(board, definition);
+        self.play_game(Game::new(board, definition))
+    }
+
+    /// Plays `game` (a lattice or a graph board) to the end.
+    pub fn play_game(&self, mut game: Game) -> Played {
         let mut rng = match self {
             Self::Random { seed } => rng(*seed),
             _ => rng(0),
@@ -113,7 +116,6 @@ fn collective_influence(
     distance: &mut [usize],
     queue: &mut Vec<usize>,
 ) -> usize {
-    let n = game.n();
     queue.clear();
     queue.push(site);
     distance[site] = 0;
@@ -126,7 +128,8 @@ fn collective_influence(
             frontier += game.degree(v).saturating_sub(1);
             continue;
         }
-        for u in neighbours(n, v) {
+        for &u in game.topology().neighbours(v) {
+            let u = u as usize;
             if active(game, u) && distance[u] == usize::MAX {
                 distance[u] = distance[v] + 1;
                 queue.push(u);
@@ -141,7 +144,6 @@ fn collective_influence(
 
 /// Membership in the 2-core of the active sites' graph (repeatedly drop sites of degree < 2).
 fn two_core(game: &Game) -> Vec<bool> {
-    let n = game.n();
     let count = game.sites().len();
     let mut inside: Vec<bool> = (0..count).map(|s| active(game, s)).collect();
     let mut degree: Vec<usize> = (0..count)
@@ -153,7 +155,8 @@ fn two_core(game: &Game) -> Vec<bool> {
             continue;
         }
         inside[v] = false;
-        for u in neighbours(n, v) {
+        for &u in game.topology().neighbours(v) {
+            let u = u as usize;
             if inside[u] {
                 degree[u] -= 1;
                 if degree[u] < 2 {
@@ -168,7 +171,11 @@ fn two_core(game: &Game) -> Vec<bool> {
 /// A site's degree within the 2-core (or in the whole graph when the core is empty).
 fn core_degree(game: &Game, core: &[bool], site: usize, within_core: bool) -> usize {
     if within_core {
-        neighbours(game.n(), site).filter(|&u| core[u]).count()
+        game.topology()
+            .neighbours(site)
+            .iter()
+            .filter(|&&u| core[u as usize])
+            .count()
     } else {
         game.degree(site)
     }

@@ -7,8 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use super::board::{Board, BoardError, Site, Symmetry};
 use super::clusters::{Clusters, Split, Stats};
+use super::graph::GraphBoard;
+use super::topology::Topology;
 
 /// Which pair of sides `flow` connects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,12 +111,16 @@ impl Definition {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum GameError {
-    #[error("site {site} is off the {n}×{n} board")]
-    OffBoard { site: usize, n: usize },
-    #[error("site ({row}, {column}) is {state:?}, not Alive: only Alive sites can be attacked")]
+    #[error("site {site} is off the {board}")]
+    OffBoard {
+        site: usize,
+        /// "6×6 board" or "graph of 5 nodes".
+        board: String,
+    },
+    #[error("site {place} is {state:?}, not Alive: only Alive sites can be attacked")]
     NotAlive {
-        row: usize,
-        column: usize,
+        /// `(row, column)` on a lattice, the node's number on a graph.
+        place: String,
         state: Site,
     },
     #[error("the game is over")]
@@ -122,6 +130,7 @@ pub enum GameError {
 /// A game in progress.
 #[derive(Clone)]
 pub struct Game {
+    /// The lattice's side (a graph board: its node count).
     n: usize,
     definition: Definition,
     sites: Vec<Site>,
@@ -135,8 +144,10 @@ pub struct Game {
     moves: usize,
     /// Σ over moves of the alive fraction after it (the robustness area, unnormalised).
     area: f64,
-    /// Sites to kill after a move (kept to avoid allocating per move).
+    /// Sites to kill after a move, and whether each split-off part lives (kept to avoid
+    /// allocating per move).
     scratch: Vec<u32>,
+    part_alive: Vec<bool>,
 }
 
 const NOWHERE: u32 = u32::MAX;
@@ -144,15 +155,34 @@ const NOWHERE: u32 = u32::MAX;
 impl Game {
     /// A new game: every occupied site `Alive`, then the definition's update.
     pub fn new(board: &Board, definition: Definition) -> Self {
-        let n = board.n;
-        let sites: Vec<Site> = board
-            .occupied
+        Self::on(
+            Arc::new(Topology::lattice(board.n)),
+            board.occupied.clone(),
+            definition,
+        )
+    }
+
+    /// A new game on a graph board: every node occupied (`flow` connects its source and sink
+    /// nodes; `noodle` counts what a node lacks of the largest degree as blocked).
+    pub fn on_graph(graph: &GraphBoard, definition: Definition) -> Self {
+        Self::on(
+            Arc::new(graph.topology()),
+            vec![true; graph.len()],
+            definition,
+        )
+    }
+
+    fn on(topology: Arc<Topology>, occupied: Vec<bool>, definition: Definition) -> Self {
+        let count = occupied.len();
+        let n = topology.lattice_side().unwrap_or(count);
+        let sites: Vec<Site> = occupied
             .iter()
             .map(|&o| if o { Site::Alive } else { Site::Wall })
             .collect();
-        let clusters = Clusters::new(n, board.occupied.clone());
-        let mut alive = Vec::with_capacity(n * n);
-        let mut position = vec![NOWHERE; n * n];
+        let occupied_count = occupied.iter().filter(|&&o| o).count();
+        let clusters = Clusters::new(topology, occupied);
+        let mut alive = Vec::with_capacity(count);
+        let mut position = vec![NOWHERE; count];
         for (site, &state) in sites.iter().enumerate() {
             if state == Site::Alive {
                 position[site] = alive.len() as u32;
@@ -165,12 +195,13 @@ impl Game {
             sites,
             clusters,
             m: 0,
-            occupied: board.occupied_count(),
+            occupied: occupied_count,
             alive,
             position,
             moves: 0,
             area: 0.0,
-            scratch: Vec::with_capacity(n * n),
+            scratch: Vec::with_capacity(count),
+            part_alive: Vec::new(),
         };
         game.initial_update();
         game
@@ -216,15 +247,22 @@ impl Game {
     /// Attacks `site` (row-major index); returns how many other sites died with it.
     pub fn attack(&mut self, site: usize) -> Result<usize, GameError> {
         if site >= self.sites.len() {
-            return Err(GameError::OffBoard { site, n: self.n });
+            let board = match self.clusters.topology().lattice_side() {
+                Some(n) => format!("{n}×{n} board"),
+                None => format!("graph of {} nodes", self.sites.len()),
+            };
+            return Err(GameError::OffBoard { site, board });
         }
         if self.is_over() {
             return Err(GameError::Over);
         }
         if self.sites[site] != Site::Alive {
+            let place = match self.clusters.topology().lattice_side() {
+                Some(n) => format!("({}, {})", site / n, site % n),
+                None => format!("{site}"),
+            };
             return Err(GameError::NotAlive {
-                row: site / self.n,
-                column: site % self.n,
+                place,
                 state: self.sites[site],
             });
         }
@@ -243,11 +281,13 @@ impl Game {
         let Some(kept) = split.kept else {
             return;
         };
-        let mut part_alive = [true; 3];
+        let mut part_alive = std::mem::take(&mut self.part_alive);
+        part_alive.clear();
         let kept_alive = match self.definition {
             Definition::Network => {
-                let sizes = std::iter::once((3, self.clusters.stats(kept).size)).chain(
-                    split
+                const KEPT: usize = usize::MAX;
+                let sizes = std::iter::once((KEPT, self.clusters.stats(kept).size)).chain(
+                    self.clusters
                         .parts()
                         .iter()
                         .enumerate()
@@ -258,26 +298,28 @@ impl Game {
                     self.m = self.m.max(s);
                 }
                 let winner = largest.filter(|&(_, s)| s > self.m).map(|(i, _)| i);
-                for (i, alive) in part_alive.iter_mut().enumerate() {
-                    *alive = winner == Some(i);
-                }
-                winner == Some(3)
+                part_alive.extend((0..self.clusters.parts().len()).map(|i| winner == Some(i)));
+                winner == Some(KEPT)
             }
             definition => {
-                for (i, &label) in split.parts().iter().enumerate() {
-                    part_alive[i] = definition.local(self.clusters.stats(label));
-                }
+                part_alive.extend(
+                    self.clusters
+                        .parts()
+                        .iter()
+                        .map(|&label| definition.local(self.clusters.stats(label))),
+                );
                 definition.local(self.clusters.stats(kept))
             }
         };
         // Collect, then kill: killing needs `&mut self` while a part's sites borrow the clusters.
         let mut doomed = std::mem::take(&mut self.scratch);
         doomed.clear();
-        for (i, &alive) in part_alive.iter().enumerate().take(split.part_count) {
+        for (i, &alive) in part_alive.iter().enumerate() {
             if !alive {
-                doomed.extend(self.clusters.part_sites(split, i).map(|s| s as u32));
+                doomed.extend(self.clusters.part_sites(i).map(|s| s as u32));
             }
         }
+        self.part_alive = part_alive;
         if !kept_alive && let Some(start) = split.kept_site {
             self.clusters
                 .for_each_site(start, |s| doomed.push(s as u32));
@@ -344,9 +386,14 @@ impl Game {
         Some((packed, self.m))
     }
 
-    /// Occupied, not-attacked 4-neighbours of a site (the `degree` policy's degree).
+    /// Occupied, not-attacked neighbours of a site (the `degree` policy's degree).
     pub fn degree(&self, site: usize) -> usize {
-        4 - self.clusters.blocked(site) as usize
+        self.clusters.topology().max_degree() - self.clusters.blocked(site) as usize
+    }
+
+    /// Who neighbours whom on this board.
+    pub fn topology(&self) -> &Topology {
+        self.clusters.topology()
     }
 }
 

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
-use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent};
+use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent, evaluate_graph};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Agent, Board, Definition};
+use tessera_core::game::{Agent, Board, Definition, GraphBoard};
 
 use crate::bundle_io;
 
@@ -46,8 +46,18 @@ pub struct BoardsArgs {
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
+    /// A board file (JSON Lines, one size and p).
+    #[arg(long, required_unless_present = "graph", conflicts_with = "graph")]
+    pub boards: Option<PathBuf>,
+    /// A graph board instead: an edge list, two node names per line (`#` comments).
     #[arg(long)]
-    pub boards: PathBuf,
+    pub graph: Option<PathBuf>,
+    /// `flow` on a graph: the nodes on one side (comma-separated names).
+    #[arg(long, requires = "graph", value_delimiter = ',')]
+    pub source: Vec<String>,
+    /// `flow` on a graph: the nodes on the other side.
+    #[arg(long, requires = "graph", value_delimiter = ',')]
+    pub sink: Vec<String>,
     /// network, flow (left–right) or noodle (d = 2).
     #[arg(long)]
     pub definition: String,
@@ -143,10 +153,15 @@ pub fn shipped_agent(definition: Definition) -> Result<PathBuf> {
         })
 }
 
-fn eval(args: EvalArgs) -> Result<()> {
-    let file = args.boards.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.boards).with_context(|| format!("{file}: cannot read"))?;
+/// What `eval` plays on: a board file or one graph.
+enum Boards {
+    Lattice(Vec<Board>),
+    Graph(GraphBoard),
+}
+
+fn read_boards(path: &Path) -> Result<Vec<Board>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
     let boards = Board::read_lines(&text).with_context(|| file.clone())?;
     let Some(first) = boards.first() else {
         bail!("{file}: no boards");
@@ -167,33 +182,86 @@ fn eval(args: EvalArgs) -> Result<()> {
             first.p
         );
     }
+    Ok(boards)
+}
+
+fn read_graph(args: &EvalArgs, path: &Path, definition: Definition) -> Result<GraphBoard> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
+    let source: Vec<&str> = args.source.iter().map(String::as_str).collect();
+    let sink: Vec<&str> = args.sink.iter().map(String::as_str).collect();
+    let graph = GraphBoard::from_edge_list(&text)
+        .and_then(|g| g.with_terminals(&source, &sink))
+        .with_context(|| file.clone())?;
+    if matches!(definition, Definition::Flow { .. })
+        && (graph.source.is_empty() || graph.sink.is_empty())
+    {
+        bail!("{file}: flow on a graph needs --source and --sink (the node sets it connects)");
+    }
+    Ok(graph)
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
     let definition = Definition::parse(&args.definition).map_err(anyhow::Error::msg)?;
+    let boards = match (&args.boards, &args.graph) {
+        (Some(path), _) => Boards::Lattice(read_boards(path)?),
+        (None, Some(path)) => Boards::Graph(read_graph(&args, path, definition)?),
+        (None, None) => bail!("give --boards FILE or --graph FILE"),
+    };
     let players = args
         .policy
         .split(',')
         .map(|name| Contender::parse(name.trim(), definition, args.seed))
         .collect::<Result<Vec<_>>>()?;
+    let (size, p, count, title) = match &boards {
+        Boards::Lattice(b) => (
+            b[0].n,
+            Some(b[0].p),
+            b.len(),
+            format!(
+                "{} boards of {}×{} at p = {}",
+                b.len(),
+                b[0].n,
+                b[0].n,
+                b[0].p
+            ),
+        ),
+        Boards::Graph(g) => (
+            g.len(),
+            None,
+            1,
+            format!("a graph of {} nodes and {} edges", g.len(), g.edges()),
+        ),
+    };
     let mut rows = Vec::new();
     for player in &players {
-        let (name, trained_on, e) = match player {
-            Contender::Baseline(player) => (
+        let (name, trained_on, e) = match (player, &boards) {
+            (Contender::Baseline(player), Boards::Lattice(b)) => (
                 player.name().to_string(),
                 None,
-                evaluate(&boards, definition, *player),
+                evaluate(b, definition, *player),
             ),
-            Contender::Agent { name, agent } => (
+            (Contender::Baseline(player), Boards::Graph(g)) => (
+                player.name().to_string(),
+                None,
+                evaluate_graph(g, definition, *player),
+            ),
+            (Contender::Agent { name, agent }, Boards::Lattice(b)) => (
                 name.clone(),
                 Some(agent.info.definition.name()),
-                evaluate_agent(&boards, definition, agent),
+                evaluate_agent(b, definition, agent),
+            ),
+            (Contender::Agent { name, .. }, Boards::Graph(_)) => bail!(
+                "policy {name}: the agent's convolutional net plays lattice boards only, not graphs"
             ),
         };
         let mut row = json!({
             "policy": name,
             "trained_on": trained_on,
             "definition": definition.name(),
-            "size": first.n,
-            "p": first.p,
-            "boards": boards.len(),
+            "size": size,
+            "p": p,
+            "boards": count,
             "mean_steps": e.mean_steps(),
             "std_steps": e.std_steps(),
             "mean_auc": e.mean_robustness(),
@@ -209,14 +277,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!(
-        "{} boards of {}×{} at p = {}, definition {}",
-        boards.len(),
-        first.n,
-        first.n,
-        first.p,
-        definition.name()
-    );
+    println!("{title}, definition {}", definition.name());
     let width = rows
         .iter()
         .map(|r| r["policy"].as_str().map_or(0, str::len))
