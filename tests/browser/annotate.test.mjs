@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launchChromium, out, readSafetensors, repo, serveRepo, shared, tessera } from "./support.mjs";
+import { launchChromium, out, readSafetensors, recordedPage, repo, serveRepo, shared, tessera } from "./support.mjs";
 import {
   CLASS_NAMES,
   fixtureDir,
@@ -91,12 +91,7 @@ function nativeAnnotate(model, data, name) {
  * (after skipping `t`) when WebGPU was asked for and the browser has no adapter.
  */
 async function openPage(t, backend, query = {}, base = `${server.url}/www/annotate.html`) {
-  const page = await browser.newPage({ acceptDownloads: true });
-  const logs = [];
-  const requests = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`pageerror: ${e}`));
-  page.on("request", (r) => requests.push(r.url()));
+  const { page, logs, requests } = await recordedPage(browser, { acceptDownloads: true });
   page.on("worker", (w) => w.on("console", (m) => logs.push(`worker ${m.type()}: ${m.text()}`)));
   const search = new URLSearchParams({ backend, ...query });
   await page.goto(`${base}?${search}`);

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launchChromium, out, serveRepo, tessera } from "./support.mjs";
+import { launchChromium, out, recordedPage, serveRepo, tessera } from "./support.mjs";
 
 let server, browser;
 
@@ -27,12 +27,7 @@ after(async () => {
 });
 
 async function openGame(query) {
-  const page = await browser.newPage();
-  const logs = [];
-  const requests = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`pageerror: ${e}`));
-  page.on("request", (r) => requests.push(r.url()));
+  const { page, logs, requests } = await recordedPage(browser);
   await page.goto(`${server.url}/www/game.html?delay=0&${query}`);
   await page.waitForFunction(() => document.body.dataset.state !== "starting", null, { timeout: 60_000 });
   const state = await page.evaluate(() => document.body.dataset.state);

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launchChromium, out, repo, serveRepo, tessera } from "./support.mjs";
+import { launchChromium, out, recordedPage, repo, serveRepo, tessera } from "./support.mjs";
 
 const MODEL = join(repo, "www/models/mammal-molecules.tar");
 const CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C";
@@ -50,12 +50,7 @@ function nativeTokens(prompt) {
 }
 
 async function openPage(t, backend) {
-  const page = await browser.newPage();
-  const logs = [];
-  const requests = [];
-  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => logs.push(`pageerror: ${e}`));
-  page.on("request", (r) => requests.push(r.url()));
+  const { page, logs, requests } = await recordedPage(browser);
   await page.goto(`${server.url}/www/playground.html?backend=${backend}`);
   await page.waitForFunction(() => !["starting", "loading"].includes(document.body.dataset.state), null, { timeout: 120_000 });
   const engine = await page.getAttribute("#engine", "data-state");

@@ -105,6 +105,17 @@ export async function startTesseraServe() {
   return { url: `http://127.0.0.1:${port}`, close: () => child.kill() };
 }
 
+/** A new page that records its console lines, uncaught errors and every URL it requests. */
+export async function recordedPage(browser, options = {}) {
+  const page = await browser.newPage(options);
+  const logs = [];
+  const requests = [];
+  page.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => logs.push(`pageerror: ${e}`));
+  page.on("request", (r) => requests.push(r.url()));
+  return { page, logs, requests };
+}
+
 /** Headless Debian Chromium, with WebGPU allowed (SwiftShader when there is no GPU). */
 export function launchChromium() {
   return chromium.launch({

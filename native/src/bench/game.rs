@@ -12,7 +12,7 @@ use tessera_core::game::optimal::flow_optimum;
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{Definition, Game, Policy, Site};
 
-use super::{backends, median_seconds};
+use super::{devices, median_seconds};
 use crate::backend::Backend;
 use crate::bundle_io;
 
@@ -127,14 +127,7 @@ fn agent(args: &GameBench) -> Result<()> {
         "moves/s (1 board)",
         format!("moves/s ({} boards)", args.agent_batch)
     );
-    for backend in backends(&args.backend) {
-        let device = match backend.device() {
-            Ok(device) => device,
-            Err(e) => {
-                println!("{:<8} unavailable: {e:#}", backend.name());
-                continue;
-            }
-        };
+    for (backend, device) in devices(&args.backend) {
         let agent = Agent::from_bundle(&bundle, &device)?;
         for &n in &args.size {
             let (single, batched) = agent_speed(&agent, n, args, &device)?;

@@ -12,7 +12,7 @@ use tessera_core::models::mammal::{
     EncoderInputs, GenerateConfig, MammalConfig, MammalModel, T5Config,
 };
 
-use super::{MIB, backends, median_seconds};
+use super::{MIB, devices, median_seconds};
 use crate::backend::Backend;
 use crate::bundle_io;
 
@@ -55,14 +55,7 @@ pub fn run(args: MammalBench) -> Result<()> {
         "no-cache tok/s",
         "peak heap MiB"
     );
-    for backend in backends(&args.backend) {
-        let device = match backend.device() {
-            Ok(device) => device,
-            Err(e) => {
-                println!("{:<8} unavailable: {e:#}", backend.name());
-                continue;
-            }
-        };
+    for (backend, device) in devices(&args.backend) {
         let model = model(&args, &device)?;
         for &length in &args.length {
             heap::reset_peak();

@@ -31,13 +31,24 @@ pub fn run(command: BenchCommand) -> Result<()> {
 
 const MIB: f64 = (1 << 20) as f64;
 
-/// The backends asked for, or every compiled one.
-fn backends(asked: &[Backend]) -> Vec<Backend> {
-    if asked.is_empty() {
+/// The backends asked for (or every compiled one) with their devices; one that does not start
+/// gets an "unavailable" row with the reason instead.
+fn devices(asked: &[Backend]) -> Vec<(Backend, burn::tensor::Device)> {
+    let backends = if asked.is_empty() {
         Backend::compiled()
     } else {
         asked.to_vec()
-    }
+    };
+    backends
+        .into_iter()
+        .filter_map(|backend| match backend.device() {
+            Ok(device) => Some((backend, device)),
+            Err(e) => {
+                println!("{:<8} unavailable: {e:#}", backend.name());
+                None
+            }
+        })
+        .collect()
 }
 
 /// The median time of a pass: passes for 3 s (at least 1, at most 15), so one slow pass on a

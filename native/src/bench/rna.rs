@@ -7,7 +7,7 @@ use tessera_core::models::bmfm_rna::{RnaBatch, RnaPipeline};
 use tessera_core::tokenize::rna::CellEncoderConfig;
 use tessera_core::train::recipe::{self, ModelSpec};
 
-use super::{MIB, backends, median_seconds};
+use super::{MIB, devices, median_seconds};
 use crate::backend::Backend;
 use crate::bundle_io;
 
@@ -40,19 +40,11 @@ pub struct RnaBench {
 }
 
 pub fn run(args: RnaBench) -> Result<()> {
-    let backends = backends(&args.backend);
     println!(
         "{:<8} {:>6} {:>6} {:>12} {:>12} {:>14}",
         "backend", "batch", "length", "cells/s", "tokens/s", "peak heap MiB"
     );
-    for backend in backends {
-        let device = match backend.device() {
-            Ok(device) => device,
-            Err(e) => {
-                println!("{:<8} unavailable: {e:#}", backend.name());
-                continue;
-            }
-        };
+    for (backend, device) in devices(&args.backend) {
         let pipeline = model(&args, &device)?;
         // Seconds per token from the smallest run, to skip what would take too long.
         let mut per_token: Option<f64> = None;
