@@ -105,8 +105,9 @@ pub enum SearchLimit {
 }
 
 /// The fewest moves that end `game`, and one way to play them, by exhaustive search: iterative
-/// deepening over attack sequences, remembering states already shown not to end within a number
-/// of moves. Any definition; feasible up to about 6×6 (`max_states` bounds the work).
+/// deepening over attack sequences, cut where [`Game::moves_lower_bound`] exceeds the moves
+/// left, remembering states already shown not to end within a number of moves. Any definition;
+/// feasible up to about 6×6 (`max_states` bounds the work).
 pub fn exhaustive_optimum(
     game: &Game,
     max_states: usize,
@@ -142,7 +143,7 @@ impl Search {
         if game.is_over() {
             return Ok(Some(Vec::new()));
         }
-        if budget == 0 {
+        if budget == 0 || game.moves_lower_bound() > budget {
             return Ok(None);
         }
         let key = game.state_key().expect("checked at the start");

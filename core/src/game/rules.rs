@@ -391,6 +391,35 @@ impl Game {
         self.clusters.topology().max_degree() - self.clusters.blocked(site) as usize
     }
 
+    /// A lower bound on the moves still needed (admissible, for exhaustive search). A move
+    /// changes only the attacked site's cluster, so every cluster with an Alive site needs a move
+    /// of its own; under `noodle` a cluster also needs its deficit d·size − perimeter closed, and
+    /// one move closes at most d + max degree of it (size −1, perimeter +2k − max degree with
+    /// k ≤ max degree active neighbours; split-off parts share the deficit).
+    pub fn moves_lower_bound(&self) -> usize {
+        let mut labels: Vec<u32> = self
+            .alive
+            .iter()
+            .map(|&s| self.clusters.label(s as usize))
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        match self.definition {
+            Definition::Noodle { d } => {
+                let step = d + self.topology().max_degree() as f64;
+                labels
+                    .iter()
+                    .map(|&l| {
+                        let stats = self.clusters.stats(l);
+                        let deficit = d * stats.size as f64 - stats.perimeter as f64;
+                        ((deficit / step).ceil() as usize).max(1)
+                    })
+                    .sum()
+            }
+            _ => labels.len(),
+        }
+    }
+
     /// Who neighbours whom on this board.
     pub fn topology(&self) -> &Topology {
         self.clusters.topology()
