@@ -238,7 +238,9 @@ async function showScores(who) {
   const notes = [];
   for (const name of ["degree", "greedy", "optimal"]) {
     const result = await page.game.baseline(name);
-    if (result.moves === null) notes.push(`Optimum: ${result.reason}.`);
+    if (result.moves === null) {
+      notes.push(`The exact optimum is computed for flow on any board and for network and noodle on boards of at most 64 sites (8×8); this one is ${state.n}×${state.n}.`);
+    }
     else rows.push([names[name], result.moves]);
   }
   window.tesseraGame.scores = Object.fromEntries(rows);

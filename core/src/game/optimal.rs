@@ -107,7 +107,8 @@ pub enum SearchLimit {
 /// The fewest moves that end `game`, and one way to play them, by exhaustive search: iterative
 /// deepening over attack sequences, cut where [`Game::moves_lower_bound`] exceeds the moves
 /// left, remembering states already shown not to end within a number of moves. Any definition;
-/// feasible up to about 6×6 (`max_states` bounds the work).
+/// boards of up to 64 sites (8×8: seconds a board for network and noodle; `max_states` bounds
+/// the work).
 pub fn exhaustive_optimum(
     game: &Game,
     max_states: usize,
