@@ -66,11 +66,12 @@ pub struct Clusters {
     /// Blocked neighbours of each site (max degree − active neighbours).
     blocked: Vec<u32>,
     stats: Vec<Stats>,
-    /// Search marks: `epoch · stride + searcher`.
+    /// Search marks: `epoch << shift | searcher` (a shift, not a product: the mark is read in
+    /// the innermost loop).
     mark: Vec<u64>,
     epoch: u64,
     /// Searchers per removal at most (the largest degree, at least 1).
-    stride: u64,
+    shift: u32,
     /// One queue per searcher (one per neighbour of the removed site); a queue keeps every site
     /// its search visited (`heads` is the next to expand).
     queues: Vec<Vec<u32>>,
@@ -110,7 +111,8 @@ impl Clusters {
             stats: Vec::with_capacity(searchers * count + 1),
             mark: vec![0; count],
             epoch: 0,
-            stride: searchers as u64,
+            // Bits for a searcher number (2 on a lattice).
+            shift: usize::BITS - (searchers - 1).max(1).leading_zeros(),
             queues: (0..searchers).map(|_| Vec::with_capacity(count)).collect(),
             walk: Vec::with_capacity(count),
             heads: vec![0; searchers],
@@ -199,7 +201,7 @@ impl Clusters {
     pub fn for_each_site(&mut self, start: usize, mut f: impl FnMut(usize)) {
         let label = self.label[start];
         self.epoch += 1;
-        let stamp = self.epoch * self.stride;
+        let stamp = self.epoch << self.shift;
         let mut queue = std::mem::take(&mut self.walk);
         queue.clear();
         queue.push(start as u32);
@@ -273,12 +275,12 @@ impl Clusters {
 
         // Interleaved searches from each neighbour.
         self.epoch += 1;
-        let base = self.epoch * self.stride;
+        let base = self.epoch << self.shift;
         for s in 0..k {
             self.heads[s] = 0;
             let seed = self.seeds[s];
             self.queues[s].push(seed);
-            self.mark[seed as usize] = base + s as u64;
+            self.mark[seed as usize] = base | s as u64;
         }
         loop {
             // Groups still searching; stop when at most one is. (A group is named by its root,
@@ -315,11 +317,12 @@ impl Clusters {
                         continue;
                     }
                     let m = self.mark[u];
-                    if m / self.stride != self.epoch {
-                        self.mark[u] = base + s as u64;
+                    if m >> self.shift != self.epoch {
+                        self.mark[u] = base | s as u64;
                         self.queues[s].push(u as u32);
                     } else {
-                        let (a, b) = (self.group_of(s), self.group_of((m % self.stride) as usize));
+                        let searcher = (m & ((1 << self.shift) - 1)) as usize;
+                        let (a, b) = (self.group_of(s), self.group_of(searcher));
                         if a != b {
                             self.group[a.max(b)] = a.min(b);
                         }

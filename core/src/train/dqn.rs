@@ -3,6 +3,9 @@
 //!
 //! Every random choice (boards, symmetries, moves, samples) is drawn from the seed and a counter,
 //! so a resumed run is the same run; the weights with the best greedy validation score are kept.
+//! Written here: burn 0.22 has no RL building blocks, and the burn RL crates (rl4burn,
+//! thrust-rl) are written for the generic-backend API before 0.22 and checkpoint no replay
+//! memory or sampling state.
 
 use burn::module::Module;
 use burn::nn::loss::{HuberLossConfig, Reduction};
