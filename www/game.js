@@ -208,16 +208,6 @@ async function newBoard() {
   render();
 }
 
-/** The agent's game on this board: its moves and its functional-fraction curve. */
-async function agentGame(agent) {
-  const moves = await agent.play(page.game);
-  const replay = await page.tessera.gameFromBoard(page.game.state.boardLine, page.game.state.definition);
-  for (const site of moves) await replay.attack(site);
-  const curve = replay.state.curve;
-  await replay.close();
-  return { moves: Array.from(moves), curve };
-}
-
 /** The score table: `who` played this game (you or the agent); then the agent and baselines. */
 async function showScores(who) {
   const state = page.game.state;
@@ -225,8 +215,8 @@ async function showScores(who) {
   let agentNote = "";
   try {
     const agent = await agentFor(state.definition);
-    const played = await agentGame(agent);
-    window.tesseraGame.agentMoves = played.moves;
+    const played = await agent.play(page.game);
+    window.tesseraGame.agentMoves = Array.from(played.moves);
     page.agentCurve = played.curve;
     if (who !== "agent") rows.push(["agent (deep Q-network)", played.moves.length]);
     const info = agent.info;

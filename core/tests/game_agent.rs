@@ -5,9 +5,10 @@
 
 use burn::tensor::Device;
 use tessera_core::bundle::Bundle;
-use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo, QNetInfo};
+use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo};
 use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent};
 use tessera_core::game::optimal::flow_optimum;
+use tessera_core::game::qnet::QNetConfig;
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{Board, Definition, FlowDirection, Game, Policy, Site, Symmetry};
 use tessera_core::train::Fit;
@@ -20,10 +21,7 @@ const FLOW: Definition = Definition::Flow {
 fn tiny(definition: Definition, steps: usize) -> DqnConfig {
     let mut config = DqnConfig::cpu(definition).with_steps(steps);
     config.size = 5;
-    config.net = QNetInfo {
-        features: 4,
-        depth: 1,
-    };
+    config.net = QNetConfig::new(4, 1);
     config.batch = 8;
     config.train_boards = 50;
     config.validation_boards = 10;
@@ -40,14 +38,14 @@ fn agent(features: usize, depth: usize, seed: u64) -> Agent {
     let device = Device::flex();
     let info = AgentInfo {
         model: AGENT_MODEL.into(),
-        net: QNetInfo { features, depth },
+        net: QNetConfig::new(features, depth),
         definition: Definition::Network,
         size: 6,
         p: 0.8,
         steps: 0,
         validation_moves: None,
     };
-    let net = info.net.config().init(seed, &device);
+    let net = info.net.init(seed, &device);
     Agent::new(info, net, &device)
 }
 
@@ -95,6 +93,17 @@ fn an_agent_survives_its_bundle_and_refuses_other_models() {
         error.contains("config.json") && error.contains("model"),
         "{error}"
     );
+    // A net without channels is refused by name, not a panic in the layer constructor.
+    let mut info = serde_json::to_value(&original.info).unwrap();
+    info["net"]["features"] = 0.into();
+    let empty = Bundle::from_tar(&tar)
+        .unwrap()
+        .with_file("config.json", serde_json::to_vec(&info).unwrap());
+    let error = Agent::from_bundle(&empty, &Device::flex())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("net.features"), "{error}");
 }
 
 #[test]
@@ -228,10 +237,7 @@ fn a_trained_agent_beats_degree_and_nears_the_flow_optimum() {
     // the game, which the agent must find from the board alone.
     let device = Device::flex();
     let mut config = tiny(FLOW, 4000);
-    config.net = QNetInfo {
-        features: 8,
-        depth: 2,
-    };
+    config.net = QNetConfig::new(8, 2);
     config.batch = 32;
     config.validate_every = 100;
     config.temperature.decay = 200.0;

@@ -171,12 +171,30 @@ impl GameAgent {
             .collect()
     }
 
-    /// The agent's whole game on `session`'s board from its start (its moves in order).
-    pub fn play(&self, session: &GameSession) -> Vec<u32> {
-        self.agent
+    /// The agent's whole game on `session`'s board from its start: `{ moves, curve }` — the
+    /// attacked sites in order and f(t) after each move from t = 0.
+    pub fn play(&self, session: &GameSession) -> Result<JsValue, JsError> {
+        let moves = self
+            .agent
             .play_all(std::slice::from_ref(&session.board), session.definition)
             .pop()
-            .map(|p| p.moves.into_iter().map(|m| m as u32).collect())
-            .unwrap_or_default()
+            .map(|p| p.moves)
+            .unwrap_or_default();
+        let mut game = Game::new(&session.board, session.definition);
+        let mut curve = vec![game.functional_fraction()];
+        for &site in &moves {
+            game.attack(site).map_err(js_error)?;
+            curve.push(game.functional_fraction());
+        }
+        let moves: Vec<u32> = moves.into_iter().map(|m| m as u32).collect();
+        let out = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| js_sys::Reflect::set(&out, &key.into(), &value);
+        set("moves", js_sys::Uint32Array::from(moves.as_slice()).into())
+            .and(set(
+                "curve",
+                js_sys::Float64Array::from(curve.as_slice()).into(),
+            ))
+            .map_err(|_| JsError::new("could not build the result object"))?;
+        Ok(out.into())
     }
 }

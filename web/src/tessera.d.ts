@@ -269,8 +269,9 @@ export declare class GameAgentClient {
   readonly info: GameAgentInfo;
   /** Its next move (null once the game is over) and −Q·n per site (NaN where not Alive). */
   move(game: GameClient): Promise<{ site: number | null; movesLeft: Float32Array }>;
-  /** Its whole greedy game on the game's board from the start. */
-  play(game: GameClient): Promise<Uint32Array>;
+  /** Its whole greedy game on the game's board from the start: the attacked sites in order and
+   * f(t) after each move from t = 0. */
+  play(game: GameClient): Promise<{ moves: Uint32Array; curve: Float64Array }>;
   close(): Promise<boolean>;
 }
 

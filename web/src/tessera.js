@@ -228,7 +228,7 @@ export class GameAgentClient {
     return this.channel.call("agentMove", { agent: this.handle, game: game.handle });
   }
 
-  /** Its whole game on `game`'s board from the start: the attacked sites in order. */
+  /** Its whole game on `game`'s board from the start: `{ moves, curve }`. */
   play(game) {
     return this.channel.call("agentPlay", { agent: this.handle, game: game.handle });
   }

@@ -19,7 +19,8 @@ pub const AGENT_MODEL: &str = "tessera-game-agent";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {
     pub model: String,
-    pub net: QNetInfo,
+    /// The net's shape.
+    pub net: QNetConfig,
     /// The definition it was trained on.
     pub definition: Definition,
     /// Board side and occupation probability of its training boards.
@@ -28,19 +29,6 @@ pub struct AgentInfo {
     /// Gradient steps taken, and the greedy validation score of these weights (mean moves).
     pub steps: usize,
     pub validation_moves: Option<f64>,
-}
-
-/// The net's shape as stored in `config.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QNetInfo {
-    pub features: usize,
-    pub depth: usize,
-}
-
-impl QNetInfo {
-    pub fn config(&self) -> QNetConfig {
-        QNetConfig::new(self.features, self.depth)
-    }
 }
 
 pub struct Agent {
@@ -71,7 +59,14 @@ impl Agent {
                 ),
             });
         }
-        let mut net = info.net.config().init(0, device);
+        if info.net.features == 0 {
+            return Err(BundleError::Config {
+                file: crate::bundle::CONFIG_FILE.into(),
+                field: Some("net.features".into()),
+                message: "a net needs at least one channel".into(),
+            });
+        }
+        let mut net = info.net.init(0, device);
         bundle.load_weights(&mut net, &KeyMap::new())?;
         Ok(Self::new(info, net, device))
     }

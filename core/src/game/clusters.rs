@@ -371,13 +371,3 @@ impl Clusters {
         split
     }
 }
-
-/// The in-board 4-neighbours of a lattice site.
-pub fn neighbours(n: usize, site: usize) -> impl Iterator<Item = usize> {
-    let (i, j) = (site / n, site % n);
-    let up = (i > 0).then(|| site - n);
-    let down = (i + 1 < n).then(|| site + n);
-    let left = (j > 0).then(|| site - 1);
-    let right = (j + 1 < n).then(|| site + 1);
-    [up, left, right, down].into_iter().flatten()
-}

@@ -17,9 +17,9 @@ use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
 use super::optimizer::{AdamW, AdamWConfig, Schedule};
 use super::replay::{REPLAY_FILE, Replay, Transition};
 use crate::bundle::{Bundle, KeyMap};
-use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, QNetInfo, play_greedy};
+use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, play_greedy};
 use crate::game::board::{rng, unit};
-use crate::game::qnet::{QNet, masked_argmax, one_hot};
+use crate::game::qnet::{QNet, QNetConfig, masked_argmax, one_hot};
 use crate::game::rules::draw_boards;
 use crate::game::{Board, Definition, Game, Site};
 
@@ -54,7 +54,7 @@ pub struct DqnConfig {
     /// Board side and occupation probability of the training and validation boards.
     pub size: usize,
     pub p: f64,
-    pub net: QNetInfo,
+    pub net: QNetConfig,
     /// Gradient steps.
     pub steps: usize,
     pub batch: usize,
@@ -87,10 +87,7 @@ impl DqnConfig {
             definition,
             size: 20,
             p: 0.8,
-            net: QNetInfo {
-                features: 64,
-                depth: 10,
-            },
+            net: QNetConfig::new(64, 10),
             steps: 1_000_000,
             batch: 128,
             lr: 1e-4,
@@ -118,10 +115,7 @@ impl DqnConfig {
     pub fn cpu(definition: Definition) -> Self {
         let mut config = Self::reference(definition);
         config.size = 10;
-        config.net = QNetInfo {
-            features: 16,
-            depth: 4,
-        };
+        config.net = QNetConfig::new(16, 4);
         config.batch = 64;
         config.lr = 1e-3;
         config.replay = 50_000;
@@ -211,6 +205,7 @@ impl DqnTrainer {
         init: Option<&Bundle>,
         device: &Device,
     ) -> Result<Self, TrainError> {
+        config.check()?;
         let autodiff = device.clone().autodiff();
         let online = match init {
             Some(bundle) => {
@@ -218,7 +213,7 @@ impl DqnTrainer {
                 config.net = agent.info.net;
                 agent.net
             }
-            None => config.net.config().init(config.seed, &autodiff),
+            None => config.net.init(config.seed, &autodiff),
         };
         Self::assemble(
             DqnRun {
@@ -237,7 +232,7 @@ impl DqnTrainer {
         let inner = device.clone().without_autodiff();
         let mut optimizer = AdamW::new(AdamWConfig::default());
         let state: TrainerState<DqnRun> = fit::restore(checkpoint, &mut optimizer, device)?;
-        let net = state.config.config.net.config();
+        let net = state.config.config.net.clone();
         let mut online = net.init(0, &device.clone().autodiff());
         checkpoint.load_weights(&mut online, &KeyMap::new())?;
         let mut trainer = Self::assemble(state.config.clone(), online, device)?;
@@ -290,7 +285,7 @@ impl DqnTrainer {
         let config = self.config();
         AgentInfo {
             model: AGENT_MODEL.into(),
-            net: config.net,
+            net: config.net.clone(),
             definition: config.definition,
             size: config.size,
             p: config.p,
@@ -366,15 +361,22 @@ impl DqnTrainer {
             .collect();
         let chooser = self.online.valid().q_values(&after, n, &self.inner);
         let valuer = self.target.q_values(&after, n, &self.inner);
-        let mut next = std::collections::HashMap::new();
-        for (k, &r) in pending.iter().enumerate() {
+        let mut next = (0..pending.len()).map(|k| {
             let a =
                 masked_argmax(&chooser[k], after[k]).expect("a game not over has an Alive site");
-            next.insert(r, valuer[k][a]);
-        }
+            valuer[k][a]
+        });
         let reward = -1.0 / n as f32;
+        // `pending` keeps the order of `rows`, so its values come in turn.
         rows.iter()
-            .map(|r| reward + config.gamma as f32 * next.get(r).copied().unwrap_or(0.0))
+            .map(|&r| {
+                let future = if self.replay.get(r).done {
+                    0.0
+                } else {
+                    next.next().expect("one value per pending row")
+                };
+                reward + config.gamma as f32 * future
+            })
             .collect()
     }
 

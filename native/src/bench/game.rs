@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::Device;
-use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo, QNetInfo};
+use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo};
 use tessera_core::game::optimal::flow_optimum;
+use tessera_core::game::qnet::QNetConfig;
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{Definition, Game, Policy, Site};
 
@@ -102,17 +103,14 @@ fn agent(args: &GameBench) -> Result<()> {
                 // No shipped agent in this tree: time the shipped shape with fresh weights.
                 let info = AgentInfo {
                     model: AGENT_MODEL.into(),
-                    net: QNetInfo {
-                        features: 16,
-                        depth: 4,
-                    },
+                    net: QNetConfig::new(16, 4),
                     definition: Definition::Network,
                     size: 10,
                     p: 0.8,
                     steps: 0,
                     validation_moves: None,
                 };
-                let net = info.net.config().init(0, &Device::flex());
+                let net = info.net.init(0, &Device::flex());
                 (
                     Agent::new(info, net, &Device::flex()).to_bundle()?,
                     "fresh weights, F = 16, depth 4".into(),

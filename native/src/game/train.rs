@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use tessera_core::game::Definition;
-use tessera_core::game::agent::QNetInfo;
+use tessera_core::game::qnet::QNetConfig;
 use tessera_core::train::dqn::{DqnConfig, DqnTrainer};
 
 use crate::backend::Backend;
@@ -72,10 +72,10 @@ fn config(args: &TrainArgs) -> Result<DqnConfig> {
     }
     config.size = args.size.unwrap_or(config.size);
     config.p = args.p.unwrap_or(config.p);
-    config.net = QNetInfo {
-        features: args.features.unwrap_or(config.net.features),
-        depth: args.depth.unwrap_or(config.net.depth),
-    };
+    config.net = QNetConfig::new(
+        args.features.unwrap_or(config.net.features),
+        args.depth.unwrap_or(config.net.depth),
+    );
     config.batch = args.batch.unwrap_or(config.batch);
     config.lr = args.lr.unwrap_or(config.lr);
     config.validate_every = args.validate_every.unwrap_or(config.validate_every);
@@ -95,10 +95,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         None => {
             let config = config(&args)?;
             let init = args.init.as_deref().map(bundle_io::read).transpose()?;
-            DqnTrainer::new(config, init.as_ref(), &device).with_context(|| match &args.init {
-                Some(path) => format!("hot start from {}", path.display()),
-                None => "training".into(),
-            })?
+            let trainer = DqnTrainer::new(config, init.as_ref(), &device);
+            match &args.init {
+                Some(path) => {
+                    trainer.with_context(|| format!("hot start from {}", path.display()))?
+                }
+                None => trainer?,
+            }
         }
     };
     let c = trainer.config();
