@@ -46,14 +46,16 @@ mod tests {
     #[test]
     fn peak_counts_live_allocations() {
         use tessera_core::heap::{peak_bytes, reset_peak};
+        // Other tests allocate and free on their own threads meanwhile, so only bounds that
+        // hold whatever they do are asserted: while the block lives at least its bytes are
+        // in use, and no other test here holds anything near 64 MiB.
+        const BLOCK: usize = 64 << 20;
         reset_peak();
-        let before = peak_bytes();
-        let block = vec![1u8; 64 << 20];
-        assert!(peak_bytes() >= before + (64 << 20));
+        let block = std::hint::black_box(vec![1u8; BLOCK]);
+        assert!(peak_bytes() >= BLOCK, "a live block counts");
         drop(block);
-        assert!(
-            peak_bytes() >= before + (64 << 20),
-            "a peak survives the free"
-        );
+        assert!(peak_bytes() >= BLOCK, "a peak survives the free");
+        reset_peak();
+        assert!(peak_bytes() < BLOCK, "a reset starts from the bytes in use");
     }
 }
