@@ -1,7 +1,8 @@
 //! The attack game: clusters under removals equal clusters recomputed from scratch; the rules
 //! (incremental) equal a from-scratch reading of the spec move by move; hand-drawn boards where
 //! the definitions disagree; the random attacker's mean game length as the spec measured it; the
-//! flow optimum against exhaustive search; seeded boards and board files.
+//! flow optimum (duality on lattices, max flow on graphs) against exhaustive search; seeded
+//! boards and board files.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -340,6 +341,81 @@ fn the_flow_optimum_by_duality_equals_exhaustive_search() {
     }
 }
 
+/// A lattice board as a graph board: its occupied sites (named by index) joined as on the
+/// lattice, the left column the source and the right column the sink.
+fn lattice_as_graph(board: &Board) -> GraphBoard {
+    let n = board.n;
+    let mut text = String::new();
+    for site in (0..n * n).filter(|&s| board.occupied[s]) {
+        for next in [(site % n + 1 < n).then(|| site + 1), Some(site + n)]
+            .into_iter()
+            .flatten()
+            .filter(|&t| t < n * n && board.occupied[t])
+        {
+            text.push_str(&format!("{site} {next}\n"));
+        }
+    }
+    let graph = GraphBoard::from_edge_list(&text).unwrap();
+    let column = |j: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| (i * n + j).to_string())
+            .filter(|name| (0..graph.len()).any(|v| graph.name(v) == name))
+            .collect()
+    };
+    let (left, right) = (column(0), column(n - 1));
+    let left: Vec<&str> = left.iter().map(String::as_str).collect();
+    let right: Vec<&str> = right.iter().map(String::as_str).collect();
+    graph.with_terminals(&left, &right).unwrap()
+}
+
+#[test]
+fn the_flow_optimum_by_max_flow_equals_duality_and_exhaustive_search() {
+    // The same boards read as graphs: no dual lattice there, so Menger's max flow answers; it
+    // must find the duality's number, also past exhaustive search's 64 sites.
+    for (n, p, seed) in [(5, 0.75, 2), (8, 0.7, 5), (10, 0.8, 1), (16, 0.65, 7)] {
+        for board in draw_boards(n, p, 6, seed).unwrap() {
+            let (optimum, _) = flow_optimum(&Game::new(&board, FLOW)).unwrap();
+            let graph = lattice_as_graph(&board);
+            let game = Game::on_graph(&graph, FLOW);
+            let (cut_size, cut) = flow_optimum(&game).unwrap();
+            assert_eq!(cut_size, optimum, "{}", board.to_json_line());
+            let mut play = game.clone();
+            for &node in &cut {
+                // Any order: each cut node is still Alive on its turn.
+                play.attack(node).unwrap();
+            }
+            assert!(play.is_over());
+            let scored = evaluate_graph(&graph, FLOW, Player::Optimal);
+            assert_eq!(
+                scored.steps,
+                Some(vec![optimum]),
+                "{}",
+                board.to_json_line()
+            );
+        }
+    }
+    // On random graphs with hubs and several terminals, against exhaustive search.
+    for seed in 0..16 {
+        let graph = GraphBoard::from_edge_list(&random_graph(18, 10, seed))
+            .unwrap()
+            .with_terminals(&["v4", "v9"], &["v13", "v15", "v16"])
+            .unwrap();
+        let game = Game::on_graph(&graph, FLOW);
+        let (optimum, cut) = flow_optimum(&game).unwrap();
+        assert_eq!(
+            optimum,
+            exhaustive_optimum(&game, 1_000_000).unwrap().0,
+            "seed {seed}"
+        );
+        assert!(optimum >= 1, "a terminal pair is connected at the start");
+        let mut play = game.clone();
+        for &node in cut.iter().rev() {
+            play.attack(node).unwrap();
+        }
+        assert!(play.is_over(), "seed {seed}");
+    }
+}
+
 #[test]
 fn boards_are_seeded_and_round_trip_through_board_files() {
     let a = draw_boards(8, 0.7, 5, 42).unwrap();
@@ -535,9 +611,13 @@ fn graph_boards_play_every_definition() {
     assert_eq!(game.degree(c), 4);
     game.attack(c).unwrap();
     assert!(game.is_over(), "c separates s from t");
+    // One move is the optimum: c, or a terminal itself (s is the only source).
     let optimal = evaluate_graph(&graph, flow, Player::Optimal);
     assert_eq!(optimal.steps, Some(vec![1]));
-    assert_eq!(optimal.moves, Some(vec![vec![c]]));
+    let s = (0..graph.len()).find(|&i| graph.name(i) == "s").unwrap();
+    let t = (0..graph.len()).find(|&i| graph.name(i) == "t").unwrap();
+    let line = &optimal.moves.unwrap()[0];
+    assert!([s, c, t].contains(&line[0]), "{line:?}");
     // network: attacking the hub leaves two equal pairs, a tie, which ends the game too.
     let mut network = Game::on_graph(&graph, Definition::Network);
     network.attack(c).unwrap();
@@ -549,7 +629,6 @@ fn graph_boards_play_every_definition() {
     assert_eq!(game.alive_count(), 5);
     // … and once s is gone, a (3: two missing, one attacked), c (1: s attacked), b and t (2 each)
     // give 8 ≥ 2·4: the cluster dies.
-    let s = (0..graph.len()).find(|&i| graph.name(i) == "s").unwrap();
     game.attack(s).unwrap();
     assert!(game.is_over());
     for name in ["random", "degree", "greedy", "ci", "corehd"] {

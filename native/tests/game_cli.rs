@@ -504,6 +504,45 @@ fn graph_boards_from_edge_lists_are_played_by_every_baseline() {
             "{definition}"
         );
     }
+    // Past exhaustive search's 64 nodes flow still has its optimum (max flow), the others a
+    // reason: a ladder of 2 × 40 nodes, its two rails joined by rungs, is cut in two moves.
+    let ladder = dir.join("ladder.edges");
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!("u{i} d{i}\n"));
+        if i + 1 < 40 {
+            text.push_str(&format!("u{i} u{}\nd{i} d{}\n", i + 1, i + 1));
+        }
+    }
+    std::fs::write(&ladder, &text).unwrap();
+    let flow_and_network = ["flow", "network"].map(|definition| {
+        let out = ok(&[
+            "game",
+            "eval",
+            "--graph",
+            p(&ladder),
+            "--definition",
+            definition,
+            "--source",
+            "u0,d0",
+            "--sink",
+            "u39,d39",
+            "--policy",
+            "optimal",
+            "--json",
+        ]);
+        serde_json::from_str::<Vec<Value>>(&out).unwrap().remove(0)
+    });
+    assert_eq!(flow_and_network[0]["per_board_steps"][0], 2);
+    assert!(flow_and_network[1]["per_board_steps"].is_null());
+    assert!(
+        flow_and_network[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("64"),
+        "{}",
+        flow_and_network[1]
+    );
     let e = fails(&["game", "eval", "--graph", p(&edges), "--definition", "flow"]);
     assert!(
         e.contains("--source") && e.contains("two-cliques.edges"),

@@ -15,8 +15,8 @@ pub const EXHAUSTIVE_STATES: usize = 2_000_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Player {
     Policy(Policy),
-    /// The exact minimum (`flow`: by duality, at any size; otherwise exhaustive search on boards
-    /// of at most 64 sites, within [`EXHAUSTIVE_STATES`]).
+    /// The exact minimum (`flow`: by duality or max flow, at any size; otherwise exhaustive
+    /// search on boards of at most 64 sites, within [`EXHAUSTIVE_STATES`]).
     Optimal,
 }
 
@@ -114,7 +114,8 @@ pub fn evaluate(boards: &[Board], definition: Definition, player: Player) -> Eva
     evaluate_games(boards.iter().map(|b| Game::new(b, definition)), player)
 }
 
-/// Plays a graph board (`optimal`: exhaustive search, graphs of at most 64 nodes).
+/// Plays a graph board (`optimal`: `flow` by max flow at any size, the others by exhaustive
+/// search on graphs of at most 64 nodes).
 pub fn evaluate_graph(graph: &GraphBoard, definition: Definition, player: Player) -> Evaluation {
     evaluate_games(std::iter::once(Game::on_graph(graph, definition)), player)
 }
@@ -140,7 +141,7 @@ fn evaluate_games(games: impl Iterator<Item = Game>, player: Player) -> Evaluati
                         Err(limit) => {
                             return Evaluation::unavailable(format!(
                                 "board {}: {limit}; the exact optimum of `{}` is known only on \
-                                 small boards (flow: any lattice)",
+                                 small boards (flow: any board)",
                                 i + 1,
                                 game.definition().name()
                             ));

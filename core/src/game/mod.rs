@@ -3,8 +3,8 @@
 //!
 //! `board` draws and stores lattice boards and `graph` reads graph boards from edge lists;
 //! `topology` is who neighbours whom on either, `clusters` keeps the clusters under removals,
-//! `rules` is the game itself, `policy` the baselines, `optimal` the exact optima (flow by duality,
-//! any definition by exhaustive search on small boards),
+//! `rules` is the game itself, `policy` the baselines, `optimal` the exact optima (flow by duality
+//! on lattices and max flow on graphs, any definition by exhaustive search on small boards),
 //! `evaluate` scores a player on a set of boards; `qnet` is the agent's Q-network and `agent` a
 //! trained one as a player (trained in `crate::train::dqn`).
 

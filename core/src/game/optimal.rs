@@ -1,35 +1,51 @@
-//! Exact optima (spec §4). `flow` at any size by planar duality: the fewest sites whose removal
-//! separates left from right equals the cheapest top-to-bottom path on the 8-connected lattice
-//! where Alive sites cost 1 and every other site 0 — a 0-1 breadth-first search, O(n²). Any
-//! definition on small boards by exhaustive search (iterative deepening with a memo).
+//! Exact optima (spec §4). `flow` at any size: on a lattice by planar duality — the fewest sites
+//! whose removal separates left from right equals the cheapest top-to-bottom path on the
+//! 8-connected lattice where Alive sites cost 1 and every other site 0, a 0-1 breadth-first
+//! search, O(n²); on a graph, which has no dual, by Menger's theorem — the fewest nodes that
+//! separate the terminal sets equal the most node-disjoint paths between them, a maximum flow
+//! (petgraph's Dinic). Any definition on small boards by exhaustive search (iterative deepening
+//! with a memo).
 
 use std::collections::VecDeque;
 
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
 use super::board::Site;
 use super::rules::{Definition, FlowDirection, Game};
+use super::topology::{BOTTOM, LEFT, RIGHT, TOP};
 
 /// The minimum number of further moves that ends a `flow` game, and one set of sites that does
-/// it; `None` for other definitions, for `flow` in both directions and on graph boards (no
-/// duality argument).
+/// it (attacked in any order, each is still Alive on its turn); `None` for other definitions
+/// and for `flow` in both directions (no single cut to find).
 pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
-    game.topology().lattice_side()?;
-    let transposed = match game.definition() {
+    let sides = match game.definition() {
         Definition::Flow {
             direction: FlowDirection::Horizontal,
-        } => false,
+        } => (LEFT, RIGHT),
         Definition::Flow {
             direction: FlowDirection::Vertical,
-        } => true,
+        } => (TOP, BOTTOM),
         _ => return None,
     };
+    if game.is_over() {
+        return Some((0, Vec::new()));
+    }
+    Some(match game.topology().lattice_side() {
+        Some(_) => dual_path_cut(game, sides.0 == TOP),
+        None => min_node_cut(game, sides),
+    })
+}
+
+/// The cheapest crossing path on the dual lattice (see the module doc); `transposed` for
+/// vertical flow, whose cut runs left to right.
+fn dual_path_cut(game: &Game, transposed: bool) -> (usize, Vec<usize>) {
     let n = game.n();
     let sites = game.sites();
     // Horizontal flow is cut by a top-to-bottom path; vertical flow by a left-to-right one
     // (the same search on the transposed board).
     let index = |a: usize, b: usize| if transposed { b * n + a } else { a * n + b };
-    if game.is_over() {
-        return Some((0, Vec::new()));
-    }
     let cost = |site: usize| usize::from(sites[site] == Site::Alive);
     let mut distance = vec![usize::MAX; n * n];
     let mut parent = vec![usize::MAX; n * n];
@@ -70,7 +86,7 @@ pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
                 at = parent[at];
             }
             cut.reverse();
-            return Some((distance[s], cut));
+            return (distance[s], cut);
         }
         for da in -1i64..=1 {
             for db in -1i64..=1 {
@@ -92,7 +108,77 @@ pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
             }
         }
     }
-    None
+    unreachable!("the bottom row is reached: every site is passable at some cost")
+}
+
+/// The fewest Alive nodes whose removal leaves no path from a `sides.0` node to a `sides.1`
+/// node through Alive nodes: a unit-capacity maximum flow with every Alive node split into an
+/// in-half and an out-half joined by capacity 1. Only Alive nodes take part — an Attacked node
+/// is gone, and a Dead one lies on no path between the sides or it would be functional. The cut
+/// is read off the residual network: the nodes whose in-half the source still reaches and
+/// whose out-half it does not.
+fn min_node_cut(game: &Game, sides: (u8, u8)) -> (usize, Vec<usize>) {
+    let topology = game.topology();
+    let alive = game.alive_sites();
+    // More than any cut (at most every Alive node): no cut ever crosses such an edge.
+    let unbounded = alive.len() as u32 + 1;
+    let mut network: DiGraph<(), u32> = DiGraph::with_capacity(2 * alive.len() + 2, 0);
+    let source = network.add_node(());
+    let sink = network.add_node(());
+    let mut halves = vec![None; topology.len()];
+    for &v in alive {
+        let inner = network.add_node(());
+        let outer = network.add_node(());
+        network.add_edge(inner, outer, 1);
+        halves[v as usize] = Some((inner, outer));
+    }
+    for &v in alive {
+        let (inner, outer) = halves[v as usize].expect("an Alive node");
+        for &u in topology.neighbours(v as usize) {
+            if let Some((u_inner, _)) = halves[u as usize] {
+                network.add_edge(outer, u_inner, unbounded);
+            }
+        }
+        let flags = topology.sides(v as usize);
+        if flags & sides.0 != 0 {
+            network.add_edge(source, inner, unbounded);
+        }
+        if flags & sides.1 != 0 {
+            network.add_edge(outer, sink, unbounded);
+        }
+    }
+    let (paths, flows) = petgraph::algo::dinics(&network, source, sink);
+    let mut reached = vec![false; network.node_count()];
+    let mut queue = VecDeque::from([source]);
+    reached[source.index()] = true;
+    let mut visit = |node: NodeIndex, queue: &mut VecDeque<NodeIndex>| {
+        if !reached[node.index()] {
+            reached[node.index()] = true;
+            queue.push_back(node);
+        }
+    };
+    while let Some(node) = queue.pop_front() {
+        for edge in network.edges_directed(node, Direction::Outgoing) {
+            if flows[edge.id().index()] < *edge.weight() {
+                visit(edge.target(), &mut queue);
+            }
+        }
+        for edge in network.edges_directed(node, Direction::Incoming) {
+            if flows[edge.id().index()] > 0 {
+                visit(edge.source(), &mut queue);
+            }
+        }
+    }
+    let cut: Vec<usize> = alive
+        .iter()
+        .map(|&v| v as usize)
+        .filter(|&v| {
+            let (inner, outer) = halves[v].expect("an Alive node");
+            reached[inner.index()] && !reached[outer.index()]
+        })
+        .collect();
+    debug_assert_eq!(cut.len(), paths as usize, "max flow = min cut");
+    (cut.len(), cut)
 }
 
 /// Why an exhaustive search gave no answer.
