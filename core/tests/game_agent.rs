@@ -5,12 +5,14 @@
 
 use burn::tensor::Device;
 use tessera_core::bundle::Bundle;
-use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo};
+use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentError, AgentInfo};
 use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent};
 use tessera_core::game::optimal::flow_optimum;
 use tessera_core::game::qnet::QNetConfig;
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Board, Definition, FlowDirection, Game, Policy, Site, Symmetry};
+use tessera_core::game::{
+    Board, Definition, FlowDirection, Game, GraphBoard, Policy, Site, Symmetry,
+};
 use tessera_core::train::Fit;
 use tessera_core::train::dqn::{DqnConfig, DqnTrainer};
 
@@ -55,20 +57,32 @@ fn one_net_scores_every_site_of_boards_of_any_size() {
     for n in [3, 7, 12] {
         let board = &draw_boards(n, 0.8, 1, 3).unwrap()[0];
         let game = Game::new(board, Definition::Network);
-        let q = agent.q_values(&game);
+        let q = agent.q_values(&game).unwrap();
         assert_eq!(q.len(), n * n);
         assert!(q.iter().all(|v| v.is_finite()));
-        let left = agent.moves_left(&game);
+        let left = agent.moves_left(&game).unwrap();
         for (site, value) in game.sites().iter().zip(&left) {
             assert_eq!(*site == Site::Alive, value.is_some());
         }
-        let chosen = agent.choose(&game);
+        let chosen = agent.choose(&game).unwrap();
         assert_eq!(
             game.sites()[chosen],
             Site::Alive,
             "the agent attacks only Alive sites"
         );
     }
+    // A finished game and a graph board (not an image the conv net can read) are refused.
+    let board = &draw_boards(4, 0.8, 1, 3).unwrap()[0];
+    let mut over = Game::new(board, Definition::Network);
+    while let Some(&site) = over.alive_sites().first() {
+        over.attack(site as usize).unwrap();
+    }
+    assert_eq!(agent.choose(&over), Err(AgentError::Over));
+    let graph = GraphBoard::from_edge_list("a b\nb c\nc d\n").unwrap();
+    let on_graph = Game::on_graph(&graph, Definition::Network);
+    let error = agent.choose(&on_graph).unwrap_err();
+    assert_eq!(error, AgentError::NotALattice(4));
+    assert!(error.to_string().contains("graph of 4 nodes"), "{error}");
 }
 
 #[test]
@@ -78,7 +92,10 @@ fn an_agent_survives_its_bundle_and_refuses_other_models() {
     let back = Agent::from_bundle(&Bundle::from_tar(&tar).unwrap(), &Device::flex()).unwrap();
     assert_eq!(back.info, original.info);
     let game = Game::new(&draw_boards(8, 0.8, 1, 4).unwrap()[0], FLOW);
-    assert_eq!(back.q_values(&game), original.q_values(&game));
+    assert_eq!(
+        back.q_values(&game).unwrap(),
+        original.q_values(&game).unwrap()
+    );
 
     let mut info = serde_json::to_value(&original.info).unwrap();
     info["model"] = "bmfm-rna".into();
@@ -115,7 +132,11 @@ fn batched_play_equals_playing_one_board_at_a_time() {
     for (board, played) in boards.iter().zip(&all) {
         let mut game = Game::new(board, Definition::Network);
         for &site in &played.moves {
-            assert_eq!(site, agent.choose(&game), "same move alone as in the batch");
+            assert_eq!(
+                site,
+                agent.choose(&game).unwrap(),
+                "same move alone as in the batch"
+            );
             game.attack(site).unwrap();
         }
         assert!(game.is_over());
@@ -216,6 +237,7 @@ fn training_is_seeded_and_resumes_to_the_same_weights() {
             Agent::from_bundle(&bundle.unwrap(), &device)
                 .unwrap()
                 .q_values(&game)
+                .unwrap()
         };
         assert!(close(&q(&resumed), &q(&straight)), "{label} weights");
     }
@@ -223,6 +245,7 @@ fn training_is_seeded_and_resumes_to_the_same_weights() {
         Agent::from_bundle(&t.bundle().unwrap(), &device)
             .unwrap()
             .q_values(&game)
+            .unwrap()
     };
     let fresh = DqnTrainer::new(config, None, &device).unwrap();
     assert!(

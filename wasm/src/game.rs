@@ -155,20 +155,19 @@ impl GameAgent {
 
     /// The agent's next move in `session`.
     pub fn choose(&self, session: &GameSession) -> Result<usize, JsError> {
-        if session.game.is_over() {
-            return Err(JsError::new("the game is over"));
-        }
-        Ok(self.agent.choose(&session.game))
+        self.agent.choose(&session.game).map_err(js_error)
     }
 
     /// −Q·n per site (predicted moves left after attacking it), NaN where the site is not Alive.
     #[wasm_bindgen(js_name = movesLeft)]
-    pub fn moves_left(&self, session: &GameSession) -> Vec<f32> {
-        self.agent
+    pub fn moves_left(&self, session: &GameSession) -> Result<Vec<f32>, JsError> {
+        Ok(self
+            .agent
             .moves_left(&session.game)
+            .map_err(js_error)?
             .into_iter()
             .map(|v| v.unwrap_or(f32::NAN))
-            .collect()
+            .collect())
     }
 
     /// The agent's whole game on `session`'s board from its start: `{ moves, curve }` — the

@@ -31,6 +31,17 @@ pub struct AgentInfo {
     pub validation_moves: Option<f64>,
 }
 
+/// Why the agent cannot answer for a game.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    #[error(
+        "the agent's convolutional net plays n×n lattice boards; this board is a graph of {0} nodes"
+    )]
+    NotALattice(usize),
+    #[error("the game is over: no Alive site to choose")]
+    Over,
+}
+
 pub struct Agent {
     pub info: AgentInfo,
     pub net: QNet,
@@ -75,29 +86,35 @@ impl Agent {
         Bundle::build(&self.info, &self.net)
     }
 
-    /// Q-values of every site of `game` (`Alive` or not).
-    pub fn q_values(&self, game: &Game) -> Vec<f32> {
-        self.net
-            .q_values(&[game.sites()], game.n(), &self.device)
+    /// Q-values of every site of `game` (`Alive` or not); a lattice game only (the net reads
+    /// the board as an n×n image).
+    pub fn q_values(&self, game: &Game) -> Result<Vec<f32>, AgentError> {
+        let n = game
+            .topology()
+            .lattice_side()
+            .ok_or(AgentError::NotALattice(game.sites().len()))?;
+        Ok(self
+            .net
+            .q_values(&[game.sites()], n, &self.device)
             .pop()
-            .expect("one board in, one out")
+            .expect("one board in, one out"))
     }
 
     /// The predicted moves left after attacking each `Alive` site, −Q·n (`None` elsewhere): the
     /// heat map the game page shows.
-    pub fn moves_left(&self, game: &Game) -> Vec<Option<f32>> {
+    pub fn moves_left(&self, game: &Game) -> Result<Vec<Option<f32>>, AgentError> {
         let n = game.n() as f32;
-        self.q_values(game)
+        Ok(self
+            .q_values(game)?
             .iter()
             .zip(game.sites())
             .map(|(&q, &site)| (site == Site::Alive).then_some(-q * n))
-            .collect()
+            .collect())
     }
 
-    /// The agent's move in `game` (which is not over).
-    pub fn choose(&self, game: &Game) -> usize {
-        masked_argmax(&self.q_values(game), game.sites())
-            .expect("a game in progress has an Alive site")
+    /// The agent's move in `game`.
+    pub fn choose(&self, game: &Game) -> Result<usize, AgentError> {
+        masked_argmax(&self.q_values(game)?, game.sites()).ok_or(AgentError::Over)
     }
 
     /// Plays every board to the end under `definition`.

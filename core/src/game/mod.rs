@@ -19,7 +19,7 @@ pub mod qnet;
 pub mod rules;
 pub mod topology;
 
-pub use agent::Agent;
+pub use agent::{Agent, AgentError};
 pub use board::{Board, BoardError, Site, Symmetry};
 pub use graph::GraphBoard;
 pub use policy::Policy;

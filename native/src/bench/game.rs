@@ -150,11 +150,11 @@ fn agent(args: &GameBench) -> Result<()> {
 fn agent_speed(agent: &Agent, n: usize, args: &GameBench, device: &Device) -> Result<(f64, f64)> {
     let board = &draw_boards(n, args.p, 1, 1)?[0];
     let mut game = Game::new(board, agent.info.definition);
-    agent.choose(&game); // warm-up (kernels, allocations)
+    agent.choose(&game)?; // warm-up (kernels, allocations)
     let started = Instant::now();
     let mut moves = 0;
     while !game.is_over() && (moves < 3 || started.elapsed().as_secs_f64() < 2.0) {
-        game.attack(agent.choose(&game))?;
+        game.attack(agent.choose(&game)?)?;
         moves += 1;
     }
     let single = moves as f64 / started.elapsed().as_secs_f64();
