@@ -10,6 +10,7 @@ const modelPath = params.get("model") ?? "models/mammal-molecules.tar";
 const $ = (id) => document.getElementById(id);
 const ui = {
   modelInfo: $("model-info"), modelProgress: $("model-progress"), modelFile: $("model-file"),
+  clearCache: $("clear-cache"), cacheNote: $("cache-note"),
   template: $("template"), templateNote: $("template-note"), inputs: $("inputs"), prompt: $("prompt"),
   tokens: $("tokens"), tokenSummary: $("token-summary"), legend: $("legend"),
   run: $("run"), status: $("status"), error: $("error"),
@@ -128,10 +129,11 @@ async function useModel(source, name) {
   document.body.dataset.state = "loading";
   try {
     const model = await state.tessera.loadMammalModel(source, ({ stage, loaded, total }) => {
-      if (stage === "download" && total) {
+      const verb = { download: "Downloading", cache: "Loading (kept from an earlier download)", read: "Reading" }[stage];
+      if (verb && total) {
         ui.modelProgress.max = total;
         ui.modelProgress.value = loaded;
-        ui.modelInfo.textContent = `Downloading ${name}: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+        ui.modelInfo.textContent = `${verb} ${name}: ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
       }
     });
     await state.model?.close().catch(() => {});
@@ -285,6 +287,14 @@ ui.template.addEventListener("change", () => {
 ui.inputs.addEventListener("input", fillPrompt);
 ui.prompt.addEventListener("input", tokenize);
 ui.run.addEventListener("click", run);
+ui.clearCache.addEventListener("click", async () => {
+  try {
+    const removed = await state.tessera?.clearCache();
+    ui.cacheNote.textContent = removed ? "Cleared." : "Nothing was kept.";
+  } catch (error) {
+    showError(error);
+  }
+});
 ui.modelFile.addEventListener("change", () => {
   const file = ui.modelFile.files?.[0];
   if (!file) return;

@@ -1,9 +1,16 @@
-//! `tessera bundle …`: look inside a bundle, and pack one into the browser's single archive.
+//! `tessera bundle …`: look inside a bundle, pack it into the browser's single archive, store
+//! its weights in another dtype, or make one with random weights in a published layout. Every
+//! command streams: memory stays flat whatever the bundle's size.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
-use clap::Subcommand;
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use tessera_core::bundle::convert::{PublishedTensor, convert_weights, write_random};
+use tessera_core::bundle::{BundleFiles, CONFIG_FILE, WEIGHTS_FILE, WeightDtype};
+use tessera_core::models::mammal::MammalConfig;
+use tessera_core::models::mammal::keys::published_tensors;
 
 use crate::bundle_io;
 
@@ -26,15 +33,56 @@ pub enum BundleCommand {
         /// Output folder.
         output: PathBuf,
     },
+    /// Store a bundle's float weights as f32, f16, bf16 or q8 (int8 per output channel with
+    /// its scales in `NAME.q8_scale`); the other files are copied.
+    Convert {
+        /// f32 | f16 | bf16 | q8.
+        #[arg(long)]
+        dtype: String,
+        /// Bundle folder or .tar archive.
+        input: PathBuf,
+        /// Output folder, or a .tar archive.
+        output: PathBuf,
+    },
+    /// Write a bundle with random weights in a published model's layout and config (the same
+    /// tensor names and shapes as its checkpoint, tokenizer included), to try a size before
+    /// fetching real weights.
+    Random {
+        #[arg(long, value_enum)]
+        like: Published,
+        /// Output folder, or a .tar archive.
+        #[arg(long)]
+        out: PathBuf,
+        /// f32 | f16 | bf16 | q8.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where the tokenizer comes from: a MAMMAL tokenizer folder or a bundle holding one in
+        /// `tokenizer/` (the shipped playground model has the published one).
+        #[arg(long, default_value = "www/models/mammal-molecules.tar")]
+        tokenizer: PathBuf,
+    },
+}
+
+/// Published models `bundle random` can imitate.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Published {
+    /// ibm/biomed.omics.bl.sm.ma-ted-458m: T5 12 + 12 layers × 768, vocabulary 100,001.
+    #[value(name = "mammal-458m")]
+    Mammal458m,
+    /// The same layout and vocabulary at 2 + 2 layers × 64 (19 M parameters, for tests).
+    #[value(name = "mammal-458m-narrow")]
+    Mammal458mNarrow,
 }
 
 pub fn run(command: BundleCommand) -> Result<()> {
     match command {
         BundleCommand::Inspect { bundle } => inspect(&bundle),
         BundleCommand::Pack { bundle, output } => {
-            let tar = bundle_io::read(&bundle)?.to_tar()?;
-            bundle_io::write_file_atomic(&output, &tar)?;
-            println!("{} ({} bytes)", output.display(), tar.len());
+            let files = bundle_io::read_files(&bundle)?;
+            let size = bundle_io::write_tar(&files, &output)?;
+            println!("{} ({size} bytes)", output.display());
             Ok(())
         }
         BundleCommand::Unpack { archive, output } => {
@@ -47,7 +95,129 @@ pub fn run(command: BundleCommand) -> Result<()> {
             );
             Ok(())
         }
+        BundleCommand::Convert {
+            dtype,
+            input,
+            output,
+        } => convert(&input, &output, parse_dtype(&dtype)?),
+        BundleCommand::Random {
+            like,
+            out,
+            dtype,
+            seed,
+            tokenizer,
+        } => random(like, &out, parse_dtype(&dtype)?, seed, &tokenizer),
     }
+}
+
+fn parse_dtype(name: &str) -> Result<WeightDtype> {
+    name.parse().context("--dtype")
+}
+
+/// Writes a bundle (folder or `.tar`, by `output`'s extension): `files` as they are, and
+/// `model.safetensors` from `weights`, streamed into a file.
+fn write_bundle(
+    output: &Path,
+    files: &BundleFiles,
+    weights: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
+) -> Result<()> {
+    let is_tar = output.extension().is_some_and(|e| e == "tar");
+    let folder = if is_tar {
+        output.with_extension("tar.parts")
+    } else {
+        output.to_path_buf()
+    };
+    bundle_io::write_dir_with(&folder, |dir| {
+        bundle_io::write_files(files, dir)?;
+        bundle_io::write_atomic_with(&dir.join(WEIGHTS_FILE), |out| weights(out))
+    })?;
+    if is_tar {
+        let result = bundle_io::read_files(&folder).and_then(|f| bundle_io::write_tar(&f, output));
+        std::fs::remove_dir_all(&folder)
+            .with_context(|| format!("{}: cannot remove", folder.display()))?;
+        result?;
+    }
+    Ok(())
+}
+
+fn convert(input: &Path, output: &Path, dtype: WeightDtype) -> Result<()> {
+    let bundle = bundle_io::read(input)?;
+    let mut others = BundleFiles::default();
+    for (name, _) in bundle.files().iter().filter(|(n, _)| *n != WEIGHTS_FILE) {
+        others.insert(name, bundle.files().shared(name)?.clone());
+    }
+    let weights = bundle.files().shared(WEIGHTS_FILE)?;
+    write_bundle(output, &others, |out| {
+        convert_weights(WEIGHTS_FILE, weights, dtype, out)
+            .with_context(|| format!("bundle {}", input.display()))?;
+        Ok(())
+    })?;
+    println!("{} ({dtype}, {} bytes of weights in)", output.display(), weights.len());
+    Ok(())
+}
+
+fn random(
+    like: Published,
+    output: &Path,
+    dtype: WeightDtype,
+    seed: u64,
+    tokenizer: &Path,
+) -> Result<()> {
+    let config = match like {
+        Published::Mammal458m => MammalConfig::published_458m(),
+        Published::Mammal458mNarrow => {
+            let mut config = MammalConfig::published_458m();
+            let t5 = &mut config.t5_config;
+            (t5.d_model, t5.d_kv, t5.d_ff, t5.num_heads) = (64, 16, 128, 4);
+            (t5.num_layers, t5.num_decoder_layers) = (2, Some(2));
+            config.encoder_head_layers = vec![128, 64];
+            config
+        }
+    };
+    let mut files = BundleFiles::default();
+    files.insert(CONFIG_FILE, serde_json::to_vec_pretty(&config)?);
+    for (name, bytes) in tokenizer_files(tokenizer)?.iter() {
+        files.insert(format!("tokenizer/{name}"), bytes.to_vec());
+    }
+    let layout: Vec<PublishedTensor> = published_tensors(&config);
+    let params: usize = layout.iter().map(|t| t.shape.iter().product::<usize>()).sum();
+    let progress = ProgressBar::new(layout.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} tensors {elapsed}")
+            .expect("valid template"),
+    );
+    write_bundle(output, &files, |out| {
+        write_random(WEIGHTS_FILE, &layout, dtype, seed, out, |_| progress.inc(1))?;
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+    println!(
+        "{} ({like:?}, {params} parameters, {dtype}, seed {seed})",
+        output.display()
+    );
+    Ok(())
+}
+
+/// A MAMMAL tokenizer's files (relative to the tokenizer folder) from a folder holding
+/// `config.yaml`, or from a bundle holding it in `tokenizer/`.
+fn tokenizer_files(path: &Path) -> Result<BundleFiles> {
+    let files = bundle_io::read_files(path)
+        .with_context(|| format!("--tokenizer {}: no tokenizer there", path.display()))?;
+    let mut out = BundleFiles::default();
+    let inside = files.contains("tokenizer/config.yaml");
+    for (name, bytes) in files.iter() {
+        match (inside, name.strip_prefix("tokenizer/")) {
+            (true, Some(rest)) => out.insert(rest, bytes.to_vec()),
+            (false, _) => out.insert(name, bytes.to_vec()),
+            _ => {}
+        }
+    }
+    if !out.contains("config.yaml") {
+        bail!(
+            "--tokenizer {}: neither a tokenizer folder (config.yaml) nor a bundle with tokenizer/",
+            path.display()
+        );
+    }
+    Ok(out)
 }
 
 fn inspect(path: &Path) -> Result<()> {
@@ -79,7 +249,12 @@ fn inspect(path: &Path) -> Result<()> {
             tensor.name, tensor.dtype, shape, count
         );
     }
-    println!("\n{} tensors, {} parameters", tensors.len(), total);
+    println!(
+        "\n{} tensors, {} parameters, {} bytes of weights",
+        tensors.len(),
+        total,
+        bundle.file(WEIGHTS_FILE)?.len()
+    );
     let others: Vec<_> = bundle
         .files()
         .iter()

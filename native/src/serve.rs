@@ -43,19 +43,30 @@ pub fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn respond(root: &Path, url: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    let not_found = || Response::from_string("not found").with_status_code(404);
+/// The file, streamed from disk with its `Content-Length` (never chunked, so a page can show
+/// download progress of a 2 GB bundle), or 404.
+fn respond(root: &Path, url: &str) -> tiny_http::ResponseBox {
+    let not_found = || Response::from_string("not found").with_status_code(404).boxed();
     let Some(path) = resolve(root, url) else {
         return not_found();
     };
-    match std::fs::read(&path).context("read") {
-        Ok(bytes) => {
+    let opened = std::fs::File::open(&path)
+        .and_then(|file| Ok((file.metadata()?.len(), file)))
+        .context("open");
+    match opened {
+        Ok((len, file)) => {
             let content_type =
                 Header::from_bytes("Content-Type", mime(&path)).expect("valid header");
             let no_cache = Header::from_bytes("Cache-Control", "no-cache").expect("valid header");
-            Response::from_data(bytes)
-                .with_header(content_type)
-                .with_header(no_cache)
+            Response::new(
+                tiny_http::StatusCode(200),
+                vec![content_type, no_cache],
+                file,
+                usize::try_from(len).ok(),
+                None,
+            )
+            .with_chunked_threshold(usize::MAX)
+            .boxed()
         }
         Err(_) => not_found(),
     }

@@ -23,7 +23,7 @@ mod rna;
 #[cfg(feature = "game")]
 pub use game::{GameAgent, GameSession};
 #[cfg(feature = "mammal")]
-pub use mammal::MammalSession;
+pub use mammal::{MammalLoader, MammalSession};
 #[cfg(feature = "rna")]
 pub use rna::{RnaAnnotator, RnaDataset};
 
@@ -120,6 +120,14 @@ impl Runtime {
     #[wasm_bindgen(js_name = loadMammalModel)]
     pub fn load_mammal_model(&self, archive: &[u8]) -> Result<MammalSession, JsError> {
         mammal::load(archive, &self.device)
+    }
+
+    /// Starts loading a MAMMAL bundle chunk by chunk: push each chunk of the archive as it
+    /// arrives, then `finish()` (what the worker does with a download or a chosen file).
+    #[cfg(feature = "mammal")]
+    #[wasm_bindgen(js_name = streamMammalModel)]
+    pub fn stream_mammal_model(&self) -> MammalLoader {
+        MammalLoader::new(&self.device)
     }
 
     /// Loads an attack-game agent bundle (config and Q-network weights) from its tar archive.

@@ -9,8 +9,8 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use js_sys::Promise;
 use serde_json::{Value, json};
-use tessera_core::bundle::Bundle;
-use tessera_core::models::mammal::MammalModel;
+use tessera_core::bundle::{Bundle, BundleFiles};
+use tessera_core::models::mammal::{MammalModel, MammalStreamLoad};
 use tessera_core::models::mammal::finetune::MammalInfo;
 use tessera_core::models::mammal::task::{Answer, Task, answer};
 use tessera_core::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
@@ -36,9 +36,17 @@ pub struct MammalSession {
 pub(crate) fn load(archive: &[u8], device: &Device) -> Result<MammalSession, JsError> {
     let bundle = Bundle::from_tar(archive).map_err(js_error)?;
     let model = MammalModel::from_bundle(&bundle, device).map_err(js_error)?;
-    let tokenizer = ModularTokenizer::from_folder(bundle.files())
+    session(model, bundle.files(), device)
+}
+
+fn session(
+    model: MammalModel,
+    files: &BundleFiles,
+    device: &Device,
+) -> Result<MammalSession, JsError> {
+    let tokenizer = ModularTokenizer::from_folder(files)
         .map_err(|e| JsError::new(&format!("the bundle's tokenizer/: {e}")))?;
-    let info = MammalInfo::from_bundle(&bundle).map_err(js_error)?;
+    let info = MammalInfo::from_files(files).map_err(js_error)?;
     Ok(MammalSession {
         inner: Rc::new(Session {
             model,
@@ -47,6 +55,58 @@ pub(crate) fn load(archive: &[u8], device: &Device) -> Result<MammalSession, JsE
             device: device.clone(),
         }),
     })
+}
+
+/// A MAMMAL bundle arriving chunk by chunk (`Runtime.streamMammalModel`): each chunk of the
+/// archive is pushed as it is downloaded or read, and every tensor goes to the device as soon
+/// as it is whole, so the archive is never held in the tab.
+#[wasm_bindgen]
+pub struct MammalLoader {
+    inner: Option<MammalStreamLoad>,
+    device: Device,
+}
+
+impl MammalLoader {
+    pub(crate) fn new(device: &Device) -> Self {
+        Self {
+            inner: Some(MammalModel::stream(device)),
+            device: device.clone(),
+        }
+    }
+
+    fn loading(&mut self) -> Result<&mut MammalStreamLoad, JsError> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| JsError::new("this loader has already finished"))
+    }
+}
+
+#[wasm_bindgen]
+impl MammalLoader {
+    /// Feeds the archive's next bytes.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
+        let result = self.loading()?.push(chunk);
+        if result.is_err() {
+            // A failed load is over: nothing more can go in.
+            self.inner = None;
+        }
+        result.map_err(js_error)
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> f64 {
+        self.inner.as_ref().map_or(0.0, |l| l.received() as f64)
+    }
+
+    /// Ends the archive and returns the loaded model.
+    pub fn finish(&mut self) -> Result<MammalSession, JsError> {
+        let loading = self
+            .inner
+            .take()
+            .ok_or_else(|| JsError::new("this loader has already finished"))?;
+        let (model, files) = loading.finish().map_err(js_error)?;
+        session(model, &files, &self.device)
+    }
 }
 
 fn to_js(value: &Value) -> Result<JsValue, JsError> {

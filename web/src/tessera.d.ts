@@ -286,7 +286,9 @@ export declare class Tessera {
   loadEncoder(url: string | URL, onProgress?: (progress: Progress) => void): Promise<EncoderClient>;
   /** Loads a BMFM-RNA bundle (.tar) from a URL, or from a file the user picked. */
   loadRnaModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<RnaAnnotatorClient>;
-  /** Loads a MAMMAL bundle (.tar: config, weights, tokenizer/, tessera.json); needs `family: "mammal"`. */
+  /** Loads a MAMMAL bundle (.tar: config, weights, tokenizer/, tessera.json); needs `family: "mammal"`.
+   * The archive is streamed: each tensor goes to the device as it arrives (a URL is kept in the
+   * Cache API for the next visit; a picked `File` is read as a stream). */
   loadMammalModel(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<MammalClient>;
   /** A new attack game (needs `family: "game"`): the board `tessera game boards` draws for the
    * same n, p and seed. */
@@ -295,6 +297,8 @@ export declare class Tessera {
   gameFromBoard(line: string, definition: string): Promise<GameClient>;
   /** Loads an attack-game agent bundle (.tar: config.json, model.safetensors). */
   loadGameAgent(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<GameAgentClient>;
+  /** Deletes the bundles kept from earlier downloads; resolves to whether there were any. */
+  clearCache(): Promise<boolean>;
   /** Stops the worker. */
   terminate(): void;
 }

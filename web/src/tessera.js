@@ -244,7 +244,8 @@ async function sourcePayload(source) {
     return { url: new URL(source, globalThis.location?.href).href };
   }
   if (typeof Blob !== "undefined" && source instanceof Blob) {
-    return { name: source.name ?? "model.tar", bytes: new Uint8Array(await source.arrayBuffer()) };
+    // A File goes to the worker as it is (no copy): the worker streams it.
+    return { name: source.name ?? "model.tar", file: source };
   }
   return { name: source.name ?? "model.tar", bytes: source.bytes };
 }
@@ -288,6 +289,11 @@ export class Tessera {
   async loadMammalModel(source, onProgress) {
     const { handle, info } = await this.channel.call("loadMammalModel", await sourcePayload(source), onProgress);
     return new MammalClient(this.channel, handle, info);
+  }
+
+  /** Deletes the bundles kept from earlier downloads (the Cache API's "tessera-models"). */
+  clearCache() {
+    return this.channel.call("clearCache", {});
   }
 
   /** A new attack game (needs `family: "game"` at `create`): the board `tessera game boards`

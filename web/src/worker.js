@@ -47,10 +47,38 @@ async function init({ backend, base, family = "rna" }, progress) {
   return { backend: runtime.backend, note: runtime.note };
 }
 
-/** Fetches `url` as bytes, reporting download progress. */
-async function download(url, progress) {
+/** Where downloaded bundles are kept between visits (the Cache API; cleared by `clearCache`). */
+const CACHE_NAME = "tessera-models";
+
+/**
+ * The response for `url`, from the cache when it was downloaded before. A new download goes
+ * straight into the cache (streamed to disk) and is then read back from there, so a large
+ * bundle is never held in memory by a tee between the cache and the reader.
+ */
+async function cachedFetch(url) {
+  const cache = "caches" in self ? await caches.open(CACHE_NAME).catch(() => null) : null;
+  const hit = await cache?.match(url);
+  if (hit) return { response: hit, cached: true };
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  if (cache && !url.startsWith("blob:")) {
+    try {
+      await cache.put(url, response.clone());
+      const stored = await cache.match(url);
+      if (stored) {
+        response.body?.cancel().catch(() => {});
+        return { response: stored, cached: false };
+      }
+    } catch {
+      // Storage full or refused: read the network response itself.
+    }
+  }
+  return { response, cached: false };
+}
+
+/** Fetches `url` as bytes, reporting download progress. */
+async function download(url, progress) {
+  const { response } = await cachedFetch(url);
   const total = Number(response.headers.get("Content-Length")) || 0;
   const reader = response.body.getReader();
   const chunks = [];
@@ -71,10 +99,43 @@ async function download(url, progress) {
   return bytes;
 }
 
-/** A model archive from a URL (fetched with progress) or from bytes the page already has. */
-async function archiveBytes({ url, bytes, name }, progress) {
-  if (bytes) return { bytes: new Uint8Array(bytes), name: name ?? "model.tar" };
-  return { bytes: await download(url, progress), name: url };
+/** A model source as a byte stream: a URL (through the cache), a picked `File`, or bytes. */
+async function openSource({ url, bytes, file, name }) {
+  if (file) return { stream: file.stream(), total: file.size, name: name ?? file.name ?? "model.tar" };
+  if (bytes) {
+    const view = new Uint8Array(bytes);
+    return { stream: new Blob([view]).stream(), total: view.byteLength, name: name ?? "model.tar" };
+  }
+  const { response, cached } = await cachedFetch(url);
+  const total = Number(response.headers.get("Content-Length")) || 0;
+  return { stream: response.body, total, name: url, cached };
+}
+
+/**
+ * Streams a bundle into a model with the runtime's `starter` (`streamMammalModel`): each chunk
+ * goes into the wasm loader as it arrives, so the archive is never held here or there.
+ */
+async function streamModel(starter, source, progress) {
+  const { stream, total, name, cached } = await openSource(source);
+  const loader = runtime[starter]();
+  const stage = cached ? "cache" : source.url ? "download" : "read";
+  const reader = stream.getReader();
+  let loaded = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loader.push(value);
+      loaded += value.length;
+      progress({ stage, loaded, total });
+    }
+    return loader.finish();
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw new Error(`${name}: ${error.message ?? error}`);
+  } finally {
+    loader.free?.();
+  }
 }
 
 /** The user's files as `{ name, bytes }`: `File`s are read here, off the main thread. */
@@ -97,19 +158,27 @@ async function readFiles(files, progress) {
   return out;
 }
 
+/** Loaders that have a streaming form: the bundle goes to the device tensor by tensor. */
+const streamers = { loadMammalModel: "streamMammalModel" };
+
 /** Loads a bundle with the runtime's `loader` (`loadRnaModel`, …) and keeps it by handle. */
 async function loadModel(loader, source, progress) {
   if (!runtime) throw new Error("not initialised");
   if (typeof runtime[loader] !== "function") {
     throw new Error(`this engine's module cannot ${loader} (start it with the model's family)`);
   }
-  const { bytes, name } = await archiveBytes(source, progress);
-  progress({ stage: "load", loaded: 0, total: 1 });
+  const starter = streamers[loader];
   let model;
-  try {
-    model = runtime[loader](bytes);
-  } catch (error) {
-    throw new Error(`${name}: ${error.message ?? error}`);
+  if (starter && typeof runtime[starter] === "function") {
+    model = await streamModel(starter, source, progress);
+  } else {
+    const { bytes, name } = await archiveBytes(source, progress);
+    progress({ stage: "load", loaded: 0, total: 1 });
+    try {
+      model = runtime[loader](bytes);
+    } catch (error) {
+      throw new Error(`${name}: ${error.message ?? error}`);
+    }
   }
   progress({ stage: "load", loaded: 1, total: 1 });
   const handle = nextHandle++;
@@ -402,6 +471,9 @@ const handlers = {
     datasets.delete(id);
     entry?.data.free();
     return true;
+  },
+  async clearCache() {
+    return "caches" in self ? caches.delete(CACHE_NAME) : false;
   },
   async closeModel({ handle }) {
     const model = models.get(handle);

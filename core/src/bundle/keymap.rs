@@ -1,7 +1,5 @@
 //! Renaming rules from a checkpoint's tensor names to our module paths.
 
-use burn::store::KeyRemapper;
-
 use super::BundleError;
 
 /// Ordered regex rewrite rules, applied one after another to every tensor name (as
@@ -24,17 +22,33 @@ impl KeyMap {
 
     /// Applies the rules to one name (what the loader does to every tensor).
     pub fn apply(&self, name: &str) -> Result<String, BundleError> {
-        let mut name = name.to_string();
-        for (pattern, replacement) in &self.rules {
-            name = compile(pattern)?
-                .replace_all(&name, replacement.as_str())
-                .into_owned();
-        }
-        Ok(name)
+        Ok(self.compile()?.apply(name))
     }
 
-    pub(crate) fn remapper(&self) -> Result<KeyRemapper, BundleError> {
-        KeyRemapper::from_patterns(self.rules.clone()).map_err(|e| invalid(e.to_string()))
+    /// The rules compiled once, for renaming every tensor of a file.
+    pub(crate) fn compile(&self) -> Result<Renamer, BundleError> {
+        let rules = self
+            .rules
+            .iter()
+            .map(|(pattern, replacement)| Ok((compile(pattern)?, replacement.clone())))
+            .collect::<Result<_, BundleError>>()?;
+        Ok(Renamer { rules })
+    }
+}
+
+/// A [`KeyMap`] with its patterns compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct Renamer {
+    rules: Vec<(regex::Regex, String)>,
+}
+
+impl Renamer {
+    pub(crate) fn apply(&self, name: &str) -> String {
+        let mut name = name.to_string();
+        for (pattern, replacement) in &self.rules {
+            name = pattern.replace_all(&name, replacement.as_str()).into_owned();
+        }
+        name
     }
 }
 

@@ -5,16 +5,28 @@
 //! so reference checkpoints and our own bundles share one loader; a [`KeyMap`] renames
 //! reference keys to module paths. Core does no file I/O: bundles are built from and turned
 //! into bytes, and the native CLI reads and writes folders (atomically).
+//!
+//! Files are shared windows ([`SharedBytes`]) on wherever the bytes lie — a memory map
+//! natively — and weights load one tensor at a time in any of the [`WeightDtype`]s, from
+//! those windows or, in the browser, from a stream ([`WeightStream`]).
 
+mod bytes;
+pub mod convert;
+pub mod dtype;
 mod error;
 mod files;
 mod keymap;
+pub mod safetensors;
+mod stream;
 mod weights;
 
+pub use bytes::{ByteSource, SharedBytes};
+pub use dtype::WeightDtype;
 pub use error::BundleError;
-pub use files::BundleFiles;
+pub use files::{BundleFiles, member_path, pack_order, tar_header};
 pub use keymap::KeyMap;
-pub use weights::{LoadReport, TensorInfo};
+pub use stream::BundleStream;
+pub use weights::{LoadReport, TensorInfo, WeightStream};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,9 +51,9 @@ impl Bundle {
         Ok(Self { files })
     }
 
-    /// A bundle from a tar archive (how the browser fetches one).
-    pub fn from_tar(bytes: &[u8]) -> Result<Self, BundleError> {
-        Self::from_files(BundleFiles::from_tar(bytes)?)
+    /// A bundle from a tar archive; its files stay where they lie in `archive`.
+    pub fn from_tar(archive: impl Into<SharedBytes>) -> Result<Self, BundleError> {
+        Self::from_files(BundleFiles::from_tar(archive)?)
     }
 
     /// A new bundle with `config` as `config.json` and `module`'s weights as `model.safetensors`.
@@ -85,11 +97,11 @@ impl Bundle {
         path: &str,
         module: &mut M,
     ) -> Result<LoadReport, BundleError> {
-        weights::load(path, self.file(path)?, module, &KeyMap::new(), false)
+        weights::load(path, self.files.shared(path)?, module, &KeyMap::new(), false)
     }
 
     /// Adds or replaces a file (tokenizer, vocabulary, …) under a relative path.
-    pub fn with_file(mut self, path: impl Into<String>, bytes: Vec<u8>) -> Self {
+    pub fn with_file(mut self, path: impl Into<String>, bytes: impl Into<SharedBytes>) -> Self {
         self.files.insert(path, bytes);
         self
     }
@@ -130,7 +142,7 @@ impl Bundle {
     ) -> Result<LoadReport, BundleError> {
         weights::load(
             WEIGHTS_FILE,
-            self.file(WEIGHTS_FILE)?,
+            self.files.shared(WEIGHTS_FILE)?,
             module,
             key_map,
             false,
@@ -146,7 +158,7 @@ impl Bundle {
     ) -> Result<LoadReport, BundleError> {
         weights::load(
             WEIGHTS_FILE,
-            self.file(WEIGHTS_FILE)?,
+            self.files.shared(WEIGHTS_FILE)?,
             module,
             key_map,
             true,

@@ -118,7 +118,7 @@ fn model(args: &MammalBench, device: &Device) -> Result<MammalModel> {
 }
 
 /// `<MASK>`, then random amino acids (ids 501..526), then `<EOS>`: `length` tokens.
-fn prompt(model: &MammalModel, length: usize) -> EncoderInputs {
+pub(super) fn prompt(model: &MammalModel, length: usize) -> EncoderInputs {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
     let top = (model.config.t5_config.vocab_size as u32).min(526);
     let mut ids: Vec<u32> = (0..length)

@@ -1,6 +1,7 @@
 //! `tessera bench …`: speed and memory figures (printed, never pass/fail).
 
 mod game;
+mod load;
 mod mammal;
 mod rna;
 
@@ -19,6 +20,9 @@ pub enum BenchCommand {
     /// The attack game: a random attacker's moves/s and whole-game time per definition and size,
     /// and the exact flow optimum's time.
     Game(game::GameBench),
+    /// Bundle load time, peak resident memory and time to the first answer, per bundle (f32,
+    /// f16, bf16, q8 copies side by side).
+    Load(load::LoadBench),
 }
 
 pub fn run(command: BenchCommand) -> Result<()> {
@@ -26,6 +30,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Rna(args) => rna::run(args),
         BenchCommand::Mammal(args) => mammal::run(args),
         BenchCommand::Game(args) => game::run(args),
+        BenchCommand::Load(args) => load::run(args),
     }
 }
 

@@ -138,6 +138,16 @@ impl MammalConfig {
         }
     }
 
+    /// The published base model's shape (ibm/biomed.omics.bl.sm.ma-ted-458m: 12 + 12 layers ×
+    /// 768, 12 heads of 64, d_ff 2048, vocabulary 100,001, token head [2048, 1024]).
+    pub fn published_458m() -> Self {
+        Self {
+            encoder_head_layers: vec![2048, 1024],
+            encoder_head_dropout: 0.2,
+            ..Self::new(T5Config::v1_1(768, 64, 2048, 12, 12, 100_001))
+        }
+    }
+
     /// What this implementation cannot run, said plainly (checked before building anything).
     pub fn check(&self) -> Result<(), String> {
         let t5 = &self.t5_config;

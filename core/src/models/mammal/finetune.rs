@@ -312,7 +312,12 @@ pub struct MammalInfo {
 impl MammalInfo {
     /// The bundle's `tessera.json`, or no tasks when it has none (a published checkpoint).
     pub fn from_bundle(bundle: &crate::bundle::Bundle) -> Result<Self, MammalError> {
-        match bundle.file(INFO_FILE) {
+        Self::from_files(bundle.files())
+    }
+
+    /// The tasks from a bundle's files (`tessera.json`; none when it is absent).
+    pub fn from_files(files: &crate::bundle::BundleFiles) -> Result<Self, MammalError> {
+        match files.get(INFO_FILE) {
             Ok(bytes) => Ok(crate::bundle::parse_json(INFO_FILE, bytes)?),
             Err(_) => Ok(Self::default()),
         }

@@ -12,11 +12,13 @@ pub mod config;
 pub mod finetune;
 pub mod generate;
 pub mod heads;
-mod keys;
+pub mod keys;
 pub mod model;
 pub mod task;
 
 pub use config::{MammalConfig, T5Config};
 pub use generate::{GenerateConfig, Generated};
-pub use model::{EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, token_loss};
+pub use model::{
+    EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, MammalStreamLoad, token_loss,
+};
 pub use task::{Answer, Task};

@@ -1,0 +1,84 @@
+//! `tessera bundle random / convert` and `bench load` as a user runs them: a bundle in the
+//! published MAMMAL layout made without a download, stored as f16 / q8, loaded and answering.
+
+use std::path::PathBuf;
+
+mod common;
+
+use common::*;
+
+const PPI: &str = "<@TOKENIZER-TYPE=AA><BINDING_AFFINITY_CLASS><SENTINEL_ID_0><MOLECULAR_ENTITY><MOLECULAR_ENTITY_GENERAL_PROTEIN><SEQUENCE_NATURAL_START>MKTAYIAKQR<SEQUENCE_NATURAL_END><EOS>";
+
+fn tokenizer() -> PathBuf {
+    shared().join("data/mammal-tokenizer")
+}
+
+fn generated(model: &std::path::Path) -> String {
+    let text = ok(&["mammal", "run", "--model", p(model), "--prompt", PPI]);
+    text.lines()
+        .find(|l| l.starts_with("generated: "))
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_string()
+}
+
+#[test]
+fn random_published_layout_converts_and_answers() {
+    let dir = scratch("bundle-random");
+    let f32_dir = dir.join("narrow");
+    let random = |out: &std::path::Path| {
+        ok(&[
+            "bundle", "random", "--like", "mammal-458m-narrow", "--seed", "3", "--out", p(out),
+            "--tokenizer", p(&tokenizer()),
+        ])
+    };
+    random(&f32_dir);
+    // The published names, shapes and vocabulary, and the tokenizer beside them.
+    let table = ok(&["bundle", "inspect", p(&f32_dir)]);
+    for row in [
+        ("t5_model.decoder.embed_tokens.weight", "[100001, 64]"),
+        ("t5_model.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "[32, 4]"),
+        ("encoder_head.classifier.6.weight", "[100001, 64]"),
+    ] {
+        let line = table.lines().find(|l| l.starts_with(row.0)).expect(&table);
+        assert!(line.contains(row.1), "{line}");
+    }
+    assert!(table.contains("tokenizer/config.yaml"), "{table}");
+    // The same seed writes the same bytes.
+    let again = dir.join("again");
+    random(&again);
+    assert_eq!(
+        std::fs::read(f32_dir.join("model.safetensors")).unwrap(),
+        std::fs::read(again.join("model.safetensors")).unwrap()
+    );
+    let answer = generated(&f32_dir);
+    // f16 as an archive: half the weight bytes, the same greedy answer.
+    let f16 = dir.join("narrow-f16.tar");
+    ok(&["bundle", "convert", "--dtype", "f16", p(&f32_dir), p(&f16)]);
+    assert_eq!(generated(&f16), answer);
+    let f32_size = std::fs::metadata(f32_dir.join("model.safetensors")).unwrap().len();
+    let f16_size = std::fs::metadata(&f16).unwrap().len();
+    assert!(f16_size < f32_size * 6 / 10, "{f16_size} vs {f32_size}");
+    // q8 loads and answers (its answer may differ from f32's on random weights).
+    let q8 = dir.join("narrow-q8");
+    ok(&["bundle", "convert", "--dtype", "q8", p(&f16), p(&q8)]);
+    let table = ok(&["bundle", "inspect", p(&q8)]);
+    let scale = table
+        .lines()
+        .find(|l| l.starts_with("t5_model.lm_head.weight.q8_scale"))
+        .expect(&table);
+    assert!(scale.contains("F32") && scale.contains("[100001]"), "{scale}");
+    assert!(generated(&q8).starts_with("generated: "));
+    // Load figures, one row per bundle.
+    let bench = ok(&["bench", "load", "--backend", "cpu", "--model", &format!("{},{}", p(&f32_dir), p(&q8))]);
+    assert_eq!(bench.lines().filter(|l| l.starts_with("cpu")).count(), 2, "{bench}");
+    // Refusals by name, with nothing left behind.
+    let error = fails(&["bundle", "convert", "--dtype", "int4", p(&f32_dir), p(&dir.join("x"))]);
+    assert!(error.contains("`int4`"), "{error}");
+    assert!(!dir.join("x").exists());
+    let error = fails(&[
+        "bundle", "random", "--like", "mammal-458m-narrow", "--out", p(&dir.join("y")),
+        "--tokenizer", p(&dir),
+    ]);
+    assert!(error.contains("--tokenizer"), "{error}");
+    assert!(!dir.join("y").exists());
+}
