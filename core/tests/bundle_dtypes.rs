@@ -84,13 +84,25 @@ fn half_precision_and_q8_bundles_answer_like_f32() {
         let weights = converted(dtype);
         let model = load(fixture_files(weights.clone()));
         let (worst, ids_equal) = compare(&answers(&model), &reference);
-        println!("{dtype}: {} bytes, worst relative error {worst:.2e}, ids equal {ids_equal}", weights.len());
-        assert!(worst <= bound, "{dtype}: relative error {worst} over {bound}");
+        println!(
+            "{dtype}: {} bytes, worst relative error {worst:.2e}, ids equal {ids_equal}",
+            weights.len()
+        );
+        assert!(
+            worst <= bound,
+            "{dtype}: relative error {worst} over {bound}"
+        );
         if same_ids {
             assert!(ids_equal, "{dtype}: generated ids differ from f32");
         }
         // Converting back to f32 and loading gives the same answers as the converted bundle.
-        let back = convert_weights("model.safetensors", &SharedBytes::from(weights), WeightDtype::F32, Vec::new()).unwrap();
+        let back = convert_weights(
+            "model.safetensors",
+            &SharedBytes::from(weights),
+            WeightDtype::F32,
+            Vec::new(),
+        )
+        .unwrap();
         let (again, _) = compare(&answers(&load(fixture_files(back))), &answers(&model));
         assert_eq!(again, 0.0, "{dtype} → f32 changed the values");
     }
@@ -101,7 +113,10 @@ fn streamed(tar: &[u8], chunk: usize) -> Result<MammalModel, String> {
     for piece in tar.chunks(chunk) {
         loading.push(piece).map_err(|e| e.to_string())?;
     }
-    loading.finish().map(|(model, _)| model).map_err(|e| e.to_string())
+    loading
+        .finish()
+        .map(|(model, _)| model)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -113,7 +128,11 @@ fn a_streamed_bundle_loads_exactly_as_a_whole_one() {
         // 1,000-byte chunks split headers, tensors and the safetensors header alike.
         for chunk in [1000, 4096, tar.len()] {
             let model = streamed(&tar, chunk).unwrap();
-            assert_eq!(compare(&answers(&model), &whole), (0.0, true), "{dtype}, chunks of {chunk}");
+            assert_eq!(
+                compare(&answers(&model), &whole),
+                (0.0, true),
+                "{dtype}, chunks of {chunk}"
+            );
         }
     }
 }
@@ -132,11 +151,16 @@ fn short_or_misordered_archives_are_refused_by_name() {
             f32_weights()
         };
         let mut header = tessera_core::bundle::tar_header(bytes.len() as u64);
-        builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
+        builder
+            .append_data(&mut header, name, bytes.as_slice())
+            .unwrap();
     }
     let misordered = builder.into_inner().unwrap();
     let error = streamed(&misordered, 4096).unwrap_err();
-    assert!(error.contains("config.json") && error.contains("bundle pack"), "{error}");
+    assert!(
+        error.contains("config.json") && error.contains("bundle pack"),
+        "{error}"
+    );
     // The same archive read whole is fine: only streaming needs the order.
     load(BundleFiles::from_tar(misordered).unwrap());
     // A member that claims more bytes than the archive has.
@@ -169,21 +193,30 @@ fn broken_q8_files_are_refused_by_name() {
         let scales = h.remove(&format!("{name}.q8_scale")).unwrap();
         h.insert("nothing.q8_scale".into(), scales);
     });
-    let error = MammalModel::from_bundle(&Bundle::from_files(fixture_files(renamed)).unwrap(), &Device::flex())
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(error.contains(name) && error.contains("without their scales"), "{error}");
+    let error = MammalModel::from_bundle(
+        &Bundle::from_files(fixture_files(renamed)).unwrap(),
+        &Device::flex(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        error.contains(name) && error.contains("without their scales"),
+        "{error}"
+    );
     // Scales of the wrong shape (the header still tiles the file: the shape alone changes).
     let reshaped = edited_q8(|h| {
         let entry = h.get_mut(&format!("{name}.q8_scale")).unwrap();
         let rows = entry["shape"][0].as_u64().unwrap();
         entry["shape"] = serde_json::json!([rows / 2, 2]);
     });
-    let error = MammalModel::from_bundle(&Bundle::from_files(fixture_files(reshaped)).unwrap(), &Device::flex())
-        .err()
-        .unwrap()
-        .to_string();
+    let error = MammalModel::from_bundle(
+        &Bundle::from_files(fixture_files(reshaped)).unwrap(),
+        &Device::flex(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(error.contains(&format!("{name}.q8_scale")), "{error}");
     // A weight of the wrong shape is refused naming the parameter.
     let mut config: serde_json::Value =

@@ -152,7 +152,11 @@ fn convert(input: &Path, output: &Path, dtype: WeightDtype) -> Result<()> {
             .with_context(|| format!("bundle {}", input.display()))?;
         Ok(())
     })?;
-    println!("{} ({dtype}, {} bytes of weights in)", output.display(), weights.len());
+    println!(
+        "{} ({dtype}, {} bytes of weights in)",
+        output.display(),
+        weights.len()
+    );
     Ok(())
 }
 
@@ -180,7 +184,10 @@ fn random(
         files.insert(format!("tokenizer/{name}"), bytes.to_vec());
     }
     let layout: Vec<PublishedTensor> = published_tensors(&config);
-    let params: usize = layout.iter().map(|t| t.shape.iter().product::<usize>()).sum();
+    let params: usize = layout
+        .iter()
+        .map(|t| t.shape.iter().product::<usize>())
+        .sum();
     let progress = ProgressBar::new(layout.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} tensors {elapsed}")
             .expect("valid template"),

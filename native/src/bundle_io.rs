@@ -88,7 +88,8 @@ pub fn read_files(path: &Path) -> Result<BundleFiles> {
 /// Every file under `root` as (relative `/`-separated name, path), sorted by name.
 fn list(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
-        let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+        let entries =
+            fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
@@ -229,7 +230,8 @@ pub fn write_files(files: &BundleFiles, dir: &Path) -> Result<()> {
             fs::create_dir_all(parent)
                 .with_context(|| format!("{}: cannot create", parent.display()))?;
         }
-        let file = File::create(&path).with_context(|| format!("{}: cannot write", path.display()))?;
+        let file =
+            File::create(&path).with_context(|| format!("{}: cannot write", path.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         copy_releasing(files.shared(name)?, &mut out)
             .and_then(|()| out.flush())

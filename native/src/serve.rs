@@ -46,7 +46,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
 /// The file, streamed from disk with its `Content-Length` (never chunked, so a page can show
 /// download progress of a 2 GB bundle), or 404.
 fn respond(root: &Path, url: &str) -> tiny_http::ResponseBox {
-    let not_found = || Response::from_string("not found").with_status_code(404).boxed();
+    let not_found = || {
+        Response::from_string("not found")
+            .with_status_code(404)
+            .boxed()
+    };
     let Some(path) = resolve(root, url) else {
         return not_found();
     };

@@ -27,8 +27,16 @@ fn random_published_layout_converts_and_answers() {
     let f32_dir = dir.join("narrow");
     let random = |out: &std::path::Path| {
         ok(&[
-            "bundle", "random", "--like", "mammal-458m-narrow", "--seed", "3", "--out", p(out),
-            "--tokenizer", p(&tokenizer()),
+            "bundle",
+            "random",
+            "--like",
+            "mammal-458m-narrow",
+            "--seed",
+            "3",
+            "--out",
+            p(out),
+            "--tokenizer",
+            p(&tokenizer()),
         ])
     };
     random(&f32_dir);
@@ -36,7 +44,10 @@ fn random_published_layout_converts_and_answers() {
     let table = ok(&["bundle", "inspect", p(&f32_dir)]);
     for row in [
         ("t5_model.decoder.embed_tokens.weight", "[100001, 64]"),
-        ("t5_model.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", "[32, 4]"),
+        (
+            "t5_model.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+            "[32, 4]",
+        ),
         ("encoder_head.classifier.6.weight", "[100001, 64]"),
     ] {
         let line = table.lines().find(|l| l.starts_with(row.0)).expect(&table);
@@ -55,7 +66,9 @@ fn random_published_layout_converts_and_answers() {
     let f16 = dir.join("narrow-f16.tar");
     ok(&["bundle", "convert", "--dtype", "f16", p(&f32_dir), p(&f16)]);
     assert_eq!(generated(&f16), answer);
-    let f32_size = std::fs::metadata(f32_dir.join("model.safetensors")).unwrap().len();
+    let f32_size = std::fs::metadata(f32_dir.join("model.safetensors"))
+        .unwrap()
+        .len();
     let f16_size = std::fs::metadata(&f16).unwrap().len();
     assert!(f16_size < f32_size * 6 / 10, "{f16_size} vs {f32_size}");
     // q8 loads and answers (its answer may differ from f32's on random weights).
@@ -66,18 +79,45 @@ fn random_published_layout_converts_and_answers() {
         .lines()
         .find(|l| l.starts_with("t5_model.lm_head.weight.q8_scale"))
         .expect(&table);
-    assert!(scale.contains("F32") && scale.contains("[100001]"), "{scale}");
+    assert!(
+        scale.contains("F32") && scale.contains("[100001]"),
+        "{scale}"
+    );
     assert!(generated(&q8).starts_with("generated: "));
     // Load figures, one row per bundle.
-    let bench = ok(&["bench", "load", "--backend", "cpu", "--model", &format!("{},{}", p(&f32_dir), p(&q8))]);
-    assert_eq!(bench.lines().filter(|l| l.starts_with("cpu")).count(), 2, "{bench}");
+    let bench = ok(&[
+        "bench",
+        "load",
+        "--backend",
+        "cpu",
+        "--model",
+        &format!("{},{}", p(&f32_dir), p(&q8)),
+    ]);
+    assert_eq!(
+        bench.lines().filter(|l| l.starts_with("cpu")).count(),
+        2,
+        "{bench}"
+    );
     // Refusals by name, with nothing left behind.
-    let error = fails(&["bundle", "convert", "--dtype", "int4", p(&f32_dir), p(&dir.join("x"))]);
+    let error = fails(&[
+        "bundle",
+        "convert",
+        "--dtype",
+        "int4",
+        p(&f32_dir),
+        p(&dir.join("x")),
+    ]);
     assert!(error.contains("`int4`"), "{error}");
     assert!(!dir.join("x").exists());
     let error = fails(&[
-        "bundle", "random", "--like", "mammal-458m-narrow", "--out", p(&dir.join("y")),
-        "--tokenizer", p(&dir),
+        "bundle",
+        "random",
+        "--like",
+        "mammal-458m-narrow",
+        "--out",
+        p(&dir.join("y")),
+        "--tokenizer",
+        p(&dir),
     ]);
     assert!(error.contains("--tokenizer"), "{error}");
     assert!(!dir.join("y").exists());

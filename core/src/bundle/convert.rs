@@ -9,7 +9,9 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use safetensors::Dtype;
 
-use super::dtype::{Q8_SCALE_SUFFIX, decode_float, dequantize_q8, encode_float, f32_bytes, is_float, quantize_q8};
+use super::dtype::{
+    Q8_SCALE_SUFFIX, decode_float, dequantize_q8, encode_float, f32_bytes, is_float, quantize_q8,
+};
 use super::safetensors::{SafetensorsWriter, TensorEntry, TensorSpec, parse_header};
 use super::weights::pair_scales;
 use super::{BundleError, SharedBytes, WeightDtype};
@@ -19,7 +21,11 @@ use super::{BundleError, SharedBytes, WeightDtype};
 fn float_specs(name: &str, shape: &[usize], dtype: WeightDtype) -> Vec<TensorSpec> {
     match dtype.stored(shape) {
         Dtype::I8 => vec![
-            TensorSpec::new(format!("{name}{Q8_SCALE_SUFFIX}"), Dtype::F32, vec![shape[0]]),
+            TensorSpec::new(
+                format!("{name}{Q8_SCALE_SUFFIX}"),
+                Dtype::F32,
+                vec![shape[0]],
+            ),
             TensorSpec::new(name, Dtype::I8, shape.to_vec()),
         ],
         stored => vec![TensorSpec::new(name, stored, shape.to_vec())],
@@ -61,16 +67,22 @@ pub fn convert_weights<W: Write>(
             if is_matrix(entry) {
                 float_specs(&entry.name, &entry.shape, dtype)
             } else {
-                vec![TensorSpec::new(&entry.name, entry.dtype, entry.shape.clone())]
+                vec![TensorSpec::new(
+                    &entry.name,
+                    entry.dtype,
+                    entry.shape.clone(),
+                )]
             }
         })
         .collect();
     let mut writer = SafetensorsWriter::new(file, out, specs, &metadata(dtype))?;
     let window = |entry: &TensorEntry| {
-        input.slice(entry.range.clone()).ok_or_else(|| BundleError::Corrupt {
-            file: file.into(),
-            message: format!("tensor `{}` lies past the file's end", entry.name),
-        })
+        input
+            .slice(entry.range.clone())
+            .ok_or_else(|| BundleError::Corrupt {
+                file: file.into(),
+                message: format!("tensor `{}` lies past the file's end", entry.name),
+            })
     };
     for (entry, scale) in &entries {
         let data = window(entry)?;

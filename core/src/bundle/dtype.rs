@@ -203,6 +203,12 @@ mod tests {
     #[test]
     fn names_are_parsed_or_refused() {
         assert_eq!("bf16".parse::<WeightDtype>().unwrap(), WeightDtype::Bf16);
-        assert!("int4".parse::<WeightDtype>().unwrap_err().to_string().contains("`int4`"));
+        assert!(
+            "int4"
+                .parse::<WeightDtype>()
+                .unwrap_err()
+                .to_string()
+                .contains("`int4`")
+        );
     }
 }

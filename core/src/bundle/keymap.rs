@@ -46,7 +46,9 @@ impl Renamer {
     pub(crate) fn apply(&self, name: &str) -> String {
         let mut name = name.to_string();
         for (pattern, replacement) in &self.rules {
-            name = pattern.replace_all(&name, replacement.as_str()).into_owned();
+            name = pattern
+                .replace_all(&name, replacement.as_str())
+                .into_owned();
         }
         name
     }

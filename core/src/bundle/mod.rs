@@ -97,7 +97,13 @@ impl Bundle {
         path: &str,
         module: &mut M,
     ) -> Result<LoadReport, BundleError> {
-        weights::load(path, self.files.shared(path)?, module, &KeyMap::new(), false)
+        weights::load(
+            path,
+            self.files.shared(path)?,
+            module,
+            &KeyMap::new(),
+            false,
+        )
     }
 
     /// Adds or replaces a file (tokenizer, vocabulary, …) under a relative path.

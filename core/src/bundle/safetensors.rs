@@ -79,7 +79,10 @@ pub fn parse_header(
     let header = prefix.get(8..data_start).ok_or_else(|| {
         corrupt(
             file,
-            format!("header says {n} bytes, the file has {}", file_len.saturating_sub(8)),
+            format!(
+                "header says {n} bytes, the file has {}",
+                file_len.saturating_sub(8)
+            ),
         )
     })?;
     let raw: HashMap<String, serde_json::Value> =
@@ -121,7 +124,10 @@ pub fn parse_header(
         if entry.range.start != at {
             return Err(corrupt(
                 file,
-                format!("tensor `{}` does not start where the one before ends", entry.name),
+                format!(
+                    "tensor `{}` does not start where the one before ends",
+                    entry.name
+                ),
             ));
         }
         at = entry.range.end;
@@ -259,8 +265,7 @@ mod tests {
     use super::*;
 
     fn written(specs: Vec<TensorSpec>, data: &[&[u8]]) -> Vec<u8> {
-        let mut writer =
-            SafetensorsWriter::new("t", Vec::new(), specs, &BTreeMap::new()).unwrap();
+        let mut writer = SafetensorsWriter::new("t", Vec::new(), specs, &BTreeMap::new()).unwrap();
         for bytes in data {
             writer.tensor(bytes).unwrap();
         }
@@ -303,7 +308,19 @@ mod tests {
     fn a_short_write_is_an_error() {
         let specs = vec![TensorSpec::new("w", Dtype::F32, vec![2])];
         let mut writer = SafetensorsWriter::new("t", Vec::new(), specs, &BTreeMap::new()).unwrap();
-        assert!(writer.tensor(&[0; 4]).unwrap_err().to_string().contains("`w`"));
-        assert!(writer.finish().unwrap_err().to_string().contains("never written"));
+        assert!(
+            writer
+                .tensor(&[0; 4])
+                .unwrap_err()
+                .to_string()
+                .contains("`w`")
+        );
+        assert!(
+            writer
+                .finish()
+                .unwrap_err()
+                .to_string()
+                .contains("never written")
+        );
     }
 }

@@ -16,7 +16,12 @@ enum State {
     /// Collecting a 512-byte header block.
     Header,
     /// Inside a small file (or a GNU long name / PAX record), `left` bytes to go.
-    Small { name: Option<String>, kind: Meta, data: Vec<u8>, left: u64 },
+    Small {
+        name: Option<String>,
+        kind: Meta,
+        data: Vec<u8>,
+        left: u64,
+    },
     /// Inside the weights file.
     Weights(WeightsReader),
     /// Skipping `left` bytes (padding, or a member that is not a file).
@@ -219,7 +224,12 @@ impl BundleStream {
         self.start_small(Some(path), Meta::File, size)
     }
 
-    fn start_small(&mut self, name: Option<String>, kind: Meta, size: u64) -> Result<(), BundleError> {
+    fn start_small(
+        &mut self,
+        name: Option<String>,
+        kind: Meta,
+        size: u64,
+    ) -> Result<(), BundleError> {
         if size > MAX_SMALL_FILE {
             return Err(archive(format!(
                 "entry `{}` says {size} bytes; only model.safetensors may be over {MAX_SMALL_FILE}",
@@ -240,7 +250,10 @@ impl BundleStream {
 
     fn end_small(&mut self) -> Result<(), BundleError> {
         let state = std::mem::replace(&mut self.state, State::Header);
-        let State::Small { name, kind, data, .. } = state else {
+        let State::Small {
+            name, kind, data, ..
+        } = state
+        else {
             unreachable!("called in the Small state")
         };
         match kind {

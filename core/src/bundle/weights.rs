@@ -87,7 +87,11 @@ pub(super) fn pair_scales(
     let mut paired = Vec::with_capacity(rest.len());
     for entry in rest {
         let scale = scales.remove(&entry.name);
-        check_q8(file, &entry, scale.as_ref().map(|s| (s.dtype, s.shape.as_slice())))?;
+        check_q8(
+            file,
+            &entry,
+            scale.as_ref().map(|s| (s.dtype, s.shape.as_slice())),
+        )?;
         paired.push((entry, scale));
     }
     if let Some(orphan) = scales.keys().min() {
@@ -224,13 +228,31 @@ pub(super) fn load<M: ModuleSnapshot>(
     }
     let result = apply(module, tensors);
     let applied: BTreeSet<String> = result.applied.iter().cloned().collect();
-    let missing = result.missing.iter().map(|(name, _)| name.clone()).collect();
-    finish(file, result.errors, applied, result.unused, missing, partial)
+    let missing = result
+        .missing
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    finish(
+        file,
+        result.errors,
+        applied,
+        result.unused,
+        missing,
+        partial,
+    )
 }
 
-fn window(file: &str, bytes: &SharedBytes, entry: &TensorEntry) -> Result<SharedBytes, BundleError> {
+fn window(
+    file: &str,
+    bytes: &SharedBytes,
+    entry: &TensorEntry,
+) -> Result<SharedBytes, BundleError> {
     bytes.slice(entry.range.clone()).ok_or_else(|| {
-        corrupt(file, format!("tensor `{}` lies past the file's end", entry.name))
+        corrupt(
+            file,
+            format!("tensor `{}` lies past the file's end", entry.name),
+        )
     })
 }
 
@@ -360,7 +382,14 @@ impl WeightStream {
         let data = tensor_data(&self.file, entry, bytes, scales)?;
         let name = self.renamer.apply(&entry.name);
         let result = apply(module, vec![bridge::from_data(data, name, None)]);
-        finish(&self.file, result.errors, BTreeSet::new(), vec![], vec![], true)?;
+        finish(
+            &self.file,
+            result.errors,
+            BTreeSet::new(),
+            vec![],
+            vec![],
+            true,
+        )?;
         self.applied.extend(result.applied);
         self.unused.extend(result.unused);
         Ok(())
@@ -387,7 +416,14 @@ impl WeightStream {
         // A walk with no tensors lists every parameter as missing.
         let all = apply(module, Vec::new());
         let missing = all.missing.into_iter().map(|(name, _)| name).collect();
-        finish(&self.file, vec![], self.applied, self.unused, missing, partial)
+        finish(
+            &self.file,
+            vec![],
+            self.applied,
+            self.unused,
+            missing,
+            partial,
+        )
     }
 }
 

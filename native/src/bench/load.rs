@@ -41,7 +41,14 @@ fn reset_peak_resident() {
 pub fn run(args: LoadBench) -> Result<()> {
     println!(
         "{:<8} {:<32} {:>11} {:>9} {:>14} {:>14} {:>10} {:>13}",
-        "backend", "bundle", "weights MiB", "load s", "peak RSS MiB", "peak heap MiB", "RSS/weights", "first answer s"
+        "backend",
+        "bundle",
+        "weights MiB",
+        "load s",
+        "peak RSS MiB",
+        "peak heap MiB",
+        "RSS/weights",
+        "first answer s"
     );
     for (backend, device) in devices(&args.backend) {
         for path in &args.model {
@@ -96,7 +103,10 @@ fn f32_weight_bytes(bundle: &tessera_core::bundle::Bundle) -> Result<f64> {
     Ok(bundle
         .tensors()?
         .iter()
-        .filter(|t| !t.name.ends_with(tessera_core::bundle::dtype::Q8_SCALE_SUFFIX))
+        .filter(|t| {
+            !t.name
+                .ends_with(tessera_core::bundle::dtype::Q8_SCALE_SUFFIX)
+        })
         .map(|t| t.shape.iter().product::<usize>() as f64 * 4.0)
         .sum())
 }

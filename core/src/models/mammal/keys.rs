@@ -108,9 +108,17 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
     )];
     let attention = |out: &mut Vec<PublishedTensor>, prefix: &str, bias: bool| {
         for p in ["q", "k", "v"] {
-            out.push(PublishedTensor::new(format!("{prefix}.{p}.weight"), vec![inner, d], weight));
+            out.push(PublishedTensor::new(
+                format!("{prefix}.{p}.weight"),
+                vec![inner, d],
+                weight,
+            ));
         }
-        out.push(PublishedTensor::new(format!("{prefix}.o.weight"), vec![d, inner], weight));
+        out.push(PublishedTensor::new(
+            format!("{prefix}.o.weight"),
+            vec![d, inner],
+            weight,
+        ));
         if bias {
             out.push(PublishedTensor::new(
                 format!("{prefix}.relative_attention_bias.weight"),
@@ -121,9 +129,17 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
     };
     let ffn = |out: &mut Vec<PublishedTensor>, prefix: &str| {
         for w in ["wi_0", "wi_1"] {
-            out.push(PublishedTensor::new(format!("{prefix}.{w}.weight"), vec![ff, d], weight));
+            out.push(PublishedTensor::new(
+                format!("{prefix}.{w}.weight"),
+                vec![ff, d],
+                weight,
+            ));
         }
-        out.push(PublishedTensor::new(format!("{prefix}.wo.weight"), vec![d, ff], weight));
+        out.push(PublishedTensor::new(
+            format!("{prefix}.wo.weight"),
+            vec![d, ff],
+            weight,
+        ));
     };
     let norm = |out: &mut Vec<PublishedTensor>, name: String| {
         out.push(PublishedTensor::new(name, vec![d], Init::Ones));
@@ -151,8 +167,15 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
         vec![t5.vocab_size, d],
         Init::Normal(0.05),
     ));
-    let mlp = |out: &mut Vec<PublishedTensor>, prefix: &str, hidden: &[usize], outputs: usize, dropout: f64| {
-        let sizes: Vec<usize> = std::iter::once(d).chain(hidden.iter().copied()).chain([outputs]).collect();
+    let mlp = |out: &mut Vec<PublishedTensor>,
+               prefix: &str,
+               hidden: &[usize],
+               outputs: usize,
+               dropout: f64| {
+        let sizes: Vec<usize> = std::iter::once(d)
+            .chain(hidden.iter().copied())
+            .chain([outputs])
+            .collect();
         for (i, pair) in sizes.windows(2).enumerate() {
             let k = ClassifierMlp::reference_index(i, dropout);
             out.push(PublishedTensor::new(
@@ -160,18 +183,42 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
                 vec![pair[1], pair[0]],
                 Init::Normal(0.02),
             ));
-            out.push(PublishedTensor::new(format!("{prefix}.classifier.{k}.bias"), vec![pair[1]], Init::Zeros));
+            out.push(PublishedTensor::new(
+                format!("{prefix}.classifier.{k}.bias"),
+                vec![pair[1]],
+                Init::Zeros,
+            ));
         }
     };
     if !config.encoder_head_layers.is_empty() {
-        mlp(&mut out, "encoder_head", &config.encoder_head_layers, t5.vocab_size, config.encoder_head_dropout);
+        mlp(
+            &mut out,
+            "encoder_head",
+            &config.encoder_head_layers,
+            t5.vocab_size,
+            config.encoder_head_dropout,
+        );
     }
     if let Some(head) = &config.scalars_prediction_head {
-        mlp(&mut out, "scalars_prediction_head", &head.layers, head.num_classes, head.dropout);
+        mlp(
+            &mut out,
+            "scalars_prediction_head",
+            &head.layers,
+            head.num_classes,
+            head.dropout,
+        );
     }
     if config.support_input_scalars {
-        out.push(PublishedTensor::new("project_input_scalars.weight", vec![d, 1], Init::Normal(0.02)));
-        out.push(PublishedTensor::new("project_input_scalars.bias", vec![d], Init::Zeros));
+        out.push(PublishedTensor::new(
+            "project_input_scalars.weight",
+            vec![d, 1],
+            Init::Normal(0.02),
+        ));
+        out.push(PublishedTensor::new(
+            "project_input_scalars.bias",
+            vec![d],
+            Init::Zeros,
+        ));
     }
     out
 }

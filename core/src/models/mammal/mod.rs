@@ -19,6 +19,7 @@ pub mod task;
 pub use config::{MammalConfig, T5Config};
 pub use generate::{GenerateConfig, Generated};
 pub use model::{
-    EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, MammalStreamLoad, token_loss,
+    EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, MammalStreamLoad,
+    token_loss,
 };
 pub use task::{Answer, Task};

@@ -382,11 +382,9 @@ impl MammalStreamLoad {
     /// Ends the stream: the model (every parameter filled) and the bundle's other files.
     pub fn finish(self) -> Result<(MammalModel, BundleFiles), MammalError> {
         let files = self.stream.finish()?;
-        let (mut model, weights) = self.loading.ok_or_else(|| {
-            BundleError::Corrupt {
-                file: WEIGHTS_FILE.into(),
-                message: "holds no tensors".into(),
-            }
+        let (mut model, weights) = self.loading.ok_or_else(|| BundleError::Corrupt {
+            file: WEIGHTS_FILE.into(),
+            message: "holds no tensors".into(),
         })?;
         model.report = weights.finish(&mut model.net, false)?;
         Ok((model, files))
