@@ -79,7 +79,7 @@ fn half_precision_and_q8_bundles_answer_like_f32() {
         (WeightDtype::F32, 0.0, true),
         (WeightDtype::F16, 2e-3, true),
         (WeightDtype::Bf16, 2e-2, false),
-        (WeightDtype::Q8, 3e-2, false),
+        (WeightDtype::Q8, 6e-2, false),
     ] {
         let weights = converted(dtype);
         let model = load(fixture_files(weights.clone()));
