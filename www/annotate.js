@@ -1,7 +1,7 @@
 // Cell annotation page: the engine (worker + wasm) loads a BMFM-RNA bundle, reads the user's
 // cells locally, annotates them batch by batch, and shows a 2-D map, a legend and the CSV.
 // Nothing but the site's own files (engine, model, sample) is ever fetched; data stays here.
-import { backendLabel, escape, sameSite, startEngine } from "./engine.js";
+import { backendLabel, escape, loadCost, sameSite, startEngine } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
@@ -119,7 +119,8 @@ function useModel(source, name) {
         ? `predicts <strong>${escape(info.labelColumn)}</strong> (${info.classNames.length} types: ${info.classNames.map(escape).join(", ")})`
         : "has no label head: cells are embedded and mapped, not typed";
       ui.modelInfo.innerHTML = `<strong>${escape(name)}</strong> — ${escape(info.modelType)}, ` +
-        `${number(info.vocabSize)}-token gene vocabulary, ${info.embeddingDim}-dimensional embeddings; ${head}.`;
+        `${number(info.vocabSize)}-token gene vocabulary, ${info.embeddingDim}-dimensional embeddings; ${head}. ` +
+        loadCost(info.load);
       ui.modelProgress.hidden = true;
     },
     (error) => {

@@ -11,6 +11,15 @@ export function sameSite(path) {
   return url;
 }
 
+/** What a model's load cost, for a page's model line (`info.load` from the worker). */
+export function loadCost(load) {
+  if (!load) return "";
+  const mib = (bytes) => Math.round(bytes / 2 ** 20).toLocaleString("en-US");
+  const heap = load.peakHeapBytes == null ? "" : `, peak memory ${mib(load.peakHeapBytes)} MiB (WebAssembly heap)`;
+  const gpu = load.gpuBytes == null ? "" : `, ${mib(load.gpuBytes)} MiB of GPU buffers`;
+  return `<span id="load-cost" class="small muted">Loaded in ${load.seconds.toFixed(1)} s${heap}${gpu}.</span>`;
+}
+
 export function escape(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }

@@ -1,7 +1,7 @@
 // MAMMAL playground: pick a task template (or the model's own fine-tuned tasks), fill in
 // sequences/SMILES/genes, see the prompt tokenized and coloured by sub-tokenizer, and run it in
 // the worker (WebGPU or CPU). Nothing but the site's own files is fetched; inputs stay here.
-import { backendLabel, escape, sameSite, startEngine } from "./engine.js";
+import { backendLabel, escape, loadCost, sameSite, startEngine } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
@@ -141,10 +141,11 @@ async function useModel(source, name) {
   } finally {
     ui.modelProgress.hidden = true;
   }
-  const { model: m, tasks } = state.model.info;
+  const { model: m, tasks, load } = state.model.info;
   const trained = tasks.length ? `fine-tuned for ${tasks.map((t) => escape(t.title)).join(" and ")}` : "no fine-tuned tasks listed";
   ui.modelInfo.innerHTML = `<strong>${escape(name)}</strong> — T5 encoder–decoder, ${m.layers}+${m.layers} layers, ` +
-    `d<sub>model</sub> ${m.dModel}, ${(m.parameters / 1e6).toFixed(1)} M parameters, ${m.vocab.toLocaleString("en-US")}-token vocabulary; ${trained}.`;
+    `d<sub>model</sub> ${m.dModel}, ${(m.parameters / 1e6).toFixed(1)} M parameters, ${m.vocab.toLocaleString("en-US")}-token vocabulary; ${trained}. ` +
+    loadCost(load);
   setTemplates(tasks);
   ui.run.disabled = false;
   document.body.dataset.state = "ready";

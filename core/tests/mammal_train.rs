@@ -182,7 +182,7 @@ fn fine_tuning_learns_is_reproducible_and_resumes_exactly() {
     for _ in 0..13 {
         short.step().unwrap();
     }
-    let checkpoint = Bundle::from_tar(&short.checkpoint().unwrap().to_tar().unwrap()).unwrap();
+    let checkpoint = Bundle::from_tar(short.checkpoint().unwrap().to_tar().unwrap()).unwrap();
     let mut resumed = MammalTrainer::resume(checkpoint, data, &device()).unwrap();
     assert_eq!(resumed.state.step, 13);
     while !resumed.done() {

@@ -252,7 +252,7 @@ fn tiny_run(seed: u64, steps: usize) -> (Bundle, TrainConfig, tessera_core::trai
     let mut encoder = CellEncoderConfig::new(48);
     encoder.expose_zeros = ExposeZeros::All;
     let bundle = recipe::new_bundle(&spec, &genes, encoder, None, seed, &device()).unwrap();
-    let vocab = tessera_core::models::bmfm_rna::pipeline::read_vocab(&bundle).unwrap();
+    let vocab = tessera_core::models::bmfm_rna::pipeline::read_vocab(bundle.files()).unwrap();
     let panel = GenePanel::new("pbmc3k", &matrix.genes, &vocab).unwrap();
     let data = recipe::train_data(
         "pbmc3k",
@@ -314,7 +314,7 @@ fn training_learns_is_reproducible_and_resumes_exactly() {
         short.step().unwrap();
     }
     // Stop half-way, go through a checkpoint's bytes, and finish.
-    let checkpoint = Bundle::from_tar(&short.checkpoint().unwrap().to_tar().unwrap()).unwrap();
+    let checkpoint = Bundle::from_tar(short.checkpoint().unwrap().to_tar().unwrap()).unwrap();
     let mut resumed = Trainer::resume(checkpoint, data, &device()).unwrap();
     assert_eq!(resumed.state.step, 20);
     while !resumed.done() {

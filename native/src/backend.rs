@@ -1,7 +1,13 @@
 //! The `--backend` choice and the device it gives.
 
+use std::sync::OnceLock;
+
 use anyhow::{Context, Result};
 use burn::tensor::Device;
+
+/// The largest tensor one buffer holds on the wgpu device this process made (its adapter's
+/// `max_storage_buffer_binding_size` / `max_buffer_size`, which the runtime requests).
+static WGPU_MAX_TENSOR_BYTES: OnceLock<u64> = OnceLock::new();
 
 /// Where tensors live. `wgpu` lets wgpu pick the graphics API (Vulkan, Metal, DX12, GL);
 /// `vulkan` insists on Vulkan.
@@ -21,14 +27,20 @@ impl Backend {
         match self {
             Self::Cpu => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            Self::Wgpu => Device::wgpu_options()
-                .init()
-                .context("no wgpu adapter could be initialised"),
+            Self::Wgpu => wgpu_device(
+                Device::wgpu_options()
+                    .init_with_setup()
+                    .context("no wgpu adapter could be initialised")?,
+            ),
             #[cfg(feature = "wgpu")]
-            Self::Vulkan => Device::wgpu_options()
-                .graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan)
-                .init()
-                .context("no Vulkan adapter could be initialised (is a Vulkan driver installed?)"),
+            Self::Vulkan => wgpu_device(
+                Device::wgpu_options()
+                    .graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan)
+                    .init_with_setup()
+                    .context(
+                        "no Vulkan adapter could be initialised (is a Vulkan driver installed?)",
+                    )?,
+            ),
             #[cfg(feature = "cuda")]
             Self::Cuda => {
                 let device = Device::cuda(0);
@@ -39,6 +51,18 @@ impl Backend {
                 .map_err(|_| anyhow::anyhow!("CUDA device 0 could not be initialised"))?;
                 Ok(device)
             }
+        }
+    }
+
+    /// The largest tensor (as f32) one GPU buffer holds on this backend's device, once made
+    /// (`None` on the CPU): bundles read for it refuse larger tensors by name.
+    pub fn max_tensor_bytes(self) -> Option<u64> {
+        match self {
+            Self::Cpu => None,
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu | Self::Vulkan => WGPU_MAX_TENSOR_BYTES.get().copied(),
+            #[cfg(feature = "cuda")]
+            Self::Cuda => None,
         }
     }
 
@@ -54,4 +78,14 @@ impl Backend {
             .map(|v| v.get_name().to_string())
             .unwrap_or_default()
     }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device((device, setup): (Device, burn::tensor::wgpu::WgpuSetup)) -> Result<Device> {
+    let limits = setup.device.limits();
+    let max = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    WGPU_MAX_TENSOR_BYTES.get_or_init(|| max);
+    Ok(device)
 }

@@ -2,6 +2,7 @@
 //! its weights in another dtype, or make one with random weights in a published layout. Every
 //! command streams: memory stays flat whatever the bundle's size.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -9,6 +10,9 @@ use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::bundle::convert::{PublishedTensor, convert_weights, write_random};
 use tessera_core::bundle::{BundleFiles, CONFIG_FILE, WEIGHTS_FILE, WeightDtype};
+use tessera_core::models::bmfm_rna::RnaConfig;
+use tessera_core::models::bmfm_rna::keys::{self as rna_keys, BertGeometry};
+use tessera_core::models::bmfm_rna::pipeline::{INFO_FILE, VOCAB_FILES};
 use tessera_core::models::mammal::MammalConfig;
 use tessera_core::models::mammal::keys::published_tensors;
 
@@ -58,10 +62,14 @@ pub enum BundleCommand {
         dtype: String,
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Where the tokenizer comes from: a MAMMAL tokenizer folder or a bundle holding one in
-        /// `tokenizer/` (the shipped playground model has the published one).
-        #[arg(long, default_value = "www/models/mammal-molecules.tar")]
-        tokenizer: PathBuf,
+        /// Where the files beside the weights come from. MAMMAL: its tokenizer, from a tokenizer
+        /// folder or a bundle holding one in `tokenizer/` (default: the shipped playground
+        /// model, which has the published one). BMFM-RNA: the expression field, label heads,
+        /// class names, cell settings and the genes of the vocabulary, from a BMFM-RNA bundle
+        /// (default: the shipped annotation model; the vocabulary is filled up to the
+        /// published size with placeholder genes).
+        #[arg(long, alias = "tokenizer")]
+        from: Option<PathBuf>,
     },
 }
 
@@ -74,6 +82,24 @@ pub enum Published {
     /// The same layout and vocabulary at 2 + 2 layers × 64 (19 M parameters, for tests).
     #[value(name = "mammal-458m-narrow")]
     Mammal458mNarrow,
+    /// biomed.rna.bert.110m.wced.multitask.v1: SCBert 12 × 768 over 94,911 genes, with the
+    /// WCED decoder and label heads (305 M parameters).
+    #[value(name = "bmfm-rna-110m")]
+    BmfmRna110m,
+    /// The same layout and vocabulary at 2 layers × 64 (18 M parameters, for tests).
+    #[value(name = "bmfm-rna-110m-narrow")]
+    BmfmRna110mNarrow,
+}
+
+impl Published {
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string())
+    }
+
+    fn is_mammal(self) -> bool {
+        matches!(self, Self::Mammal458m | Self::Mammal458mNarrow)
+    }
 }
 
 pub fn run(command: BundleCommand) -> Result<()> {
@@ -105,8 +131,17 @@ pub fn run(command: BundleCommand) -> Result<()> {
             out,
             dtype,
             seed,
-            tokenizer,
-        } => random(like, &out, parse_dtype(&dtype)?, seed, &tokenizer),
+            from,
+        } => {
+            let from = from.unwrap_or_else(|| {
+                PathBuf::from(if like.is_mammal() {
+                    "www/models/mammal-molecules.tar"
+                } else {
+                    "www/models/rna-pbmc3k.tar"
+                })
+            });
+            random(like, &out, parse_dtype(&dtype)?, seed, &from)
+        }
     }
 }
 
@@ -165,25 +200,13 @@ fn random(
     output: &Path,
     dtype: WeightDtype,
     seed: u64,
-    tokenizer: &Path,
+    from: &Path,
 ) -> Result<()> {
-    let config = match like {
-        Published::Mammal458m => MammalConfig::published_458m(),
-        Published::Mammal458mNarrow => {
-            let mut config = MammalConfig::published_458m();
-            let t5 = &mut config.t5_config;
-            (t5.d_model, t5.d_kv, t5.d_ff, t5.num_heads) = (64, 16, 128, 4);
-            (t5.num_layers, t5.num_decoder_layers) = (2, Some(2));
-            config.encoder_head_layers = vec![128, 64];
-            config
-        }
+    let (files, layout) = if like.is_mammal() {
+        mammal_layout(like, from)?
+    } else {
+        rna_layout(like, from, seed)?
     };
-    let mut files = BundleFiles::default();
-    files.insert(CONFIG_FILE, serde_json::to_vec_pretty(&config)?);
-    for (name, bytes) in tokenizer_files(tokenizer)?.iter() {
-        files.insert(format!("tokenizer/{name}"), bytes.to_vec());
-    }
-    let layout: Vec<PublishedTensor> = published_tensors(&config);
     let params: usize = layout
         .iter()
         .map(|t| t.shape.iter().product::<usize>())
@@ -204,11 +227,93 @@ fn random(
     Ok(())
 }
 
+/// MAMMAL's config, tokenizer and tensors for `like`.
+fn mammal_layout(like: Published, from: &Path) -> Result<(BundleFiles, Vec<PublishedTensor>)> {
+    let mut config = MammalConfig::published_458m();
+    if matches!(like, Published::Mammal458mNarrow) {
+        let t5 = &mut config.t5_config;
+        (t5.d_model, t5.d_kv, t5.d_ff, t5.num_heads) = (64, 16, 128, 4);
+        (t5.num_layers, t5.num_decoder_layers) = (2, Some(2));
+        config.encoder_head_layers = vec![128, 64];
+    }
+    let mut files = BundleFiles::default();
+    files.insert(CONFIG_FILE, serde_json::to_vec_pretty(&config)?);
+    for (name, bytes) in tokenizer_files(from)?.iter() {
+        files.insert(format!("tokenizer/{name}"), bytes.to_vec());
+    }
+    Ok((files, published_tensors(&config)))
+}
+
+/// BMFM-RNA's config (the published sizes on `from`'s fields and heads), its gene vocabulary
+/// (`from`'s genes at their ids, then placeholders up to the published size), `tessera.json`
+/// and tensors for `like`.
+fn rna_layout(
+    like: Published,
+    from: &Path,
+    seed: u64,
+) -> Result<(BundleFiles, Vec<PublishedTensor>)> {
+    let geometry = match like {
+        Published::BmfmRna110mNarrow => BertGeometry {
+            hidden: 64,
+            layers: 2,
+            heads: 4,
+            intermediate: 256,
+            ..BertGeometry::BERT_110M
+        },
+        _ => BertGeometry::BERT_110M,
+    };
+    let source = bundle_io::read(from)
+        .with_context(|| format!("--from {}: not a BMFM-RNA bundle", from.display()))?;
+    let context = || format!("--from {}", from.display());
+    let mut config = source.config_json().with_context(context)?;
+    geometry.apply(&mut config).with_context(context)?;
+    let config_bytes = serde_json::to_vec_pretty(&config)?;
+    let parsed = RnaConfig::parse(&config_bytes).with_context(context)?;
+    let layout = rna_keys::published_tensors(&parsed).with_context(context)?;
+
+    let (vocab_file, vocab) = VOCAB_FILES
+        .iter()
+        .find_map(|name| source.file(name).ok().map(|bytes| (*name, bytes)))
+        .with_context(|| format!("--from {}: no gene vocabulary", from.display()))?;
+    let mut vocab: BTreeMap<String, usize> = serde_json::from_slice(vocab)
+        .with_context(|| format!("--from {}: {vocab_file}", from.display()))?;
+    if vocab.len() > geometry.genes {
+        bail!(
+            "--from {}: {vocab_file} has {} tokens, more than the published {}",
+            from.display(),
+            vocab.len(),
+            geometry.genes
+        );
+    }
+    let used: std::collections::BTreeSet<usize> = vocab.values().copied().collect();
+    let mut free = (0..geometry.genes).filter(|id| !used.contains(id));
+    while vocab.len() < geometry.genes {
+        let id = free.next().context("vocabulary ids run out")?;
+        vocab.insert(format!("RANDOM_GENE_{id}"), id);
+    }
+
+    let mut files = BundleFiles::default();
+    files.insert(CONFIG_FILE, config_bytes);
+    files.insert(VOCAB_FILES[0], serde_json::to_vec_pretty(&vocab)?);
+    if let Ok(info) = source.file(INFO_FILE) {
+        let mut info: serde_json::Value = serde_json::from_slice(info)
+            .with_context(|| format!("--from {}: {INFO_FILE}", from.display()))?;
+        info["provenance"] = serde_json::json!({
+            "made_by": format!("tessera bundle random --like {}", like.name()),
+            "weights": "random (not trained): for sizes and speed, not for answers",
+            "seed": seed,
+            "settings_from": from.display().to_string(),
+        });
+        files.insert(INFO_FILE, serde_json::to_vec_pretty(&info)?);
+    }
+    Ok((files, layout))
+}
+
 /// A MAMMAL tokenizer's files (relative to the tokenizer folder) from a folder holding
 /// `config.yaml`, or from a bundle holding it in `tokenizer/`.
 fn tokenizer_files(path: &Path) -> Result<BundleFiles> {
     let files = bundle_io::read_files(path)
-        .with_context(|| format!("--tokenizer {}: no tokenizer there", path.display()))?;
+        .with_context(|| format!("--from {}: no tokenizer there", path.display()))?;
     let mut out = BundleFiles::default();
     let inside = files.contains("tokenizer/config.yaml");
     for (name, bytes) in files.iter() {
@@ -220,7 +325,7 @@ fn tokenizer_files(path: &Path) -> Result<BundleFiles> {
     }
     if !out.contains("config.yaml") {
         bail!(
-            "--tokenizer {}: neither a tokenizer folder (config.yaml) nor a bundle with tokenizer/",
+            "--from {}: neither a tokenizer folder (config.yaml) nor a bundle with tokenizer/",
             path.display()
         );
     }

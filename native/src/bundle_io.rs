@@ -64,6 +64,12 @@ pub fn map_file(path: &Path) -> Result<SharedBytes> {
 }
 
 /// Reads a bundle folder, or a `.tar` archive of one.
+/// [`read`] for a model going onto `backend`'s device (made already): tensors larger than one
+/// of its GPU buffers are refused by name when the weights load.
+pub fn read_for(path: &Path, backend: crate::backend::Backend) -> Result<Bundle> {
+    Ok(read(path)?.with_tensor_limit(backend.max_tensor_bytes()))
+}
+
 pub fn read(path: &Path) -> Result<Bundle> {
     fs::metadata(path).with_context(|| format!("{}: cannot open bundle", path.display()))?;
     Bundle::from_files(read_files(path)?).with_context(|| format!("bundle {}", path.display()))

@@ -45,7 +45,7 @@ pub fn run(command: EncoderCommand) -> Result<()> {
         backend,
     } = command;
     let device = backend.device()?;
-    let model = EncoderModel::from_bundle(&bundle_io::read(&bundle)?, &device)
+    let model = EncoderModel::from_bundle(&bundle_io::read_for(&bundle, backend)?, &device)
         .with_context(|| format!("bundle {}", bundle.display()))?;
     let bytes =
         std::fs::read(&input).with_context(|| format!("{}: cannot read", input.display()))?;

@@ -1,5 +1,6 @@
-//! `tessera bundle random / convert` and `bench load` as a user runs them: a bundle in the
-//! published MAMMAL layout made without a download, stored as f16 / q8, loaded and answering.
+//! `tessera bundle random / convert` and `bench load` as a user runs them: bundles in the
+//! published MAMMAL and BMFM-RNA layouts made without a download, stored as f16 / q8, loaded
+//! and answering.
 
 use std::path::PathBuf;
 
@@ -35,7 +36,7 @@ fn random_published_layout_converts_and_answers() {
             "3",
             "--out",
             p(out),
-            "--tokenizer",
+            "--from",
             p(&tokenizer()),
         ])
     };
@@ -116,9 +117,61 @@ fn random_published_layout_converts_and_answers() {
         "mammal-458m-narrow",
         "--out",
         p(&dir.join("y")),
-        "--tokenizer",
+        "--from",
         p(&dir),
     ]);
-    assert!(error.contains("--tokenizer"), "{error}");
+    assert!(error.contains("--from"), "{error}");
     assert!(!dir.join("y").exists());
+}
+
+#[test]
+fn random_bmfm_rna_layout_annotates_the_sample() {
+    let dir = scratch("bundle-random-rna");
+    let bundle = dir.join("rna-narrow-q8.tar");
+    ok(&[
+        "bundle",
+        "random",
+        "--like",
+        "bmfm-rna-110m-narrow",
+        "--dtype",
+        "q8",
+        "--out",
+        p(&bundle),
+        "--from",
+        p(&repo().join("www/models/rna-pbmc3k.tar")),
+    ]);
+    let table = ok(&["bundle", "inspect", p(&bundle)]);
+    for row in [
+        ("scbert.embeddings.genes_embeddings.weight ", "[94911, 64]"),
+        (
+            "cls.predictions.predictions.decoder.field_decoders.expressions_wced.weight ",
+            "[189822, 64]",
+        ),
+        (
+            "cls.label_predictions.predictions.label_decoders.cell_type.decoder.weight ",
+            "[8, 64]",
+        ),
+    ] {
+        let line = table.lines().find(|l| l.starts_with(row.0)).expect(&table);
+        assert!(line.contains(row.1) && line.contains("I8"), "{line}");
+    }
+    // The sample's genes keep their ids; the vocabulary is filled to the published size.
+    let csv = dir.join("labels.csv");
+    ok(&[
+        "rna",
+        "annotate",
+        "--model",
+        p(&bundle),
+        "--data",
+        p(&repo().join("www/samples/pbmc3k-test.h5ad")),
+        "--out",
+        p(&csv),
+    ]);
+    let labels = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(labels.lines().count(), 565);
+    let classes = PBMC3K_TYPES;
+    for line in labels.lines().skip(1) {
+        let label = line.split(',').nth(1).expect(line);
+        assert!(classes.contains(&label), "{line}");
+    }
 }

@@ -173,16 +173,7 @@ fn a_finetuned_model_annotates_embeds_and_evaluates() {
     assert_eq!(lines.next(), Some("cell_id,predicted_type,confidence"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 564);
-    let types = [
-        "B",
-        "CD14 Monocytes",
-        "CD4 T",
-        "CD8 T",
-        "Dendritic",
-        "FCGR3A Monocytes",
-        "Megakaryocytes",
-        "NK",
-    ];
+    let types = PBMC3K_TYPES;
     for row in &rows {
         assert!(types.contains(&row[1]), "{row:?}");
         let p: f64 = row[2].parse().unwrap();

@@ -25,12 +25,25 @@ pub use game::{GameAgent, GameSession};
 #[cfg(feature = "mammal")]
 pub use mammal::{MammalLoader, MammalSession};
 #[cfg(feature = "rna")]
-pub use rna::{RnaAnnotator, RnaDataset};
+pub use rna::{RnaAnnotator, RnaDataset, RnaLoader};
 
 /// The browser's allocator, counted so the benchmark can report peak memory.
 #[global_allocator]
 static ALLOCATOR: tessera_core::heap::CountingAllocator<std::alloc::System> =
     tessera_core::heap::CountingAllocator(std::alloc::System);
+
+/// The most heap bytes this module had in use at once since the last `resetHeapPeak()`
+/// (host memory; WebGPU buffers are not counted).
+#[wasm_bindgen(js_name = heapPeakBytes)]
+pub fn heap_peak_bytes() -> f64 {
+    tessera_core::heap::peak_bytes() as f64
+}
+
+/// Starts a new heap high-water mark at the bytes in use now.
+#[wasm_bindgen(js_name = resetHeapPeak)]
+pub fn reset_heap_peak() {
+    tessera_core::heap::reset_peak();
+}
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -43,6 +56,8 @@ pub struct Runtime {
     device: Device,
     backend: String,
     note: String,
+    /// The largest tensor one GPU buffer binding holds (WebGPU only), in bytes.
+    max_tensor_bytes: Option<u64>,
 }
 
 /// Whether this build can use WebGPU at all.
@@ -58,6 +73,7 @@ pub async fn init_runtime(prefer_gpu: bool) -> Result<Runtime, JsError> {
         device: Device::flex(),
         backend: "cpu".into(),
         note,
+        max_tensor_bytes: None,
     };
     if !prefer_gpu {
         return Ok(cpu("CPU requested".into()));
@@ -65,16 +81,25 @@ pub async fn init_runtime(prefer_gpu: bool) -> Result<Runtime, JsError> {
     #[cfg(feature = "webgpu")]
     {
         use burn::tensor::wgpu::WgpuBackend;
+        // The runtime asks for the adapter's own limits (not WebGPU's 128 MiB / 256 MiB
+        // defaults); a tensor past them is refused by name when it loads.
         match Device::wgpu_options()
             .graphics_api(WgpuBackend::WebGpu)
-            .init_async()
+            .init_with_setup_async()
             .await
         {
-            Ok(device) => Ok(Runtime {
-                device,
-                backend: "webgpu".into(),
-                note: "WebGPU adapter".into(),
-            }),
+            Ok((device, setup)) => {
+                let limits = setup.device.limits();
+                let max = limits
+                    .max_storage_buffer_binding_size
+                    .min(limits.max_buffer_size);
+                Ok(Runtime {
+                    device,
+                    backend: "webgpu".into(),
+                    note: format!("WebGPU adapter (buffers up to {} MiB)", max / (1024 * 1024)),
+                    max_tensor_bytes: Some(max),
+                })
+            }
             Err(error) => Ok(cpu(format!("WebGPU unavailable ({error}); using the CPU"))),
         }
     }
@@ -96,6 +121,24 @@ impl Runtime {
         self.note.clone()
     }
 
+    /// Bytes the device's allocator holds for tensors (WebGPU buffers; `undefined` on the
+    /// CPU, whose tensors are in the heap).
+    #[wasm_bindgen(js_name = gpuBytes)]
+    pub fn gpu_bytes(&self) -> Option<f64> {
+        if self.backend != "webgpu" {
+            return None;
+        }
+        self.device
+            .memory_pool_usage()
+            .map(|usage| usage.bytes_reserved as f64)
+    }
+
+    /// The largest tensor one GPU buffer binding holds, in bytes (`undefined` on the CPU).
+    #[wasm_bindgen(getter, js_name = maxTensorBytes)]
+    pub fn max_tensor_bytes(&self) -> Option<f64> {
+        self.max_tensor_bytes.map(|b| b as f64)
+    }
+
     /// Loads a bare encoder bundle from its tar archive.
     #[wasm_bindgen(js_name = loadEncoder)]
     pub fn load_encoder(&self, archive: &[u8]) -> Result<Encoder, JsError> {
@@ -111,7 +154,21 @@ impl Runtime {
     #[cfg(feature = "rna")]
     #[wasm_bindgen(js_name = loadRnaModel)]
     pub fn load_rna_model(&self, archive: &[u8]) -> Result<RnaAnnotator, JsError> {
-        rna::load(archive, &self.device, self.backend == "webgpu")
+        let mut loader = self.stream_rna_model();
+        loader.push(archive)?;
+        loader.finish()
+    }
+
+    /// Starts loading a BMFM-RNA bundle chunk by chunk, for annotation (label heads only):
+    /// push each chunk of the archive as it arrives, then `finish()`.
+    #[cfg(feature = "rna")]
+    #[wasm_bindgen(js_name = streamRnaModel)]
+    pub fn stream_rna_model(&self) -> RnaLoader {
+        RnaLoader::new(
+            &self.device,
+            self.backend == "webgpu",
+            self.max_tensor_bytes,
+        )
     }
 
     /// Loads a MAMMAL bundle (config, weights, `tokenizer/`, optional `tessera.json` with its
@@ -119,7 +176,9 @@ impl Runtime {
     #[cfg(feature = "mammal")]
     #[wasm_bindgen(js_name = loadMammalModel)]
     pub fn load_mammal_model(&self, archive: &[u8]) -> Result<MammalSession, JsError> {
-        mammal::load(archive, &self.device)
+        let mut loader = self.stream_mammal_model();
+        loader.push(archive)?;
+        loader.finish()
     }
 
     /// Starts loading a MAMMAL bundle chunk by chunk: push each chunk of the archive as it
@@ -127,7 +186,7 @@ impl Runtime {
     #[cfg(feature = "mammal")]
     #[wasm_bindgen(js_name = streamMammalModel)]
     pub fn stream_mammal_model(&self) -> MammalLoader {
-        MammalLoader::new(&self.device)
+        MammalLoader::new(&self.device, self.max_tensor_bytes)
     }
 
     /// Loads an attack-game agent bundle (config and Q-network weights) from its tar archive.
@@ -170,6 +229,45 @@ impl Encoder {
             Ok(Float32Array::from(out.as_slice()).into())
         })
     }
+}
+
+/// A streamed load in progress (the loaders' shared state): over once a push fails or it
+/// finishes, after which every call says so.
+#[cfg(any(feature = "rna", feature = "mammal"))]
+struct Loading<T>(Option<T>);
+
+#[cfg(any(feature = "rna", feature = "mammal"))]
+impl<T> Loading<T> {
+    fn new(load: T) -> Self {
+        Self(Some(load))
+    }
+
+    /// Feeds the load with `push`; a failed load is over, as nothing more can go in.
+    fn push<E: std::fmt::Display>(
+        &mut self,
+        push: impl FnOnce(&mut T) -> Result<(), E>,
+    ) -> Result<(), JsError> {
+        let load = self.0.as_mut().ok_or_else(finished)?;
+        let result = push(load);
+        if result.is_err() {
+            self.0 = None;
+        }
+        result.map_err(js_error)
+    }
+
+    fn get(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+
+    /// The load, to finish it.
+    fn take(&mut self) -> Result<T, JsError> {
+        self.0.take().ok_or_else(finished)
+    }
+}
+
+#[cfg(any(feature = "rna", feature = "mammal"))]
+fn finished() -> JsError {
+    JsError::new("this loader has already finished")
 }
 
 fn js_error(error: impl std::fmt::Display) -> JsError {

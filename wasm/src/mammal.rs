@@ -9,7 +9,7 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use js_sys::Promise;
 use serde_json::{Value, json};
-use tessera_core::bundle::{Bundle, BundleFiles};
+use tessera_core::bundle::BundleFiles;
 use tessera_core::models::mammal::finetune::MammalInfo;
 use tessera_core::models::mammal::task::{Answer, Task, answer};
 use tessera_core::models::mammal::{MammalModel, MammalStreamLoad};
@@ -17,7 +17,7 @@ use tessera_core::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::js_error;
+use crate::{Loading, js_error};
 
 struct Session {
     model: MammalModel,
@@ -30,13 +30,6 @@ struct Session {
 #[wasm_bindgen]
 pub struct MammalSession {
     inner: Rc<Session>,
-}
-
-/// Loads a MAMMAL bundle from its tar archive (called by `Runtime.loadMammalModel`).
-pub(crate) fn load(archive: &[u8], device: &Device) -> Result<MammalSession, JsError> {
-    let bundle = Bundle::from_tar(archive).map_err(js_error)?;
-    let model = MammalModel::from_bundle(&bundle, device).map_err(js_error)?;
-    session(model, bundle.files(), device)
 }
 
 fn session(
@@ -62,22 +55,16 @@ fn session(
 /// as it is whole, so the archive is never held in the tab.
 #[wasm_bindgen]
 pub struct MammalLoader {
-    inner: Option<MammalStreamLoad>,
+    inner: Loading<MammalStreamLoad>,
     device: Device,
 }
 
 impl MammalLoader {
-    pub(crate) fn new(device: &Device) -> Self {
+    pub(crate) fn new(device: &Device, max_tensor_bytes: Option<u64>) -> Self {
         Self {
-            inner: Some(MammalModel::stream(device)),
+            inner: Loading::new(MammalModel::stream(device).with_tensor_limit(max_tensor_bytes)),
             device: device.clone(),
         }
-    }
-
-    fn loading(&mut self) -> Result<&mut MammalStreamLoad, JsError> {
-        self.inner
-            .as_mut()
-            .ok_or_else(|| JsError::new("this loader has already finished"))
     }
 }
 
@@ -85,26 +72,17 @@ impl MammalLoader {
 impl MammalLoader {
     /// Feeds the archive's next bytes.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
-        let result = self.loading()?.push(chunk);
-        if result.is_err() {
-            // A failed load is over: nothing more can go in.
-            self.inner = None;
-        }
-        result.map_err(js_error)
+        self.inner.push(|load| load.push(chunk))
     }
 
     /// Bytes received so far.
     pub fn received(&self) -> f64 {
-        self.inner.as_ref().map_or(0.0, |l| l.received() as f64)
+        self.inner.get().map_or(0.0, |l| l.received() as f64)
     }
 
     /// Ends the archive and returns the loaded model.
     pub fn finish(&mut self) -> Result<MammalSession, JsError> {
-        let loading = self
-            .inner
-            .take()
-            .ok_or_else(|| JsError::new("this loader has already finished"))?;
-        let (model, files) = loading.finish().map_err(js_error)?;
+        let (model, files) = self.inner.take()?.finish().map_err(js_error)?;
         session(model, &files, &self.device)
     }
 }

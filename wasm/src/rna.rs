@@ -12,17 +12,16 @@ use std::rc::Rc;
 use burn::tensor::Device;
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array, Uint32Array};
 use nalgebra::DMatrix;
-use tessera_core::bundle::Bundle;
 use tessera_core::data::h5ad::MatrixSource;
 use tessera_core::data::{CountMatrix, Opened, open_files};
 use tessera_core::eval::pca::Pca;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax};
 use tessera_core::models::bmfm_rna::panel::GenePanel;
-use tessera_core::models::bmfm_rna::{RnaPipeline, bench};
+use tessera_core::models::bmfm_rna::{RnaPipeline, RnaPipelineStream, bench};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{js_error, js_error_debug};
+use crate::{Loading, js_error, js_error_debug};
 
 /// Cells per forward pass unless the caller says otherwise.
 pub const DEFAULT_BATCH: usize = 16;
@@ -43,17 +42,48 @@ pub struct RnaAnnotator {
     inner: Rc<Annotator>,
 }
 
-/// Loads an RNA bundle from its tar archive (called by `Runtime.loadRnaModel`).
-pub(crate) fn load(archive: &[u8], device: &Device, gpu: bool) -> Result<RnaAnnotator, JsError> {
-    let bundle = Bundle::from_tar(archive).map_err(js_error)?;
-    let pipeline = RnaPipeline::from_bundle(&bundle, device).map_err(js_error)?;
-    Ok(RnaAnnotator {
-        inner: Rc::new(Annotator {
-            pipeline,
+/// A BMFM-RNA bundle arriving chunk by chunk (`Runtime.streamRnaModel`): each tensor goes
+/// to the device as soon as it is whole, so the archive is never held in the tab.
+#[wasm_bindgen]
+pub struct RnaLoader {
+    inner: Loading<RnaPipelineStream>,
+    device: Device,
+    gpu: bool,
+}
+
+impl RnaLoader {
+    pub(crate) fn new(device: &Device, gpu: bool, max_tensor_bytes: Option<u64>) -> Self {
+        Self {
+            inner: Loading::new(RnaPipeline::stream(device, max_tensor_bytes)),
             device: device.clone(),
             gpu,
-        }),
-    })
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl RnaLoader {
+    /// Feeds the archive's next bytes.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
+        self.inner.push(|load| load.push(chunk))
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> f64 {
+        self.inner.get().map_or(0.0, |l| l.received() as f64)
+    }
+
+    /// Ends the archive and returns the loaded model.
+    pub fn finish(&mut self) -> Result<RnaAnnotator, JsError> {
+        let pipeline = self.inner.take()?.finish().map_err(js_error)?;
+        Ok(RnaAnnotator {
+            inner: Rc::new(Annotator {
+                pipeline,
+                device: self.device.clone(),
+                gpu: self.gpu,
+            }),
+        })
+    }
 }
 
 impl Annotator {
@@ -338,19 +368,6 @@ impl Annotator {
             None
         }
     }
-}
-
-/// The most heap bytes this module had in use at once since the last `resetHeapPeak()`
-/// (host memory; WebGPU buffers are not counted).
-#[wasm_bindgen(js_name = heapPeakBytes)]
-pub fn heap_peak_bytes() -> f64 {
-    tessera_core::heap::peak_bytes() as f64
-}
-
-/// Starts a new heap high-water mark at the bytes in use now.
-#[wasm_bindgen(js_name = resetHeapPeak)]
-pub fn reset_heap_peak() {
-    tessera_core::heap::reset_peak();
 }
 
 /// Encodes `rows`, runs the model, and reads back the first head's probabilities and the

@@ -42,8 +42,19 @@ export declare class EncoderClient {
   forward(values: Float32Array, shape: [number, number, number], mask?: Float32Array): Promise<Tensor>;
 }
 
+/** What loading a bundle cost in this tab. */
+export interface LoadCost {
+  /** From the first byte requested to the model on its device. */
+  seconds: number;
+  /** The WebAssembly heap's peak during the load, in bytes (WebGPU buffers not counted). */
+  peakHeapBytes: number | null;
+  /** Bytes WebGPU's allocator holds after the load (null on the CPU). */
+  gpuBytes: number | null;
+}
+
 /** What an RNA bundle predicts and reads. */
 export interface RnaModelInfo {
+  load: LoadCost;
   /** The first label head's column (what the page predicts), or null without label heads. */
   labelColumn: string | null;
   /** Its class names, index = class id. */
@@ -179,6 +190,7 @@ export interface MammalTask {
 }
 
 export interface MammalInfo {
+  load: LoadCost;
   tasks: MammalTask[];
   model: { dModel: number; layers: number; heads: number; vocab: number; parameters: number };
   /** Sub-tokenizer names in config order (`AA`, `SMILES`, `CELL_ATTRIBUTES`, `GENE`). */
@@ -255,6 +267,7 @@ export declare class GameClient {
 
 /** An agent bundle's config.json. */
 export interface GameAgentInfo {
+  load: LoadCost;
   model: "tessera-game-agent";
   net: { features: number; depth: number };
   definition: { kind: "network" | "flow" | "noodle"; direction?: string; d?: number };

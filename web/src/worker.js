@@ -76,29 +76,6 @@ async function cachedFetch(url) {
   return { response, cached: false };
 }
 
-/** Fetches `url` as bytes, reporting download progress. */
-async function download(url, progress) {
-  const { response } = await cachedFetch(url);
-  const total = Number(response.headers.get("Content-Length")) || 0;
-  const reader = response.body.getReader();
-  const chunks = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    progress({ stage: "download", loaded, total });
-  }
-  const bytes = new Uint8Array(loaded);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
-}
-
 /** A model source as a byte stream: a URL (through the cache), a picked `File`, or bytes. */
 async function openSource({ url, bytes, file, name }) {
   if (file) return { stream: file.stream(), total: file.size, name: name ?? file.name ?? "model.tar" };
@@ -109,6 +86,29 @@ async function openSource({ url, bytes, file, name }) {
   const { response, cached } = await cachedFetch(url);
   const total = Number(response.headers.get("Content-Length")) || 0;
   return { stream: response.body, total, name: url, cached };
+}
+
+/** A whole source as bytes (for loaders without a streaming form), reporting progress. */
+async function archiveBytes(source, progress) {
+  const { stream, total, name, cached } = await openSource(source);
+  const stage = cached ? "cache" : source.url ? "download" : "read";
+  const reader = stream.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    progress({ stage, loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return { bytes, name };
 }
 
 /**
@@ -159,7 +159,7 @@ async function readFiles(files, progress) {
 }
 
 /** Loaders that have a streaming form: the bundle goes to the device tensor by tensor. */
-const streamers = { loadMammalModel: "streamMammalModel" };
+const streamers = { loadMammalModel: "streamMammalModel", loadRnaModel: "streamRnaModel" };
 
 /** Loads a bundle with the runtime's `loader` (`loadRnaModel`, …) and keeps it by handle. */
 async function loadModel(loader, source, progress) {
@@ -168,6 +168,8 @@ async function loadModel(loader, source, progress) {
     throw new Error(`this engine's module cannot ${loader} (start it with the model's family)`);
   }
   const starter = streamers[loader];
+  api.resetHeapPeak?.();
+  const started = performance.now();
   let model;
   if (starter && typeof runtime[starter] === "function") {
     model = await streamModel(starter, source, progress);
@@ -183,7 +185,14 @@ async function loadModel(loader, source, progress) {
   progress({ stage: "load", loaded: 1, total: 1 });
   const handle = nextHandle++;
   models.set(handle, model);
-  return { handle, info: model.info() };
+  // What the load cost: its time, the wasm heap's peak during it (the archive included where a
+  // loader has no streaming form) and, on WebGPU, the bytes its buffers hold.
+  const load = {
+    seconds: (performance.now() - started) / 1000,
+    peakHeapBytes: api.heapPeakBytes?.() ?? null,
+    gpuBytes: runtime.gpuBytes?.() ?? null,
+  };
+  return { handle, info: { ...model.info(), load } };
 }
 
 function rnaModel(handle) {
@@ -279,7 +288,7 @@ const handlers = {
   init,
   async loadEncoder({ url }, progress) {
     if (!runtime) throw new Error("not initialised");
-    const bytes = await download(url, progress);
+    const { bytes } = await archiveBytes({ url }, progress);
     progress({ stage: "load", loaded: 0, total: 1 });
     let model;
     try {

@@ -4,8 +4,9 @@
 //! q8 is symmetric int8 per output channel: a 2-D float tensor `NAME` of shape `[out, in]`
 //! (PyTorch's Linear layout; an embedding's rows) is stored as `NAME` (I8, same shape) with
 //! `NAME.q8_scale` (F32, `[out]`) beside it, and read back as `int8 × scale` row by row. Each
-//! scale is the row's largest magnitude / 127, so no value is clipped. Other tensors (biases,
-//! norms, 1-D and 3-D ones) stay f32 in a q8 bundle: they are a tiny share of the bytes.
+//! scale is the row's largest magnitude / 127, so no value is clipped. In every dtype, vectors
+//! (biases, norm scales, BMFM-RNA's `scale_adapt` frequency basis) stay f32: they are a tiny
+//! share of the bytes and the most sensitive to rounding. q8 applies to 2-D tensors only.
 
 use std::str::FromStr;
 
@@ -39,9 +40,11 @@ impl WeightDtype {
         }
     }
 
-    /// The stored dtype of a float tensor of `shape` (q8 applies to 2-D tensors only).
+    /// The stored dtype of a float tensor of `shape` (vectors stay f32; q8 applies to 2-D
+    /// tensors only).
     pub fn stored(self, shape: &[usize]) -> Dtype {
         match self {
+            _ if shape.len() < 2 => Dtype::F32,
             Self::F32 => Dtype::F32,
             Self::F16 => Dtype::F16,
             Self::Bf16 => Dtype::BF16,

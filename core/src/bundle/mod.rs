@@ -8,7 +8,7 @@
 //!
 //! Files are shared windows ([`SharedBytes`]) on wherever the bytes lie — a memory map
 //! natively — and weights load one tensor at a time in any of the [`WeightDtype`]s, from
-//! those windows or, in the browser, from a stream ([`WeightStream`]).
+//! those windows or, in the browser, from a stream ([`ModelStream`]).
 
 mod bytes;
 pub mod convert;
@@ -16,6 +16,7 @@ pub mod dtype;
 mod error;
 mod files;
 mod keymap;
+mod model_stream;
 pub mod safetensors;
 mod stream;
 mod weights;
@@ -25,7 +26,8 @@ pub use dtype::WeightDtype;
 pub use error::BundleError;
 pub use files::{BundleFiles, member_path, pack_order, tar_header};
 pub use keymap::KeyMap;
-pub use stream::BundleStream;
+pub use model_stream::{ModelStream, StreamedModel};
+pub use stream::{BundleStream, TensorSink};
 pub use weights::{LoadReport, TensorInfo, WeightStream};
 
 use serde::Serialize;
@@ -40,6 +42,8 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 #[derive(Clone, Debug, Default)]
 pub struct Bundle {
     files: BundleFiles,
+    /// The largest tensor (as f32) the target device holds in one buffer, if it has a limit.
+    max_tensor_bytes: Option<u64>,
 }
 
 impl Bundle {
@@ -48,7 +52,17 @@ impl Bundle {
         for required in [CONFIG_FILE, WEIGHTS_FILE] {
             files.get(required)?;
         }
-        Ok(Self { files })
+        Ok(Self {
+            files,
+            max_tensor_bytes: None,
+        })
+    }
+
+    /// Refuses, by name, any tensor larger than `bytes` as f32 when weights load (one GPU
+    /// buffer binding: better an error naming the tensor than a GPU validation error).
+    pub fn with_tensor_limit(mut self, bytes: Option<u64>) -> Self {
+        self.max_tensor_bytes = bytes;
+        self
     }
 
     /// A bundle from a tar archive; its files stay where they lie in `archive`.
@@ -68,7 +82,10 @@ impl Bundle {
         let mut files = BundleFiles::default();
         files.insert(CONFIG_FILE, config);
         files.insert(WEIGHTS_FILE, weights::save(module)?);
-        Ok(Self { files })
+        Ok(Self {
+            files,
+            max_tensor_bytes: None,
+        })
     }
 
     /// Replaces `model.safetensors` with `module`'s weights (our module paths, which every
@@ -103,6 +120,7 @@ impl Bundle {
             module,
             &KeyMap::new(),
             false,
+            self.max_tensor_bytes,
         )
     }
 
@@ -152,6 +170,7 @@ impl Bundle {
             module,
             key_map,
             false,
+            self.max_tensor_bytes,
         )
     }
 
@@ -168,6 +187,7 @@ impl Bundle {
             module,
             key_map,
             true,
+            self.max_tensor_bytes,
         )
     }
 

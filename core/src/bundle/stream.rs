@@ -46,6 +46,11 @@ struct WeightsReader {
     current: Option<(TensorEntry, Vec<u8>)>,
 }
 
+/// Where a [`BundleStream`] hands each complete tensor: the files read so far, the tensor's
+/// header entry and its bytes.
+pub type TensorSink<'a> =
+    dyn FnMut(&BundleFiles, TensorEntry, Vec<u8>) -> Result<(), BundleError> + 'a;
+
 /// A bundle archive read chunk by chunk; see the module doc.
 pub struct BundleStream {
     state: State,
@@ -98,7 +103,7 @@ impl BundleStream {
     pub fn push(
         &mut self,
         mut chunk: &[u8],
-        tensor: &mut dyn FnMut(&BundleFiles, TensorEntry, Vec<u8>) -> Result<(), BundleError>,
+        tensor: &mut TensorSink<'_>,
     ) -> Result<(), BundleError> {
         self.received += chunk.len() as u64;
         while !chunk.is_empty() {
@@ -109,11 +114,7 @@ impl BundleStream {
     }
 
     /// One step of the state machine over the front of `chunk`; returns the bytes used.
-    fn step(
-        &mut self,
-        chunk: &[u8],
-        tensor: &mut dyn FnMut(&BundleFiles, TensorEntry, Vec<u8>) -> Result<(), BundleError>,
-    ) -> Result<usize, BundleError> {
+    fn step(&mut self, chunk: &[u8], tensor: &mut TensorSink<'_>) -> Result<usize, BundleError> {
         match &mut self.state {
             State::End => Ok(chunk.len()),
             State::Skip { left } => {
@@ -300,7 +301,7 @@ impl WeightsReader {
         &mut self,
         mut bytes: &[u8],
         files: &BundleFiles,
-        tensor: &mut dyn FnMut(&BundleFiles, TensorEntry, Vec<u8>) -> Result<(), BundleError>,
+        tensor: &mut TensorSink<'_>,
     ) -> Result<(), BundleError> {
         while !bytes.is_empty() {
             if self.entries.is_none() {
@@ -349,7 +350,7 @@ impl WeightsReader {
     fn next_tensor(
         &mut self,
         files: &BundleFiles,
-        tensor: &mut dyn FnMut(&BundleFiles, TensorEntry, Vec<u8>) -> Result<(), BundleError>,
+        tensor: &mut TensorSink<'_>,
     ) -> Result<(), BundleError> {
         loop {
             if let Some((entry, data)) = self.current.take() {

@@ -66,7 +66,7 @@ pub fn run(args: LoadBench) -> Result<()> {
                 model.encode(&inputs, &device)?.into_data();
                 (load, started.elapsed().as_secs_f64() - load)
             } else {
-                let pipeline = RnaPipeline::from_bundle(&bundle, &device)
+                let pipeline = RnaPipeline::for_annotation(&bundle, &device)
                     .with_context(|| format!("model {}", path.display()))?;
                 let load = started.elapsed().as_secs_f64();
                 let batch = synthetic_batch(&pipeline, 1, 256, 7);

@@ -86,7 +86,10 @@ pub fn run(args: RnaBench) -> Result<()> {
 
 fn model(args: &RnaBench, device: &Device) -> Result<RnaPipeline> {
     if let Some(path) = &args.model {
-        return Ok(RnaPipeline::from_bundle(&bundle_io::read(path)?, device)?);
+        return Ok(RnaPipeline::for_annotation(
+            &bundle_io::read(path)?,
+            device,
+        )?);
     }
     let (hidden, layers, heads, intermediate, genes) = match args.size {
         Size::Scbert => (768, 12, 12, 3072, 19_316),
@@ -105,7 +108,7 @@ fn model(args: &RnaBench, device: &Device) -> Result<RnaPipeline> {
     };
     let names: Vec<String> = (0..genes).map(|g| format!("GENE{g}")).collect();
     let bundle = recipe::new_bundle(&spec, &names, CellEncoderConfig::new(1024), None, 0, device)?;
-    Ok(RnaPipeline::from_bundle(&bundle, device)?)
+    Ok(RnaPipeline::for_annotation(&bundle, device)?)
 }
 
 fn embed(pipeline: &RnaPipeline, input: &RnaBatch, device: &Device) -> Result<()> {

@@ -36,7 +36,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let device = args.backend.device()?;
-    let bundle = bundle_io::read(&args.model)?;
+    let bundle = bundle_io::read_for(&args.model, args.backend)?;
     let model = MammalModel::from_bundle(&bundle, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
     let tokenizer = ModularTokenizer::from_folder(bundle.files())

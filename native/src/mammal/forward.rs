@@ -30,7 +30,7 @@ pub struct ForwardArgs {
 
 pub fn run(args: ForwardArgs) -> Result<()> {
     let device = args.backend.device()?;
-    let model = MammalModel::from_bundle(&bundle_io::read(&args.model)?, &device)
+    let model = MammalModel::from_bundle(&bundle_io::read_for(&args.model, args.backend)?, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
     let file = args.cases.display().to_string();
     let bytes = std::fs::read(&args.cases).with_context(|| format!("{file}: cannot read"))?;

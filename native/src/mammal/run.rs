@@ -66,7 +66,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let device = args.backend.device()?;
-    let bundle = bundle_io::read(&args.model)?;
+    let bundle = bundle_io::read_for(&args.model, args.backend)?;
     let model = MammalModel::from_bundle(&bundle, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
     let tokenizer = match &args.tokenizer {

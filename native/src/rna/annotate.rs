@@ -45,7 +45,7 @@ impl CellsArgs {
 
     /// The model, with `--pooling` applied.
     pub fn load(&self, device: &Device) -> Result<RnaPipeline> {
-        let mut pipeline = load(&self.model, device)?;
+        let mut pipeline = load(&self.model, self.backend, device)?;
         if let Some(pooling) = &self.pooling {
             pipeline.set_pooling(pooling.clone())?;
         }
@@ -120,9 +120,10 @@ fn host(tensor: Tensor<2>) -> Result<Vec<f32>> {
         .map_err(|e| anyhow!("reading a result tensor: {e:?}"))
 }
 
-pub fn load(model: &Path, device: &Device) -> Result<RnaPipeline> {
-    let bundle = bundle_io::read(model)?;
-    RnaPipeline::from_bundle(&bundle, device).with_context(|| format!("model {}", model.display()))
+pub fn load(model: &Path, backend: Backend, device: &Device) -> Result<RnaPipeline> {
+    let bundle = bundle_io::read_for(model, backend)?;
+    RnaPipeline::for_annotation(&bundle, device)
+        .with_context(|| format!("model {}", model.display()))
 }
 
 /// Runs `rows` of `matrix` through the pipeline, `batch_size` cells at a time, with a progress bar.

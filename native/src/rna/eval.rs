@@ -73,7 +73,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     classes.dedup();
     let class_of = |l: &str| classes.iter().position(|c| c == l).unwrap_or(usize::MAX);
 
-    let mut pipeline = annotate::load(&args.model, &device)?;
+    let mut pipeline = annotate::load(&args.model, args.backend, &device)?;
     if let Some(pooling) = &args.pooling {
         pipeline.set_pooling(pooling.clone())?;
     }

@@ -153,7 +153,7 @@ pub fn run(command: RnaCommand) -> Result<()> {
 
 fn forward(model: PathBuf, cases: PathBuf, out: PathBuf, backend: Backend) -> Result<()> {
     let device = backend.device()?;
-    let bundle = bundle_io::read(&model)?;
+    let bundle = bundle_io::read_for(&model, backend)?;
     let rna = RnaModel::from_bundle(&bundle, &device)
         .with_context(|| format!("model {}", model.display()))?;
     let bytes =

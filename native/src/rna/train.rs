@@ -251,7 +251,7 @@ fn train_data(
     rows: &[usize],
     label: &str,
 ) -> Result<tessera_core::train::TrainData> {
-    let vocab = read_vocab(bundle)?;
+    let vocab = read_vocab(bundle.files())?;
     let panel = GenePanel::new(file, &matrix.genes, &vocab)?;
     let info: tessera_core::models::bmfm_rna::RnaBundleInfo = bundle
         .file(tessera_core::models::bmfm_rna::pipeline::INFO_FILE)

@@ -47,3 +47,15 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// The pbmc3k sample's eight cell types (the shipped annotation model's classes).
+pub const PBMC3K_TYPES: [&str; 8] = [
+    "B",
+    "CD14 Monocytes",
+    "CD4 T",
+    "CD8 T",
+    "Dendritic",
+    "FCGR3A Monocytes",
+    "Megakaryocytes",
+    "NK",
+];

@@ -9,7 +9,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::config::ExpressionKind;
 
 const LEAKY_SLOPE: f64 = 0.01;
-const MLP_WIDTH: usize = 128;
+/// The MLP encoder's inner width (fixed in the reference code, not in its config).
+pub const MLP_WIDTH: usize = 128;
 
 /// `mlp_with_special_token_embedding`; field names are the checkpoint's.
 #[derive(Module, Debug)]

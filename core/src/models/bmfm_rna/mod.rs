@@ -10,11 +10,11 @@ pub mod bench;
 pub mod cases;
 pub mod config;
 pub mod expression;
-mod keys;
+pub mod keys;
 pub mod model;
 pub mod panel;
 pub mod pipeline;
 
 pub use config::{RnaConfig, RnaConfigError};
-pub use model::{RnaBatch, RnaError, RnaInputs, RnaModel, RnaOutputs};
-pub use pipeline::{CellOutputs, Pooling, RnaBundleInfo, RnaPipeline};
+pub use model::{Heads, RnaBatch, RnaError, RnaInputs, RnaModel, RnaOutputs};
+pub use pipeline::{CellOutputs, Pooling, RnaBundleInfo, RnaPipeline, RnaPipelineStream};

@@ -9,7 +9,11 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::config::{Backbone, DecodeMode, DecoderSpec, ExpressionKind, RnaConfig, RnaConfigError};
 use super::expression::{ExpressionEncoder, fixed_basis};
 use super::keys;
-use crate::bundle::{Bundle, BundleError, LoadReport};
+use crate::bundle::dtype::decode_float;
+use crate::bundle::safetensors::{TensorEntry, parse_header};
+use crate::bundle::{
+    Bundle, BundleError, BundleFiles, CONFIG_FILE, KeyMap, LoadReport, StreamedModel, WEIGHTS_FILE,
+};
 use crate::nn::{
     Encoder, EncoderConfig, FfnKind, Norm, NormKind, NormPlacement, QkvLayout, dropout,
     gradient_reversal,
@@ -55,39 +59,41 @@ pub struct ExpressionSpec {
     pub basis: Option<Vec<f32>>,
 }
 
+/// Which heads a model is built with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heads {
+    /// Every head the config names (training, reconstruction, the reference cases).
+    All,
+    /// The label heads only: the field decoders (at the published size WCED's alone is 146 M
+    /// parameters, as many as the encoder and gene embedding together) are neither built nor
+    /// loaded — what annotation and embedding need.
+    Labels,
+}
+
 /// scLlama's RMSNorm epsilon (fixed in the reference code, not in its config).
 const LLAMA_RMS_EPS: f64 = 1e-5;
 
+/// The parameter holding the `scale_adapt` basis.
+const BASIS: &str = "expressions.basis";
+
 /// The `scale_adapt` basis as stored in the weights file (the tensor that maps to
-/// `expressions.basis`).
-fn stored_basis(bundle: &Bundle, key_map: &crate::bundle::KeyMap) -> Result<Vec<f32>, RnaError> {
-    let file = crate::bundle::WEIGHTS_FILE;
+/// [`BASIS`]), in whichever float dtype it was stored.
+fn stored_basis(bundle: &Bundle, key_map: &KeyMap) -> Result<Vec<f32>, RnaError> {
+    let file = WEIGHTS_FILE;
     let bytes = bundle.file(file)?;
-    let tensors =
-        safetensors::SafeTensors::deserialize(bytes).map_err(|e| BundleError::Corrupt {
-            file: file.into(),
-            message: e.to_string(),
-        })?;
-    for (name, view) in tensors.tensors() {
-        if key_map.apply(&name)? == "expressions.basis" {
-            if view.dtype() != safetensors::Dtype::F32 {
-                return Err(BundleError::Tensor {
-                    file: file.into(),
-                    tensor: name,
-                    message: format!("expected F32, found {:?}", view.dtype()),
-                }
-                .into());
-            }
-            return Ok(view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect());
+    for entry in parse_header(file, bytes, bytes.len())? {
+        if key_map.apply(&entry.name)? == BASIS {
+            return Ok(decode_float(
+                file,
+                &entry.name,
+                entry.dtype,
+                &bytes[entry.range.clone()],
+            )?);
         }
     }
     Err(BundleError::MissingTensor {
         file: file.into(),
-        tensor: "expressions.basis".into(),
+        tensor: BASIS.into(),
         more: 0,
     }
     .into())
@@ -164,11 +170,19 @@ pub enum RnaError {
 }
 
 impl RnaModel {
-    /// Builds the network for a reference `config.json` (random weights).
+    /// Builds the network for a reference `config.json` (random weights), every head included.
     pub fn init(config: RnaConfig, device: &Device) -> Result<Self, RnaError> {
+        Self::init_with(config, Heads::All, device)
+    }
+
+    /// Builds the network with the given `heads` (random weights).
+    pub fn init_with(config: RnaConfig, heads: Heads, device: &Device) -> Result<Self, RnaError> {
         let hidden = config.hidden_size;
         let (kind, n_special) = config.expression_field()?;
-        let decoders = config.decoders()?;
+        let decoders = match heads {
+            Heads::All => config.decoders()?,
+            Heads::Labels => Vec::new(),
+        };
         let mut encoder = EncoderConfig::new(
             hidden,
             config.num_hidden_layers,
@@ -234,17 +248,31 @@ impl RnaModel {
 
     /// Loads a reference model folder/bundle: its own `config.json` and `model.safetensors`.
     pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self, RnaError> {
-        let config = RnaConfig::parse(bundle.file(crate::bundle::CONFIG_FILE)?)?;
-        let mut model = Self::init(config, device)?;
+        Self::from_bundle_with(bundle, Heads::All, device)
+    }
+
+    /// Loads a bundle with the given `heads`; the file's tensors for heads left out are
+    /// listed in `report.unused` and never decoded.
+    pub fn from_bundle_with(
+        bundle: &Bundle,
+        heads: Heads,
+        device: &Device,
+    ) -> Result<Self, RnaError> {
+        let config = RnaConfig::parse(bundle.file(CONFIG_FILE)?)?;
+        let mut model = Self::init_with(config, heads, device)?;
         model.load_weights(bundle, false)?;
         Ok(model)
+    }
+
+    fn key_map(&self) -> Result<KeyMap, RnaError> {
+        let names: Vec<String> = self.decoders.iter().map(|d| d.name.clone()).collect();
+        Ok(keys::reference(&self.config, &names)?)
     }
 
     /// Fills the network from `bundle`'s weights (reference or our names). With `partial`,
     /// parameters the file lacks keep their current values and are listed in `report.missing`.
     pub fn load_weights(&mut self, bundle: &Bundle, partial: bool) -> Result<(), RnaError> {
-        let names: Vec<String> = self.decoders.iter().map(|d| d.name.clone()).collect();
-        let key_map = keys::reference(&self.config, &names)?;
+        let key_map = self.key_map()?;
         self.report = if partial {
             bundle.load_weights_partial(&mut self.net, &key_map)?
         } else {
@@ -385,7 +413,8 @@ impl RnaModel {
         };
 
         // The LM transform runs on every position only when a per-token decoder needs it;
-        // whole-cell decoding reads the [CLS] position alone.
+        // whole-cell decoding reads the [CLS] position alone, and a model without decoders
+        // (label heads only) skips it.
         let transform = |h: Tensor<3>| {
             net.lm_transform
                 .norm
@@ -396,10 +425,10 @@ impl RnaModel {
             .iter()
             .any(|d| !matches!(d.mode, DecodeMode::Wced { .. }));
         let transformed = per_token.then(|| transform(last.clone()));
-        let first = match &transformed {
+        let first = (!self.decoders.is_empty()).then(|| match &transformed {
             Some(t) => t.clone().slice([0..batch, 0..1, 0..hidden]),
             None => transform(last.clone().slice([0..batch, 0..1, 0..hidden])),
-        };
+        });
         let decoders = self
             .decoders
             .iter()
@@ -407,7 +436,7 @@ impl RnaModel {
             .map(|(spec, linear)| match spec.mode {
                 // Whole-cell decoding reads the [CLS] position only.
                 DecodeMode::Wced { vocab, channels } => linear
-                    .forward(first.clone())
+                    .forward(first.clone().expect("decoders present"))
                     .reshape([batch, vocab, channels]),
                 _ => linear.forward(transformed.clone().expect("per-token decoders")),
             })
@@ -438,5 +467,36 @@ impl RnaModel {
             decoders,
             labels,
         }
+    }
+}
+
+/// A BMFM-RNA bundle loaded as its archive arrives, with the label heads only (annotation in
+/// a browser tab); see [`crate::bundle::ModelStream`].
+impl StreamedModel for RnaModel {
+    type Module = RnaNet;
+    type Error = RnaError;
+
+    fn start(files: &BundleFiles, device: &Device) -> Result<(Self, KeyMap), RnaError> {
+        let config = RnaConfig::parse(files.get(CONFIG_FILE)?)?;
+        let model = Self::init_with(config, Heads::Labels, device)?;
+        let key_map = model.key_map()?;
+        Ok((model, key_map))
+    }
+
+    fn module(&mut self) -> &mut RnaNet {
+        &mut self.net
+    }
+
+    fn observe(&mut self, target: &str, entry: &TensorEntry, data: &[u8]) -> Result<(), RnaError> {
+        if target == BASIS && self.expression.basis.is_some() {
+            // The sinusoid features are computed on the host, from the basis as stored.
+            self.expression.basis =
+                Some(decode_float(WEIGHTS_FILE, &entry.name, entry.dtype, data)?);
+        }
+        Ok(())
+    }
+
+    fn loaded(&mut self, report: LoadReport) {
+        self.report = report;
     }
 }

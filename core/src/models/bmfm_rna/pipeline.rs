@@ -7,9 +7,9 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::model::{RnaBatch, RnaError, RnaModel, RnaOutputs};
+use super::model::{Heads, RnaBatch, RnaError, RnaModel, RnaOutputs};
 use super::panel::GenePanel;
-use crate::bundle::{Bundle, BundleError, parse_json};
+use crate::bundle::{Bundle, BundleError, BundleFiles, ModelStream, parse_json};
 use crate::data::CountMatrix;
 use crate::tokenize::rna::{CellEncoder, CellEncoderConfig, GeneVocab};
 
@@ -188,13 +188,34 @@ pub struct RnaPipeline {
 }
 
 impl RnaPipeline {
+    /// Loads a bundle with every head (what training continues from).
     pub fn from_bundle(bundle: &Bundle, device: &Device) -> Result<Self, RnaError> {
-        let model = RnaModel::from_bundle(bundle, device)?;
-        let info = match bundle.file(INFO_FILE) {
+        Self::with_model(RnaModel::from_bundle(bundle, device)?, bundle.files())
+    }
+
+    /// Loads a bundle for annotation and embedding: the label heads only, so the field
+    /// decoders' weights (half the published model's) are never decoded or put on the device.
+    pub fn for_annotation(bundle: &Bundle, device: &Device) -> Result<Self, RnaError> {
+        let model = RnaModel::from_bundle_with(bundle, Heads::Labels, device)?;
+        Self::with_model(model, bundle.files())
+    }
+
+    /// Starts loading a bundle for annotation from a stream of its archive (a download or a
+    /// chosen file in the browser): see [`RnaPipelineStream`].
+    /// `max_tensor_bytes` refuses any tensor larger than that as f32, by name (one WebGPU
+    /// buffer binding).
+    pub fn stream(device: &Device, max_tensor_bytes: Option<u64>) -> RnaPipelineStream {
+        RnaPipelineStream(ModelStream::new(device).with_tensor_limit(max_tensor_bytes))
+    }
+
+    /// The pipeline around a loaded `model`: its settings, class names and gene vocabulary
+    /// from the bundle's other `files`.
+    pub fn with_model(model: RnaModel, files: &BundleFiles) -> Result<Self, RnaError> {
+        let info = match files.get(INFO_FILE) {
             Ok(bytes) => parse_json(INFO_FILE, bytes)?,
             Err(_) => RnaBundleInfo::reference_defaults(),
         };
-        let vocab = read_vocab(bundle)?;
+        let vocab = read_vocab(files)?;
         if vocab.len() != model.config.gene_vocab_size()? {
             return Err(RnaError::Input(format!(
                 "the gene vocabulary has {} tokens but config.json says fields[genes].vocab_size = {}",
@@ -306,10 +327,32 @@ impl RnaPipeline {
     }
 }
 
+/// A BMFM-RNA bundle loaded for annotation as its archive arrives: the model fills tensor by
+/// tensor, then `finish` builds the pipeline from the bundle's other files.
+pub struct RnaPipelineStream(ModelStream<RnaModel>);
+
+impl RnaPipelineStream {
+    /// Feeds the archive's next bytes.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), RnaError> {
+        self.0.push(chunk)
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.0.received()
+    }
+
+    /// Ends the stream: the pipeline, every parameter of its model filled.
+    pub fn finish(self) -> Result<RnaPipeline, RnaError> {
+        let (model, files) = self.0.finish()?;
+        RnaPipeline::with_model(model, &files)
+    }
+}
+
 /// The gene vocabulary from the first of [`VOCAB_FILES`] present.
-pub fn read_vocab(bundle: &Bundle) -> Result<GeneVocab, RnaError> {
+pub fn read_vocab(files: &BundleFiles) -> Result<GeneVocab, RnaError> {
     for file in VOCAB_FILES {
-        if let Ok(bytes) = bundle.file(file) {
+        if let Ok(bytes) = files.get(file) {
             return GeneVocab::from_json(file, bytes).map_err(|e| RnaError::Input(e.to_string()));
         }
     }

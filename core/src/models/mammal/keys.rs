@@ -100,30 +100,36 @@ pub fn reference(config: &MammalConfig) -> KeyMap {
 pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
     let t5 = &config.t5_config;
     let (d, inner, ff) = (t5.d_model, t5.num_heads * t5.d_kv, t5.d_ff);
-    let weight = Init::Normal(0.05);
+    // Hugging Face T5's `_init_weights` (factor 1): each weight's std is its fan-in's −½ power
+    // (q also over d_kv), embeddings and the LM head 1.
+    let fan_in = |n: usize| Init::Normal((n as f32).powf(-0.5));
     let mut out = vec![PublishedTensor::new(
         "t5_model.decoder.embed_tokens.weight",
         vec![t5.vocab_size, d],
         Init::Normal(1.0),
     )];
     let attention = |out: &mut Vec<PublishedTensor>, prefix: &str, bias: bool| {
-        for p in ["q", "k", "v"] {
+        for (p, init) in [
+            ("q", fan_in(d * t5.d_kv)),
+            ("k", fan_in(d)),
+            ("v", fan_in(d)),
+        ] {
             out.push(PublishedTensor::new(
                 format!("{prefix}.{p}.weight"),
                 vec![inner, d],
-                weight,
+                init,
             ));
         }
         out.push(PublishedTensor::new(
             format!("{prefix}.o.weight"),
             vec![d, inner],
-            weight,
+            fan_in(inner),
         ));
         if bias {
             out.push(PublishedTensor::new(
                 format!("{prefix}.relative_attention_bias.weight"),
                 vec![t5.relative_attention_num_buckets, t5.num_heads],
-                weight,
+                fan_in(d),
             ));
         }
     };
@@ -132,13 +138,13 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
             out.push(PublishedTensor::new(
                 format!("{prefix}.{w}.weight"),
                 vec![ff, d],
-                weight,
+                fan_in(d),
             ));
         }
         out.push(PublishedTensor::new(
             format!("{prefix}.wo.weight"),
             vec![d, ff],
-            weight,
+            fan_in(ff),
         ));
     };
     let norm = |out: &mut Vec<PublishedTensor>, name: String| {
@@ -165,7 +171,7 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
     out.push(PublishedTensor::new(
         "t5_model.lm_head.weight",
         vec![t5.vocab_size, d],
-        Init::Normal(0.05),
+        Init::Normal(1.0),
     ));
     let mlp = |out: &mut Vec<PublishedTensor>,
                prefix: &str,
@@ -181,7 +187,7 @@ pub fn published_tensors(config: &MammalConfig) -> Vec<PublishedTensor> {
             out.push(PublishedTensor::new(
                 format!("{prefix}.classifier.{k}.weight"),
                 vec![pair[1], pair[0]],
-                Init::Normal(0.02),
+                fan_in(pair[0]),
             ));
             out.push(PublishedTensor::new(
                 format!("{prefix}.classifier.{k}.bias"),

@@ -10,8 +10,8 @@ use super::config::MammalConfig;
 use super::heads::ClassifierMlp;
 use super::keys;
 use crate::bundle::{
-    Bundle, BundleError, BundleFiles, BundleStream, CONFIG_FILE, LoadReport, WEIGHTS_FILE,
-    WeightStream, parse_json,
+    Bundle, BundleError, BundleFiles, CONFIG_FILE, KeyMap, LoadReport, ModelStream, StreamedModel,
+    parse_json,
 };
 use crate::nn::{Decoder, Encoder};
 
@@ -126,11 +126,7 @@ impl MammalModel {
 
     /// Starts loading a bundle from a stream of its archive (see [`MammalStreamLoad`]).
     pub fn stream(device: &Device) -> MammalStreamLoad {
-        MammalStreamLoad {
-            stream: BundleStream::new(),
-            loading: None,
-            device: device.clone(),
-        }
+        ModelStream::new(device)
     }
 
     fn vocab(&self) -> usize {
@@ -337,70 +333,26 @@ pub fn token_loss(
         .div_scalar(counted as f64))
 }
 
-/// A MAMMAL bundle loaded as its archive arrives: the model is built from `config.json` when
-/// the first tensor comes, and each tensor goes onto the device as soon as it is complete, so
-/// neither the archive nor the weights file is ever held (the 458M model in a browser tab).
-pub struct MammalStreamLoad {
-    stream: BundleStream,
-    loading: Option<(MammalModel, WeightStream)>,
-    device: Device,
-}
+/// A MAMMAL bundle loaded as its archive arrives (the 458M model in a browser tab): see
+/// [`ModelStream`].
+pub type MammalStreamLoad = ModelStream<MammalModel>;
 
-impl MammalStreamLoad {
-    /// Feeds the archive's next bytes.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), MammalError> {
-        let Self {
-            stream,
-            loading,
-            device,
-        } = self;
-        let mut failed = None;
-        let result = stream.push(chunk, &mut |files, entry, data| {
-            if loading.is_none() {
-                match start(files, device) {
-                    Ok(started) => *loading = Some(started),
-                    Err(error) => {
-                        failed = Some(error);
-                        return Err(BundleError::MissingFile(CONFIG_FILE.into()));
-                    }
-                }
-            }
-            let (model, weights) = loading.as_mut().expect("started above");
-            weights.push(&mut model.net, entry, data)
-        });
-        match (failed, result) {
-            (Some(error), _) => Err(error),
-            (None, result) => Ok(result?),
-        }
+impl StreamedModel for MammalModel {
+    type Module = MammalNet;
+    type Error = MammalError;
+
+    fn start(files: &BundleFiles, device: &Device) -> Result<(Self, KeyMap), MammalError> {
+        let config: MammalConfig = parse_json(CONFIG_FILE, files.get(CONFIG_FILE)?)?;
+        let model = MammalModel::new(config, device)?;
+        let key_map = keys::reference(&model.config);
+        Ok((model, key_map))
     }
 
-    /// Bytes received so far.
-    pub fn received(&self) -> u64 {
-        self.stream.received()
+    fn module(&mut self) -> &mut MammalNet {
+        &mut self.net
     }
 
-    /// Ends the stream: the model (every parameter filled) and the bundle's other files.
-    pub fn finish(self) -> Result<(MammalModel, BundleFiles), MammalError> {
-        let files = self.stream.finish()?;
-        let (mut model, weights) = self.loading.ok_or_else(|| BundleError::Corrupt {
-            file: WEIGHTS_FILE.into(),
-            message: "holds no tensors".into(),
-        })?;
-        model.report = weights.finish(&mut model.net, false)?;
-        Ok((model, files))
+    fn loaded(&mut self, report: LoadReport) {
+        self.report = report;
     }
-}
-
-/// The model `config.json` describes, and the stream that fills it.
-fn start(files: &BundleFiles, device: &Device) -> Result<(MammalModel, WeightStream), MammalError> {
-    let bytes = files.get(CONFIG_FILE).map_err(|_| {
-        BundleError::Archive(format!(
-            "{WEIGHTS_FILE} comes before {CONFIG_FILE} in the archive; a streamed bundle needs \
-             its config first (pack it with `tessera bundle pack`)"
-        ))
-    })?;
-    let config: MammalConfig = parse_json(CONFIG_FILE, bytes)?;
-    let model = MammalModel::new(config, device)?;
-    let weights = WeightStream::new(WEIGHTS_FILE, &keys::reference(&model.config))?;
-    Ok((model, weights))
 }
