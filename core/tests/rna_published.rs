@@ -79,7 +79,7 @@ fn a_streamed_bundle_for_annotation_answers_as_the_whole_model() {
         RnaModel::from_bundle(&Bundle::from_files(files.clone()).unwrap(), &device).unwrap();
 
     let archive = files.to_tar().unwrap();
-    let mut stream = RnaPipeline::stream(&device, None);
+    let mut stream = RnaPipeline::stream(&device);
     for chunk in archive.chunks(997) {
         stream.push(chunk).unwrap();
     }
@@ -118,7 +118,7 @@ fn assert_refused(error: &str) {
 fn a_tensor_past_the_buffer_limit_is_refused_by_name() {
     let archive = fixture_files().to_tar().unwrap();
     // 307 genes × 64 × 4 bytes = 78,592: the gene embedding is the largest tensor loaded.
-    let mut stream = RnaPipeline::stream(&Device::flex(), Some(70_000));
+    let mut stream = RnaPipeline::stream(&Device::flex()).with_tensor_limit(Some(70_000));
     let error = archive
         .chunks(4096)
         .try_for_each(|chunk| stream.push(chunk))

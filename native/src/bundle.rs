@@ -285,6 +285,13 @@ fn rna_layout(
             geometry.genes
         );
     }
+    if let Some((gene, id)) = vocab.iter().find(|(_, id)| **id >= geometry.genes) {
+        bail!(
+            "--from {}: {vocab_file} gives `{gene}` id {id}, outside the published {} tokens",
+            from.display(),
+            geometry.genes
+        );
+    }
     let used: std::collections::BTreeSet<usize> = vocab.values().copied().collect();
     let mut free = (0..geometry.genes).filter(|id| !used.contains(id));
     while vocab.len() < geometry.genes {

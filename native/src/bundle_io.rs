@@ -63,13 +63,13 @@ pub fn map_file(path: &Path) -> Result<SharedBytes> {
     Ok(SharedBytes::new(Arc::new(MappedFile(map))))
 }
 
-/// Reads a bundle folder, or a `.tar` archive of one.
 /// [`read`] for a model going onto `backend`'s device (made already): tensors larger than one
 /// of its GPU buffers are refused by name when the weights load.
 pub fn read_for(path: &Path, backend: crate::backend::Backend) -> Result<Bundle> {
     Ok(read(path)?.with_tensor_limit(backend.max_tensor_bytes()))
 }
 
+/// Reads a bundle folder, or a `.tar` archive of one.
 pub fn read(path: &Path) -> Result<Bundle> {
     fs::metadata(path).with_context(|| format!("{}: cannot open bundle", path.display()))?;
     Bundle::from_files(read_files(path)?).with_context(|| format!("bundle {}", path.display()))
@@ -118,24 +118,22 @@ fn list(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-/// Copies `bytes` to `out`, releasing each copied stretch from the process as it goes.
-pub fn copy_releasing(bytes: &SharedBytes, out: &mut impl Write) -> std::io::Result<()> {
-    let mut at = 0;
-    while at < bytes.len() {
-        let end = (at + RELEASE_EVERY).min(bytes.len());
-        let chunk = bytes.slice(at..end).expect("inside the file");
-        out.write_all(&chunk)?;
-        chunk.release();
-        at = end;
-    }
-    Ok(())
-}
-
-/// A reader over shared bytes that releases what it has handed out (for tar's appender).
+/// A reader over shared bytes that releases what it has handed out every `RELEASE_EVERY` (for tar's
+/// appender and file copies), so writing a mapped 2 GB file never holds it resident.
 struct ReleasingReader {
     bytes: SharedBytes,
     at: usize,
     released: usize,
+}
+
+impl ReleasingReader {
+    fn new(bytes: SharedBytes) -> Self {
+        Self {
+            bytes,
+            at: 0,
+            released: 0,
+        }
+    }
 }
 
 impl Read for ReleasingReader {
@@ -162,11 +160,7 @@ pub fn write_tar(files: &BundleFiles, path: &Path) -> Result<u64> {
         for name in pack_order(&names) {
             let bytes = files.shared(name)?.clone();
             let mut header = tar_header(bytes.len() as u64);
-            let reader = ReleasingReader {
-                bytes,
-                at: 0,
-                released: 0,
-            };
+            let reader = ReleasingReader::new(bytes);
             builder
                 .append_data(&mut header, name, reader)
                 .with_context(|| format!("{}: entry {name}", path.display()))?;
@@ -239,9 +233,12 @@ pub fn write_files(files: &BundleFiles, dir: &Path) -> Result<()> {
         let file =
             File::create(&path).with_context(|| format!("{}: cannot write", path.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        copy_releasing(files.shared(name)?, &mut out)
-            .and_then(|()| out.flush())
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        std::io::copy(
+            &mut ReleasingReader::new(files.shared(name)?.clone()),
+            &mut out,
+        )
+        .and_then(|_| out.flush())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
     }
     Ok(())
 }

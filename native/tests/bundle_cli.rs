@@ -175,3 +175,33 @@ fn random_bmfm_rna_layout_annotates_the_sample() {
         assert!(classes.contains(&label), "{line}");
     }
 }
+
+#[test]
+fn random_bmfm_rna_refuses_a_vocabulary_past_the_published_size() {
+    let dir = scratch("bundle-random-rna-vocab");
+    let from = dir.join("from");
+    ok(&[
+        "bundle",
+        "unpack",
+        p(&repo().join("www/models/rna-pbmc3k.tar")),
+        p(&from),
+    ]);
+    let vocab_path = from.join("tokenizers/genes/vocab.json");
+    let mut vocab: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&vocab_path).unwrap()).unwrap();
+    vocab.insert("FAR_GENE".into(), 200_000.into());
+    std::fs::write(&vocab_path, serde_json::to_vec(&vocab).unwrap()).unwrap();
+    let out = dir.join("x.tar");
+    let error = fails(&[
+        "bundle",
+        "random",
+        "--like",
+        "bmfm-rna-110m-narrow",
+        "--out",
+        p(&out),
+        "--from",
+        p(&from),
+    ]);
+    assert!(error.contains("`FAR_GENE` id 200000"), "{error}");
+    assert!(!out.exists());
+}

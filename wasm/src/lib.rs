@@ -56,7 +56,9 @@ pub struct Runtime {
     device: Device,
     backend: String,
     note: String,
-    /// The largest tensor one GPU buffer binding holds (WebGPU only), in bytes.
+    /// The largest tensor one GPU buffer binding holds (WebGPU only), in bytes; the loaders
+    /// refuse larger ones by name (a game agent's net is far below any limit).
+    #[cfg_attr(not(any(feature = "rna", feature = "mammal")), allow(dead_code))]
     max_tensor_bytes: Option<u64>,
 }
 
@@ -133,12 +135,6 @@ impl Runtime {
             .map(|usage| usage.bytes_reserved as f64)
     }
 
-    /// The largest tensor one GPU buffer binding holds, in bytes (`undefined` on the CPU).
-    #[wasm_bindgen(getter, js_name = maxTensorBytes)]
-    pub fn max_tensor_bytes(&self) -> Option<f64> {
-        self.max_tensor_bytes.map(|b| b as f64)
-    }
-
     /// Loads a bare encoder bundle from its tar archive.
     #[wasm_bindgen(js_name = loadEncoder)]
     pub fn load_encoder(&self, archive: &[u8]) -> Result<Encoder, JsError> {
@@ -164,11 +160,7 @@ impl Runtime {
     #[cfg(feature = "rna")]
     #[wasm_bindgen(js_name = streamRnaModel)]
     pub fn stream_rna_model(&self) -> RnaLoader {
-        RnaLoader::new(
-            &self.device,
-            self.backend == "webgpu",
-            self.max_tensor_bytes,
-        )
+        RnaLoader::new(&self.device, self.max_tensor_bytes)
     }
 
     /// Loads a MAMMAL bundle (config, weights, `tokenizer/`, optional `tessera.json` with its

@@ -25,15 +25,15 @@ use crate::{Loading, js_error, js_error_debug};
 
 /// Cells per forward pass unless the caller says otherwise.
 pub const DEFAULT_BATCH: usize = 16;
-/// The header of the annotation CSV, shared with `tessera rna annotate`.
 /// The seed of the 2-D map's PCA.
 const MAP_SEED: u64 = 0;
 
 struct Annotator {
     pipeline: RnaPipeline,
     device: Device,
-    /// Runs on WebGPU (buffer-size limits) rather than the wasm CPU (4 GiB address space).
-    gpu: bool,
+    /// On WebGPU, the largest tensor one buffer holds (the adapter's limit); `None` on the wasm
+    /// CPU, whose bound is the 4 GiB address space.
+    gpu_tensor_limit: Option<u64>,
 }
 
 /// A loaded BMFM-RNA bundle (model, gene vocabulary, cell encoding, class names).
@@ -48,15 +48,16 @@ pub struct RnaAnnotator {
 pub struct RnaLoader {
     inner: Loading<RnaPipelineStream>,
     device: Device,
-    gpu: bool,
+    gpu_tensor_limit: Option<u64>,
 }
 
 impl RnaLoader {
-    pub(crate) fn new(device: &Device, gpu: bool, max_tensor_bytes: Option<u64>) -> Self {
+    /// `gpu_tensor_limit`: the WebGPU device's buffer limit, `None` on the CPU.
+    pub(crate) fn new(device: &Device, gpu_tensor_limit: Option<u64>) -> Self {
         Self {
-            inner: Loading::new(RnaPipeline::stream(device, max_tensor_bytes)),
+            inner: Loading::new(RnaPipeline::stream(device).with_tensor_limit(gpu_tensor_limit)),
             device: device.clone(),
-            gpu,
+            gpu_tensor_limit,
         }
     }
 }
@@ -80,7 +81,7 @@ impl RnaLoader {
             inner: Rc::new(Annotator {
                 pipeline,
                 device: self.device.clone(),
-                gpu: self.gpu,
+                gpu_tensor_limit: self.gpu_tensor_limit,
             }),
         })
     }
@@ -296,8 +297,6 @@ impl RnaAnnotator {
 /// The most activation memory a benchmark pass may need on the wasm CPU backend: a wasm32
 /// module addresses 4 GiB, and the model, the page's data and the allocator need room too.
 const CPU_WORKING_LIMIT: u64 = 2 << 30;
-/// The largest tensor a benchmark pass may hold on WebGPU: the spec's default `maxBufferSize`.
-const GPU_TENSOR_LIMIT: u64 = 256 << 20;
 
 #[wasm_bindgen]
 impl RnaAnnotator {
@@ -352,13 +351,16 @@ impl Annotator {
     fn bench_refusal(&self, batch: usize, length: usize) -> Option<String> {
         let footprint = bench::footprint(&self.pipeline.model.config, batch, length);
         let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
-        if self.gpu && footprint.largest_tensor > GPU_TENSOR_LIMIT {
+        if let Some(limit) = self.gpu_tensor_limit
+            && footprint.largest_tensor > limit
+        {
             Some(format!(
-                "{batch} × {length} tokens needs a {:.2} GiB tensor, over WebGPU's default \
-                 256 MiB buffer limit",
-                gib(footprint.largest_tensor)
+                "{batch} × {length} tokens needs a {:.2} GiB tensor, over this GPU's {} MiB \
+                 buffer limit",
+                gib(footprint.largest_tensor),
+                limit >> 20
             ))
-        } else if !self.gpu && footprint.working > CPU_WORKING_LIMIT {
+        } else if self.gpu_tensor_limit.is_none() && footprint.working > CPU_WORKING_LIMIT {
             Some(format!(
                 "{batch} × {length} tokens needs about {:.1} GiB of activations, more than a \
                  WebAssembly module can spare (2 GiB)",

@@ -88,21 +88,34 @@ async function openSource({ url, bytes, file, name }) {
   return { stream: response.body, total, name: url, cached };
 }
 
-/** A whole source as bytes (for loaders without a streaming form), reporting progress. */
-async function archiveBytes(source, progress) {
+/**
+ * Reads a source chunk by chunk into `take`, reporting progress; resolves to its name. A
+ * failure (of the read or of `take`) cancels the read and names the source.
+ */
+async function readChunks(source, progress, take) {
   const { stream, total, name, cached } = await openSource(source);
   const stage = cached ? "cache" : source.url ? "download" : "read";
   const reader = stream.getReader();
-  const chunks = [];
   let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    progress({ stage, loaded, total });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return name;
+      take(value);
+      loaded += value.length;
+      progress({ stage, loaded, total });
+    }
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw new Error(`${name}: ${error.message ?? error}`);
   }
-  const bytes = new Uint8Array(loaded);
+}
+
+/** A whole source as bytes (for loaders without a streaming form), reporting progress. */
+async function archiveBytes(source, progress) {
+  const chunks = [];
+  const name = await readChunks(source, progress, (chunk) => chunks.push(chunk));
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let offset = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, offset);
@@ -112,27 +125,19 @@ async function archiveBytes(source, progress) {
 }
 
 /**
- * Streams a bundle into a model with the runtime's `starter` (`streamMammalModel`): each chunk
- * goes into the wasm loader as it arrives, so the archive is never held here or there.
+ * Streams a bundle into a model with the runtime's `starter` (`streamMammalModel`,
+ * `streamRnaModel`): each chunk goes into the wasm loader as it arrives, so the archive is
+ * never held here or there.
  */
 async function streamModel(starter, source, progress) {
-  const { stream, total, name, cached } = await openSource(source);
   const loader = runtime[starter]();
-  const stage = cached ? "cache" : source.url ? "download" : "read";
-  const reader = stream.getReader();
-  let loaded = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      loader.push(value);
-      loaded += value.length;
-      progress({ stage, loaded, total });
+    const name = await readChunks(source, progress, (chunk) => loader.push(chunk));
+    try {
+      return loader.finish();
+    } catch (error) {
+      throw new Error(`${name}: ${error.message ?? error}`);
     }
-    return loader.finish();
-  } catch (error) {
-    reader.cancel().catch(() => {});
-    throw new Error(`${name}: ${error.message ?? error}`);
   } finally {
     loader.free?.();
   }

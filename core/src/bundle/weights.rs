@@ -303,7 +303,10 @@ impl ModuleAdapter for LoadAdapter {
         let linear_weight = ctx.module_type() == Some("Struct:Linear")
             && tensor.name.rsplit('.').next() == Some("weight")
             && tensor.shape.len() == 2;
-        if let (Some(source), Some(limit)) = (self.sources.get(&tensor.name), self.max_tensor_bytes)
+        let Some(source) = self.sources.get(&tensor.name) else {
+            return PyTorchToBurnAdapter.adapt(tensor, ctx);
+        };
+        if let Some(limit) = self.max_tensor_bytes
             && let Err(error) = check_size(&source.file, &source.entry, limit)
         {
             let message = error.to_string();
@@ -315,11 +318,10 @@ impl ModuleAdapter for LoadAdapter {
                 move || Err(PackError::ValidationError(message.clone())),
             );
         }
-        match self.sources.get(&tensor.name) {
-            Some(source) if linear_weight && tensor.dtype == DType::F32 => {
-                source.tensor(tensor.name.clone(), tensor.param_id, true)
-            }
-            _ => PyTorchToBurnAdapter.adapt(tensor, ctx),
+        if linear_weight && tensor.dtype == DType::F32 {
+            source.tensor(tensor.name.clone(), tensor.param_id, true)
+        } else {
+            PyTorchToBurnAdapter.adapt(tensor, ctx)
         }
     }
 

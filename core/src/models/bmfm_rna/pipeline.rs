@@ -202,10 +202,8 @@ impl RnaPipeline {
 
     /// Starts loading a bundle for annotation from a stream of its archive (a download or a
     /// chosen file in the browser): see [`RnaPipelineStream`].
-    /// `max_tensor_bytes` refuses any tensor larger than that as f32, by name (one WebGPU
-    /// buffer binding).
-    pub fn stream(device: &Device, max_tensor_bytes: Option<u64>) -> RnaPipelineStream {
-        RnaPipelineStream(ModelStream::new(device).with_tensor_limit(max_tensor_bytes))
+    pub fn stream(device: &Device) -> RnaPipelineStream {
+        RnaPipelineStream(ModelStream::new(device))
     }
 
     /// The pipeline around a loaded `model`: its settings, class names and gene vocabulary
@@ -332,6 +330,11 @@ impl RnaPipeline {
 pub struct RnaPipelineStream(ModelStream<RnaModel>);
 
 impl RnaPipelineStream {
+    /// Refuses, by name, any tensor larger than `bytes` as f32 (one GPU buffer binding).
+    pub fn with_tensor_limit(self, bytes: Option<u64>) -> Self {
+        Self(self.0.with_tensor_limit(bytes))
+    }
+
     /// Feeds the archive's next bytes.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), RnaError> {
         self.0.push(chunk)
