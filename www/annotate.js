@@ -1,7 +1,7 @@
 // Cell annotation page: the engine (worker + wasm) loads a BMFM-RNA bundle, reads the user's
 // cells locally, annotates them batch by batch, and shows a 2-D map, a legend and the CSV.
 // Nothing but the site's own files (engine, model, sample) is ever fetched; data stays here.
-import { backendLabel, escape, loadCost, sameSite, startEngine } from "./engine.js";
+import { backendLabel, escape, loadCost, noteFirstAnswer, sameSite, startEngine } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
@@ -200,6 +200,7 @@ async function annotate(files, label) {
         ui.cellsProgress.max = total;
         ui.cellsProgress.value = loaded;
         const rate = seconds > 0 ? ` · ${(loaded / seconds).toFixed(1)} cells/s` : "";
+        if (loaded > 0 && seconds > 0) noteFirstAnswer(seconds, `first ${number(loaded)} cells`);
         ui.cellsText.textContent = `${number(loaded)} / ${number(total)} cells · ${backend}${rate}`;
       },
     });

@@ -20,6 +20,17 @@ export function loadCost(load) {
   return `<span id="load-cost" class="small muted">Loaded in ${load.seconds.toFixed(1)} s${heap}${gpu}.</span>`;
 }
 
+/**
+ * Adds to the model line how long the first answer after a load took (`what` names it), once
+ * per load: with the load figures it is what a user waits for before seeing anything.
+ */
+export function noteFirstAnswer(seconds, what = "first answer") {
+  const cost = document.getElementById("load-cost");
+  if (!cost || cost.dataset.first) return;
+  cost.dataset.first = String(seconds);
+  cost.append(` The ${what} took ${seconds.toFixed(1)} s.`);
+}
+
 export function escape(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }

@@ -1,7 +1,7 @@
 // MAMMAL playground: pick a task template (or the model's own fine-tuned tasks), fill in
 // sequences/SMILES/genes, see the prompt tokenized and coloured by sub-tokenizer, and run it in
 // the worker (WebGPU or CPU). Nothing but the site's own files is fetched; inputs stay here.
-import { backendLabel, escape, loadCost, sameSite, startEngine } from "./engine.js";
+import { backendLabel, escape, loadCost, noteFirstAnswer, sameSite, startEngine } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
@@ -242,6 +242,7 @@ async function run() {
     showTokens(out.encoding);
     showAnswer(out.answer, template);
     ui.answerMeta.textContent = `${(out.seconds * 1000).toFixed(0)} ms on ${backendLabel(out.backend)}`;
+    noteFirstAnswer(out.seconds);
     ui.answerPanel.hidden = false;
     document.body.dataset.state = "answered";
   } catch (error) {

@@ -8,6 +8,7 @@ mod common;
 use burn::tensor::Device;
 use common::{fixture, read};
 use tessera_core::bundle::convert::convert_weights;
+use tessera_core::bundle::safetensors::{SafetensorsWriter, TensorSpec, parse_header};
 use tessera_core::bundle::{Bundle, BundleFiles, SharedBytes, WeightDtype};
 use tessera_core::models::mammal::MammalModel;
 use tessera_core::models::mammal::cases::{CaseTensor, read_cases};
@@ -121,7 +122,7 @@ fn streamed(tar: &[u8], chunk: usize) -> Result<MammalModel, String> {
 
 #[test]
 fn a_streamed_bundle_loads_exactly_as_a_whole_one() {
-    for dtype in [WeightDtype::F32, WeightDtype::Q8] {
+    for dtype in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Q8] {
         let files = fixture_files(converted(dtype));
         let tar = files.to_tar().unwrap();
         let whole = answers(&load(BundleFiles::from_tar(tar.clone()).unwrap()));
@@ -134,6 +135,53 @@ fn a_streamed_bundle_loads_exactly_as_a_whole_one() {
                 "{dtype}, chunks of {chunk}"
             );
         }
+    }
+}
+
+/// The q8 file laid out with every int8 weight before its scales (our writer puts the scales
+/// first; other writers need not).
+fn q8_scales_last() -> Vec<u8> {
+    let file = converted(WeightDtype::Q8);
+    let mut entries = parse_header("model.safetensors", &file, file.len()).unwrap();
+    entries.sort_by_key(|e| {
+        (
+            e.name.trim_end_matches(".q8_scale").to_string(),
+            e.name.len(),
+        )
+    });
+    let specs = entries
+        .iter()
+        .map(|e| TensorSpec::new(&e.name, e.dtype, e.shape.clone()))
+        .collect();
+    let mut writer =
+        SafetensorsWriter::new("model.safetensors", Vec::new(), specs, &Default::default())
+            .unwrap();
+    for entry in &entries {
+        writer.tensor(&file[entry.range.clone()]).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+#[test]
+fn q8_weights_stream_in_whichever_order_their_scales_come() {
+    let reordered = q8_scales_last();
+    let names: Vec<String> = parse_header("m", &reordered, reordered.len())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let at = |n: &str| names.iter().position(|m| m == n).unwrap();
+    let head = "t5_model.lm_head.weight";
+    assert!(at(head) < at(&format!("{head}.q8_scale")), "{names:?}");
+    let whole = answers(&load(fixture_files(converted(WeightDtype::Q8))));
+    let tar = fixture_files(reordered).to_tar().unwrap();
+    for chunk in [1000, tar.len()] {
+        let model = streamed(&tar, chunk).unwrap();
+        assert_eq!(
+            compare(&answers(&model), &whole),
+            (0.0, true),
+            "chunks of {chunk}"
+        );
     }
 }
 

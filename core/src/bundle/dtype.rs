@@ -88,33 +88,30 @@ pub fn decode_float(
     dtype: Dtype,
     bytes: &[u8],
 ) -> Result<Vec<f32>, BundleError> {
-    let width = dtype.bitsize() / 8;
-    let mut out = vec![0f32; bytes.len() / width.max(1)];
+    let mut out = vec![0f32; bytes.len() / (dtype.bitsize() / 8).max(1)];
+    decode_float_into(file, tensor, dtype, bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Little-endian `bytes` of a float dtype decoded into `out` (one value per stored one; `out`
+/// as long as `bytes` holds values); `tensor` names it in errors.
+pub fn decode_float_into(
+    file: &str,
+    tensor: &str,
+    dtype: Dtype,
+    bytes: &[u8],
+    out: &mut [f32],
+) -> Result<(), BundleError> {
+    fn each<const N: usize>(bytes: &[u8], out: &mut [f32], f: impl Fn([u8; N]) -> f32) {
+        for (value, chunk) in out.iter_mut().zip(bytes.chunks_exact(N)) {
+            *value = f(chunk.try_into().expect("N bytes"));
+        }
+    }
     match dtype {
-        Dtype::F32 => {
-            for (value, chunk) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *value = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
-            }
-        }
-        Dtype::F64 => {
-            for (value, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-                *value = f64::from_le_bytes(chunk.try_into().expect("8 bytes")) as f32;
-            }
-        }
-        Dtype::F16 => {
-            let halves: Vec<f16> = bytes
-                .chunks_exact(2)
-                .map(|c| f16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            halves.convert_to_f32_slice(&mut out);
-        }
-        Dtype::BF16 => {
-            let halves: Vec<bf16> = bytes
-                .chunks_exact(2)
-                .map(|c| bf16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            halves.convert_to_f32_slice(&mut out);
-        }
+        Dtype::F32 => each(bytes, out, f32::from_le_bytes),
+        Dtype::F64 => each(bytes, out, |b| f64::from_le_bytes(b) as f32),
+        Dtype::F16 => each(bytes, out, |b| f16::from_le_bytes(b).to_f32()),
+        Dtype::BF16 => each(bytes, out, |b| bf16::from_le_bytes(b).to_f32()),
         other => {
             return Err(BundleError::Tensor {
                 file: file.into(),
@@ -123,7 +120,7 @@ pub fn decode_float(
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// int8 rows times their scales: `values` is `[rows, cols]` row-major, one scale a row.

@@ -12,6 +12,7 @@
 
 mod bytes;
 pub mod convert;
+mod decode;
 pub mod dtype;
 mod error;
 mod files;
@@ -19,6 +20,7 @@ mod keymap;
 mod model_stream;
 pub mod safetensors;
 mod stream;
+mod weight_stream;
 mod weights;
 
 pub use bytes::{ByteSource, SharedBytes};
@@ -27,8 +29,9 @@ pub use error::BundleError;
 pub use files::{BundleFiles, member_path, pack_order, tar_header};
 pub use keymap::KeyMap;
 pub use model_stream::{ModelStream, StreamedModel};
-pub use stream::{BundleStream, TensorSink};
-pub use weights::{LoadReport, TensorInfo, WeightStream};
+pub use stream::{BundleStream, TensorPiece, TensorSink};
+pub use weight_stream::{DecodedTensor, WeightStream};
+pub use weights::{LoadReport, TensorInfo};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

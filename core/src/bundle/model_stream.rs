@@ -1,14 +1,14 @@
 //! A model loaded while its bundle archive arrives (a download, a chosen file): built from
-//! `config.json` when the first tensor comes, each tensor put on the device as soon as it is
-//! complete, so neither the archive nor the weights file is ever held.
+//! `config.json` when the first tensor comes, each tensor decoded as its bytes arrive and put
+//! on the device as soon as it is complete, so neither the archive nor the weights file is
+//! ever held.
 
 use burn::store::ModuleSnapshot;
-use burn::tensor::Device;
+use burn::tensor::{Device, TensorData};
 
-use super::safetensors::TensorEntry;
 use super::{
-    BundleError, BundleFiles, BundleStream, CONFIG_FILE, KeyMap, LoadReport, WEIGHTS_FILE,
-    WeightStream,
+    BundleError, BundleFiles, BundleStream, CONFIG_FILE, KeyMap, LoadReport, TensorPiece,
+    WEIGHTS_FILE, WeightStream,
 };
 
 /// A model a [`ModelStream`] can fill.
@@ -23,14 +23,9 @@ pub trait StreamedModel: Sized {
     /// The parameters tensors go into.
     fn module(&mut self) -> &mut Self::Module;
 
-    /// Sees each tensor (`target` = its parameter path) before it is applied, for a model
-    /// that keeps a host copy of some tensor.
-    fn observe(
-        &mut self,
-        _target: &str,
-        _entry: &TensorEntry,
-        _data: &[u8],
-    ) -> Result<(), Self::Error> {
+    /// Sees each tensor (`target` = its parameter path, `data` its values in the parameter's
+    /// layout) before it is applied, for a model that keeps a host copy of some tensor.
+    fn observe(&mut self, _target: &str, _data: &TensorData) -> Result<(), Self::Error> {
         Ok(())
     }
 
@@ -74,7 +69,7 @@ impl<T: StreamedModel> ModelStream<T> {
         // The model's own errors leave the tar reader's callback as a placeholder and are
         // returned here as they were.
         let mut failed = None;
-        let result = stream.push(chunk, &mut |files, entry, data| {
+        let result = stream.push(chunk, &mut |files, piece| {
             let outcome = (|| {
                 if loading.is_none() {
                     if !files.contains(CONFIG_FILE) {
@@ -91,8 +86,16 @@ impl<T: StreamedModel> ModelStream<T> {
                     *loading = Some((model, weights));
                 }
                 let (model, weights) = loading.as_mut().expect("started above");
-                model.observe(&weights.target(&entry.name), &entry, &data)?;
-                weights.push(model.module(), entry, data)?;
+                match piece {
+                    TensorPiece::Start(entry) => weights.begin(entry)?,
+                    TensorPiece::Bytes(bytes) => weights.extend(bytes)?,
+                    TensorPiece::End => {
+                        if let Some(tensor) = weights.end()? {
+                            model.observe(&tensor.target, &tensor.data)?;
+                            weights.apply(model.module(), tensor)?;
+                        }
+                    }
+                }
                 Ok(())
             })();
             outcome.map_err(|error: T::Error| {

@@ -1,6 +1,6 @@
 //! A bundle archive read as its bytes arrive (the browser's download or file stream): small
-//! files are kept, and `model.safetensors` is handed on one complete tensor at a time, so the
-//! archive is never held. Tar is parsed here because the `tar` crate reads only from a
+//! files are kept, and `model.safetensors` is handed on tensor by tensor as its pieces arrive,
+//! so neither the archive nor a tensor's stored bytes are held here. Tar is parsed here because the `tar` crate reads only from a
 //! blocking `Read`, which a JS stream cannot be.
 
 use super::safetensors::{TensorEntry, header_len, parse_header};
@@ -43,13 +43,23 @@ struct WeightsReader {
     read: usize,
     prefix: Vec<u8>,
     entries: Option<std::vec::IntoIter<TensorEntry>>,
-    current: Option<(TensorEntry, Vec<u8>)>,
+    /// Bytes left in the current tensor, if one is open.
+    current: Option<usize>,
 }
 
-/// Where a [`BundleStream`] hands each complete tensor: the files read so far, the tensor's
-/// header entry and its bytes.
-pub type TensorSink<'a> =
-    dyn FnMut(&BundleFiles, TensorEntry, Vec<u8>) -> Result<(), BundleError> + 'a;
+/// A piece of `model.safetensors` as a [`BundleStream`] reads it.
+#[derive(Debug)]
+pub enum TensorPiece<'a> {
+    /// A tensor starts (its header entry); its bytes follow, then [`TensorPiece::End`].
+    Start(TensorEntry),
+    /// The current tensor's next bytes.
+    Bytes(&'a [u8]),
+    /// The current tensor is complete.
+    End,
+}
+
+/// Where a [`BundleStream`] hands the weights' pieces, with the small files read so far.
+pub type TensorSink<'a> = dyn FnMut(&BundleFiles, TensorPiece<'_>) -> Result<(), BundleError> + 'a;
 
 /// A bundle archive read chunk by chunk; see the module doc.
 pub struct BundleStream {
@@ -98,8 +108,8 @@ impl BundleStream {
         self.received
     }
 
-    /// Feeds the next bytes of the archive; each tensor of `model.safetensors` that completes
-    /// is handed to `tensor` with the small files read before it.
+    /// Feeds the next bytes of the archive; the pieces of `model.safetensors`'s tensors are
+    /// handed to `tensor` with the small files read before them.
     pub fn push(
         &mut self,
         mut chunk: &[u8],
@@ -328,48 +338,46 @@ impl WeightsReader {
                 }
                 continue;
             }
-            let Some((entry, data)) = &mut self.current else {
+            let Some(left) = &mut self.current else {
                 return Err(BundleError::Corrupt {
                     file: WEIGHTS_FILE.into(),
                     message: "bytes after the last tensor".into(),
                 });
             };
-            let n = (entry.range.len() - data.len()).min(bytes.len());
-            data.extend_from_slice(&bytes[..n]);
+            let n = (*left).min(bytes.len());
+            *left -= n;
+            let done = *left == 0;
+            tensor(files, TensorPiece::Bytes(&bytes[..n]))?;
             self.read += n;
             bytes = &bytes[n..];
-            if data.len() == entry.range.len() {
+            if done {
+                tensor(files, TensorPiece::End)?;
                 self.next_tensor(files, tensor)?;
             }
         }
         Ok(())
     }
 
-    /// Hands on the tensor just completed (if any) and starts the next; empty tensors are
-    /// complete as soon as they start.
+    /// Starts the next tensor; empty tensors end as soon as they start.
     fn next_tensor(
         &mut self,
         files: &BundleFiles,
         tensor: &mut TensorSink<'_>,
     ) -> Result<(), BundleError> {
-        loop {
-            if let Some((entry, data)) = self.current.take() {
-                tensor(files, entry, data)?;
-            }
-            let Some(entries) = &mut self.entries else {
+        self.current = None;
+        let Some(entries) = &mut self.entries else {
+            return Ok(());
+        };
+        for entry in entries.by_ref() {
+            let len = entry.range.len();
+            tensor(files, TensorPiece::Start(entry))?;
+            if len > 0 {
+                self.current = Some(len);
                 return Ok(());
-            };
-            match entries.next() {
-                Some(entry) => {
-                    let len = entry.range.len();
-                    self.current = Some((entry, Vec::with_capacity(len)));
-                    if len > 0 {
-                        return Ok(());
-                    }
-                }
-                None => return Ok(()),
             }
+            tensor(files, TensorPiece::End)?;
         }
+        Ok(())
     }
 
     fn finish(&self) -> Result<(), BundleError> {

@@ -3,22 +3,24 @@
 //! Loading reads the header, then puts each tensor into its parameter straight from where its
 //! bytes lie (a memory map, a tar member, a chunk of a stream), decoding it once into the f32
 //! buffer the device takes: f16 / bf16 / q8 become f32 and Linear weights burn's transposed
-//! layout in that one pass, so nothing holds the file, or a tensor, twice. burn-store's applier
-//! does the module walk; its own safetensors store would first copy the whole file into a `Vec`.
+//! layout in that one pass ([`super::decode`]), so nothing holds the file, or a tensor, twice.
+//! burn-store's applier does the module walk; its own safetensors store would first copy the
+//! whole file into a `Vec`. A stream's tensors arrive decoded already ([`super::WeightStream`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use burn::module::{ModuleVisitor, Param};
 use burn::store::burn_pack::{Error as PackError, Tensor as PackTensor};
 use burn::store::{
     ApplyError, ApplyResult, BurnToPyTorchAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot,
     PyTorchToBurnAdapter, SafetensorsStore, bridge,
 };
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use safetensors::Dtype;
 
-use super::dtype::{Q8_SCALE_SUFFIX, decode_float, is_float};
-use super::keymap::Renamer;
+use super::decode::{TensorDecoder, load_dtype, tensor_error};
+use super::dtype::{Q8_SCALE_SUFFIX, decode_float};
 use super::safetensors::{TensorEntry, parse_header};
 use super::{BundleError, KeyMap, SharedBytes, WEIGHTS_FILE};
 
@@ -44,14 +46,6 @@ pub struct LoadReport {
 fn corrupt(file: &str, message: impl ToString) -> BundleError {
     BundleError::Corrupt {
         file: file.into(),
-        message: message.to_string(),
-    }
-}
-
-fn tensor_error(file: &str, tensor: &str, message: impl ToString) -> BundleError {
-    BundleError::Tensor {
-        file: file.into(),
-        tensor: tensor.into(),
         message: message.to_string(),
     }
 }
@@ -106,7 +100,7 @@ pub(super) fn pair_scales(
 }
 
 /// An int8 tensor must be 2-D with F32 scales of shape `[rows]`; scales only go with int8.
-fn check_q8(
+pub(super) fn check_q8(
     file: &str,
     entry: &TensorEntry,
     scale: Option<(Dtype, &[usize])>,
@@ -144,104 +138,18 @@ fn check_q8(
     }
 }
 
-/// The burn dtype a stored tensor loads as: every float (and q8) as f32, integers as they are.
-fn load_dtype(file: &str, entry: &TensorEntry) -> Result<DType, BundleError> {
-    Ok(match entry.dtype {
-        d if is_float(d) || d == Dtype::I8 => DType::F32,
-        Dtype::I64 => DType::I64,
-        Dtype::I32 => DType::I32,
-        Dtype::I16 => DType::I16,
-        Dtype::U8 => DType::U8,
-        Dtype::U32 => DType::U32,
-        Dtype::U64 => DType::U64,
-        other => {
-            return Err(tensor_error(
-                file,
-                &entry.name,
-                format!("{other:?} tensors cannot be loaded"),
-            ));
-        }
-    })
-}
-
-/// A tensor's values as they go into the module: floats as f32, q8 dequantised, decoded row
-/// by row into one buffer (`transposed`: a 2-D tensor written column-major, burn's Linear
-/// layout).
-fn tensor_data(
+pub(super) fn scale_values(
     file: &str,
     entry: &TensorEntry,
-    data: &SharedBytes,
-    scales: Option<&[f32]>,
-    transposed: bool,
-) -> Result<TensorData, BundleError> {
-    let bytes = data.as_slice();
-    let mut shape = entry.shape.clone();
-    if !(is_float(entry.dtype) || entry.dtype == Dtype::I8) {
-        return Ok(TensorData::from_bytes_vec(
-            bytes.to_vec(),
-            shape,
-            load_dtype(file, entry)?,
-        ));
-    }
-    let count: usize = shape.iter().product();
-    let (rows, cols) = match shape.as_slice() {
-        [rows, cols] => (*rows, *cols),
-        _ => (1, count),
-    };
-    let width = if entry.dtype == Dtype::I8 {
-        1
-    } else {
-        entry.dtype.bitsize() / 8
-    };
-    if bytes.len() != count * width || (entry.dtype == Dtype::I8 && scales.is_none()) {
-        return Err(tensor_error(
-            file,
-            &entry.name,
-            format!("{} bytes for {:?} {:?}", bytes.len(), entry.dtype, shape),
-        ));
-    }
-    let mut out = vec![0f32; count];
-    let row_bytes = cols * width;
-    let mut row = Vec::with_capacity(cols);
-    // Bytes read are released every few MiB, so a mapped file's pages leave as the tensor
-    // fills rather than after it (the peak holds the decoded model, not one more tensor).
-    const RELEASE_EVERY: usize = 8 << 20;
-    let mut released = 0;
-    for r in 0..rows {
-        if (r * row_bytes) - released >= RELEASE_EVERY {
-            if let Some(done) = data.slice(released..r * row_bytes) {
-                done.release();
-            }
-            released = r * row_bytes;
-        }
-        let stored = &bytes[r * row_bytes..(r + 1) * row_bytes];
-        row.clear();
-        match scales {
-            Some(scales) => row.extend(stored.iter().map(|&q| q as i8 as f32 * scales[r])),
-            None => row.extend(decode_float(file, &entry.name, entry.dtype, stored)?),
-        }
-        if transposed {
-            for (c, &value) in row.iter().enumerate() {
-                out[c * rows + r] = value;
-            }
-        } else {
-            out[r * cols..(r + 1) * cols].copy_from_slice(&row);
-        }
-    }
-    if transposed {
-        shape.reverse();
-    }
-    Ok(TensorData::new(out, shape))
-}
-
-fn scale_values(file: &str, entry: &TensorEntry, bytes: &[u8]) -> Result<Vec<f32>, BundleError> {
+    bytes: &[u8],
+) -> Result<Vec<f32>, BundleError> {
     decode_float(file, &entry.name, entry.dtype, bytes)
 }
 
 /// Applies `tensors` to `module` with PyTorch's conventions; the Linear weights among
 /// `sources` are decoded straight into burn's transposed layout, and any of them larger than
 /// `max_tensor_bytes` as f32 fails by name when drawn.
-fn apply<M: ModuleSnapshot>(
+pub(super) fn apply<M: ModuleSnapshot>(
     module: &mut M,
     tensors: Vec<PackTensor>,
     sources: HashMap<String, Source>,
@@ -254,19 +162,91 @@ fn apply<M: ModuleSnapshot>(
     module.apply(tensors, None, Some(Box::new(adapter)), true)
 }
 
-/// One stored tensor (with its q8 scales): where its bytes lie and how they decode.
+/// A tensor's values as they go into the module (`transposed`: burn's Linear layout), decoded
+/// from where its bytes lie in one pass; those bytes are released every few MiB as they are
+/// read, so a mapped file's pages leave as the tensor fills rather than after it (the peak
+/// holds the decoded model, not one more tensor).
+fn tensor_data(
+    file: &str,
+    entry: &TensorEntry,
+    data: &SharedBytes,
+    scales: Option<&[f32]>,
+    transposed: bool,
+) -> Result<TensorData, BundleError> {
+    const RELEASE_EVERY: usize = 8 << 20;
+    let mut decoder = TensorDecoder::new(file, entry, transposed)?;
+    let mut at = 0;
+    while at < data.len() {
+        let end = (at + RELEASE_EVERY).min(data.len());
+        let window = data.slice(at..end).expect("within the window");
+        decoder.push(window.as_slice())?;
+        window.release();
+        at = end;
+    }
+    decoder.finish(scales)
+}
+
+/// One tensor on its way into the module, with its name and shape as stored.
 #[derive(Clone)]
-struct Source {
+pub(super) struct Source {
     file: Arc<str>,
     entry: TensorEntry,
-    data: SharedBytes,
-    scales: Option<Arc<[f32]>>,
+    values: Values,
+}
+
+#[derive(Clone)]
+enum Values {
+    /// Stored bytes (with a q8 weight's scales), decoded when the parameter draws them.
+    Stored {
+        data: SharedBytes,
+        scales: Option<Arc<[f32]>>,
+    },
+    /// Decoded already, as the stream received it; drawn once.
+    Decoded {
+        data: Arc<Mutex<Option<TensorData>>>,
+        transposed: bool,
+    },
 }
 
 impl Source {
+    fn stored(
+        file: Arc<str>,
+        entry: TensorEntry,
+        data: SharedBytes,
+        scales: Option<Arc<[f32]>>,
+    ) -> Self {
+        Self {
+            file,
+            entry,
+            values: Values::Stored { data, scales },
+        }
+    }
+
+    /// A tensor the stream decoded (`transposed` if into burn's Linear layout).
+    pub(super) fn decoded(
+        file: Arc<str>,
+        entry: TensorEntry,
+        data: TensorData,
+        transposed: bool,
+    ) -> Self {
+        Self {
+            file,
+            entry,
+            values: Values::Decoded {
+                data: Arc::new(Mutex::new(Some(data))),
+                transposed,
+            },
+        }
+    }
+
     /// The tensor as burn-store takes it, decoded (and `transposed`) only when its parameter
-    /// draws it, into one buffer; its bytes are released then.
-    fn tensor(&self, name: String, param_id: Option<u64>, transposed: bool) -> PackTensor {
+    /// draws it, into one buffer.
+    pub(super) fn tensor(
+        &self,
+        name: String,
+        param_id: Option<u64>,
+        transposed: bool,
+    ) -> PackTensor {
         let mut shape = self.entry.shape.clone();
         if transposed {
             shape.reverse();
@@ -275,18 +255,79 @@ impl Source {
         let dtype = load_dtype(&self.file, &self.entry).unwrap_or(DType::F32);
         let source = self.clone();
         bridge::deferred(name, dtype, shape.into(), param_id, move || {
-            let values = tensor_data(
-                &source.file,
-                &source.entry,
-                &source.data,
-                source.scales.as_deref(),
-                transposed,
-            )
-            .map_err(|e| PackError::ValidationError(e.to_string()));
-            source.data.release();
-            values
+            source
+                .values(transposed)
+                .map_err(|e| PackError::ValidationError(e.to_string()))
         })
     }
+
+    fn values(&self, transposed: bool) -> Result<TensorData, BundleError> {
+        let (file, name) = (&*self.file, &self.entry.name);
+        match &self.values {
+            Values::Stored { data, scales } => {
+                let values = tensor_data(file, &self.entry, data, scales.as_deref(), transposed);
+                data.release();
+                values
+            }
+            // The stream decodes a parameter's Linear weight transposed, as the adapter
+            // draws it; the two tests are one function, so they cannot disagree.
+            Values::Decoded {
+                data,
+                transposed: decoded,
+            } if *decoded == transposed => data
+                .lock()
+                .map_err(|_| tensor_error(file, name, "decoded values lost to a panic"))?
+                .take()
+                .ok_or_else(|| tensor_error(file, name, "drawn twice")),
+            Values::Decoded { .. } => Err(tensor_error(
+                file,
+                name,
+                "decoded in a layout its parameter does not take",
+            )),
+        }
+    }
+}
+
+/// Whether the parameter `name` (in a module of `module_type`, `rank` dimensions) is a Linear
+/// weight, which PyTorch stores `[out, in]` and burn `[in, out]`.
+fn is_linear_weight(module_type: Option<&str>, name: &str, rank: usize) -> bool {
+    module_type == Some("Struct:Linear") && name.rsplit('.').next() == Some("weight") && rank == 2
+}
+
+/// The paths of `module`'s Linear weights (see [`is_linear_weight`]), found without touching
+/// any parameter's values (they may not be initialised yet).
+pub(super) fn linear_weights<M: ModuleSnapshot>(module: &M) -> BTreeSet<String> {
+    /// Tracks paths as burn-store's collector does (enum variants skipped).
+    #[derive(Default)]
+    struct Probe {
+        path: Vec<String>,
+        containers: Vec<String>,
+        found: BTreeSet<String>,
+    }
+    impl ModuleVisitor for Probe {
+        fn enter_module(&mut self, name: &str, container_type: &str) {
+            self.containers.push(container_type.into());
+            if !container_type.starts_with("Enum:") {
+                self.path.push(name.into());
+            }
+        }
+        fn exit_module(&mut self, _name: &str, container_type: &str) {
+            self.containers.pop();
+            if !container_type.starts_with("Enum:") {
+                self.path.pop();
+            }
+        }
+        fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {
+            let path = self.path.join(".");
+            let module_type = ModuleContext::new(&self.containers).module_type();
+            if is_linear_weight(module_type, &path, D) {
+                self.found.insert(path);
+            }
+        }
+    }
+    let mut probe = Probe::default();
+    module.visit(&mut probe);
+    probe.found
 }
 
 /// PyTorch → burn conventions (burn-store's adapter), except that a Linear weight's
@@ -300,9 +341,7 @@ struct LoadAdapter {
 
 impl ModuleAdapter for LoadAdapter {
     fn adapt(&self, tensor: PackTensor, ctx: ModuleContext<'_>) -> PackTensor {
-        let linear_weight = ctx.module_type() == Some("Struct:Linear")
-            && tensor.name.rsplit('.').next() == Some("weight")
-            && tensor.shape.len() == 2;
+        let linear_weight = is_linear_weight(ctx.module_type(), &tensor.name, tensor.shape.len());
         let Some(source) = self.sources.get(&tensor.name) else {
             return PyTorchToBurnAdapter.adapt(tensor, ctx);
         };
@@ -359,12 +398,7 @@ pub(super) fn load<M: ModuleSnapshot>(
         };
         let data = window(&file, bytes, &entry)?;
         load_dtype(&file, &entry)?;
-        let source = Source {
-            file: file.clone(),
-            entry,
-            data,
-            scales,
-        };
+        let source = Source::stored(file.clone(), entry, data, scales);
         sources.insert(renamer.apply(&source.entry.name), source);
     }
     let tensors = sources
@@ -402,7 +436,7 @@ fn window(
     })
 }
 
-fn finish(
+pub(super) fn finish(
     file: &str,
     errors: Vec<ApplyError>,
     applied: BTreeSet<String>,
@@ -455,176 +489,8 @@ fn apply_error_path(error: &ApplyError) -> &str {
     }
 }
 
-/// Loads a safetensors file into a module as its bytes arrive, tensor by tensor in file order
-/// (the browser's streamed download): each tensor goes into its parameter as soon as it is
-/// complete, so the file itself is never held. q8 weights wait for their scales (and scales
-/// for their weights) if the file has them apart. Tensors the module has no place for are
-/// counted unused without being decoded (a head the model was built without).
-pub struct WeightStream {
-    file: String,
-    renamer: Renamer,
-    parameters: BTreeSet<String>,
-    /// The modules holding them (`a.b` for `a.b.weight`).
-    holders: BTreeSet<String>,
-    max_tensor_bytes: Option<u64>,
-    scales: HashMap<String, (TensorEntry, Vec<f32>)>,
-    waiting: HashMap<String, (TensorEntry, Vec<u8>)>,
-    applied: BTreeSet<String>,
-    unused: Vec<String>,
-}
-
-impl WeightStream {
-    /// A stream into `module`'s parameters (walked once here for their names).
-    pub fn new<M: ModuleSnapshot>(
-        file: &str,
-        key_map: &KeyMap,
-        module: &mut M,
-    ) -> Result<Self, BundleError> {
-        // A walk with no tensors lists every parameter as missing.
-        let parameters: BTreeSet<String> = apply(module, Vec::new(), HashMap::new(), None)
-            .missing
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
-        let holders = parameters.iter().map(|p| holder(p).to_string()).collect();
-        Ok(Self {
-            file: file.into(),
-            renamer: key_map.compile()?,
-            parameters,
-            holders,
-            max_tensor_bytes: None,
-            scales: HashMap::new(),
-            waiting: HashMap::new(),
-            applied: BTreeSet::new(),
-            unused: Vec::new(),
-        })
-    }
-
-    /// Refuses, by name, any tensor larger than `bytes` as f32 (one WebGPU buffer binding:
-    /// better an error naming the tensor than a GPU validation error or a trap).
-    pub fn with_tensor_limit(mut self, bytes: Option<u64>) -> Self {
-        self.max_tensor_bytes = bytes;
-        self
-    }
-
-    /// The parameter path the file's tensor `name` goes to.
-    pub fn target(&self, name: &str) -> String {
-        self.renamer.apply(name)
-    }
-
-    /// Puts one complete tensor (`bytes` = its data) into `module`.
-    pub fn push<M: ModuleSnapshot>(
-        &mut self,
-        module: &mut M,
-        entry: TensorEntry,
-        bytes: Vec<u8>,
-    ) -> Result<(), BundleError> {
-        let file = self.file.clone();
-        let base = entry
-            .name
-            .strip_suffix(Q8_SCALE_SUFFIX)
-            .unwrap_or(&entry.name);
-        let target = self.renamer.apply(base);
-        // Matched by the module holding it (a norm's `weight` fills its `gamma`).
-        if !self.holders.contains(holder(&target)) {
-            if base == entry.name {
-                self.unused.push(target);
-            }
-            return Ok(());
-        }
-        if let Some(limit) = self.max_tensor_bytes
-            && base == entry.name
-        {
-            check_size(&file, &entry, limit)?;
-        }
-        if let Some(base) = entry.name.strip_suffix(Q8_SCALE_SUFFIX) {
-            let base = base.to_string();
-            let values = scale_values(&file, &entry, &bytes)?;
-            return match self.waiting.remove(&base) {
-                Some((weight, data)) => {
-                    check_q8(&file, &weight, Some((entry.dtype, &entry.shape)))?;
-                    self.apply_one(module, weight, data, Some(values))
-                }
-                None => {
-                    self.scales.insert(base, (entry, values));
-                    Ok(())
-                }
-            };
-        }
-        if entry.dtype == Dtype::I8 {
-            return match self.scales.remove(&entry.name) {
-                Some((scale, values)) => {
-                    check_q8(&file, &entry, Some((scale.dtype, &scale.shape)))?;
-                    self.apply_one(module, entry, bytes, Some(values))
-                }
-                None => {
-                    self.waiting.insert(entry.name.clone(), (entry, bytes));
-                    Ok(())
-                }
-            };
-        }
-        check_q8(&file, &entry, None)?;
-        self.apply_one(module, entry, bytes, None)
-    }
-
-    fn apply_one<M: ModuleSnapshot>(
-        &mut self,
-        module: &mut M,
-        entry: TensorEntry,
-        bytes: Vec<u8>,
-        scales: Option<Vec<f32>>,
-    ) -> Result<(), BundleError> {
-        load_dtype(&self.file, &entry)?;
-        let name = self.renamer.apply(&entry.name);
-        let source = Source {
-            file: self.file.as_str().into(),
-            entry,
-            data: bytes.into(),
-            scales: scales.map(Into::into),
-        };
-        let tensor = source.tensor(name.clone(), None, false);
-        let result = apply(module, vec![tensor], HashMap::from([(name, source)]), None);
-        finish(
-            &self.file,
-            result.errors,
-            BTreeSet::new(),
-            vec![],
-            vec![],
-            true,
-        )?;
-        self.applied.extend(result.applied);
-        self.unused.extend(result.unused);
-        Ok(())
-    }
-
-    /// Ends the stream: every int8 weight must have met its scales, and (unless `partial`)
-    /// every parameter of `module` must have been filled.
-    pub fn finish(self, partial: bool) -> Result<LoadReport, BundleError> {
-        if let Some(name) = self.waiting.keys().min() {
-            let (entry, _) = &self.waiting[name];
-            check_q8(&self.file, entry, None)?;
-        }
-        if let Some(base) = self.scales.keys().min() {
-            return Err(tensor_error(
-                &self.file,
-                &format!("{base}{Q8_SCALE_SUFFIX}"),
-                format!("q8 scales for `{base}`, which the file does not hold"),
-            ));
-        }
-        let missing = self.parameters.into_iter().collect();
-        finish(
-            &self.file,
-            vec![],
-            self.applied,
-            self.unused,
-            missing,
-            partial,
-        )
-    }
-}
-
 /// Refuses a tensor larger than `limit` bytes as f32 (one GPU buffer), naming it.
-fn check_size(file: &str, entry: &TensorEntry, limit: u64) -> Result<(), BundleError> {
+pub(super) fn check_size(file: &str, entry: &TensorEntry, limit: u64) -> Result<(), BundleError> {
     const MIB: f64 = 1024.0 * 1024.0;
     let f32_bytes = 4 * entry.shape.iter().product::<usize>() as u64;
     if f32_bytes <= limit {
@@ -644,7 +510,7 @@ fn check_size(file: &str, entry: &TensorEntry, limit: u64) -> Result<(), BundleE
 }
 
 /// The module path of parameter `path` (`a.b` for `a.b.weight`).
-fn holder(path: &str) -> &str {
+pub(super) fn holder(path: &str) -> &str {
     path.rsplit_once('.').map_or("", |(holder, _)| holder)
 }
 

@@ -10,7 +10,7 @@ use super::config::{Backbone, DecodeMode, DecoderSpec, ExpressionKind, RnaConfig
 use super::expression::{ExpressionEncoder, fixed_basis};
 use super::keys;
 use crate::bundle::dtype::decode_float;
-use crate::bundle::safetensors::{TensorEntry, parse_header};
+use crate::bundle::safetensors::parse_header;
 use crate::bundle::{
     Bundle, BundleError, BundleFiles, CONFIG_FILE, KeyMap, LoadReport, StreamedModel, WEIGHTS_FILE,
 };
@@ -487,11 +487,15 @@ impl StreamedModel for RnaModel {
         &mut self.net
     }
 
-    fn observe(&mut self, target: &str, entry: &TensorEntry, data: &[u8]) -> Result<(), RnaError> {
+    fn observe(&mut self, target: &str, data: &TensorData) -> Result<(), RnaError> {
         if target == BASIS && self.expression.basis.is_some() {
             // The sinusoid features are computed on the host, from the basis as stored.
-            self.expression.basis =
-                Some(decode_float(WEIGHTS_FILE, &entry.name, entry.dtype, data)?);
+            let values = data.try_to_vec::<f32>().map_err(|e| BundleError::Tensor {
+                file: WEIGHTS_FILE.into(),
+                tensor: BASIS.into(),
+                message: format!("{e:?}"),
+            })?;
+            self.expression.basis = Some(values);
         }
         Ok(())
     }
