@@ -5,6 +5,8 @@ import { backendLabel, escape, loadCost, noteFirstAnswer, sameSite, startEngine 
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
+/** `?precision=f16` computes in half precision where the device has it. */
+const precisionChoice = params.get("precision") ?? "f32";
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
 const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
 const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
@@ -77,7 +79,7 @@ const number = (n) => n.toLocaleString("en-US");
 
 async function start() {
   try {
-    state.tessera = await startEngine({ backend: backendChoice, family: "rna" });
+    state.tessera = await startEngine({ backend: backendChoice, family: "rna", precision: precisionChoice });
   } catch (error) {
     ui.modelInfo.textContent = "The engine did not start, so no model can run.";
     showError(error);

@@ -40,13 +40,13 @@ export function escape(text) {
  * in the page's `#engine`, `#backend` and `#note`; resolves to the `Tessera`, or rejects after
  * showing why it could not start.
  */
-export async function startEngine({ backend, family, onProgress }) {
+export async function startEngine({ backend, family, precision, onProgress }) {
   const engine = document.getElementById("engine");
   const label = document.getElementById("backend");
   const note = document.getElementById("note");
   try {
-    const tessera = await Tessera.create({ backend, family, base: new URL("./pkg/", location.href), onProgress });
-    label.textContent = backendLabel(tessera.backend);
+    const tessera = await Tessera.create({ backend, family, precision, base: new URL("./pkg/", location.href), onProgress });
+    label.textContent = backendLabel(tessera.backend) + (tessera.precision === "f16" ? ", f16" : "");
     note.textContent = tessera.note;
     engine.dataset.state = tessera.backend;
     window.tessera = tessera;

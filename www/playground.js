@@ -5,6 +5,8 @@ import { backendLabel, escape, loadCost, noteFirstAnswer, sameSite, startEngine 
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
+/** `?precision=f16` computes in half precision where the device has it. */
+const precisionChoice = params.get("precision") ?? "f32";
 const modelPath = params.get("model") ?? "models/mammal-molecules.tar";
 
 const $ = (id) => document.getElementById(id);
@@ -104,7 +106,7 @@ function clearError() {
 
 async function start() {
   try {
-    state.tessera = await startEngine({ backend: backendChoice, family: "mammal" });
+    state.tessera = await startEngine({ backend: backendChoice, family: "mammal", precision: precisionChoice });
   } catch (error) {
     ui.modelInfo.textContent = "The engine did not start, so no model can run.";
     showError(error);

@@ -10,6 +10,7 @@ pub mod game;
 pub mod heap;
 pub mod models;
 pub mod nn;
+pub mod precision;
 pub mod tokenize;
 #[cfg(feature = "train")]
 pub mod train;

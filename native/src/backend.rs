@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
+use tessera_core::precision::Precision;
 
 /// The largest tensor one buffer holds on the wgpu device this process made (its adapter's
 /// `max_storage_buffer_binding_size` / `max_buffer_size`, which the runtime requests).
@@ -23,7 +24,32 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// This backend's device, computing in f32.
     pub fn device(self) -> Result<Device> {
+        self.device_in(Precision::F32)
+    }
+
+    /// This backend's device, computing in `precision` (`--precision`): refused by name where
+    /// the device has no arithmetic in it.
+    pub fn device_in(self, precision: Precision) -> Result<Device> {
+        let mut device = self.raw_device()?;
+        precision
+            .configure(&mut device)
+            .with_context(|| format!("--precision {precision} on the {} backend", self.name()))?;
+        #[cfg(feature = "cuda")]
+        if self == Self::Cuda {
+            // Touch the device so a missing driver is an error here, not a panic later.
+            let touch = device.clone();
+            std::panic::catch_unwind(move || {
+                burn::tensor::Tensor::<1>::zeros([1], &touch).into_data()
+            })
+            .map_err(|_| anyhow::anyhow!("CUDA device 0 could not be initialised"))?;
+        }
+        Ok(device)
+    }
+
+    /// The device, before its precision is set (no tensor made on it yet).
+    fn raw_device(self) -> Result<Device> {
         match self {
             Self::Cpu => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
@@ -42,15 +68,7 @@ impl Backend {
                     )?,
             ),
             #[cfg(feature = "cuda")]
-            Self::Cuda => {
-                let device = Device::cuda(0);
-                // Touch the device so a missing driver is an error here, not a panic later.
-                std::panic::catch_unwind(|| {
-                    burn::tensor::Tensor::<1>::zeros([1], &device).into_data()
-                })
-                .map_err(|_| anyhow::anyhow!("CUDA device 0 could not be initialised"))?;
-                Ok(device)
-            }
+            Self::Cuda => Ok(Device::cuda(0)),
         }
     }
 

@@ -64,6 +64,7 @@ pub fn run(command: EncoderCommand) -> Result<()> {
         shape: hidden.dims().to_vec(),
         values: hidden
             .into_data()
+            .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| anyhow::anyhow!("{e:?}"))?,
         attention_mask: None,

@@ -56,18 +56,6 @@ fn subset(filter: &str, out: &Path) {
     ]);
 }
 
-fn tensors(file: &Path) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(file).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<u8>)> = st
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect();
-    out.sort();
-    out
-}
-
 #[test]
 fn training_writes_a_bundle_checkpoints_and_resumes_to_the_same_weights() {
     let dir = scratch("rna-train");

@@ -7,6 +7,9 @@
 // - the pbmc3k sample through the shipped model (www/models/rna-pbmc3k.tar) — or, until that
 //   exists, a pbmc3k-shaped stand-in trained here for a few steps — with "Try the sample": labels
 //   equal to the native CLI's CSV for the same bundle and data;
+// - `?precision=f16`: half precision where the device has f16 arithmetic (the CPU module; a
+//   WebGPU adapter with shader-f16), the engine line says which, and the labels equal
+//   `tessera rna annotate --precision` at that precision, probabilities within 1e-2 of f32's;
 // - bad files and bad models: a readable message on the page, never a crash, and the page works
 //   afterwards;
 // - no request leaves the site, and none but the page, the engine, the model and the sample.
@@ -80,9 +83,9 @@ function nativeForwardProbabilities(model) {
 }
 
 /** `tessera rna annotate` on `data`; the CSV text. */
-function nativeAnnotate(model, data, name) {
+function nativeAnnotate(model, data, name, precision = "f32") {
   const csv = join(out, `${name}.csv`);
-  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv], { stdio: "pipe" });
+  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv, "--precision", precision], { stdio: "pipe" });
   return readFileSync(csv, "utf8");
 }
 
@@ -344,6 +347,37 @@ describe("the pbmc3k sample", () => {
       t.diagnostic(`${backend}: ${(await page.textContent("#throughput")).trim()}`);
       const allowed = ["/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/engine.js", "/www/pkg/", model.url, sample.url];
       assertOnlySiteRequests(requests, server.url, allowed);
+      await page.close();
+    });
+  }
+});
+
+describe("half precision", () => {
+  for (const backend of ["cpu", "webgpu"]) {
+    test(`?precision=f16 on ${backend}: the engine says its precision, labels as the native CLI's`, async (t) => {
+      const opened = await openPage(t, backend, { model: bundle.url, precision: "f16" });
+      if (!opened) return;
+      const { page, logs } = opened;
+      const note = await page.textContent("#note");
+      // The CPU module always has f16 arithmetic; a WebGPU adapter only with shader-f16.
+      const f16 = /computing in f16/.test(note);
+      if (backend === "cpu") assert.ok(f16, note);
+      else assert.ok(f16 || /no shader-f16: computing in f32/.test(note), note);
+      assert.equal(await page.textContent("#backend"), (backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)") + (f16 ? ", f16" : ""));
+      t.diagnostic(`${backend}: ${note}`);
+      const state = await annotateFiles(page, files.csv);
+      assert.equal(state, "done", `${(await failure(page)).error}\n${logs.join("\n")}`);
+      const results = await pageResults(page);
+      const k = CLASS_NAMES.length;
+      table.rows.forEach((row, c) => {
+        const probabilities = results.probabilities.slice(c * k, (c + 1) * k);
+        assertClose(probabilities, nativeProbabilities.get(row.reference.id), f16 ? 1e-2 : TOLERANCE, `${row.id} probabilities vs f32`);
+      });
+      const native = parseAnnotations(nativeAnnotate(bundle.dir, files.csv, `native-fixture-cells-${f16 ? "f16" : "f32"}`, f16 ? "f16" : "f32"));
+      const shown = parseAnnotations((await downloadCsv(page)).text);
+      assert.deepEqual(shown.cells.map((c) => [c.id, c.type]), native.cells.map((c) => [c.id, c.type]));
+      shown.cells.forEach((cell, c) => assert.ok(Math.abs(cell.confidence - native.cells[c].confidence) <= 2e-3, `${cell.id}: ${cell.raw} vs native ${native.cells[c].raw}`));
+      assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
       await page.close();
     });
   }

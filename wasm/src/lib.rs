@@ -11,6 +11,7 @@ use burn::tensor::Device;
 use js_sys::{Float32Array, Promise};
 use tessera_core::bundle::Bundle;
 use tessera_core::models::encoder::EncoderModel;
+use tessera_core::precision::Precision;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -56,6 +57,7 @@ pub struct Runtime {
     device: Device,
     backend: String,
     note: String,
+    precision: Precision,
     /// The largest tensor one GPU buffer binding holds (WebGPU only), in bytes; the loaders
     /// refuse larger ones by name (a game agent's net is far below any limit).
     #[cfg_attr(not(any(feature = "rna", feature = "mammal")), allow(dead_code))]
@@ -69,16 +71,18 @@ pub fn has_webgpu() -> bool {
 }
 
 /// Picks the device: WebGPU when `preferGpu` and the browser gives an adapter, else the CPU.
+/// `precision` `"f16"` computes in half precision where the device has f16 arithmetic (WebGPU:
+/// an adapter with `shader-f16`); where it has not, the note says so and f32 is used.
 #[wasm_bindgen(js_name = initRuntime)]
-pub async fn init_runtime(prefer_gpu: bool) -> Result<Runtime, JsError> {
-    let cpu = |note: String| Runtime {
-        device: Device::flex(),
-        backend: "cpu".into(),
-        note,
-        max_tensor_bytes: None,
+pub async fn init_runtime(prefer_gpu: bool, precision: Option<String>) -> Result<Runtime, JsError> {
+    let asked: Precision = match precision.as_deref() {
+        None => Precision::F32,
+        Some(name) => name
+            .parse()
+            .map_err(|e| JsError::new(&format!("initRuntime: `precision`: {e}")))?,
     };
     if !prefer_gpu {
-        return Ok(cpu("CPU requested".into()));
+        return Runtime::new(Device::flex(), "cpu", "CPU requested".into(), None, asked);
     }
     #[cfg(feature = "webgpu")]
     {
@@ -95,18 +99,61 @@ pub async fn init_runtime(prefer_gpu: bool) -> Result<Runtime, JsError> {
                 let max = limits
                     .max_storage_buffer_binding_size
                     .min(limits.max_buffer_size);
-                Ok(Runtime {
-                    device,
-                    backend: "webgpu".into(),
-                    note: format!("WebGPU adapter (buffers up to {} MiB)", max / (1024 * 1024)),
-                    max_tensor_bytes: Some(max),
-                })
+                let note = format!("WebGPU adapter (buffers up to {} MiB)", max / (1024 * 1024));
+                Runtime::new(device, "webgpu", note, Some(max), asked)
             }
-            Err(error) => Ok(cpu(format!("WebGPU unavailable ({error}); using the CPU"))),
+            Err(error) => Runtime::new(
+                Device::flex(),
+                "cpu",
+                format!("WebGPU unavailable ({error}); using the CPU"),
+                None,
+                asked,
+            ),
         }
     }
     #[cfg(not(feature = "webgpu"))]
-    Ok(cpu("this module is CPU-only".into()))
+    Runtime::new(
+        Device::flex(),
+        "cpu",
+        "this module is CPU-only".into(),
+        None,
+        asked,
+    )
+}
+
+impl Runtime {
+    /// A runtime on `device`, computing in `asked` where the device can (else f32, said in
+    /// the note).
+    fn new(
+        mut device: Device,
+        backend: &str,
+        mut note: String,
+        max_tensor_bytes: Option<u64>,
+        asked: Precision,
+    ) -> Result<Self, JsError> {
+        let precision = if asked.supported_on(&device) {
+            asked.configure(&mut device).map_err(js_error)?;
+            asked
+        } else {
+            Precision::F32
+        };
+        match (asked, precision) {
+            (Precision::F16, Precision::F16) => note.push_str("; computing in f16"),
+            (Precision::F16, _) if backend == "webgpu" => note
+                .push_str("; f16 asked for, but the adapter has no shader-f16: computing in f32"),
+            (Precision::F16, _) => note.push_str(
+                "; f16 asked for, but this device has no f16 arithmetic: computing in f32",
+            ),
+            _ => {}
+        }
+        Ok(Self {
+            device,
+            backend: backend.into(),
+            note,
+            precision,
+            max_tensor_bytes,
+        })
+    }
 }
 
 #[wasm_bindgen]
@@ -121,6 +168,12 @@ impl Runtime {
     #[wasm_bindgen(getter)]
     pub fn note(&self) -> String {
         self.note.clone()
+    }
+
+    /// The precision models compute in: `"f32"` or `"f16"`.
+    #[wasm_bindgen(getter)]
+    pub fn precision(&self) -> String {
+        self.precision.name().into()
     }
 
     /// Bytes the device's allocator holds for tensors (WebGPU buffers; `undefined` on the
@@ -217,7 +270,10 @@ impl Encoder {
                 .map_err(js_error)?;
             // WebGPU allows only asynchronous reads.
             let data = hidden.into_data_async().await.map_err(js_error_debug)?;
-            let out = data.try_to_vec::<f32>().map_err(js_error_debug)?;
+            let out = data
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .map_err(js_error_debug)?;
             Ok(Float32Array::from(out.as_slice()).into())
         })
     }

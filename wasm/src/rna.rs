@@ -395,6 +395,7 @@ async fn run_batch(
             .into_data_async()
             .await
             .map_err(js_error_debug)?
+            .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(js_error_debug)?,
         None => Vec::new(),
@@ -404,6 +405,7 @@ async fn run_batch(
         .into_data_async()
         .await
         .map_err(js_error_debug)?
+        .convert::<f32>()
         .try_to_vec::<f32>()
         .map_err(js_error_debug)?;
     Ok((probabilities, embedding))

@@ -23,6 +23,10 @@ export interface Progress {
 
 export interface TesseraOptions {
   backend?: BackendChoice;
+  /** The precision models compute in (default `"f32"`). `"f16"` halves the weights' memory
+   * and, on a WebGPU adapter with `shader-f16`, the GPU's work; where the device has no f16
+   * arithmetic the engine computes in f32 and its `note` says so. */
+  precision?: "f32" | "f16";
   /** Which models the worker's module holds (one family per module keeps downloads small). */
   family?: "rna" | "mammal" | "game";
   /** URL of the folder holding tessera.js, worker.js and the wasm modules (default: this module's folder). */
@@ -293,8 +297,10 @@ export declare class Tessera {
   static create(options?: TesseraOptions): Promise<Tessera>;
   /** `"webgpu"` or `"cpu"`: what the models actually run on. */
   readonly backend: "webgpu" | "cpu";
-  /** Why that backend (e.g. "WebGPU unavailable …; using the CPU"). */
+  /** Why that backend (e.g. "WebGPU unavailable …; using the CPU"), and the precision. */
   readonly note: string;
+  /** The precision models compute in: what was asked for where the device has it, else f32. */
+  readonly precision: "f32" | "f16";
   /** Fetches a bundle archive (.tar) and loads it as an encoder. */
   loadEncoder(url: string | URL, onProgress?: (progress: Progress) => void): Promise<EncoderClient>;
   /** Loads a BMFM-RNA bundle (.tar) from a URL, or from a file the user picked. */

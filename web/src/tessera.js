@@ -256,6 +256,7 @@ export class Tessera {
     this.channel = channel;
     this.backend = info.backend;
     this.note = info.note;
+    this.precision = info.precision;
   }
 
   static async create(options = {}) {
@@ -264,7 +265,12 @@ export class Tessera {
     const channel = new Channel(worker);
     const info = await channel.call(
       "init",
-      { backend: options.backend ?? "auto", base: base.href, family: options.family ?? "rna" },
+      {
+        backend: options.backend ?? "auto",
+        base: base.href,
+        family: options.family ?? "rna",
+        precision: options.precision ?? "f32",
+      },
       options.onProgress,
     );
     return new Tessera(worker, channel, info);

@@ -29,7 +29,7 @@ function moduleName(family, gpu) {
 /** Families with a WebGPU module (the game's agent is small enough for the CPU alone). */
 const gpuFamilies = new Set(["rna", "mammal"]);
 
-async function init({ backend, base, family = "rna" }, progress) {
+async function init({ backend, base, family = "rna", precision = "f32" }, progress) {
   if (backend === "webgpu" && !gpuFamilies.has(family)) {
     throw new Error(`the ${family} module runs on the CPU only`);
   }
@@ -39,12 +39,12 @@ async function init({ backend, base, family = "rna" }, progress) {
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
   api = await import(new URL(`${name}.js`, base).href);
   await api.default({ module_or_path: new URL(`${name}_bg.wasm`, base) });
-  runtime = await api.initRuntime(wantGpu);
+  runtime = await api.initRuntime(wantGpu, precision);
   if (backend === "webgpu" && runtime.backend !== "webgpu") {
     throw new Error(`WebGPU was requested but is not available: ${runtime.note}`);
   }
   progress({ stage: `init ${name}`, loaded: 1, total: 1 });
-  return { backend: runtime.backend, note: runtime.note };
+  return { backend: runtime.backend, note: runtime.note, precision: runtime.precision };
 }
 
 /** Where downloaded bundles are kept between visits (the Cache API; cleared by `clearCache`). */

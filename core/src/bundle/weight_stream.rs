@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use burn::store::ModuleSnapshot;
-use burn::tensor::TensorData;
+use burn::tensor::{DType, TensorData};
 use safetensors::Dtype;
 
 use super::decode::{TensorDecoder, tensor_error};
@@ -14,7 +14,7 @@ use super::dtype::Q8_SCALE_SUFFIX;
 use super::keymap::Renamer;
 use super::safetensors::TensorEntry;
 use super::weights::{
-    Source, apply, check_q8, check_size, finish, holder, linear_weights, scale_values,
+    Source, apply, check_q8, check_size, finish, float_dtype, holder, linear_weights, scale_values,
 };
 use super::{BundleError, KeyMap, LoadReport};
 
@@ -31,6 +31,8 @@ pub struct WeightStream {
     holders: BTreeSet<String>,
     /// The Linear weights among them, decoded straight into burn's transposed layout.
     linear: BTreeSet<String>,
+    /// The float dtype the module's device computes in.
+    float: DType,
     max_tensor_bytes: Option<u64>,
     current: Current,
     /// q8 scales that came before their weights, by weight name.
@@ -59,7 +61,8 @@ enum Current {
 pub struct DecodedTensor {
     /// The parameter path it goes to.
     pub target: String,
-    /// Its values, in the parameter's layout.
+    /// Its values as f32, in the parameter's layout (converted to the device's float dtype
+    /// when applied).
     pub data: TensorData,
     entry: TensorEntry,
     transposed: bool,
@@ -85,6 +88,7 @@ impl WeightStream {
             parameters,
             holders,
             linear: linear_weights(module),
+            float: float_dtype(module),
             max_tensor_bytes: None,
             current: Current::None,
             scales: HashMap::new(),
@@ -222,7 +226,7 @@ impl WeightStream {
             entry,
             transposed,
         } = tensor;
-        let source = Source::decoded(self.file.clone(), entry, data, transposed);
+        let source = Source::decoded(self.file.clone(), entry, data, transposed, self.float);
         let tensor = source.tensor(target.clone(), None, false);
         let result = apply(
             module,

@@ -192,6 +192,8 @@ pub(super) struct Source {
     file: Arc<str>,
     entry: TensorEntry,
     values: Values,
+    /// The dtype float tensors go into the module as: the one its device computes in.
+    float: DType,
 }
 
 #[derive(Clone)]
@@ -214,11 +216,13 @@ impl Source {
         entry: TensorEntry,
         data: SharedBytes,
         scales: Option<Arc<[f32]>>,
+        float: DType,
     ) -> Self {
         Self {
             file,
             entry,
             values: Values::Stored { data, scales },
+            float,
         }
     }
 
@@ -228,6 +232,7 @@ impl Source {
         entry: TensorEntry,
         data: TensorData,
         transposed: bool,
+        float: DType,
     ) -> Self {
         Self {
             file,
@@ -236,6 +241,7 @@ impl Source {
                 data: Arc::new(Mutex::new(Some(data))),
                 transposed,
             },
+            float,
         }
     }
 
@@ -252,7 +258,10 @@ impl Source {
             shape.reverse();
         }
         // Checked when the source was made; an unloadable dtype never gets here.
-        let dtype = load_dtype(&self.file, &self.entry).unwrap_or(DType::F32);
+        let dtype = match load_dtype(&self.file, &self.entry) {
+            Ok(DType::F32) | Err(_) => self.float,
+            Ok(other) => other,
+        };
         let source = self.clone();
         bridge::deferred(name, dtype, shape.into(), param_id, move || {
             source
@@ -261,7 +270,17 @@ impl Source {
         })
     }
 
+    /// The values in the dtype the module takes them (f32 decoded, then the device's float).
     fn values(&self, transposed: bool) -> Result<TensorData, BundleError> {
+        let data = self.decoded_values(transposed)?;
+        Ok(if data.dtype() == DType::F32 && self.float != DType::F32 {
+            data.convert_dtype(self.float)
+        } else {
+            data
+        })
+    }
+
+    fn decoded_values(&self, transposed: bool) -> Result<TensorData, BundleError> {
         let (file, name) = (&*self.file, &self.entry.name);
         match &self.values {
             Values::Stored { data, scales } => {
@@ -292,6 +311,22 @@ impl Source {
 /// weight, which PyTorch stores `[out, in]` and burn `[in, out]`.
 fn is_linear_weight(module_type: Option<&str>, name: &str, rank: usize) -> bool {
     module_type == Some("Struct:Linear") && name.rsplit('.').next() == Some("weight") && rank == 2
+}
+
+/// The float dtype `module`'s device computes in (f16 on a device set to it; see
+/// [`crate::precision`]), read without touching any parameter's values.
+pub(super) fn float_dtype<M: ModuleSnapshot>(module: &M) -> DType {
+    struct First(Option<DType>);
+    impl ModuleVisitor for First {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0.is_none() {
+                self.0 = Some(param.lazy_device().settings().float_dtype.into());
+            }
+        }
+    }
+    let mut first = First(None);
+    module.visit(&mut first);
+    first.0.unwrap_or(DType::F32)
 }
 
 /// The paths of `module`'s Linear weights (see [`is_linear_weight`]), found without touching
@@ -357,7 +392,7 @@ impl ModuleAdapter for LoadAdapter {
                 move || Err(PackError::ValidationError(message.clone())),
             );
         }
-        if linear_weight && tensor.dtype == DType::F32 {
+        if linear_weight && tensor.dtype.is_float() {
             source.tensor(tensor.name.clone(), tensor.param_id, true)
         } else {
             PyTorchToBurnAdapter.adapt(tensor, ctx)
@@ -387,6 +422,7 @@ pub(super) fn load<M: ModuleSnapshot>(
     let renamer = key_map.compile()?;
     let entries = parse_header(file, bytes, bytes.len())?;
     let file: Arc<str> = file.into();
+    let float = float_dtype(module);
     let mut sources = HashMap::new();
     for (entry, scale) in pair_scales(&file, entries)? {
         let scales = match &scale {
@@ -398,7 +434,7 @@ pub(super) fn load<M: ModuleSnapshot>(
         };
         let data = window(&file, bytes, &entry)?;
         load_dtype(&file, &entry)?;
-        let source = Source::stored(file.clone(), entry, data, scales);
+        let source = Source::stored(file.clone(), entry, data, scales, float);
         sources.insert(renamer.apply(&source.entry.name), source);
     }
     let tensors = sources

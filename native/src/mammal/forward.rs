@@ -10,6 +10,7 @@ use safetensors::Dtype;
 use serde_json::json;
 use tessera_core::models::mammal::MammalModel;
 use tessera_core::models::mammal::cases::{CaseTensor, read_cases};
+use tessera_core::precision::Precision;
 
 use crate::backend::Backend;
 use crate::bundle_io::{self, NamedTensor};
@@ -26,10 +27,13 @@ pub struct ForwardArgs {
     pub out: PathBuf,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// The precision the model computes in: f32, or f16 on a backend with f16 arithmetic.
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
 }
 
 pub fn run(args: ForwardArgs) -> Result<()> {
-    let device = args.backend.device()?;
+    let device = args.backend.device_in(args.precision)?;
     let model = MammalModel::from_bundle(&bundle_io::read_for(&args.model, args.backend)?, &device)
         .with_context(|| format!("model {}", args.model.display()))?;
     let file = args.cases.display().to_string();

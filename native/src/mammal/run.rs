@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use tessera_core::models::mammal::MammalModel;
 use tessera_core::models::mammal::finetune::{BundleTask, MammalInfo, Readout as TaskReadout};
 use tessera_core::models::mammal::task::{Answer, Task, answer};
+use tessera_core::precision::Precision;
 use tessera_core::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
 
 use super::tokenize;
@@ -62,10 +63,13 @@ pub struct RunArgs {
     pub show_tokens: bool,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// The precision the model computes in: f32, or f16 on a backend with f16 arithmetic.
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let device = args.backend.device()?;
+    let device = args.backend.device_in(args.precision)?;
     let bundle = bundle_io::read_for(&args.model, args.backend)?;
     let model = MammalModel::from_bundle(&bundle, &device)
         .with_context(|| format!("model {}", args.model.display()))?;

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax, csv_field};
 use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
+use tessera_core::precision::Precision;
 
 use super::data::read_counts;
 use crate::backend::Backend;
@@ -30,6 +31,9 @@ pub struct CellsArgs {
     pub batch_size: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    /// The precision the model computes in: f32, or f16 on a backend with f16 arithmetic.
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
     /// How a cell's hidden states become its embedding, instead of the bundle's: first_token,
     /// pooling_layer, mean_pooling, a position, or a comma-separated list (concatenated).
     #[arg(long)]
@@ -39,7 +43,7 @@ pub struct CellsArgs {
 impl CellsArgs {
     /// Every cell through the model.
     pub fn run(&self) -> Result<(CountMatrix, CellResults)> {
-        let device = self.backend.device()?;
+        let device = self.backend.device_in(self.precision)?;
         self.run_with(&self.load(&device)?, &device)
     }
 
@@ -67,7 +71,7 @@ impl CellsArgs {
 
 /// `tessera rna annotate`: the CSV of predicted types, and optionally the embeddings.
 pub fn annotate(cells: CellsArgs, out: &Path, embedding: Option<&Path>) -> Result<()> {
-    let device = cells.backend.device()?;
+    let device = cells.backend.device_in(cells.precision)?;
     let pipeline = cells.load(&device)?;
     if pipeline.model.config.labels().is_empty() {
         bail!(

@@ -173,6 +173,7 @@ fn forward(model: PathBuf, cases: PathBuf, out: PathBuf, backend: Backend) -> Re
         for (name, tensor, shape) in rna.named_outputs(&outputs) {
             let values = tensor
                 .into_data()
+                .convert::<f32>()
                 .try_to_vec::<f32>()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -48,6 +48,19 @@ pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// Every tensor of a safetensors file: name, dtype and bytes, sorted by name.
+pub fn tensors(file: &Path) -> Vec<(String, safetensors::Dtype, Vec<u8>)> {
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.dtype(), view.data().to_vec()))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// The pbmc3k sample's eight cell types (the shipped annotation model's classes).
 pub const PBMC3K_TYPES: [&str; 8] = [
     "B",
