@@ -30,6 +30,13 @@ ensure_test_packages() {
   fi
   # playwright-core drives the system Chromium; it never downloads a browser.
   (cd tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  # anndata (with h5py) from the Python registry reads back every .h5ad the tests write.
+  if ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
+  fi
+  [ -x target/pyenv/bin/python ] || python3 -m venv target/pyenv
+  target/pyenv/bin/python -c "import anndata" 2>/dev/null || target/pyenv/bin/pip install -q anndata h5py
 }
 
 case "${1:-}" in
@@ -50,6 +57,8 @@ case "${1:-}" in
     scripts/build-wasm.sh all
     echo "wasm built at $((SECONDS - start)) s"
     (cd tests && TESSERA_REQUIRE_WEBGPU=1 npm test)
+    # Every .h5ad written above (the shipped sample included) opens in current anndata.
+    target/pyenv/bin/python scripts/check-h5ad.py www/samples tests/out target/tmp
     echo "all tests done in $((SECONDS - start)) s"
     ;;
   *)

@@ -185,7 +185,8 @@ async function annotate(files, label) {
     const info = annotator.info;
     ui.dataset.innerHTML = `<strong>${escape(dataset.name)}</strong> (${dataset.format}): ` +
       `${number(dataset.cells)} cells × ${number(dataset.genes)} genes; ` +
-      `<span id="matched">${number(dataset.genesMatched)}</span> of them are in the model's vocabulary.` +
+      `<span id="matched">${number(dataset.genesMatched)}</span> of them are in the model's vocabulary` +
+      (dataset.geneSource && dataset.geneSource !== "var_names" ? ` (matched by <span id="gene-source">${escape(dataset.geneSource)}</span>)` : "") + "." +
       (dataset.note ? ` <em>${escape(dataset.note)}</em>` : "");
     ui.dataset.hidden = false;
 

@@ -39,6 +39,7 @@ fn expected(genes: &[&str]) -> CountMatrix {
         indices: vec![],
         values: vec![],
         annotations: Default::default(),
+        gene_columns: Default::default(),
     };
     for row in DENSE {
         for (j, v) in row.into_iter().enumerate() {

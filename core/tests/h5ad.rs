@@ -250,6 +250,7 @@ mod written {
             indices: vec![1, 3, 0],
             values: vec![2.0, 5.0, 1.0],
             annotations: BTreeMap::new(),
+            gene_columns: BTreeMap::new(),
         };
         counts.annotations.insert(
             "cell_type".into(),

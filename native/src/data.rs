@@ -15,6 +15,9 @@ pub enum DataCommand {
     Info {
         /// .h5ad, a 10x folder (or its matrix.mtx[.gz]), or .csv/.tsv.
         data: PathBuf,
+        /// An .h5ad layer to read instead of X (`raw` for raw/X).
+        #[arg(long)]
+        layer: Option<String>,
     },
     /// Write the cells whose annotation matches (`--where split=test`) as a new .h5ad.
     Subset {
@@ -30,9 +33,9 @@ pub enum DataCommand {
 
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
-        DataCommand::Info { data } => {
+        DataCommand::Info { data, layer } => {
             let file = data.display().to_string();
-            let matrix = read_counts(&data, None)?;
+            let matrix = read_counts(&data, layer.as_deref())?;
             let total: f64 = matrix.values.iter().map(|&v| v as f64).sum();
             println!(
                 "{file}: {} cells × {} genes, {} nonzero entries, {total:.0} counts",

@@ -508,3 +508,87 @@ fn mlm_can_mask_genes_too() {
         "{err}"
     );
 }
+
+/// A CELLxGENE-style file (Ensembl ids as the gene index, symbols in `var['feature_name']`)
+/// annotates as the same cells with symbols as the index, and says which names matched.
+#[test]
+fn genes_are_matched_by_a_symbol_column_when_the_index_holds_ids() {
+    use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+    use tessera_core::data::write_h5ad;
+
+    let dir = scratch("rna-gene-symbols");
+    let plain = dir.join("b-cells.h5ad");
+    ok(&[
+        "data",
+        "subset",
+        "--data",
+        p(&repo().join("www/samples/pbmc3k-test.h5ad")),
+        "--where",
+        "cell_type=B",
+        "--out",
+        p(&plain),
+    ]);
+    let mut cells = read_h5ad(
+        "b-cells.h5ad",
+        std::fs::read(&plain).unwrap(),
+        &MatrixSource::X,
+    )
+    .unwrap();
+    let ids: Vec<String> = (0..cells.n_genes())
+        .map(|i| format!("ENSG{i:011}"))
+        .collect();
+    let symbols = std::mem::replace(&mut cells.genes, ids);
+    cells.gene_columns.insert("feature_name".into(), symbols);
+    let cxg = dir.join("cxg.h5ad");
+    std::fs::write(&cxg, write_h5ad("cxg.h5ad", &cells).unwrap()).unwrap();
+
+    let model = repo().join("www/models/rna-pbmc3k.tar");
+    let annotate = |data: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "rna",
+            "annotate",
+            "--model",
+            p(&model),
+            "--data",
+            p(data),
+            "--out",
+            p(out),
+        ];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    let run = annotate(&cxg, &dir.join("cxg.csv"), &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "2048 of the model's 2048 genes found among its 16579 (matched by var['feature_name'])"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        annotate(&plain, &dir.join("plain.csv"), &[])
+            .status
+            .success()
+    );
+    let csv = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    assert_eq!(csv("cxg.csv"), csv("plain.csv"));
+
+    let error = fails(&[
+        "rna",
+        "annotate",
+        "--model",
+        p(&model),
+        "--data",
+        p(&cxg),
+        "--out",
+        p(&dir.join("x.csv")),
+        "--gene-symbols",
+        "gene_symbol",
+    ]);
+    assert!(
+        error.contains("`var['gene_symbol']`: no such gene column (available: feature_name)"),
+        "{error}"
+    );
+    assert!(!dir.join("x.csv").exists());
+}

@@ -466,6 +466,13 @@ impl RnaDataset {
         self.state.borrow().panel.len()
     }
 
+    /// Which names of the data's genes matched: `var_names` (the index) or `var['COLUMN']`
+    /// (a symbol column such as CELLxGENE's `feature_name`, used where it matches more).
+    #[wasm_bindgen(getter, js_name = geneSource)]
+    pub fn gene_source(&self) -> String {
+        self.state.borrow().panel.source.clone()
+    }
+
     /// Cells annotated so far.
     #[wasm_bindgen(getter)]
     pub fn done(&self) -> usize {

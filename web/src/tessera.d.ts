@@ -146,6 +146,9 @@ export declare class RnaDatasetClient {
   readonly genes: number;
   /** Genes of the data that are in the model's vocabulary. */
   readonly genesMatched: number;
+  /** Which names of the genes matched: `"var_names"` (the index) or `"var['COLUMN']"`, a symbol
+   * column (CELLxGENE's `feature_name`, …) used where it matches more genes than the index. */
+  readonly geneSource: string;
   /** How the data was read, when worth saying (e.g. a CSV read as genes × cells). */
   readonly note: string | null;
   /** Annotates every cell; progress (`stage: "annotate"`) after each batch; `signal` cancels. */

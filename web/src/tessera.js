@@ -78,6 +78,7 @@ export class RnaDatasetClient {
     this.cells = summary.cells;
     this.genes = summary.genes;
     this.genesMatched = summary.genesMatched;
+    this.geneSource = summary.geneSource;
     this.note = summary.note;
   }
 

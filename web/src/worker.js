@@ -259,6 +259,7 @@ function summary(data) {
     cells: data.cells,
     genes: data.genes,
     genesMatched: data.genesMatched,
+    geneSource: data.geneSource,
     note: data.note ?? null,
   };
 }

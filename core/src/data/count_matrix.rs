@@ -27,6 +27,9 @@ pub struct CountMatrix {
     pub values: Vec<f32>,
     /// Categorical cell annotations (`obs` columns): column → one label per cell.
     pub annotations: BTreeMap<String, Vec<String>>,
+    /// Other names of the genes (text columns of an `.h5ad`'s `var`, such as CELLxGENE's
+    /// `feature_name` symbols beside Ensembl ids in the index): column → one name per gene.
+    pub gene_columns: BTreeMap<String, Vec<String>>,
 }
 
 impl CountMatrix {
@@ -83,6 +86,14 @@ impl CountMatrix {
                 ));
             }
         }
+        for (column, names) in &self.gene_columns {
+            if names.len() != self.genes.len() {
+                return Err(field(
+                    column,
+                    format!("{} names for {} genes", names.len(), self.genes.len()),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -117,6 +128,7 @@ impl CountMatrix {
                 .iter()
                 .map(|(k, v)| (k.clone(), rows.iter().map(|&r| v[r].clone()).collect()))
                 .collect(),
+            gene_columns: self.gene_columns.clone(),
         };
         out.indptr.push(0);
         for &r in rows {
@@ -154,22 +166,43 @@ impl CountMatrix {
         row
     }
 
+    /// A column of other gene names, or an error naming it and the columns there are.
+    pub fn gene_column(&self, file: &str, column: &str) -> Result<&[String], DataError> {
+        named(
+            &self.gene_columns,
+            file,
+            &format!("var['{column}']"),
+            column,
+            "gene column",
+        )
+    }
+
     /// An annotation column, or an error naming it and the columns there are.
     pub fn annotation(&self, file: &str, column: &str) -> Result<&[String], DataError> {
-        self.annotations
-            .get(column)
-            .map(Vec::as_slice)
-            .ok_or_else(|| DataError::Field {
-                file: file.into(),
-                field: column.into(),
-                message: format!(
-                    "no such cell annotation (available: {})",
-                    self.annotations
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
+        named(&self.annotations, file, column, column, "cell annotation")
     }
+}
+
+/// `columns[column]`, or an error at `field` naming the `what` asked for and those there are.
+fn named<'a>(
+    columns: &'a BTreeMap<String, Vec<String>>,
+    file: &str,
+    field: &str,
+    column: &str,
+    what: &str,
+) -> Result<&'a [String], DataError> {
+    columns
+        .get(column)
+        .map(Vec::as_slice)
+        .ok_or_else(|| DataError::Field {
+            file: file.into(),
+            field: field.into(),
+            message: format!(
+                "no such {what} (available: {})",
+                match columns.len() {
+                    0 => "none".to_string(),
+                    _ => columns.keys().cloned().collect::<Vec<_>>().join(", "),
+                }
+            ),
+        })
 }

@@ -227,6 +227,7 @@ pub fn read_csv(
         indices,
         values,
         annotations: Default::default(),
+        gene_columns: Default::default(),
     };
     counts.validate(file)?;
     Ok(counts)

@@ -1,10 +1,11 @@
 //! AnnData `.h5ad` files, read from bytes with a pure-Rust HDF5 reader (hdf5-pure, which also
 //! builds for wasm): `X`, a layer or `raw/X`, stored as CSR, CSC or dense; `var`/`obs` indexes;
-//! categorical and string `obs` columns as cell annotations.
+//! categorical (text or numeric categories, current or anndata ≤ 0.7 layout) and string `obs`
+//! columns as cell annotations. The anndata ≤ 0.6 layout (`obs` a table) is refused by name.
 
 use std::collections::{BTreeMap, HashMap};
 
-use hdf5_pure::{AttrValue, Dataset, File, Group};
+use hdf5_pure::{AttrValue, DType as H5Type, Dataset, File, Group};
 
 use super::{CountMatrix, DataError};
 
@@ -113,46 +114,104 @@ impl Reader<'_> {
         self.strings(&format!("{frame}/{name}"))
     }
 
-    /// Categorical and string columns of `obs`.
-    fn annotations(&self, n_cells: usize) -> Result<BTreeMap<String, Vec<String>>, DataError> {
-        let group = self.group("obs")?;
-        let attrs = self.attrs(&group, "obs")?;
+    /// A dataset of labels as text: strings as they are, numbers (integer or float categories,
+    /// which anndata writes for numeric categoricals) formatted.
+    fn labels(&self, path: &str) -> Result<Vec<String>, DataError> {
+        let dataset = self.dataset(path)?;
+        let fail = |e: hdf5_pure::Error| self.field(path, e);
+        match dataset.dtype().map_err(fail)? {
+            H5Type::F32 | H5Type::F64 => Ok(dataset
+                .read_f64()
+                .map_err(fail)?
+                .iter()
+                .map(ToString::to_string)
+                .collect()),
+            H5Type::I8
+            | H5Type::I16
+            | H5Type::I32
+            | H5Type::I64
+            | H5Type::U8
+            | H5Type::U16
+            | H5Type::U32
+            | H5Type::U64 => Ok(dataset
+                .read_i64()
+                .map_err(fail)?
+                .iter()
+                .map(ToString::to_string)
+                .collect()),
+            _ => dataset.read_string().map_err(fail),
+        }
+    }
+
+    /// `codes` mapped to `categories` (code −1: missing, an empty label).
+    fn decode(
+        &self,
+        path: &str,
+        codes: Vec<i64>,
+        categories: &[String],
+    ) -> Result<Vec<String>, DataError> {
+        codes
+            .into_iter()
+            .map(|code| match code {
+                -1 => Ok(String::new()),
+                c if c >= 0 && (c as usize) < categories.len() => {
+                    Ok(categories[c as usize].clone())
+                }
+                c => Err(self.field(
+                    path,
+                    format!("code {c} but only {} categories", categories.len()),
+                )),
+            })
+            .collect()
+    }
+
+    /// Where anndata 0.7 and older kept a categorical column's categories, when the column
+    /// itself is a dataset of codes: `<frame>/__categories/<column>` or `uns/<column>_categories`.
+    fn old_style_categories(&self, frame: &str, column: &str) -> Option<(String, Vec<String>)> {
+        [
+            format!("{frame}/__categories/{column}"),
+            format!("uns/{column}_categories"),
+        ]
+        .into_iter()
+        .find_map(|path| {
+            let labels = self.root.dataset(&path).ok().and(self.labels(&path).ok())?;
+            Some((path, labels))
+        })
+    }
+
+    /// Categorical and string columns of a dataframe (`obs`, `var`) with `n` rows; numeric
+    /// columns are left out.
+    fn text_columns(
+        &self,
+        frame: &str,
+        n: usize,
+    ) -> Result<BTreeMap<String, Vec<String>>, DataError> {
+        let group = self.group(frame)?;
+        let attrs = self.attrs(&group, frame)?;
         let columns = attrs
             .get("column-order")
             .and_then(strings_of)
             .unwrap_or_default();
         let mut annotations = BTreeMap::new();
         for column in columns {
-            let path = format!("obs/{column}");
+            let path = format!("{frame}/{column}");
             let labels = if let Ok(sub) = self.root.group(&path) {
                 if self.encoding(&sub, &path)? != "categorical" {
                     continue;
                 }
-                let categories = self.strings(&format!("{path}/categories"))?;
-                self.i64s(&format!("{path}/codes"))?
-                    .into_iter()
-                    .map(|code| match code {
-                        -1 => Ok(String::new()),
-                        c if c >= 0 && (c as usize) < categories.len() => {
-                            Ok(categories[c as usize].clone())
-                        }
-                        c => Err(self.field(
-                            &path,
-                            format!("code {c} but only {} categories", categories.len()),
-                        )),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
+                let categories = self.labels(&format!("{path}/categories"))?;
+                let codes = self.i64s(&format!("{path}/codes"))?;
+                self.decode(&path, codes, &categories)?
+            } else if let Ok(strings) = self.strings(&path) {
+                strings
+            } else if let Some((from, categories)) = self.old_style_categories(frame, &column) {
+                let codes = self.i64s(&path)?;
+                self.decode(&from, codes, &categories)?
             } else {
-                match self.strings(&path) {
-                    Ok(strings) => strings,
-                    Err(_) => continue, // numeric columns are not annotations
-                }
+                continue;
             };
-            if labels.len() != n_cells {
-                return Err(self.field(
-                    &path,
-                    format!("{} values for {n_cells} cells", labels.len()),
-                ));
+            if labels.len() != n {
+                return Err(self.field(&path, format!("{} values for {n} rows", labels.len())));
             }
             annotations.insert(column, labels);
         }
@@ -265,6 +324,14 @@ pub fn read_h5ad(
     let hdf5 =
         File::from_bytes(bytes).map_err(|e| format(format!("not a readable HDF5 file ({e})")))?;
     let root = hdf5.group("/").map_err(|e| format(e.to_string()))?;
+    if root.group("obs").is_err() && root.dataset("obs").is_ok() {
+        return Err(format(
+            "`obs` is a table dataset, not a group: the layout anndata 0.6 and older wrote. \
+             Open it with a current anndata and save it again (`anndata.read_h5ad(old)\
+             .write_h5ad(new)`), then read the new file"
+                .into(),
+        ));
+    }
     let reader = Reader { file, root };
     let (matrix, var) = match source {
         MatrixSource::X => ("X".to_string(), "var"),
@@ -285,7 +352,8 @@ pub fn read_h5ad(
         ));
     }
     let counts = CountMatrix {
-        annotations: reader.annotations(rows)?,
+        annotations: reader.text_columns("obs", rows)?,
+        gene_columns: reader.text_columns(var, cols)?,
         cell_ids,
         genes,
         indptr,

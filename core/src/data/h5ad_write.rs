@@ -1,5 +1,8 @@
 //! Writing a [`CountMatrix`] as an AnnData `.h5ad` (CSR `X`, `obs` with categorical annotation
-//! columns, `var` names), compressed — what `anndata.read_h5ad` and our reader both accept.
+//! columns, `var` names and their other name columns), compressed — what `anndata.read_h5ad`
+//! and our reader both accept.
+
+use std::collections::BTreeMap;
 
 use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
 
@@ -9,9 +12,12 @@ fn text(s: &str) -> AttrValue {
     AttrValue::String(s.into())
 }
 
-/// Chunked deflate for a 1-D dataset of `n` values (hdf5 needs chunks ≥ 1).
+/// Chunked deflate for a 1-D dataset of `n` values (hdf5 needs chunks ≥ 1). Chunks stay under
+/// 65,536 values: hdf5-pure stores a chunk dimension of 65,536 or more in 4 bytes, and HDF5 2.0
+/// (h5py ≥ 3.15, current anndata) refuses any width but the minimal one (3 bytes there), so such
+/// a file would not open; below 65,536 the 2 bytes it writes are the minimal width.
 fn chunk(n: usize) -> u64 {
-    (n.clamp(1, 1 << 16)) as u64
+    (n.clamp(1, 1 << 15)) as u64
 }
 
 /// The matrix as `.h5ad` bytes; `file` names the destination in errors.
@@ -52,9 +58,23 @@ pub fn write_h5ad(file: &str, matrix: &CountMatrix) -> Result<Vec<u8>, DataError
     builder.add_group(x.finish());
 
     let mut obs = frame(&mut builder, "obs", &matrix.cell_ids);
-    let columns: Vec<String> = matrix.annotations.keys().cloned().collect();
-    obs.set_attr("column-order", AttrValue::StringArray(columns));
-    for (column, values) in &matrix.annotations {
+    categorical_columns(&mut obs, &matrix.annotations);
+    builder.add_group(obs.finish());
+    let mut var = frame(&mut builder, "var", &matrix.genes);
+    categorical_columns(&mut var, &matrix.gene_columns);
+    builder.add_group(var.finish());
+
+    builder.finish().map_err(|e| DataError::Format {
+        file: file.into(),
+        message: format!("cannot encode the HDF5 file: {e}"),
+    })
+}
+
+/// `columns` as categorical columns of a dataframe group, listed in its `column-order`.
+fn categorical_columns(frame: &mut GroupBuilder, columns: &BTreeMap<String, Vec<String>>) {
+    let order: Vec<String> = columns.keys().cloned().collect();
+    frame.set_attr("column-order", AttrValue::StringArray(order));
+    for (column, values) in columns {
         let mut categories: Vec<&str> = values.iter().map(String::as_str).collect();
         categories.sort();
         categories.dedup();
@@ -66,7 +86,7 @@ pub fn write_h5ad(file: &str, matrix: &CountMatrix) -> Result<Vec<u8>, DataError
                     .map_or(-1, |i| i as i32)
             })
             .collect();
-        let mut group = obs.create_group(column);
+        let mut group = frame.create_group(column);
         group.set_attr("encoding-type", text("categorical"));
         group.set_attr("encoding-version", text("0.2.0"));
         group.set_attr("ordered", AttrValue::U8(0));
@@ -74,17 +94,8 @@ pub fn write_h5ad(file: &str, matrix: &CountMatrix) -> Result<Vec<u8>, DataError
             .create_dataset("categories")
             .with_vlen_strings(&categories);
         group.create_dataset("codes").with_i32_data(&codes);
-        obs.add_group(group.finish());
+        frame.add_group(group.finish());
     }
-    builder.add_group(obs.finish());
-    let mut var = frame(&mut builder, "var", &matrix.genes);
-    var.set_attr("column-order", AttrValue::StringArray(Vec::new()));
-    builder.add_group(var.finish());
-
-    builder.finish().map_err(|e| DataError::Format {
-        file: file.into(),
-        message: format!("cannot encode the HDF5 file: {e}"),
-    })
 }
 
 /// An AnnData dataframe group whose `_index` holds `index`.

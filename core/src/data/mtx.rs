@@ -367,6 +367,7 @@ pub fn read_10x(files: TenXFiles) -> Result<CountMatrix, DataError> {
         indices,
         values,
         annotations: Default::default(),
+        gene_columns: Default::default(),
     };
     counts.validate(file)?;
     Ok(counts)

@@ -79,6 +79,14 @@ impl GeneVocab {
         self.ids.is_empty()
     }
 
+    /// The genes among the tokens (all but the special ones).
+    pub fn gene_count(&self) -> usize {
+        self.ids
+            .values()
+            .filter(|&&id| !self.is_special(id))
+            .count()
+    }
+
     pub fn pad_id(&self) -> u32 {
         self.pad
     }

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax, csv_field};
+use tessera_core::models::bmfm_rna::panel::GeneNames;
 use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
 use tessera_core::precision::Precision;
 
@@ -34,6 +35,10 @@ pub struct CellsArgs {
     /// The precision the model computes in: f32, or f16 on a backend with f16 arithmetic.
     #[arg(long, default_value = "f32")]
     pub precision: Precision,
+    /// The gene table (`var`) column whose names to match against the model's genes, instead
+    /// of the index or a known symbol column it finds (`feature_name`, `gene_symbols`, …).
+    #[arg(long)]
+    pub gene_symbols: Option<String>,
     /// How a cell's hidden states become its embedding, instead of the bundle's: first_token,
     /// pooling_layer, mean_pooling, a position, or a comma-separated list (concatenated).
     #[arg(long)]
@@ -64,7 +69,19 @@ impl CellsArgs {
         let file = self.data.display().to_string();
         let matrix = read_counts(&self.data, self.layer.as_deref())?;
         let rows: Vec<usize> = (0..matrix.n_cells()).collect();
-        let results = run(pipeline, &file, &matrix, &rows, self.batch_size, device)?;
+        let names = match &self.gene_symbols {
+            Some(column) => GeneNames::Column(column.clone()),
+            None => GeneNames::Auto,
+        };
+        let results = run(
+            pipeline,
+            &file,
+            &matrix,
+            &names,
+            &rows,
+            self.batch_size,
+            device,
+        )?;
         Ok((matrix, results))
     }
 }
@@ -130,16 +147,25 @@ pub fn load(model: &Path, backend: Backend, device: &Device) -> Result<RnaPipeli
         .with_context(|| format!("model {}", model.display()))
 }
 
-/// Runs `rows` of `matrix` through the pipeline, `batch_size` cells at a time, with a progress bar.
+/// Runs `rows` of `matrix` through the pipeline, `batch_size` cells at a time, with a progress
+/// bar, after saying how many of the data's genes the model knows (and by which names).
 pub fn run(
     pipeline: &RnaPipeline,
     file: &str,
     matrix: &CountMatrix,
+    names: &GeneNames,
     rows: &[usize],
     batch_size: usize,
     device: &Device,
 ) -> Result<CellResults> {
-    let panel = pipeline.panel(file, matrix)?;
+    let panel = pipeline.panel_by(file, matrix, names)?;
+    eprintln!(
+        "{file}: {} of the model's {} genes found among its {} (matched by {})",
+        panel.len(),
+        pipeline.gene_count(),
+        matrix.n_genes(),
+        panel.source
+    );
     let progress = ProgressBar::new(rows.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} cells {per_sec} eta {eta}")
             .expect("valid template"),

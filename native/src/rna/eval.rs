@@ -78,7 +78,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         pipeline.set_pooling(pooling.clone())?;
     }
     let all: Vec<usize> = (0..matrix.n_cells()).collect();
-    let results = annotate::run(&pipeline, &file, &matrix, &all, args.batch_size, &device)?;
+    let names = Default::default();
+    let results = annotate::run(
+        &pipeline,
+        &file,
+        &matrix,
+        &names,
+        &all,
+        args.batch_size,
+        &device,
+    )?;
     let truth: Vec<usize> = labels.iter().map(|l| class_of(l)).collect();
     let embedding = evaluate(
         &results.embeddings,

@@ -303,7 +303,15 @@ fn probe(
         Pooling::Position(k) => k,
         other => bail!("a probe head reads one position; this model pools with {other:?}"),
     };
-    let results = super::annotate::run(&pipeline, file, matrix, rows, args.batch_size, device)?;
+    let results = super::annotate::run(
+        &pipeline,
+        file,
+        matrix,
+        &Default::default(),
+        rows,
+        args.batch_size,
+        device,
+    )?;
     let types = matrix.annotation(file, &args.label)?;
     let y: Vec<usize> = rows
         .iter()

@@ -1,12 +1,39 @@
 //! The genes a model can read from a data set: the matrix columns whose symbols are in the
-//! model's vocabulary (case-sensitive), in column order — the reference's `limit_genes`.
+//! model's vocabulary (case-sensitive), in column order — the reference's `limit_genes` — read
+//! from the gene index or from a column of other names (CELLxGENE's `feature_name`).
 
 use crate::data::{CountMatrix, DataError};
 use crate::tokenize::rna::GeneVocab;
 
+/// `var` columns that hold gene symbols in files other tools write, tried (in this order) when
+/// the index matches fewer genes than one of them: CELLxGENE's `feature_name`, scanpy's
+/// `gene_symbols` / `gene_ids` conventions and the common spellings.
+pub const SYMBOL_COLUMNS: [&str; 8] = [
+    "feature_name",
+    "gene_symbols",
+    "gene_symbol",
+    "gene_name",
+    "gene_names",
+    "symbol",
+    "symbols",
+    "gene",
+];
+
+/// Which names of a data set's genes are matched against the vocabulary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum GeneNames {
+    /// The index, or the [`SYMBOL_COLUMNS`] column that matches more genes than it.
+    #[default]
+    Auto,
+    /// This column of the gene table (`var`).
+    Column(String),
+}
+
 /// Matrix columns → vocabulary genes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenePanel {
+    /// Where the matched names came from: `var_names` (the index) or `var['COLUMN']`.
+    pub source: String,
     /// Symbols of the kept columns, in column order.
     pub genes: Vec<String>,
     /// Vocabulary id of each kept gene.
@@ -19,6 +46,7 @@ impl GenePanel {
     /// Keeps the columns of `genes` that the vocabulary knows; an error names `file` when none do.
     pub fn new(file: &str, genes: &[String], vocab: &GeneVocab) -> Result<Self, DataError> {
         let mut panel = Self {
+            source: "var_names".into(),
             genes: Vec::new(),
             ids: Vec::new(),
             column: Vec::with_capacity(genes.len()),
@@ -49,6 +77,52 @@ impl GenePanel {
         Ok(panel)
     }
 
+    /// The panel of `matrix` under `names`: the index, a named column, or (`Auto`) whichever
+    /// of the index and the known symbol columns matches the most genes.
+    pub fn for_matrix(
+        file: &str,
+        matrix: &CountMatrix,
+        vocab: &GeneVocab,
+        names: &GeneNames,
+    ) -> Result<Self, DataError> {
+        let from_column = |column: &str| -> Result<Self, DataError> {
+            let genes = matrix.gene_column(file, column)?;
+            let mut panel = Self::new(file, genes, vocab)?;
+            panel.source = format!("var['{column}']");
+            Ok(panel)
+        };
+        if let GeneNames::Column(column) = names {
+            return from_column(column);
+        }
+        let index = Self::new(file, &matrix.genes, vocab);
+        let best = SYMBOL_COLUMNS
+            .iter()
+            .filter(|c| matrix.gene_columns.contains_key(**c))
+            .filter_map(|c| from_column(c).ok())
+            .max_by_key(|panel| panel.len());
+        match (index, best) {
+            (Ok(index), Some(best)) if best.len() <= index.len() => Ok(index),
+            (_, Some(best)) => Ok(best),
+            (Ok(index), None) => Ok(index),
+            (Err(error), None) if matrix.gene_columns.is_empty() => Err(error),
+            (Err(error), None) => Err(DataError::Field {
+                file: file.into(),
+                field: "var_names".into(),
+                message: format!(
+                    "{}; the gene table's other columns ({}) do not match either — name the one \
+                     that holds gene symbols",
+                    error_message(error),
+                    matrix
+                        .gene_columns
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.genes.len()
     }
@@ -71,6 +145,12 @@ impl GenePanel {
     /// Gene names as the tokenizer takes them.
     pub fn names(&self) -> Vec<&str> {
         self.genes.iter().map(String::as_str).collect()
+    }
+}
+
+fn error_message(error: DataError) -> String {
+    match error {
+        DataError::Field { message, .. } | DataError::Format { message, .. } => message,
     }
 }
 

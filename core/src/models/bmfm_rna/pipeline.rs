@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Heads, RnaBatch, RnaError, RnaModel, RnaOutputs};
-use super::panel::GenePanel;
+use super::panel::{GeneNames, GenePanel};
 use crate::bundle::{Bundle, BundleError, BundleFiles, ModelStream, parse_json};
 use crate::data::CountMatrix;
 use crate::tokenize::rna::{CellEncoder, CellEncoderConfig, GeneVocab};
@@ -244,13 +244,29 @@ impl RnaPipeline {
         })
     }
 
-    /// The matrix's genes that the model can read; the matrix must hold raw counts.
+    /// The matrix's genes that the model can read (by the index or, where it matches more, a
+    /// known symbol column); the matrix must hold raw counts.
     pub fn panel(&self, file: &str, matrix: &CountMatrix) -> Result<GenePanel, RnaError> {
+        self.panel_by(file, matrix, &GeneNames::Auto)
+    }
+
+    /// [`panel`](Self::panel) with the gene names chosen by `names`.
+    pub fn panel_by(
+        &self,
+        file: &str,
+        matrix: &CountMatrix,
+        names: &GeneNames,
+    ) -> Result<GenePanel, RnaError> {
         matrix
             .require_counts(file)
             .map_err(|e| RnaError::Input(e.to_string()))?;
-        GenePanel::new(file, &matrix.genes, &self.encoder.vocab)
+        GenePanel::for_matrix(file, matrix, &self.encoder.vocab, names)
             .map_err(|e| RnaError::Input(e.to_string()))
+    }
+
+    /// The genes the model knows (its vocabulary without the special tokens).
+    pub fn gene_count(&self) -> usize {
+        self.encoder.vocab.gene_count()
     }
 
     /// Encodes cells `rows` of `matrix` into one padded batch.
