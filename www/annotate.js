@@ -7,6 +7,8 @@ const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
 /** `?precision=f16` computes in half precision where the device has it. */
 const precisionChoice = params.get("precision") ?? "f32";
+/** `?minGenes=N`: the fewest model genes a data set must hold (default: the model's rule). */
+const minGenesChoice = /^\d+$/.test(params.get("minGenes") ?? "") ? Number(params.get("minGenes")) : undefined;
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
 const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
 const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
@@ -176,7 +178,7 @@ async function annotate(files, label) {
         ui.cellsProgress.max = total;
         ui.cellsProgress.value = loaded;
       }
-    });
+    }, { minGenes: minGenesChoice });
     if (stale()) {
       dataset.close().catch(() => {});
       return;

@@ -193,7 +193,7 @@ fn vocab() -> tessera_core::tokenize::rna::GeneVocab {
 #[test]
 fn gene_symbols_are_found_in_a_var_column_or_named() {
     use tessera_core::data::write_h5ad;
-    use tessera_core::models::bmfm_rna::panel::{GeneNames, GenePanel};
+    use tessera_core::models::bmfm_rna::panel::{GeneNames, GenePanel, default_min_genes};
 
     // Written and read back, the symbol column survives (as a categorical, like CELLxGENE's).
     let bytes = write_h5ad("cxg.h5ad", &cellxgene_style()).unwrap();
@@ -205,6 +205,22 @@ fn gene_symbols_are_found_in_a_var_column_or_named() {
     assert_eq!(panel.source, "var['feature_name']");
     assert_eq!(panel.genes, ["CD3E", "LYZ"]);
     assert_eq!(panel.column, [Some(0), Some(1), None]);
+
+    // Two of the model's three genes: enough by default (half, rounded up), not for three.
+    assert_eq!(default_min_genes(3), 2);
+    assert_eq!(
+        (default_min_genes(1500), default_min_genes(2048)),
+        (750, 1000)
+    );
+    panel.require("cxg.h5ad", 3, default_min_genes(3)).unwrap();
+    let error = panel.require("cxg.h5ad", 3, 3).unwrap_err().to_string();
+    assert!(
+        error.starts_with(
+            "cxg.h5ad: `var['feature_name']`: only 2 of the model's 3 genes are in the data, \
+             fewer than the 3 it needs"
+        ),
+        "{error}"
+    );
 
     // Where the index matches at least as many, it stays the index.
     let mut symbols = counts.clone();

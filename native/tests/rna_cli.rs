@@ -574,21 +574,27 @@ fn genes_are_matched_by_a_symbol_column_when_the_index_holds_ids() {
     let csv = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     assert_eq!(csv("cxg.csv"), csv("plain.csv"));
 
-    let error = fails(&[
-        "rna",
-        "annotate",
-        "--model",
-        p(&model),
-        "--data",
-        p(&cxg),
-        "--out",
-        p(&dir.join("x.csv")),
-        "--gene-symbols",
-        "gene_symbol",
-    ]);
+    // Refusals write nothing.
+    let refused = |data: &Path, extra: &[&str]| {
+        let out = dir.join("x.csv");
+        let run = annotate(data, &out, extra);
+        assert!(
+            !run.status.success() && !out.exists(),
+            "{extra:?} should be refused"
+        );
+        String::from_utf8_lossy(&run.stderr).into_owned()
+    };
+    let error = refused(&cxg, &["--gene-symbols", "gene_symbol"]);
     assert!(
         error.contains("`var['gene_symbol']`: no such gene column (available: feature_name)"),
         "{error}"
     );
-    assert!(!dir.join("x.csv").exists());
+    // Fewer of the model's genes than asked for: refused with both counts.
+    let error = refused(&plain, &["--min-genes", "2049"]);
+    assert!(
+        error.contains(
+            "`var_names`: only 2048 of the model's 2048 genes are in the data, fewer than the 2049 it needs"
+        ),
+        "{error}"
+    );
 }

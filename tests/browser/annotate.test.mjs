@@ -85,7 +85,9 @@ function nativeForwardProbabilities(model) {
 /** `tessera rna annotate` on `data`; the CSV text. */
 function nativeAnnotate(model, data, name, precision = "f32") {
   const csv = join(out, `${name}.csv`);
-  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv, "--precision", precision], { stdio: "pipe" });
+  // No minimum of model genes: the reference fixture's cells hold 110 of its 302 (the page is
+  // opened with minGenes=0 for them too); the minimum has its own test below.
+  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv, "--precision", precision, "--min-genes", "0"], { stdio: "pipe" });
   return readFileSync(csv, "utf8");
 }
 
@@ -175,7 +177,7 @@ function assertClose(actual, expected, tolerance, what) {
 describe("fixture cells", () => {
   for (const backend of ["cpu", "webgpu"]) {
     test(`annotation page on ${backend}: reference probabilities and embeddings, native forward, CSV`, async (t) => {
-      const opened = await openPage(t, backend, { model: bundle.url });
+      const opened = await openPage(t, backend, { model: bundle.url, minGenes: "0" });
       if (!opened) return;
       const { page, logs, requests } = opened;
       assert.match(await page.textContent("#model-info"), /predicts cell_type \(5 types: B cell, T cell, NK cell, monocyte, erythrocyte\)/);
@@ -245,7 +247,7 @@ describe("fixture cells", () => {
   });
 
   test("a gzipped CSV, a 10x folder's files and the folder picker give the same CSV (CPU)", async (t) => {
-    const { page, logs } = await openPage(t, "cpu", { model: bundle.url });
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, minGenes: "0" });
     let expected = fixtureCsv.get("cpu");
     if (!expected) {
       assert.equal(await annotateFiles(page, files.csv), "done");
@@ -355,7 +357,7 @@ describe("the pbmc3k sample", () => {
 describe("half precision", () => {
   for (const backend of ["cpu", "webgpu"]) {
     test(`?precision=f16 on ${backend}: the engine says its precision, labels as the native CLI's`, async (t) => {
-      const opened = await openPage(t, backend, { model: bundle.url, precision: "f16" });
+      const opened = await openPage(t, backend, { model: bundle.url, minGenes: "0", precision: "f16" });
       if (!opened) return;
       const { page, logs } = opened;
       const note = await page.textContent("#note");
@@ -387,7 +389,7 @@ describe("speed panel", () => {
   for (const backend of ["cpu", "webgpu"]) {
     test(`"Measure speed" on ${backend}: figures for what fits, a reason for what does not`, { timeout: 300_000 }, async (t) => {
       // 16 tokens runs in milliseconds; 16,384 tokens needs gigabytes of attention scores.
-      const opened = await openPage(t, backend, { model: bundle.url, benchBatches: "1,2", benchLengths: "16,16384" });
+      const opened = await openPage(t, backend, { model: bundle.url, minGenes: "0", benchBatches: "1,2", benchLengths: "16,16384" });
       if (!opened) return;
       const { page, logs } = opened;
       await page.click("#bench");
@@ -416,9 +418,20 @@ describe("speed panel", () => {
   }
 });
 
+describe("too few of the model's genes", () => {
+  test("a data set with fewer model genes than the minimum is refused, naming both counts", async (t) => {
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url });
+    assert.equal(await annotateFiles(page, files.csv), "error", logs.join("\n"));
+    const { error } = await failure(page);
+    assert.match(error, /fixture-cells\.csv: `var_names`: only 110 of the model's \d+ genes are in the data, fewer than the \d+ it needs/);
+    assert.equal(await page.isVisible("#results"), false);
+    await page.close();
+  });
+});
+
 describe("errors", () => {
   test("bad files and models show a readable message, and the page keeps working", async (t) => {
-    const { page, logs } = await openPage(t, "cpu", { model: bundle.url });
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, minGenes: "0" });
     const bad = (name, content) => {
       const path = join(out, name);
       writeFileSync(path, content);
@@ -462,7 +475,7 @@ describe("errors", () => {
 
   test("Cancel stops an annotation between batches, and the next one runs", async (t) => {
     const many = writeCsv(fixtureTable(100), "fixture-cells-600");
-    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, batch: "1" });
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, minGenes: "0", batch: "1" });
     await page.setInputFiles("#files", many);
     await page.waitForFunction(() => document.getElementById("cells-progress").value >= 5, null, { timeout: 60_000 });
     await page.click("#cancel");

@@ -16,7 +16,7 @@ use tessera_core::data::h5ad::MatrixSource;
 use tessera_core::data::{CountMatrix, Opened, open_files};
 use tessera_core::eval::pca::Pca;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax};
-use tessera_core::models::bmfm_rna::panel::GenePanel;
+use tessera_core::models::bmfm_rna::panel::{GeneMatch, GenePanel};
 use tessera_core::models::bmfm_rna::{RnaPipeline, RnaPipelineStream, bench};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -150,9 +150,14 @@ impl RnaAnnotator {
     /// (`bytes` a `Uint8Array`). One `.h5ad` file, one `.csv`/`.tsv` (optionally `.gz`) table
     /// of cells × genes, or a 10x folder's `matrix.mtx`, `barcodes.tsv` and `features.tsv`
     /// (or `genes.tsv`, each optionally `.gz`). Fails with a readable message when the files
-    /// are not one of these or no gene is in the model's vocabulary.
+    /// are not one of these or hold fewer of the model's genes than `minGenes` (default: half
+    /// of them, at most 1,000; 0 for no minimum).
     #[wasm_bindgen(js_name = openData)]
-    pub fn open_data(&self, files: Array) -> Result<RnaDataset, JsError> {
+    pub fn open_data(&self, files: Array, min_genes: Option<u32>) -> Result<RnaDataset, JsError> {
+        let genes = GeneMatch {
+            names: Default::default(),
+            min_genes: min_genes.map(|n| n as usize),
+        };
         let mut list = Vec::with_capacity(files.length() as usize);
         for (i, file) in files.iter().enumerate() {
             let name = Reflect::get(&file, &"name".into())
@@ -166,7 +171,7 @@ impl RnaAnnotator {
             list.push((name, bytes.to_vec()));
         }
         let opened = open_files(list, &MatrixSource::X).map_err(js_error)?;
-        let (opened, panel, note) = match self.panel_for(&opened) {
+        let (opened, panel, note) = match self.panel_for(&opened, &genes) {
             Ok(panel) => (opened, panel, None),
             Err(error) => {
                 // A CSV with genes in rows (GEO's usual layout) reads the other way round.
@@ -174,7 +179,7 @@ impl RnaAnnotator {
                     return Err(js_error(error));
                 };
                 let turned = turned.map_err(|_| js_error(&error))?;
-                match self.panel_for(&turned) {
+                match self.panel_for(&turned, &genes) {
                     Ok(panel) => (
                         turned,
                         panel,
@@ -575,10 +580,10 @@ impl DataState {
 }
 
 impl RnaAnnotator {
-    fn panel_for(&self, opened: &Opened) -> Result<GenePanel, String> {
+    fn panel_for(&self, opened: &Opened, genes: &GeneMatch) -> Result<GenePanel, String> {
         self.inner
             .pipeline
-            .panel(&opened.name, &opened.matrix)
+            .panel_by(&opened.name, &opened.matrix, genes)
             .map_err(|e| e.to_string())
     }
 }

@@ -170,7 +170,15 @@ export declare class RnaAnnotatorClient {
    * (optionally `.gz`). Rejects with a readable `TesseraError` otherwise, or when no gene is in
    * the model's vocabulary.
    */
-  openData(files: Iterable<DataFile> | ArrayLike<DataFile>, onProgress?: (progress: Progress) => void): Promise<RnaDatasetClient>;
+  openData(
+    files: Iterable<DataFile> | ArrayLike<DataFile>,
+    onProgress?: (progress: Progress) => void,
+    options?: {
+      /** The fewest of the model's genes the data must hold (default: half of them, at most
+       * 1,000; 0: no minimum). Fewer are refused: the answers would be confident and wrong. */
+      minGenes?: number;
+    },
+  ): Promise<RnaDatasetClient>;
   /**
    * Embedding speed on this backend for each batch size × sequence length (defaults 1/32/256 ×
    * 256/1024, a pass estimated over `maxSeconds` = 20 skipped), on the synthetic full-length

@@ -142,11 +142,12 @@ export class RnaAnnotatorClient {
    * Opens a data set from `File`s (an .h5ad, a CSV/TSV, or a 10x folder's files) or
    * `{ name, bytes }` objects; the files are read in the worker.
    */
-  async openData(files, onProgress) {
+  async openData(files, onProgress, options = {}) {
     const list = Array.from(files, (f) =>
       typeof Blob !== "undefined" && f instanceof Blob ? f : { name: f.name, bytes: f.bytes },
     );
-    const summary = await this.channel.call("openData", { handle: this.handle, files: list }, onProgress);
+    const request = { handle: this.handle, files: list, minGenes: options.minGenes };
+    const summary = await this.channel.call("openData", request, onProgress);
     return new RnaDatasetClient(this.channel, summary);
   }
 

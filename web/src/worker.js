@@ -363,11 +363,11 @@ const handlers = {
   async agentPlay({ agent, game }) {
     return gameAgent(agent).play(gameSession(game));
   },
-  async openData({ handle, files }, progress) {
+  async openData({ handle, files, minGenes }, progress) {
     const model = rnaModel(handle);
     const read = await readFiles(files, progress);
     progress({ stage: "parse", loaded: 0, total: 1 });
-    const data = model.openData(read);
+    const data = model.openData(read, minGenes ?? undefined);
     progress({ stage: "parse", loaded: 1, total: 1 });
     const id = nextHandle++;
     datasets.set(id, { model, data });

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
 use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax, csv_field};
-use tessera_core::models::bmfm_rna::panel::GeneNames;
+use tessera_core::models::bmfm_rna::panel::{GeneMatch, GeneNames};
 use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
 use tessera_core::precision::Precision;
 
@@ -39,6 +39,10 @@ pub struct CellsArgs {
     /// of the index or a known symbol column it finds (`feature_name`, `gene_symbols`, …).
     #[arg(long)]
     pub gene_symbols: Option<String>,
+    /// The fewest of the model's genes the data must hold (default: half of them, at most
+    /// 1,000); fewer are refused, since the answers would be confident and wrong. 0: no minimum.
+    #[arg(long)]
+    pub min_genes: Option<usize>,
     /// How a cell's hidden states become its embedding, instead of the bundle's: first_token,
     /// pooling_layer, mean_pooling, a position, or a comma-separated list (concatenated).
     #[arg(long)]
@@ -69,15 +73,18 @@ impl CellsArgs {
         let file = self.data.display().to_string();
         let matrix = read_counts(&self.data, self.layer.as_deref())?;
         let rows: Vec<usize> = (0..matrix.n_cells()).collect();
-        let names = match &self.gene_symbols {
-            Some(column) => GeneNames::Column(column.clone()),
-            None => GeneNames::Auto,
+        let genes = GeneMatch {
+            names: match &self.gene_symbols {
+                Some(column) => GeneNames::Column(column.clone()),
+                None => GeneNames::Auto,
+            },
+            min_genes: self.min_genes,
         };
         let results = run(
             pipeline,
             &file,
             &matrix,
-            &names,
+            &genes,
             &rows,
             self.batch_size,
             device,
@@ -153,12 +160,17 @@ pub fn run(
     pipeline: &RnaPipeline,
     file: &str,
     matrix: &CountMatrix,
-    names: &GeneNames,
+    genes: &GeneMatch,
     rows: &[usize],
     batch_size: usize,
     device: &Device,
 ) -> Result<CellResults> {
-    let panel = pipeline.panel_by(file, matrix, names)?;
+    // The count is said before any refusal, so a refused user sees it too.
+    let unchecked = GeneMatch {
+        min_genes: Some(0),
+        ..genes.clone()
+    };
+    let panel = pipeline.panel_by(file, matrix, &unchecked)?;
     eprintln!(
         "{file}: {} of the model's {} genes found among its {} (matched by {})",
         panel.len(),
@@ -166,6 +178,9 @@ pub fn run(
         matrix.n_genes(),
         panel.source
     );
+    pipeline
+        .require_genes(file, &panel, genes.min_genes)
+        .map_err(|e| anyhow!("{e} (`--min-genes N` sets the minimum; 0 for none)"))?;
     let progress = ProgressBar::new(rows.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} cells {per_sec} eta {eta}")
             .expect("valid template"),

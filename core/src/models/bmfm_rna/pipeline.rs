@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::model::{Heads, RnaBatch, RnaError, RnaModel, RnaOutputs};
-use super::panel::{GeneNames, GenePanel};
+use super::panel::{GeneMatch, GenePanel, default_min_genes};
 use crate::bundle::{Bundle, BundleError, BundleFiles, ModelStream, parse_json};
 use crate::data::CountMatrix;
 use crate::tokenize::rna::{CellEncoder, CellEncoderConfig, GeneVocab};
@@ -245,22 +245,39 @@ impl RnaPipeline {
     }
 
     /// The matrix's genes that the model can read (by the index or, where it matches more, a
-    /// known symbol column); the matrix must hold raw counts.
+    /// known symbol column), refused below [`default_min_genes`]; the matrix must hold raw
+    /// counts.
     pub fn panel(&self, file: &str, matrix: &CountMatrix) -> Result<GenePanel, RnaError> {
-        self.panel_by(file, matrix, &GeneNames::Auto)
+        self.panel_by(file, matrix, &GeneMatch::default())
     }
 
-    /// [`panel`](Self::panel) with the gene names chosen by `names`.
+    /// [`panel`](Self::panel) with the gene names and the minimum chosen by `genes`.
     pub fn panel_by(
         &self,
         file: &str,
         matrix: &CountMatrix,
-        names: &GeneNames,
+        genes: &GeneMatch,
     ) -> Result<GenePanel, RnaError> {
-        matrix
-            .require_counts(file)
-            .map_err(|e| RnaError::Input(e.to_string()))?;
-        GenePanel::for_matrix(file, matrix, &self.encoder.vocab, names)
+        let input = |e: crate::data::DataError| RnaError::Input(e.to_string());
+        matrix.require_counts(file).map_err(input)?;
+        let panel = GenePanel::for_matrix(file, matrix, &self.encoder.vocab, &genes.names)
+            .map_err(input)?;
+        self.require_genes(file, &panel, genes.min_genes)?;
+        Ok(panel)
+    }
+
+    /// Refuses `panel` if it holds fewer of the model's genes than `min_genes` (`None`:
+    /// [`default_min_genes`]).
+    pub fn require_genes(
+        &self,
+        file: &str,
+        panel: &GenePanel,
+        min_genes: Option<usize>,
+    ) -> Result<(), RnaError> {
+        let model_genes = self.gene_count();
+        let min = min_genes.unwrap_or(default_min_genes(model_genes));
+        panel
+            .require(file, model_genes, min)
             .map_err(|e| RnaError::Input(e.to_string()))
     }
 
