@@ -260,3 +260,64 @@ fn gene_symbols_are_found_in_a_var_column_or_named() {
         "{error}"
     );
 }
+
+/// Normalised `X`: `MatrixSource::Counts` reads the counts where scanpy users keep them, and says so.
+#[test]
+fn counts_are_found_in_a_layer_or_raw_when_x_is_normalised() {
+    use tessera_core::data::h5ad::read_h5ad_noted;
+    let normalised = |extra: &dyn Fn(&mut FileBuilder)| {
+        let mut builder = FileBuilder::new();
+        builder
+            .create_dataset("X")
+            .with_f32_data(&[0.5, 0.0, 1.25, 2.0, 0.0, 0.75])
+            .with_shape(&[3, 2]);
+        for (name, index) in [("obs", &CELLS[..]), ("var", &["CD3E", "LYZ"][..])] {
+            let mut frame = builder.create_group(name);
+            frame.set_attr("_index", text("_index"));
+            frame.set_attr("column-order", AttrValue::StringArray(vec![]));
+            frame.create_dataset("_index").with_vlen_strings(index);
+            builder.add_group(frame.finish());
+        }
+        extra(&mut builder);
+        builder.finish().unwrap()
+    };
+    let counts = [1.0f32, 0.0, 2.0, 3.0, 0.0, 4.0];
+    let in_layer = normalised(&|root| {
+        let mut layers = root.create_group("layers");
+        layers
+            .create_dataset("counts")
+            .with_f32_data(&counts)
+            .with_shape(&[3, 2]);
+        root.add_group(layers.finish());
+    });
+    let (read, note) = read_h5ad_noted("n.h5ad", in_layer, &MatrixSource::Counts).unwrap();
+    assert_eq!(read.values, [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(
+        note.as_deref(),
+        Some("X holds normalised values; the raw counts were read from layers['counts']")
+    );
+
+    let in_raw = normalised(&|root| {
+        let mut raw = root.create_group("raw");
+        raw.create_dataset("X")
+            .with_f32_data(&counts)
+            .with_shape(&[3, 2]);
+        let mut var = raw.create_group("var");
+        var.set_attr("_index", text("_index"));
+        var.set_attr("column-order", AttrValue::StringArray(vec![]));
+        var.create_dataset("_index")
+            .with_vlen_strings(&["CD3E", "LYZ"]);
+        raw.add_group(var.finish());
+        root.add_group(raw.finish());
+    });
+    let (read, note) = read_h5ad_noted("n.h5ad", in_raw, &MatrixSource::Counts).unwrap();
+    assert_eq!(read.values, [1.0, 2.0, 3.0, 4.0]);
+    assert!(note.unwrap().ends_with("read from raw/X"));
+
+    // Nowhere else: X as it is, for the counts check to refuse by name.
+    let (read, note) =
+        read_h5ad_noted("n.h5ad", normalised(&|_| {}), &MatrixSource::Counts).unwrap();
+    assert_eq!((read.is_counts(), note), (false, None));
+    let error = read.require_counts("n.h5ad").unwrap_err().to_string();
+    assert!(error.contains("n.h5ad: `X`: holds 0.5"), "{error}");
+}

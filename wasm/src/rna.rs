@@ -170,9 +170,12 @@ impl RnaAnnotator {
                 .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
             list.push((name, bytes.to_vec()));
         }
-        let opened = open_files(list, &MatrixSource::X).map_err(js_error)?;
+        let opened = open_files(list, &MatrixSource::Counts).map_err(js_error)?;
         let (opened, panel, note) = match self.panel_for(&opened, &genes) {
-            Ok(panel) => (opened, panel, None),
+            Ok(panel) => {
+                let note = opened.note.clone();
+                (opened, panel, note)
+            }
             Err(error) => {
                 // A CSV with genes in rows (GEO's usual layout) reads the other way round.
                 let Some(turned) = opened.transposed_csv() else {

@@ -97,6 +97,11 @@ impl CountMatrix {
         Ok(())
     }
 
+    /// Whether every value is a whole number (raw counts, not normalised values).
+    pub fn is_counts(&self) -> bool {
+        self.values.iter().all(|v| v.fract() == 0.0)
+    }
+
     /// Fails unless every value is a whole number: models read raw counts, and a matrix of
     /// normalised values (often `X` after scanpy's preprocessing) would be silently misread.
     pub fn require_counts(&self, file: &str) -> Result<(), DataError> {

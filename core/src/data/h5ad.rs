@@ -16,7 +16,14 @@ pub enum MatrixSource {
     Layer(String),
     /// `raw/X`, with `raw/var` for the genes.
     Raw,
+    /// `X` if it holds raw counts, else the first of the layers [`COUNT_LAYERS`] and `raw/X`
+    /// that does (a file after scanpy's normalisation keeps its counts there); `X` when none
+    /// does, for the caller's counts check to refuse by name.
+    Counts,
 }
+
+/// Layers that hold raw counts in files other tools write, tried in this order after `X`.
+pub const COUNT_LAYERS: [&str; 3] = ["counts", "raw_counts", "umi_counts"];
 
 struct Reader<'a> {
     file: &'a str,
@@ -317,6 +324,15 @@ pub fn read_h5ad(
     bytes: Vec<u8>,
     source: &MatrixSource,
 ) -> Result<CountMatrix, DataError> {
+    read_h5ad_noted(file, bytes, source).map(|(counts, _)| counts)
+}
+
+/// [`read_h5ad`], saying which matrix [`MatrixSource::Counts`] read when it was not `X`.
+pub fn read_h5ad_noted(
+    file: &str,
+    bytes: Vec<u8>,
+    source: &MatrixSource,
+) -> Result<(CountMatrix, Option<String>), DataError> {
     let format = |message: String| DataError::Format {
         file: file.into(),
         message,
@@ -332,34 +348,70 @@ pub fn read_h5ad(
                 .into(),
         ));
     }
-    let reader = Reader { file, root };
-    let (matrix, var) = match source {
-        MatrixSource::X => ("X".to_string(), "var"),
-        MatrixSource::Layer(name) => (format!("layers/{name}"), "var"),
-        MatrixSource::Raw => ("raw/X".to_string(), "raw/var"),
-    };
-    let (indptr, indices, values, rows, cols) = reader.matrix(&matrix)?;
-    let cell_ids = reader.index("obs")?;
-    let genes = reader.index(var)?;
-    if cell_ids.len() != rows || genes.len() != cols {
-        return Err(reader.field(
-            &matrix,
-            format!(
-                "shape {rows}×{cols} but {} cells in obs and {} genes in {var}",
-                cell_ids.len(),
-                genes.len()
-            ),
-        ));
+    Reader { file, root }.counts(source)
+}
+
+impl Reader<'_> {
+    /// The matrix `source` names, with a note when [`MatrixSource::Counts`] did not read `X`.
+    fn counts(&self, source: &MatrixSource) -> Result<(CountMatrix, Option<String>), DataError> {
+        if *source != MatrixSource::Counts {
+            return self.read_matrix(source).map(|counts| (counts, None));
+        }
+        let x = self.read_matrix(&MatrixSource::X)?;
+        if x.is_counts() {
+            return Ok((x, None));
+        }
+        let candidates = COUNT_LAYERS
+            .iter()
+            .map(|layer| {
+                (
+                    MatrixSource::Layer(layer.to_string()),
+                    format!("layers['{layer}']"),
+                )
+            })
+            .chain([(MatrixSource::Raw, "raw/X".to_string())]);
+        for (candidate, name) in candidates {
+            if let Ok(counts) = self.read_matrix(&candidate)
+                && counts.is_counts()
+            {
+                let note =
+                    format!("X holds normalised values; the raw counts were read from {name}");
+                return Ok((counts, Some(note)));
+            }
+        }
+        Ok((x, None))
     }
-    let counts = CountMatrix {
-        annotations: reader.text_columns("obs", rows)?,
-        gene_columns: reader.text_columns(var, cols)?,
-        cell_ids,
-        genes,
-        indptr,
-        indices,
-        values,
-    };
-    counts.validate(file)?;
-    Ok(counts)
+
+    fn read_matrix(&self, source: &MatrixSource) -> Result<CountMatrix, DataError> {
+        let (reader, file) = (self, self.file);
+        let (matrix, var) = match source {
+            MatrixSource::X | MatrixSource::Counts => ("X".to_string(), "var"),
+            MatrixSource::Layer(name) => (format!("layers/{name}"), "var"),
+            MatrixSource::Raw => ("raw/X".to_string(), "raw/var"),
+        };
+        let (indptr, indices, values, rows, cols) = reader.matrix(&matrix)?;
+        let cell_ids = reader.index("obs")?;
+        let genes = reader.index(var)?;
+        if cell_ids.len() != rows || genes.len() != cols {
+            return Err(reader.field(
+                &matrix,
+                format!(
+                    "shape {rows}×{cols} but {} cells in obs and {} genes in {var}",
+                    cell_ids.len(),
+                    genes.len()
+                ),
+            ));
+        }
+        let counts = CountMatrix {
+            annotations: reader.text_columns("obs", rows)?,
+            gene_columns: reader.text_columns(var, cols)?,
+            cell_ids,
+            genes,
+            indptr,
+            indices,
+            values,
+        };
+        counts.validate(file)?;
+        Ok(counts)
+    }
 }

@@ -1,7 +1,7 @@
 //! Telling a user's files apart: one `.h5ad`, one CSV/TSV table (optionally gzipped) or the
 //! files of a 10x folder, by name and content, read into a [`CountMatrix`] — for every front-end.
 
-use super::h5ad::{MatrixSource, read_h5ad};
+use super::h5ad::{MatrixSource, read_h5ad_noted};
 use super::{CountMatrix, DataError, Orientation, TenXFiles, read_10x, read_csv};
 
 /// A data set read from files, before it is matched to a vocabulary.
@@ -12,6 +12,8 @@ pub struct Opened {
     pub matrix: CountMatrix,
     /// For a CSV: its bytes, to read the other way round if genes turn out to be rows.
     pub csv: Option<Vec<u8>>,
+    /// How the data was read when the user should know (counts taken from a layer).
+    pub note: Option<String>,
 }
 
 impl Opened {
@@ -24,6 +26,7 @@ impl Opened {
                 format: self.format,
                 matrix,
                 csv: None,
+                note: None,
             }),
         )
     }
@@ -67,6 +70,7 @@ pub fn open_files(
             format: "10x",
             matrix: read_10x(picked)?,
             csv: None,
+            note: None,
         });
     }
     if files.len() > 1 {
@@ -97,12 +101,13 @@ pub fn open_files(
             };
             return Err(format(&base, message));
         }
-        let matrix = read_h5ad(&base, bytes, source)?;
+        let (matrix, note) = read_h5ad_noted(&base, bytes, source)?;
         return Ok(Opened {
             name: base,
             format: "h5ad",
             matrix,
             csv: None,
+            note,
         });
     }
     if [".csv", ".tsv", ".txt", ".tab"]
@@ -115,6 +120,7 @@ pub fn open_files(
             format: "csv",
             matrix,
             csv: Some(bytes),
+            note: None,
         });
     }
     Err(format(

@@ -37,11 +37,16 @@ pub fn read_counts(path: &Path, layer: Option<&str>) -> Result<CountMatrix> {
         None => vec![(path.display().to_string(), read(path)?)],
     };
     let source = match layer {
-        None | Some("X") => MatrixSource::X,
+        None => MatrixSource::Counts,
+        Some("X") => MatrixSource::X,
         Some("raw") => MatrixSource::Raw,
         Some(layer) => MatrixSource::Layer(layer.to_string()),
     };
-    Ok(open_files(files, &source)?.matrix)
+    let opened = open_files(files, &source)?;
+    if let Some(note) = &opened.note {
+        eprintln!("{}: {note}", opened.name);
+    }
+    Ok(opened.matrix)
 }
 
 /// Rows whose `split` annotation is `value`, or every row when no split column is named.
