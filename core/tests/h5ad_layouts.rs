@@ -321,3 +321,70 @@ fn counts_are_found_in_a_layer_or_raw_when_x_is_normalised() {
     let error = read.require_counts("n.h5ad").unwrap_err().to_string();
     assert!(error.contains("n.h5ad: `X`: holds 0.5"), "{error}");
 }
+
+/// Cell Ranger `.h5` matrices, v3 (`matrix/`, features with types) and v2 (a genome group):
+/// barcodes as cells, Gene Expression features as genes by symbol, ids kept as `gene_ids`.
+#[cfg(feature = "cellranger-h5")]
+#[test]
+fn cell_ranger_h5_matrices_are_read_in_both_layouts() {
+    use tessera_core::data::tenx_h5::read_10x_h5;
+    // 3 barcodes × 3 features (the third an antibody in v3), CSC by barcode.
+    let fill = |group: &mut GroupBuilder| {
+        group
+            .create_dataset("barcodes")
+            .with_vlen_strings(&["AAAC-1", "AAAG-1", "AACT-1"]);
+        group.create_dataset("data").with_i32_data(&[3, 1, 5, 2, 7]);
+        group
+            .create_dataset("indices")
+            .with_i64_data(&[0, 2, 1, 0, 1]);
+        group.create_dataset("indptr").with_i64_data(&[0, 2, 3, 5]);
+        group.create_dataset("shape").with_i32_data(&[3, 3]);
+    };
+    let mut v3 = FileBuilder::new();
+    let mut matrix = v3.create_group("matrix");
+    fill(&mut matrix);
+    let mut features = matrix.create_group("features");
+    features
+        .create_dataset("id")
+        .with_vlen_strings(&["ENSG1", "ENSG2", "CD3_TotalSeqB"]);
+    features
+        .create_dataset("name")
+        .with_vlen_strings(&["CD3E", "LYZ", "CD3"]);
+    features.create_dataset("feature_type").with_vlen_strings(&[
+        "Gene Expression",
+        "Gene Expression",
+        "Antibody Capture",
+    ]);
+    matrix.add_group(features.finish());
+    v3.add_group(matrix.finish());
+    let counts = read_10x_h5("filtered_feature_bc_matrix.h5", v3.finish().unwrap()).unwrap();
+    assert_eq!(counts.cell_ids, ["AAAC-1", "AAAG-1", "AACT-1"]);
+    assert_eq!(counts.genes, ["CD3E", "LYZ"]);
+    assert_eq!(counts.gene_columns["gene_ids"], ["ENSG1", "ENSG2"]);
+    assert_eq!(counts.dense_row(0), [3.0, 0.0]); // the antibody count is no gene
+    assert_eq!(counts.dense_row(1), [0.0, 5.0]);
+    assert_eq!(counts.dense_row(2), [2.0, 7.0]);
+
+    let mut v2 = FileBuilder::new();
+    let mut genome = v2.create_group("GRCh38");
+    fill(&mut genome);
+    genome
+        .create_dataset("genes")
+        .with_vlen_strings(&["ENSG1", "ENSG2", "ENSG3"]);
+    genome
+        .create_dataset("gene_names")
+        .with_vlen_strings(&["CD3E", "LYZ", "CD3E"]);
+    v2.add_group(genome.finish());
+    let counts = read_10x_h5("v2.h5", v2.finish().unwrap()).unwrap();
+    assert_eq!(counts.genes, ["CD3E", "LYZ", "CD3E-1"]);
+    assert_eq!(counts.dense_row(0), [3.0, 0.0, 1.0]);
+
+    // An HDF5 file of another kind is named as such.
+    let error = read_10x_h5("other.h5", file(&[], |_| {}, |_| {}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("other.h5: not a Cell Ranger matrix"),
+        "{error}"
+    );
+}

@@ -8,6 +8,8 @@ pub mod h5ad_write;
 pub mod mtx;
 pub mod open;
 pub mod table;
+#[cfg(feature = "cellranger-h5")]
+pub mod tenx_h5;
 mod text;
 
 pub use count_matrix::{CountMatrix, DataError};

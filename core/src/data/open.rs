@@ -87,10 +87,19 @@ pub fn open_files(
     let plain = lower.strip_suffix(".gz").unwrap_or(&lower);
     if bytes.starts_with(HDF5_SIGNATURE) || lower.ends_with(".h5ad") {
         if lower.ends_with(".h5") {
+            #[cfg(feature = "cellranger-h5")]
+            return Ok(Opened {
+                matrix: super::tenx_h5::read_10x_h5(&base, bytes)?,
+                name: base,
+                format: "10x .h5",
+                csv: None,
+                note: None,
+            });
+            #[cfg(not(feature = "cellranger-h5"))]
             return Err(format(
                 &base,
-                "10x HDF5 (.h5) matrices are not supported; use the matrix folder \
-                 (matrix.mtx, barcodes.tsv, features.tsv) or an .h5ad file",
+                "Cell Ranger .h5 matrices are read by the `tessera` CLI, not here; use the \
+                 matrix folder (matrix.mtx, barcodes.tsv, features.tsv) or an .h5ad file",
             ));
         }
         if !bytes.starts_with(HDF5_SIGNATURE) {
