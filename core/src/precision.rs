@@ -20,14 +20,7 @@ pub enum Precision {
 /// Why a device cannot compute in the precision asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum PrecisionError {
-    #[error(
-        "this device ({device}) has no f16 arithmetic{hint}; compute in f32 instead",
-        hint = if device.contains("Wgpu") || device.contains("WebGpu") {
-            " (WebGPU needs an adapter with the `shader-f16` feature)"
-        } else {
-            ""
-        }
-    )]
+    #[error("this device ({device}) has no f16 arithmetic; compute in f32 instead")]
     Unsupported { device: String },
     #[error("the device's precision is fixed once its first tensor exists ({0})")]
     AlreadyInUse(String),

@@ -143,13 +143,10 @@ impl TensorDecoder {
         }
         self.received += bytes.len();
         let width = self.entry.dtype.bitsize() / 8;
-        let Values::Float { .. } = self.values else {
-            let Values::Raw(raw) = &mut self.values else {
-                unreachable!("not Float")
-            };
+        if let Values::Raw(raw) = &mut self.values {
             raw.extend_from_slice(bytes);
             return Ok(());
-        };
+        }
         if !self.carry.is_empty() {
             let n = (width - self.carry.len()).min(bytes.len());
             self.carry.extend_from_slice(&bytes[..n]);

@@ -383,17 +383,16 @@ impl Reader<'_> {
     }
 
     fn read_matrix(&self, source: &MatrixSource) -> Result<CountMatrix, DataError> {
-        let (reader, file) = (self, self.file);
         let (matrix, var) = match source {
             MatrixSource::X | MatrixSource::Counts => ("X".to_string(), "var"),
             MatrixSource::Layer(name) => (format!("layers/{name}"), "var"),
             MatrixSource::Raw => ("raw/X".to_string(), "raw/var"),
         };
-        let (indptr, indices, values, rows, cols) = reader.matrix(&matrix)?;
-        let cell_ids = reader.index("obs")?;
-        let genes = reader.index(var)?;
+        let (indptr, indices, values, rows, cols) = self.matrix(&matrix)?;
+        let cell_ids = self.index("obs")?;
+        let genes = self.index(var)?;
         if cell_ids.len() != rows || genes.len() != cols {
-            return Err(reader.field(
+            return Err(self.field(
                 &matrix,
                 format!(
                     "shape {rows}×{cols} but {} cells in obs and {} genes in {var}",
@@ -403,15 +402,15 @@ impl Reader<'_> {
             ));
         }
         let counts = CountMatrix {
-            annotations: reader.text_columns("obs", rows)?,
-            gene_columns: reader.text_columns(var, cols)?,
+            annotations: self.text_columns("obs", rows)?,
+            gene_columns: self.text_columns(var, cols)?,
             cell_ids,
             genes,
             indptr,
             indices,
             values,
         };
-        counts.validate(file)?;
+        counts.validate(self.file)?;
         Ok(counts)
     }
 }
