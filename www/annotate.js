@@ -9,6 +9,11 @@ const backendChoice = params.get("backend") ?? "auto";
 const precisionChoice = params.get("precision") ?? "f32";
 /** `?minGenes=N`: the fewest model genes a data set must hold (default: the model's rule). */
 const minGenesChoice = /^\d+$/.test(params.get("minGenes") ?? "") ? Number(params.get("minGenes")) : undefined;
+/** `?minCellGenes=N`, `?minConfidence=P`: when a cell is `Unassigned` (default: the CLI's rule). */
+const minCellGenesChoice = /^\d+$/.test(params.get("minCellGenes") ?? "") ? Number(params.get("minCellGenes")) : undefined;
+const minConfidenceChoice = /^(0|1)?(\.\d+)?$/.test(params.get("minConfidence") ?? "x")
+  ? Number(params.get("minConfidence"))
+  : undefined;
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
 const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
 const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
@@ -38,6 +43,7 @@ const ui = {
   map: $("map"),
   tooltip: $("tooltip"),
   legend: document.querySelector("#legend tbody"),
+  qc: $("qc"),
   download: $("download"),
   bench: $("bench"),
   benchStop: $("bench-stop"),
@@ -178,7 +184,7 @@ async function annotate(files, label) {
         ui.cellsProgress.max = total;
         ui.cellsProgress.value = loaded;
       }
-    }, { minGenes: minGenesChoice });
+    }, { minGenes: minGenesChoice, minCellGenes: minCellGenesChoice, minConfidence: minConfidenceChoice });
     if (stale()) {
       dataset.close().catch(() => {});
       return;
@@ -244,6 +250,10 @@ const PALETTE = [
   "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 ];
 const colour = (i) => PALETTE[i] ?? `hsl(${(i * 137.508) % 360} 55% 50%)`;
+/** Cells the model cannot judge are drawn pale grey, under the typed ones. */
+const UNASSIGNED_COLOUR = "#c9ced6";
+const cellColour = (results, c) =>
+  results.labelColumn === null ? "#2f6fdf" : results.unassigned[c] ? UNASSIGNED_COLOUR : colour(results.predicted[c]);
 
 function show(results, run, dataset) {
   const n = results.cellIds.length;
@@ -252,25 +262,40 @@ function show(results, run, dataset) {
     `<strong>${backendLabel(run.backend)}</strong>: ${number(n)} cells in ${run.seconds.toFixed(1)} s ` +
     `(batches of ${batchSize}${run.backend === "webgpu" ? "; the first batch includes compiling GPU shaders" : ""}).`;
 
-  // Legend: types by cell count, with their mean confidence.
+  // Legend: types by cell count, with their mean confidence; then the cells left unassigned.
   const stats = results.classNames.map((name, i) => ({ name, i, cells: 0, confidence: 0 }));
+  const unassigned = { cells: 0, confidence: 0, fewGenes: 0, unsure: 0 };
   if (typed) {
     for (let c = 0; c < n; c++) {
-      const s = stats[results.predicted[c]];
+      const s = results.unassigned[c] ? unassigned : stats[results.predicted[c]];
       s.cells += 1;
       s.confidence += results.confidence[c];
+      if (results.unassigned[c] === 1) unassigned.fewGenes += 1;
+      if (results.unassigned[c] === 2) unassigned.unsure += 1;
     }
   }
   const rows = stats.filter((s) => s.cells > 0).sort((a, b) => b.cells - a.cells || a.i - b.i);
-  ui.legend.replaceChildren(
-    ...rows.map((s) => {
-      const tr = document.createElement("tr");
-      tr.dataset.type = s.name;
-      tr.innerHTML = `<td><span class="swatch" style="background:${colour(s.i)}"></span>${escape(s.name)}</td>` +
-        `<td class="cells">${number(s.cells)}</td><td class="confidence">${(s.confidence / s.cells).toFixed(3)}</td>`;
-      return tr;
-    }),
-  );
+  const row = (name, swatch, s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.type = name;
+    tr.innerHTML = `<td><span class="swatch" style="background:${swatch}"></span>${escape(name)}</td>` +
+      `<td class="cells">${number(s.cells)}</td><td class="confidence">${(s.confidence / s.cells).toFixed(3)}</td>`;
+    return tr;
+  };
+  ui.legend.replaceChildren(...rows.map((s) => row(s.name, colour(s.i), s)));
+  if (unassigned.cells > 0) {
+    const tr = row("Unassigned", UNASSIGNED_COLOUR, unassigned);
+    tr.title = `${unassigned.fewGenes} cells express fewer than ${results.minCellGenes} of the model's genes; ` +
+      `${unassigned.unsure} have no type at ${results.minConfidence.toFixed(2)} or more`;
+    ui.legend.append(tr);
+  }
+  ui.qc.innerHTML = typed
+    ? `<span id="unassigned">${number(unassigned.cells)}</span> of ${number(n)} cells <strong>Unassigned</strong>: ` +
+      `${number(unassigned.fewGenes)} express fewer than ${results.minCellGenes} of the model's genes, ` +
+      `${number(unassigned.unsure)} have no type at ${results.minConfidence.toFixed(2)} confidence or more. ` +
+      `Per cell, the model's genes expressed: median ${number(median(results.nModelGenes))} ` +
+      `(counts: median ${number(median(results.totalCounts))}).`
+    : "";
   if (!typed) {
     ui.legend.innerHTML = `<tr><td colspan="3">This model has no label head.</td></tr>`;
   }
@@ -310,7 +335,7 @@ function draw(results) {
     const y = height - pad - (map[2 * c + 1] - y0) * sy;
     points[2 * c] = x;
     points[2 * c + 1] = y;
-    ctx.fillStyle = results.labelColumn !== null ? colour(results.predicted[c]) : "#2f6fdf";
+    ctx.fillStyle = cellColour(results, c);
     ctx.beginPath();
     ctx.arc(x, y, radius, 0, 2 * Math.PI);
     ctx.fill();
@@ -325,6 +350,12 @@ function draw(results) {
   ctx.fillText("PC 2 →", 0, 0);
   ctx.restore();
   state.points = points;
+}
+
+function median(values) {
+  if (values.length === 0) return 0;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[sorted.length >> 1];
 }
 
 function hover(event) {
@@ -343,9 +374,11 @@ function hover(event) {
     ui.tooltip.hidden = true;
     return;
   }
-  const type = results.labelColumn !== null ? results.classNames[results.predicted[best]] : "—";
+  const bestType = results.classNames[results.predicted[best]];
+  const type = results.labelColumn === null ? "—" : results.unassigned[best] ? `Unassigned (best: ${bestType})` : bestType;
   const confidence = results.labelColumn !== null ? results.confidence[best].toFixed(3) : "—";
-  ui.tooltip.textContent = `${results.cellIds[best]} · ${type} · ${confidence}`;
+  ui.tooltip.textContent = `${results.cellIds[best]} · ${type} · ${confidence} · ` +
+    `${number(results.nModelGenes[best])} model genes, ${number(results.totalCounts[best])} counts`;
   ui.tooltip.style.left = `${state.points[2 * best] + 12}px`;
   ui.tooltip.style.top = `${state.points[2 * best + 1] + 8}px`;
   ui.tooltip.hidden = false;

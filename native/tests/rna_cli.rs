@@ -158,17 +158,33 @@ fn a_finetuned_model_annotates_embeds_and_evaluates() {
     ]);
     let csv = std::fs::read_to_string(&labels).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("cell_id,predicted_type,confidence"));
+    assert_eq!(
+        lines.next(),
+        Some(
+            "cell_id,predicted_type,confidence,best_type,unassigned_reason,total_counts,n_genes,n_model_genes"
+        )
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 564);
     let types = PBMC3K_TYPES;
     for row in &rows {
-        assert!(types.contains(&row[1]), "{row:?}");
+        assert!(types.contains(&row[3]), "{row:?}");
         let p: f64 = row[2].parse().unwrap();
         assert!(
             (1.0 / 8.0 - 1e-4..=1.0).contains(&p),
             "confidence {p} is a max of 8 probabilities"
         );
+        // Cells expressing fewer than 50 of the tiny model's 64 genes, and, a 3-step model being
+        // rarely sure, those under 0.5, are Unassigned, and say why.
+        let model_genes: u32 = row[7].parse().unwrap();
+        let expected = if model_genes < 50 {
+            ("Unassigned", "too_few_genes")
+        } else if p < 0.5 {
+            ("Unassigned", "low_confidence")
+        } else {
+            (row[3], "")
+        };
+        assert_eq!((row[1], row[4]), expected, "{row:?}");
     }
     let embedded = std::fs::read_to_string(&embedding).unwrap();
     assert_eq!(embedded.lines().count(), 565);
@@ -597,4 +613,112 @@ fn genes_are_matched_by_a_symbol_column_when_the_index_holds_ids() {
         ),
         "{error}"
     );
+}
+
+/// Cells the model cannot judge are `Unassigned` with the reason, beside their QC: an empty cell
+/// and a 1-UMI cell (too few of the model's genes, however sure the model looks), and, under a
+/// confidence rule, the unsure ones; a real cell keeps its type.
+#[test]
+fn cells_the_model_cannot_judge_are_unassigned() {
+    use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+    use tessera_core::data::write_h5ad;
+
+    let dir = scratch("rna-unassigned");
+    let sample = read_h5ad(
+        "pbmc3k-test.h5ad",
+        std::fs::read(repo().join("www/samples/pbmc3k-test.h5ad")).unwrap(),
+        &MatrixSource::X,
+    )
+    .unwrap();
+    // Cell 0 as it is, then an empty cell and one with a single count of its first gene.
+    let mut cells = sample.subset(&[0, 0, 0]);
+    cells.cell_ids = vec!["real".into(), "empty".into(), "one-umi".into()];
+    let first = cells.indptr[1];
+    let (gene, _) = sample.row(0).next().unwrap();
+    cells.indices = [&cells.indices[..first], &[gene as u32][..]].concat();
+    cells.values = [&cells.values[..first], &[1.0][..]].concat();
+    cells.indptr = vec![0, first, first, first + 1];
+    let data = dir.join("cells.h5ad");
+    std::fs::write(&data, write_h5ad("cells.h5ad", &cells).unwrap()).unwrap();
+
+    let model = repo().join("www/models/rna-pbmc3k.tar");
+    let annotate = |extra: &[&str]| {
+        let out = dir.join("calls.csv");
+        let mut args = vec![
+            "rna",
+            "annotate",
+            "--model",
+            p(&model),
+            "--data",
+            p(&data),
+            "--out",
+            p(&out),
+        ];
+        args.extend_from_slice(extra);
+        let run = tessera(&args);
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "{stderr}");
+        let csv = std::fs::read_to_string(&out).unwrap();
+        let rows: Vec<Vec<String>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect();
+        (rows, stderr)
+    };
+    let (rows, stderr) = annotate(&["--min-genes", "0"]);
+    let real_genes: usize = sample.row(0).filter(|&(_, v)| v > 0.0).count();
+    assert_ne!(rows[0][1], "Unassigned", "{rows:?}");
+    assert_eq!(rows[0][4], "");
+    assert_eq!(rows[0][6], real_genes.to_string());
+    for (row, counts, genes) in [(&rows[1], "0", "0"), (&rows[2], "1", "1")] {
+        assert_eq!(row[1], "Unassigned", "{row:?}");
+        assert_eq!(row[4], "too_few_genes", "{row:?}");
+        assert_eq!(
+            (row[5].as_str(), row[6].as_str(), row[7].as_str()),
+            (counts, genes, genes)
+        );
+        assert!(PBMC3K_TYPES.contains(&row[3].as_str()), "{row:?}");
+    }
+    assert!(
+        stderr.contains("Unassigned                    2 cells: 2 express fewer than 50 of the model's genes, 0 have no type at 0.50 or more"),
+        "{stderr}"
+    );
+    // Nothing unassigned when told so; the real cell unassigned for confidence when asked for
+    // more than it has.
+    let (all, _) = annotate(&[
+        "--min-genes",
+        "0",
+        "--min-cell-genes",
+        "0",
+        "--min-confidence",
+        "0",
+    ]);
+    assert!(
+        all.iter().all(|r| r[1] != "Unassigned" && r[4].is_empty()),
+        "{all:?}"
+    );
+    let confidence: f32 = rows[0][2].parse().unwrap();
+    let strict = format!("{}", (confidence + 0.001).min(1.0));
+    if confidence < 0.999 {
+        let (sure, _) = annotate(&["--min-genes", "0", "--min-confidence", &strict]);
+        assert_eq!(
+            (sure[0][1].as_str(), sure[0][4].as_str()),
+            ("Unassigned", "low_confidence")
+        );
+    }
+    let run = tessera(&[
+        "rna",
+        "annotate",
+        "--model",
+        p(&model),
+        "--data",
+        p(&data),
+        "--out",
+        p(&dir.join("x.csv")),
+        "--min-confidence",
+        "1.5",
+    ]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--min-confidence 1.5: a probability"));
 }

@@ -5,8 +5,9 @@
 //   reference's within 1e-4, the CSV equals `tessera rna forward`'s logits and
 //   `tessera rna annotate`'s file;
 // - the pbmc3k sample through the shipped model (www/models/rna-pbmc3k.tar) — or, until that
-//   exists, a pbmc3k-shaped stand-in trained here for a few steps — with "Try the sample": labels
-//   equal to the native CLI's CSV for the same bundle and data;
+//   exists, a pbmc3k-shaped stand-in trained here for a few steps — with "Try the sample": labels,
+//   per-cell QC and `Unassigned` calls (under a strict rule, so both reasons occur) equal to the
+//   native CLI's CSV for the same bundle, data and rule, and shown in the legend and QC line;
 // - `?precision=f16`: half precision where the device has f16 arithmetic (the CPU module; a
 //   WebGPU adapter with shader-f16), the engine line says which, and the labels equal
 //   `tessera rna annotate --precision` at that precision, probabilities within 1e-2 of f32's;
@@ -33,10 +34,10 @@ import {
 /** Where the other half of the project puts the demo's model and sample. */
 const SHIPPED_MODEL = join(repo, "www/models/rna-pbmc3k.tar");
 const SAMPLE = join(repo, "www/samples/pbmc3k-test.h5ad");
-/** A CSV to compare the sample's annotations with; by default the native CLI writes it here. */
-const EXPECTED_CSV = process.env.TESSERA_EXPECTED_CSV ?? join(out, "native-pbmc3k-test.csv");
 const requireWebGpu = process.env.TESSERA_REQUIRE_WEBGPU === "1";
-const HEADER = "cell_id,predicted_type,confidence";
+const HEADER = "cell_id,predicted_type,confidence,best_type,unassigned_reason,total_counts,n_genes,n_model_genes";
+/** The fixture's cells are compared number for number with the reference: nothing unassigned. */
+const CALL_ALL = { minGenes: "0", minCellGenes: "0", minConfidence: "0" };
 /** |browser − reference| per probability; the CSV's 4 decimals add up to 5e-5 of rounding. */
 const TOLERANCE = 1e-4;
 const CSV_TOLERANCE = TOLERANCE + 5e-5;
@@ -83,11 +84,15 @@ function nativeForwardProbabilities(model) {
 }
 
 /** `tessera rna annotate` on `data`; the CSV text. */
-function nativeAnnotate(model, data, name, precision = "f32") {
+function nativeAnnotate(model, data, name, { precision = "f32", rule = CALL_ALL } = {}) {
   const csv = join(out, `${name}.csv`);
-  // No minimum of model genes: the reference fixture's cells hold 110 of its 302 (the page is
-  // opened with minGenes=0 for them too); the minimum has its own test below.
-  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv, "--precision", precision, "--min-genes", "0"], { stdio: "pipe" });
+  // By default no minimum of model genes and nothing unassigned: the reference fixture's cells
+  // hold 110 of its 302 genes (the page is opened with CALL_ALL for them too); the minimum and
+  // the Unassigned calls have their own tests below.
+  const args = ["--min-genes", rule.minGenes ?? "0"];
+  if (rule.minCellGenes !== undefined) args.push("--min-cell-genes", rule.minCellGenes);
+  if (rule.minConfidence !== undefined) args.push("--min-confidence", rule.minConfidence);
+  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv, "--precision", precision, ...args], { stdio: "pipe" });
   return readFileSync(csv, "utf8");
 }
 
@@ -141,6 +146,8 @@ async function pageResults(page) {
       classNames: r.classNames,
       predicted: Array.from(r.predicted),
       confidence: Array.from(r.confidence),
+      unassigned: Array.from(r.unassigned),
+      nModelGenes: Array.from(r.nModelGenes),
       probabilities: Array.from(r.probabilities),
       embedding: Array.from(r.embedding),
       embeddingDim: r.embeddingDim,
@@ -177,7 +184,7 @@ function assertClose(actual, expected, tolerance, what) {
 describe("fixture cells", () => {
   for (const backend of ["cpu", "webgpu"]) {
     test(`annotation page on ${backend}: reference probabilities and embeddings, native forward, CSV`, async (t) => {
-      const opened = await openPage(t, backend, { model: bundle.url, minGenes: "0" });
+      const opened = await openPage(t, backend, { model: bundle.url, ...CALL_ALL });
       if (!opened) return;
       const { page, logs, requests } = opened;
       assert.match(await page.textContent("#model-info"), /predicts cell_type \(5 types: B cell, T cell, NK cell, monocyte, erythrocyte\)/);
@@ -247,7 +254,7 @@ describe("fixture cells", () => {
   });
 
   test("a gzipped CSV, a 10x folder's files and the folder picker give the same CSV (CPU)", async (t) => {
-    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, minGenes: "0" });
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, ...CALL_ALL });
     let expected = fixtureCsv.get("cpu");
     if (!expected) {
       assert.equal(await annotateFiles(page, files.csv), "done");
@@ -284,16 +291,12 @@ describe("the pbmc3k sample", () => {
     return stand;
   }
 
-  /** The expected CSV for `data` (the whole sample: `TESSERA_EXPECTED_CSV` if given). */
-  function expectedCsv(model, data, name) {
-    let text;
-    if (process.env.TESSERA_EXPECTED_CSV && model.shipped && data === SAMPLE) {
-      text = readFileSync(EXPECTED_CSV, "utf8");
-    } else {
-      text = nativeAnnotate(model.path, data, `native-${name}`);
-    }
-    return parseAnnotations(text);
-  }
+  /**
+   * The sample under a stricter rule than the default (which assigns every held-out cell), so
+   * that both reasons for `Unassigned` occur: the sample's cells express 135–1,000+ of the
+   * model's genes (median 557) at a mean confidence of 0.93.
+   */
+  const STRICT = { minGenes: "0", minCellGenes: "300", minConfidence: "0.9" };
 
   /**
    * The sample as the page gets it. A software WebGPU (SwiftShader on a CI machine) runs the
@@ -314,7 +317,7 @@ describe("the pbmc3k sample", () => {
       if (!existsSync(SAMPLE)) return t.skip(`${SAMPLE} is not there yet`);
       const model = sampleModel();
       const sample = sampleFor(backend);
-      const query = {};
+      const query = { ...STRICT };
       if (!model.shipped) query.model = model.url;
       if (sample.path !== SAMPLE || !model.shipped) query.sample = sample.url;
       const opened = await openPage(t, backend, query);
@@ -330,22 +333,42 @@ describe("the pbmc3k sample", () => {
       const results = await pageResults(page);
       const { text } = await downloadCsv(page);
       const csv = parseAnnotations(text);
-      const native = expectedCsv(model, sample.path, sample.name);
+      const native = parseAnnotations(nativeAnnotate(model.path, sample.path, `native-${sample.name}`, { rule: STRICT }));
       assert.equal(csv.header, HEADER);
       assert.deepEqual(csv.cells.map((c) => c.id), native.cells.map((c) => c.id));
-      // Labels must agree; a disagreement is allowed only where the page's two best classes are
-      // within 1e-4 (a float tie between backends), and such cells must be rare.
+      // QC is exact; labels must agree. A disagreement is allowed only where the page's two best
+      // classes are within 1e-4 or its confidence within 2e-4 of the rule's (a float tie between
+      // backends), and such cells must be rare.
       const k = results.classNames.length;
       let ties = 0;
       csv.cells.forEach((cell, c) => {
-        if (cell.type !== native.cells[c].type) {
+        const theirs = native.cells[c];
+        assert.deepEqual([cell.totalCounts, cell.nGenes, cell.nModelGenes], [theirs.totalCounts, theirs.nGenes, theirs.nModelGenes], cell.id);
+        assert.equal(cell.nModelGenes, results.nModelGenes[c], cell.id);
+        if (cell.type !== theirs.type || cell.best !== theirs.best) {
           const p = results.probabilities.slice(c * k, (c + 1) * k).sort((a, b) => b - a);
-          assert.ok(p[0] - p[1] < 1e-4, `${cell.id}: page says ${cell.type} (${cell.raw}), native ${native.cells[c].type} (${native.cells[c].raw})`);
+          const tie = p[0] - p[1] < 1e-4 || Math.abs(p[0] - Number(STRICT.minConfidence)) < 2e-4;
+          assert.ok(tie, `${cell.id}: page says ${cell.type} (${cell.raw}), native ${theirs.type} (${theirs.raw})`);
           ties += 1;
         }
+        const expected = cell.nModelGenes < Number(STRICT.minCellGenes) ? "too_few_genes" : cell.confidence < Number(STRICT.minConfidence) ? "low_confidence" : "";
+        assert.equal(cell.reason, expected, cell.id);
+        assert.equal(cell.type === "Unassigned", expected !== "", cell.id);
+        assert.equal(results.unassigned[c], ["", "too_few_genes", "low_confidence"].indexOf(expected), cell.id);
         assert.ok(Math.abs(cell.confidence - native.cells[c].confidence) <= 2e-4 + (ties ? 1e-4 : 0), `${cell.id}: ${cell.raw} vs native ${native.cells[c].raw}`);
       });
       assert.ok(ties <= csv.cells.length / 100, `${ties} near-tie label differences`);
+      // The page shows the Unassigned cells: a legend row and the QC line, with the CSV's count.
+      const unassigned = csv.cells.filter((c) => c.type === "Unassigned");
+      if (sample.cells === 564) {
+        for (const reason of ["too_few_genes", "low_confidence"]) {
+          assert.ok(unassigned.some((c) => c.reason === reason), `no cell is unassigned for ${reason}`);
+        }
+      }
+      assert.equal(Number((await page.textContent("#unassigned")).replace(/,/g, "")), unassigned.length);
+      const legendUnassigned = await page.$$eval('#legend tbody tr[data-type="Unassigned"] .cells', (cells) => cells.map((c) => c.textContent.replace(/,/g, "")));
+      assert.deepEqual(legendUnassigned, unassigned.length ? [String(unassigned.length)] : []);
+      t.diagnostic(`${backend}: ${unassigned.length} of ${csv.cells.length} cells unassigned; ${(await page.textContent("#qc")).trim()}`);
       t.diagnostic(`${backend}: ${(await page.textContent("#throughput")).trim()}`);
       const allowed = ["/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/engine.js", "/www/pkg/", model.url, sample.url];
       assertOnlySiteRequests(requests, server.url, allowed);
@@ -357,7 +380,7 @@ describe("the pbmc3k sample", () => {
 describe("half precision", () => {
   for (const backend of ["cpu", "webgpu"]) {
     test(`?precision=f16 on ${backend}: the engine says its precision, labels as the native CLI's`, async (t) => {
-      const opened = await openPage(t, backend, { model: bundle.url, minGenes: "0", precision: "f16" });
+      const opened = await openPage(t, backend, { model: bundle.url, ...CALL_ALL, precision: "f16" });
       if (!opened) return;
       const { page, logs } = opened;
       const note = await page.textContent("#note");
@@ -375,7 +398,7 @@ describe("half precision", () => {
         const probabilities = results.probabilities.slice(c * k, (c + 1) * k);
         assertClose(probabilities, nativeProbabilities.get(row.reference.id), f16 ? 1e-2 : TOLERANCE, `${row.id} probabilities vs f32`);
       });
-      const native = parseAnnotations(nativeAnnotate(bundle.dir, files.csv, `native-fixture-cells-${f16 ? "f16" : "f32"}`, f16 ? "f16" : "f32"));
+      const native = parseAnnotations(nativeAnnotate(bundle.dir, files.csv, `native-fixture-cells-${f16 ? "f16" : "f32"}`, { precision: f16 ? "f16" : "f32" }));
       const shown = parseAnnotations((await downloadCsv(page)).text);
       assert.deepEqual(shown.cells.map((c) => [c.id, c.type]), native.cells.map((c) => [c.id, c.type]));
       shown.cells.forEach((cell, c) => assert.ok(Math.abs(cell.confidence - native.cells[c].confidence) <= 2e-3, `${cell.id}: ${cell.raw} vs native ${native.cells[c].raw}`));
@@ -389,7 +412,7 @@ describe("speed panel", () => {
   for (const backend of ["cpu", "webgpu"]) {
     test(`"Measure speed" on ${backend}: figures for what fits, a reason for what does not`, { timeout: 300_000 }, async (t) => {
       // 16 tokens runs in milliseconds; 16,384 tokens needs gigabytes of attention scores.
-      const opened = await openPage(t, backend, { model: bundle.url, minGenes: "0", benchBatches: "1,2", benchLengths: "16,16384" });
+      const opened = await openPage(t, backend, { model: bundle.url, ...CALL_ALL, benchBatches: "1,2", benchLengths: "16,16384" });
       if (!opened) return;
       const { page, logs } = opened;
       await page.click("#bench");
@@ -431,7 +454,7 @@ describe("too few of the model's genes", () => {
 
 describe("errors", () => {
   test("bad files and models show a readable message, and the page keeps working", async (t) => {
-    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, minGenes: "0" });
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, ...CALL_ALL });
     const bad = (name, content) => {
       const path = join(out, name);
       writeFileSync(path, content);
@@ -475,7 +498,7 @@ describe("errors", () => {
 
   test("Cancel stops an annotation between batches, and the next one runs", async (t) => {
     const many = writeCsv(fixtureTable(100), "fixture-cells-600");
-    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, minGenes: "0", batch: "1" });
+    const { page, logs } = await openPage(t, "cpu", { model: bundle.url, ...CALL_ALL, batch: "1" });
     await page.setInputFiles("#files", many);
     await page.waitForFunction(() => document.getElementById("cells-progress").value >= 5, null, { timeout: 60_000 });
     await page.click("#cancel");

@@ -110,8 +110,9 @@ const F32_BYTES = { rna: 305_209_734 * 4, mammal: 458_007_202 * 4 };
 
 function parseCsv(text) {
   return text.trim().split("\n").slice(1).map((line) => {
-    const [id, label, confidence] = line.split(",");
-    return { id, label, confidence: Number(confidence) };
+    // The random-weight model's cells are Unassigned; its best type must still agree.
+    const [id, , confidence, best] = line.split(",");
+    return { id, label: best, confidence: Number(confidence) };
   });
 }
 

@@ -156,7 +156,10 @@ export function write10x(table, name) {
   return { dir, files: ["matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz"].map((f) => join(dir, f)) };
 }
 
-/** Parses an annotation CSV (`cell_id,predicted_type,confidence`), quoted fields allowed. */
+/**
+ * Parses an annotation CSV (`cell_id,predicted_type,confidence,best_type,unassigned_reason,
+ * total_counts,n_genes,n_model_genes`), quoted fields allowed.
+ */
 export function parseAnnotations(text) {
   const rows = [];
   let field = "";
@@ -177,6 +180,16 @@ export function parseAnnotations(text) {
   const [header, ...body] = rows;
   return {
     header: header.join(","),
-    cells: body.map(([id, type, confidence]) => ({ id, type, confidence: Number(confidence), raw: confidence })),
+    cells: body.map(([id, type, confidence, best, reason, totalCounts, nGenes, nModelGenes]) => ({
+      id,
+      type,
+      confidence: Number(confidence),
+      raw: confidence,
+      best,
+      reason,
+      totalCounts: Number(totalCounts),
+      nGenes: Number(nGenes),
+      nModelGenes: Number(nModelGenes),
+    })),
   };
 }

@@ -15,7 +15,7 @@ use nalgebra::DMatrix;
 use tessera_core::data::h5ad::MatrixSource;
 use tessera_core::data::{CountMatrix, Opened, open_files};
 use tessera_core::eval::pca::Pca;
-use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax};
+use tessera_core::models::bmfm_rna::annotation::{Call, CallRule, CellQc, annotations_csv};
 use tessera_core::models::bmfm_rna::panel::{GeneMatch, GenePanel};
 use tessera_core::models::bmfm_rna::{RnaPipeline, RnaPipelineStream, bench};
 use wasm_bindgen::prelude::*;
@@ -151,9 +151,27 @@ impl RnaAnnotator {
     /// of cells × genes, or a 10x folder's `matrix.mtx`, `barcodes.tsv` and `features.tsv`
     /// (or `genes.tsv`, each optionally `.gz`). Fails with a readable message when the files
     /// are not one of these or hold fewer of the model's genes than `minGenes` (default: half
-    /// of them, at most 1,000; 0 for no minimum).
+    /// of them, at most 1,000; 0 for no minimum). A cell expressing fewer than `minCellGenes`
+    /// of the model's genes, or whose best type is below `minConfidence`, is called
+    /// `Unassigned` (defaults: `tessera rna annotate`'s).
     #[wasm_bindgen(js_name = openData)]
-    pub fn open_data(&self, files: Array, min_genes: Option<u32>) -> Result<RnaDataset, JsError> {
+    pub fn open_data(
+        &self,
+        files: Array,
+        min_genes: Option<u32>,
+        min_cell_genes: Option<u32>,
+        min_confidence: Option<f32>,
+    ) -> Result<RnaDataset, JsError> {
+        let rule = CallRule {
+            min_model_genes: min_cell_genes.unwrap_or(CallRule::DEFAULT_MIN_MODEL_GENES),
+            min_confidence: min_confidence.unwrap_or(CallRule::DEFAULT_MIN_CONFIDENCE),
+        };
+        if !(0.0..=1.0).contains(&rule.min_confidence) {
+            return Err(JsError::new(&format!(
+                "minConfidence {}: a probability, between 0 and 1",
+                rule.min_confidence
+            )));
+        }
         let genes = GeneMatch {
             names: Default::default(),
             min_genes: min_genes.map(|n| n as usize),
@@ -200,6 +218,8 @@ impl RnaAnnotator {
                 name: opened.name,
                 format: opened.format,
                 note,
+                qc: CellQc::all(&opened.matrix, &panel),
+                rule,
                 matrix: opened.matrix,
                 panel,
                 classes,
@@ -214,8 +234,9 @@ impl RnaAnnotator {
     }
 
     /// Annotates cells `start .. start + count` (clamped to the data set) in one forward pass.
-    /// Resolves to `{ start, count, predicted: Uint32Array, confidence: Float32Array, done }`
-    /// (class index and its probability per cell, cells annotated so far).
+    /// Resolves to `{ start, count, predicted: Uint32Array, confidence: Float32Array,
+    /// unassigned: Uint8Array, done }` (per cell: the most probable class, its probability, and
+    /// 0 = assigned, 1 = too few model genes, 2 = low confidence; cells annotated so far).
     #[wasm_bindgen(js_name = annotateBatch)]
     pub fn annotate_batch(&self, dataset: &RnaDataset, start: usize, count: usize) -> Promise {
         let annotator = Rc::clone(&self.inner);
@@ -244,14 +265,15 @@ impl RnaAnnotator {
     }
 
     /// Everything about an annotated data set (see `RnaDataset`'s docs in tessera.d.ts):
-    /// `{ labelColumn, classNames, cellIds, predicted, confidence, probabilities, embedding,
-    /// embeddingDim, map }`. Fails until every cell is annotated.
+    /// `{ labelColumn, classNames, cellIds, predicted, confidence, unassigned, totalCounts,
+    /// nGenes, nModelGenes, minCellGenes, minConfidence, probabilities, embedding, embeddingDim,
+    /// map }`. Fails until every cell is annotated.
     pub fn results(&self, dataset: &RnaDataset) -> Result<Object, JsError> {
         let mut state = dataset.state.borrow_mut();
         state.check_complete()?;
         let map = state.map()?.to_vec();
         let n = state.matrix.n_cells();
-        let (predicted, confidence) = state.predictions();
+        let calls = state.calls();
         let out = Object::new();
         let (column, classes) = self.inner.head().unzip();
         set(
@@ -261,12 +283,20 @@ impl RnaAnnotator {
         )?;
         set(&out, "classNames", strings(classes.unwrap_or_default()))?;
         set(&out, "cellIds", strings(state.matrix.cell_ids.clone()))?;
-        set(&out, "predicted", Uint32Array::from(&predicted[..]).into())?;
+        set_calls(&out, &calls)?;
+        let qc = &state.qc;
+        let counts: Vec<f32> = qc.iter().map(|q| q.total_counts).collect();
+        set(&out, "totalCounts", Float32Array::from(&counts[..]).into())?;
+        let genes: Vec<u32> = qc.iter().map(|q| q.n_genes).collect();
+        set(&out, "nGenes", Uint32Array::from(&genes[..]).into())?;
+        let model_genes: Vec<u32> = qc.iter().map(|q| q.n_model_genes).collect();
         set(
             &out,
-            "confidence",
-            Float32Array::from(&confidence[..]).into(),
+            "nModelGenes",
+            Uint32Array::from(&model_genes[..]).into(),
         )?;
+        set(&out, "minCellGenes", state.rule.min_model_genes.into())?;
+        set(&out, "minConfidence", state.rule.min_confidence.into())?;
         set(
             &out,
             "probabilities",
@@ -283,8 +313,8 @@ impl RnaAnnotator {
         Ok(out)
     }
 
-    /// The annotations as CSV, exactly as `tessera rna annotate --out F.csv` writes them:
-    /// `cell_id,predicted_type,confidence` and one line per cell, confidence with 4 decimals.
+    /// The annotations as CSV, exactly as `tessera rna annotate --out F.csv` writes them (see
+    /// `CSV_HEADER`): one line per cell, confidence with 4 decimals.
     pub fn csv(&self, dataset: &RnaDataset) -> Result<String, JsError> {
         let Some((_, classes)) = self.inner.head() else {
             return Err(JsError::new(
@@ -293,11 +323,11 @@ impl RnaAnnotator {
         };
         let state = dataset.state.borrow();
         state.check_complete()?;
-        let (predicted, confidence) = state.predictions();
         Ok(annotations_csv(
             &state.matrix.cell_ids,
-            predicted.iter().map(|&c| classes[c as usize].as_str()),
-            &confidence,
+            &state.calls(),
+            &state.qc,
+            &classes,
         ))
     }
 }
@@ -442,6 +472,10 @@ struct DataState {
     embedding: Vec<f32>,
     /// `cells × 2`, computed once every cell is annotated.
     map: Option<Vec<f32>>,
+    /// Per cell, against the model's genes.
+    qc: Vec<CellQc>,
+    /// When a cell is `Unassigned`.
+    rule: CallRule,
 }
 
 #[wasm_bindgen]
@@ -522,18 +556,11 @@ impl DataState {
             }
         }
         self.map = None;
-        let (predicted, confidence): (Vec<u32>, Vec<f32>) = (0..n)
-            .map(|i| argmax(&probabilities[i * c..(i + 1) * c]))
-            .unzip();
+        let calls = Call::all(probabilities, c, &self.qc[rows.clone()], &self.rule);
         let out = Object::new();
         set(&out, "start", rows.start.into())?;
         set(&out, "count", n.into())?;
-        set(&out, "predicted", Uint32Array::from(&predicted[..]).into())?;
-        set(
-            &out,
-            "confidence",
-            Float32Array::from(&confidence[..]).into(),
-        )?;
+        set_calls(&out, &calls)?;
         set(&out, "done", self.n_done.into())?;
         Ok(out)
     }
@@ -549,12 +576,9 @@ impl DataState {
         Ok(())
     }
 
-    /// Predicted class and its probability per cell (empty classes → class 0, NaN).
-    fn predictions(&self) -> (Vec<u32>, Vec<f32>) {
-        let c = self.classes;
-        (0..self.matrix.n_cells())
-            .map(|i| argmax(&self.probabilities[i * c..(i + 1) * c]))
-            .unzip()
+    /// Every cell's call (no classes: class 0 at NaN, unassigned).
+    fn calls(&self) -> Vec<Call> {
+        Call::all(&self.probabilities, self.classes, &self.qc, &self.rule)
     }
 
     /// The embeddings' first two principal components (seed 0), `cells × 2` row-major.
@@ -589,6 +613,23 @@ impl RnaAnnotator {
             .panel_by(&opened.name, &opened.matrix, genes)
             .map_err(|e| e.to_string())
     }
+}
+
+/// `predicted` (best class), `confidence` and `unassigned` (0, or the reason's code) per cell.
+fn set_calls(out: &Object, calls: &[Call]) -> Result<(), JsError> {
+    let best: Vec<u32> = calls.iter().map(|c| c.best).collect();
+    set(out, "predicted", Uint32Array::from(&best[..]).into())?;
+    let confidence: Vec<f32> = calls.iter().map(|c| c.confidence).collect();
+    set(
+        out,
+        "confidence",
+        Float32Array::from(&confidence[..]).into(),
+    )?;
+    let unassigned: Vec<u8> = calls
+        .iter()
+        .map(|c| c.unassigned.map_or(0, |u| u.code()))
+        .collect();
+    set(out, "unassigned", Uint8Array::from(&unassigned[..]).into())
 }
 
 fn strings(values: Vec<String>) -> JsValue {

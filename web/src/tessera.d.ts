@@ -81,10 +81,13 @@ export interface RnaModelInfo {
 export interface RnaBatchResult {
   start: number;
   count: number;
-  /** Class index per cell. */
+  /** The most probable class index per cell (assigned or not). */
   predicted: Uint32Array;
   /** Probability of that class. */
   confidence: Float32Array;
+  /** Per cell: 0 assigned, 1 `Unassigned` (too few of the model's genes), 2 `Unassigned`
+   * (confidence under `minConfidence`). */
+  unassigned: Uint8Array;
   /** Cells annotated so far. */
   done: number;
 }
@@ -123,8 +126,18 @@ export interface RnaResults {
   labelColumn: string | null;
   classNames: string[];
   cellIds: string[];
+  /** The most probable class index per cell (assigned or not). */
   predicted: Uint32Array;
   confidence: Float32Array;
+  /** Per cell: 0 assigned, 1 `Unassigned` for too few model genes, 2 for low confidence. */
+  unassigned: Uint8Array;
+  /** Per-cell QC: counts, genes expressed, and of those the model's genes. */
+  totalCounts: Float32Array;
+  nGenes: Uint32Array;
+  nModelGenes: Uint32Array;
+  /** The rule that made the `Unassigned` calls. */
+  minCellGenes: number;
+  minConfidence: number;
   /** `cells × classNames.length`, row-major. */
   probabilities: Float32Array;
   /** `cells × embeddingDim`, row-major. */
@@ -156,7 +169,8 @@ export declare class RnaDatasetClient {
   annotateBatch(start: number, count?: number): Promise<RnaBatchResult>;
   /** Fails until every cell is annotated. */
   results(): Promise<RnaResults>;
-  /** `cell_id,predicted_type,confidence` (4 decimals), as `tessera rna annotate` writes it. */
+  /** `cell_id,predicted_type,confidence,best_type,unassigned_reason,total_counts,n_genes,
+   * n_model_genes` (confidence with 4 decimals), as `tessera rna annotate` writes it. */
   csv(): Promise<string>;
   close(): Promise<boolean>;
 }
@@ -177,6 +191,10 @@ export declare class RnaAnnotatorClient {
       /** The fewest of the model's genes the data must hold (default: half of them, at most
        * 1,000; 0: no minimum). Fewer are refused: the answers would be confident and wrong. */
       minGenes?: number;
+      /** A cell expressing fewer of the model's genes is `Unassigned` (default 50). */
+      minCellGenes?: number;
+      /** A cell whose most probable type is less likely is `Unassigned` (default 0.5). */
+      minConfidence?: number;
     },
   ): Promise<RnaDatasetClient>;
   /**

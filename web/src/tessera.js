@@ -104,7 +104,7 @@ export class RnaDatasetClient {
     return this.channel.call("results", { dataset: this.handle });
   }
 
-  /** `cell_id,predicted_type,confidence` as `tessera rna annotate` writes it. */
+  /** The annotation CSV (`cell_id,predicted_type,confidence,…`) as `tessera rna annotate` writes it. */
   csv() {
     return this.channel.call("csv", { dataset: this.handle });
   }
@@ -146,7 +146,13 @@ export class RnaAnnotatorClient {
     const list = Array.from(files, (f) =>
       typeof Blob !== "undefined" && f instanceof Blob ? f : { name: f.name, bytes: f.bytes },
     );
-    const request = { handle: this.handle, files: list, minGenes: options.minGenes };
+    const request = {
+      handle: this.handle,
+      files: list,
+      minGenes: options.minGenes,
+      minCellGenes: options.minCellGenes,
+      minConfidence: options.minConfidence,
+    };
     const summary = await this.channel.call("openData", request, onProgress);
     return new RnaDatasetClient(this.channel, summary);
   }

@@ -286,6 +286,7 @@ function batchResult(out) {
     count: out.count,
     predicted: out.predicted,
     confidence: out.confidence,
+    unassigned: out.unassigned,
     done: out.done,
   };
 }
@@ -363,11 +364,11 @@ const handlers = {
   async agentPlay({ agent, game }) {
     return gameAgent(agent).play(gameSession(game));
   },
-  async openData({ handle, files, minGenes }, progress) {
+  async openData({ handle, files, minGenes, minCellGenes, minConfidence }, progress) {
     const model = rnaModel(handle);
     const read = await readFiles(files, progress);
     progress({ stage: "parse", loaded: 0, total: 1 });
-    const data = model.openData(read, minGenes ?? undefined);
+    const data = model.openData(read, minGenes ?? undefined, minCellGenes ?? undefined, minConfidence ?? undefined);
     progress({ stage: "parse", loaded: 1, total: 1 });
     const id = nextHandle++;
     datasets.set(id, { model, data });
@@ -469,12 +470,28 @@ const handlers = {
         cellIds: out.cellIds,
         predicted: out.predicted,
         confidence: out.confidence,
+        unassigned: out.unassigned,
+        totalCounts: out.totalCounts,
+        nGenes: out.nGenes,
+        nModelGenes: out.nModelGenes,
+        minCellGenes: out.minCellGenes,
+        minConfidence: out.minConfidence,
         probabilities: out.probabilities,
         embedding: out.embedding,
         embeddingDim: out.embeddingDim,
         map: out.map,
       },
-      transfer: [out.predicted, out.confidence, out.probabilities, out.embedding, out.map].map((a) => a.buffer),
+      transfer: [
+        out.predicted,
+        out.confidence,
+        out.unassigned,
+        out.totalCounts,
+        out.nGenes,
+        out.nModelGenes,
+        out.probabilities,
+        out.embedding,
+        out.map,
+      ].map((a) => a.buffer),
     };
   },
   async csv({ dataset: id }) {

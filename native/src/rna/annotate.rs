@@ -7,7 +7,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use tessera_core::data::CountMatrix;
-use tessera_core::models::bmfm_rna::annotation::{annotations_csv, argmax, csv_field};
+use tessera_core::models::bmfm_rna::annotation::{
+    Call, CallRule, CellQc, UNASSIGNED, Unassigned, annotations_csv, csv_field,
+};
 use tessera_core::models::bmfm_rna::panel::{GeneMatch, GeneNames};
 use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
 use tessera_core::precision::Precision;
@@ -93,8 +95,40 @@ impl CellsArgs {
     }
 }
 
-/// `tessera rna annotate`: the CSV of predicted types, and optionally the embeddings.
-pub fn annotate(cells: CellsArgs, out: &Path, embedding: Option<&Path>) -> Result<()> {
+/// When a cell is called `Unassigned` instead of its most probable type.
+#[derive(clap::Args)]
+pub struct CallArgs {
+    /// Cells expressing fewer of the model's genes are `Unassigned` (too_few_genes).
+    #[arg(long, default_value_t = CallRule::DEFAULT_MIN_MODEL_GENES)]
+    pub min_cell_genes: u32,
+    /// Cells whose most probable type is less likely are `Unassigned` (low_confidence); 0: never.
+    #[arg(long, default_value_t = CallRule::DEFAULT_MIN_CONFIDENCE)]
+    pub min_confidence: f32,
+}
+
+impl CallArgs {
+    fn rule(&self) -> Result<CallRule> {
+        if !(0.0..=1.0).contains(&self.min_confidence) {
+            bail!(
+                "--min-confidence {}: a probability, between 0 and 1",
+                self.min_confidence
+            );
+        }
+        Ok(CallRule {
+            min_model_genes: self.min_cell_genes,
+            min_confidence: self.min_confidence,
+        })
+    }
+}
+
+/// `tessera rna annotate`: the CSV of calls and QC, and optionally the embeddings.
+pub fn annotate(
+    cells: CellsArgs,
+    calls: CallArgs,
+    out: &Path,
+    embedding: Option<&Path>,
+) -> Result<()> {
+    let rule = calls.rule()?;
     let device = cells.backend.device_in(cells.precision)?;
     let pipeline = cells.load(&device)?;
     if pipeline.model.config.labels().is_empty() {
@@ -105,30 +139,49 @@ pub fn annotate(cells: CellsArgs, out: &Path, embedding: Option<&Path>) -> Resul
     }
     let (matrix, results) = cells.run_with(&pipeline, &device)?;
     let names = pipeline.class_names(0);
-    let predicted = predictions(&results.probabilities[0], names.len());
-    let csv = annotations_csv(
-        &matrix.cell_ids,
-        predicted.iter().map(|&(class, _)| names[class].as_str()),
-        &predicted.iter().map(|&(_, p)| p).collect::<Vec<_>>(),
-    );
+    let calls = Call::all(&results.probabilities[0], names.len(), &results.qc, &rule);
+    let csv = annotations_csv(&matrix.cell_ids, &calls, &results.qc, &names);
     bundle_io::write_file_atomic(out, csv.as_bytes())?;
     if let Some(path) = embedding {
         write_embedding(path, &matrix.cell_ids, &results.embeddings, results.dim)?;
     }
-    let mut counts = std::collections::BTreeMap::<&str, (usize, f64)>::new();
-    for &(class, p) in &predicted {
-        let entry = counts.entry(names[class].as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += p as f64;
-    }
     eprintln!("{} cells → {}", matrix.n_cells(), out.display());
-    for (name, (n, total)) in counts {
-        eprintln!(
-            "  {name:<24} {n:>6} cells, mean confidence {:.3}",
+    eprint!("{}", call_summary(&calls, &names, &rule));
+    Ok(())
+}
+
+/// Cells and mean confidence per type, then the unassigned cells by reason.
+fn call_summary(calls: &[Call], names: &[String], rule: &CallRule) -> String {
+    let mut types = std::collections::BTreeMap::<&str, (usize, f64)>::new();
+    let (mut few, mut unsure) = (0usize, 0usize);
+    for call in calls {
+        match call.unassigned {
+            Some(Unassigned::TooFewGenes) => few += 1,
+            Some(Unassigned::LowConfidence) => unsure += 1,
+            None => {
+                let entry = types.entry(call.label(names)).or_default();
+                entry.0 += 1;
+                entry.1 += call.confidence as f64;
+            }
+        }
+    }
+    let mut out = String::new();
+    for (name, (n, total)) in types {
+        out += &format!(
+            "  {name:<24} {n:>6} cells, mean confidence {:.3}\n",
             total / n as f64
         );
     }
-    Ok(())
+    if few + unsure > 0 {
+        out += &format!(
+            "  {UNASSIGNED:<24} {:>6} cells: {few} express fewer than {} of the model's genes, \
+             {unsure} have no type at {:.2} or more\n",
+            few + unsure,
+            rule.min_model_genes,
+            rule.min_confidence
+        );
+    }
+    out
 }
 
 /// What a pass over the cells produces.
@@ -138,6 +191,8 @@ pub struct CellResults {
     pub embeddings: Vec<f32>,
     /// Per label head: row-major `[cells, classes]`.
     pub probabilities: Vec<Vec<f32>>,
+    /// Each cell's QC against the model's genes.
+    pub qc: Vec<CellQc>,
 }
 
 fn host(tensor: Tensor<2>) -> Result<Vec<f32>> {
@@ -189,6 +244,10 @@ pub fn run(
         dim: pipeline.embedding_dim(),
         embeddings: Vec::with_capacity(rows.len() * pipeline.embedding_dim()),
         probabilities: vec![Vec::new(); pipeline.model.config.labels().len()],
+        qc: rows
+            .iter()
+            .map(|&row| CellQc::of(matrix, &panel, row))
+            .collect(),
     };
     // Runs of consecutive rows become one batch each.
     for chunk in rows.chunks(batch_size.max(1)) {
@@ -207,17 +266,6 @@ pub fn run(
     }
     progress.finish_and_clear();
     Ok(results)
-}
-
-/// The predicted class and its probability for each cell, from one head's probabilities.
-pub fn predictions(probabilities: &[f32], classes: usize) -> Vec<(usize, f32)> {
-    probabilities
-        .chunks(classes)
-        .map(|p| {
-            let (class, confidence) = argmax(p);
-            (class as usize, confidence)
-        })
-        .collect()
 }
 
 /// `cell_id,dim_0,…` rows.

@@ -9,8 +9,9 @@ use tessera_core::eval::baseline::{self, BaselineConfig, BaselineReport};
 use tessera_core::eval::embedding::{EmbeddingReport, evaluate};
 use tessera_core::eval::metrics::{accuracy, macro_f1};
 use tessera_core::models::bmfm_rna::Pooling;
+use tessera_core::models::bmfm_rna::annotation::argmax;
 
-use super::annotate::{self, predictions};
+use super::annotate;
 use super::data::{read_counts, rows_where};
 use crate::backend::Backend;
 use crate::bundle_io;
@@ -106,11 +107,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
         .position(|l| l.label_column_name == args.label)
         .map(|k| {
             let names = pipeline.class_names(k);
-            let predicted = predictions(&results.probabilities[k], names.len());
+            let probabilities = &results.probabilities[k];
             let test_truth: Vec<usize> = test.iter().map(|&i| truth[i]).collect();
             let test_pred: Vec<usize> = test
                 .iter()
-                .map(|&i| class_of(&names[predicted[i].0]))
+                .map(|&i| {
+                    let row = &probabilities[i * names.len()..(i + 1) * names.len()];
+                    class_of(&names[argmax(row).0 as usize])
+                })
                 .collect();
             HeadReport {
                 accuracy: accuracy(&test_truth, &test_pred),

@@ -34,10 +34,13 @@ pub enum RnaCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Predict each cell's type: a CSV of cell_id, predicted_type, confidence.
+    /// Predict each cell's type: a CSV of cell_id, predicted_type (or Unassigned), confidence,
+    /// best_type, unassigned_reason and the cell's QC (total_counts, n_genes, n_model_genes).
     Annotate {
         #[command(flatten)]
         cells: annotate::CellsArgs,
+        #[command(flatten)]
+        calls: annotate::CallArgs,
         #[arg(long)]
         out: PathBuf,
         /// Also write the embeddings here (.csv or .safetensors).
@@ -98,9 +101,10 @@ pub fn run(command: RnaCommand) -> Result<()> {
         }
         RnaCommand::Annotate {
             cells,
+            calls,
             out,
             embedding,
-        } => annotate::annotate(cells, &out, embedding.as_deref()),
+        } => annotate::annotate(cells, calls, &out, embedding.as_deref()),
         RnaCommand::Forward {
             model,
             cases,
