@@ -269,6 +269,11 @@ pub fn write_dir_with(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Res
 }
 
 /// `.NAME.KIND-PID` next to `path`.
+/// A temporary path beside `path` (same folder, so a rename moves it into place).
+pub fn temp_path(path: &Path) -> PathBuf {
+    sibling(path, "tmp")
+}
+
 fn sibling(path: &Path, kind: &str) -> PathBuf {
     let name = path
         .file_name()

@@ -722,3 +722,161 @@ fn cells_the_model_cannot_judge_are_unassigned() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("--min-confidence 1.5: a probability"));
 }
+
+/// `rna annotate --out-h5ad`: the user's `.h5ad` comes back whole (its layers, obsm, uns and obs
+/// columns) with the calls, QC, embeddings, probabilities and a UMAP added — the same calls as
+/// the CSV; annotating that file again replaces them; a CSV input becomes a new `.h5ad`.
+/// (CI reads these files back with anndata: `scripts/check-h5ad.py`.)
+#[test]
+fn annotate_writes_the_results_into_the_users_h5ad() {
+    use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+    use tessera_core::data::{AnnDataAdditions, ObsColumn, Rows, write_h5ad_with};
+
+    let dir = scratch("rna-out-h5ad");
+    let sample = read_h5ad(
+        "pbmc3k-test.h5ad",
+        std::fs::read(repo().join("www/samples/pbmc3k-test.h5ad")).unwrap(),
+        &MatrixSource::X,
+    )
+    .unwrap();
+    let cells = sample.subset(&(0..40).collect::<Vec<_>>());
+    // The user's own analysis, which must survive.
+    let theirs = AnnDataAdditions {
+        obs: vec![(
+            "leiden".into(),
+            ObsColumn::U32((0..40).map(|i| i % 4).collect()),
+        )],
+        obsm: vec![(
+            "X_pca".into(),
+            Rows {
+                columns: 3,
+                values: (0..120).map(|v| v as f32).collect(),
+            },
+        )],
+        uns: vec![("leiden_colors".into(), vec!["#1f77b4".into()])],
+    };
+    let input = dir.join("theirs.h5ad");
+    std::fs::write(
+        &input,
+        write_h5ad_with("theirs.h5ad", &cells, &theirs).unwrap(),
+    )
+    .unwrap();
+
+    let model = repo().join("www/models/rna-pbmc3k.tar");
+    let annotate = |data: &Path, extra: &[&str]| {
+        let mut args = vec!["rna", "annotate", "--model", p(&model), "--data", p(data)];
+        args.extend_from_slice(extra);
+        let run = tessera(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    };
+    let (out, csv) = (dir.join("annotated.h5ad"), dir.join("calls.csv"));
+    annotate(
+        &input,
+        &[
+            "--out-h5ad",
+            p(&out),
+            "--out",
+            p(&csv),
+            "--min-confidence",
+            "0.9",
+        ],
+    );
+    let calls: Vec<Vec<String>> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+
+    let check = |path: &Path, calls: &[Vec<String>]| {
+        let bytes = std::fs::read(path).unwrap();
+        let back = read_h5ad("annotated.h5ad", bytes.clone(), &MatrixSource::X).unwrap();
+        assert_eq!(back.cell_ids, cells.cell_ids);
+        assert_eq!(
+            (back.indptr.clone(), back.values.clone()),
+            (cells.indptr.clone(), cells.values.clone())
+        );
+        assert_eq!(
+            back.annotations["cell_type"],
+            cells.annotations["cell_type"]
+        );
+        let called: Vec<&str> = calls.iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(back.annotations["tessera_cell_type"], called);
+        let reasons: Vec<&str> = calls.iter().map(|r| r[4].as_str()).collect();
+        let read_reasons: Vec<&str> = back.annotations["tessera_unassigned_reason"]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(read_reasons, reasons, "missing reads as empty");
+        let file = hdf5_pure::File::from_bytes(bytes).unwrap();
+        let shape = |name: &str| file.dataset(name).unwrap().shape().unwrap();
+        assert_eq!(shape("obsm/X_tessera"), vec![40, 128]);
+        assert_eq!(shape("obsm/tessera_probabilities"), vec![40, 8]);
+        assert_eq!(shape("obsm/X_umap"), vec![40, 2]);
+        assert_eq!(
+            file.dataset("obsm/X_pca").unwrap().read_f32().unwrap()[..3],
+            [0.0, 1.0, 2.0]
+        );
+        assert_eq!(
+            file.dataset("obs/leiden").unwrap().read_u32().unwrap()[..5],
+            [0, 1, 2, 3, 0]
+        );
+        let confidence = file
+            .dataset("obs/tessera_confidence")
+            .unwrap()
+            .read_f32()
+            .unwrap();
+        for (c, row) in confidence.iter().zip(calls) {
+            assert!(
+                (c - row[2].parse::<f32>().unwrap()).abs() <= 5e-5,
+                "{c} vs {row:?}"
+            );
+        }
+    };
+    check(&out, &calls);
+    assert!(
+        calls.iter().any(|r| r[1] == "Unassigned"),
+        "0.9 leaves some cells unassigned"
+    );
+
+    // Again, on the annotated file, with the default rule: the results are replaced.
+    let (again, csv) = (dir.join("again.h5ad"), dir.join("again.csv"));
+    annotate(&out, &["--out-h5ad", p(&again), "--out", p(&csv)]);
+    let calls: Vec<Vec<String>> = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    check(&again, &calls);
+
+    // A CSV of counts becomes a new .h5ad.
+    let table = dir.join("cells.csv");
+    let mut text = String::from("cell");
+    for gene in &cells.genes {
+        text += &format!(",{gene}");
+    }
+    text.push('\n');
+    for i in 0..5 {
+        text += &cells.cell_ids[i];
+        for v in cells.dense_row(i) {
+            text += &format!(",{v}");
+        }
+        text.push('\n');
+    }
+    std::fs::write(&table, text).unwrap();
+    let fresh = dir.join("from-csv.h5ad");
+    annotate(&table, &["--out-h5ad", p(&fresh)]);
+    let back = read_h5ad(
+        "from-csv.h5ad",
+        std::fs::read(&fresh).unwrap(),
+        &MatrixSource::X,
+    )
+    .unwrap();
+    assert_eq!(back.cell_ids, cells.cell_ids[..5]);
+    assert_eq!(back.annotations["tessera_cell_type"].len(), 5);
+}

@@ -39,7 +39,8 @@ fn string_of(value: &AttrValue) -> Option<String> {
     }
 }
 
-fn strings_of(value: &AttrValue) -> Option<Vec<String>> {
+/// A string or string-array attribute (fixed-width or variable-length) as strings.
+pub(crate) fn strings_of(value: &AttrValue) -> Option<Vec<String>> {
     match value {
         AttrValue::StringArray(v) | AttrValue::VarLenStringArray(v) => Some(v.clone()),
         other => string_of(other).map(|s| vec![s]),

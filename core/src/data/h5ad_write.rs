@@ -1,11 +1,14 @@
 //! Writing a [`CountMatrix`] as an AnnData `.h5ad` (CSR `X`, `obs` with categorical annotation
 //! columns, `var` names and their other name columns), compressed — what `anndata.read_h5ad`
-//! and our reader both accept.
+//! and our reader both accept — optionally with results added ([`AnnDataAdditions`]).
 
 use std::collections::BTreeMap;
 
 use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
 
+use super::h5ad_add::{
+    AnnDataAdditions, add_obs_columns, add_obsm_uns, categorical_attrs, categories_and_codes,
+};
 use super::{CountMatrix, DataError};
 
 fn text(s: &str) -> AttrValue {
@@ -22,7 +25,17 @@ fn chunk(n: usize) -> u64 {
 
 /// The matrix as `.h5ad` bytes; `file` names the destination in errors.
 pub fn write_h5ad(file: &str, matrix: &CountMatrix) -> Result<Vec<u8>, DataError> {
+    write_h5ad_with(file, matrix, &AnnDataAdditions::default())
+}
+
+/// The matrix and `additions` (obs columns after the matrix's own) as `.h5ad` bytes.
+pub fn write_h5ad_with(
+    file: &str,
+    matrix: &CountMatrix,
+    additions: &AnnDataAdditions,
+) -> Result<Vec<u8>, DataError> {
     matrix.validate(file)?;
+    additions.check(file, matrix.n_cells())?;
     let too_big = |what: &str| DataError::Field {
         file: file.into(),
         field: "X".into(),
@@ -59,10 +72,17 @@ pub fn write_h5ad(file: &str, matrix: &CountMatrix) -> Result<Vec<u8>, DataError
 
     let mut obs = frame(&mut builder, "obs", &matrix.cell_ids);
     categorical_columns(&mut obs, &matrix.annotations);
+    let mut order: Vec<String> = matrix.annotations.keys().cloned().collect();
+    order.extend(additions.obs.iter().map(|(name, _)| name.clone()));
+    obs.set_attr("column-order", AttrValue::StringArray(order));
+    add_obs_columns(&mut obs, additions);
     builder.add_group(obs.finish());
     let mut var = frame(&mut builder, "var", &matrix.genes);
     categorical_columns(&mut var, &matrix.gene_columns);
+    let order: Vec<String> = matrix.gene_columns.keys().cloned().collect();
+    var.set_attr("column-order", AttrValue::StringArray(order));
     builder.add_group(var.finish());
+    add_obsm_uns(&mut builder, additions);
 
     builder.finish().map_err(|e| DataError::Format {
         file: file.into(),
@@ -70,26 +90,15 @@ pub fn write_h5ad(file: &str, matrix: &CountMatrix) -> Result<Vec<u8>, DataError
     })
 }
 
-/// `columns` as categorical columns of a dataframe group, listed in its `column-order`.
+/// `columns` as categorical columns of a dataframe group (the caller lists them in its
+/// `column-order`).
 fn categorical_columns(frame: &mut GroupBuilder, columns: &BTreeMap<String, Vec<String>>) {
-    let order: Vec<String> = columns.keys().cloned().collect();
-    frame.set_attr("column-order", AttrValue::StringArray(order));
     for (column, values) in columns {
-        let mut categories: Vec<&str> = values.iter().map(String::as_str).collect();
-        categories.sort();
-        categories.dedup();
-        let codes: Vec<i32> = values
-            .iter()
-            .map(|v| {
-                categories
-                    .binary_search(&v.as_str())
-                    .map_or(-1, |i| i as i32)
-            })
-            .collect();
+        let (categories, codes) = categories_and_codes(values.iter().map(|v| Some(v.as_str())));
         let mut group = frame.create_group(column);
-        group.set_attr("encoding-type", text("categorical"));
-        group.set_attr("encoding-version", text("0.2.0"));
-        group.set_attr("ordered", AttrValue::U8(0));
+        for (key, value) in categorical_attrs() {
+            group.set_attr(key, value);
+        }
         group
             .create_dataset("categories")
             .with_vlen_strings(&categories);

@@ -4,6 +4,7 @@
 pub mod count_matrix;
 pub mod csv;
 pub mod h5ad;
+pub mod h5ad_add;
 pub mod h5ad_write;
 pub mod mtx;
 pub mod open;
@@ -14,7 +15,8 @@ mod text;
 
 pub use count_matrix::{CountMatrix, DataError};
 pub use csv::{Orientation, read_csv};
-pub use h5ad_write::write_h5ad;
+pub use h5ad_add::{AnnDataAdditions, ObsColumn, Rows, add_to_h5ad_file};
+pub use h5ad_write::{write_h5ad, write_h5ad_with};
 pub use mtx::{TenXFiles, read_10x};
 pub use open::{Opened, open_files};
 pub use table::Table;

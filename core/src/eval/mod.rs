@@ -1,5 +1,5 @@
-//! Evaluation: metrics, PCA, k-means, embedding scores, the logistic-regression baseline (cells)
-//! and the n-gram baseline (molecules).
+//! Evaluation: metrics, PCA, UMAP, k-means, embedding scores, the logistic-regression baseline
+//! (cells) and the n-gram baseline (molecules).
 
 pub mod baseline;
 pub mod embedding;
@@ -8,3 +8,4 @@ pub mod logistic;
 pub mod metrics;
 pub mod molecule_baseline;
 pub mod pca;
+pub mod umap;

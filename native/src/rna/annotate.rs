@@ -6,15 +6,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_core::data::CountMatrix;
+use tessera_core::data::{AnnDataAdditions, CountMatrix, Rows, add_to_h5ad_file, write_h5ad_with};
+use tessera_core::eval::umap::{UmapConfig, umap};
 use tessera_core::models::bmfm_rna::annotation::{
-    Call, CallRule, CellQc, UNASSIGNED, Unassigned, annotations_csv, csv_field,
+    AnnotationTables, Call, CallRule, CellQc, UNASSIGNED, Unassigned, annotations_csv, csv_field,
 };
 use tessera_core::models::bmfm_rna::panel::{GeneMatch, GeneNames};
 use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
 use tessera_core::precision::Precision;
 
-use super::data::read_counts;
+use super::data::read_opened;
 use crate::backend::Backend;
 use crate::bundle_io;
 
@@ -72,8 +73,19 @@ impl CellsArgs {
         pipeline: &RnaPipeline,
         device: &Device,
     ) -> Result<(CountMatrix, CellResults)> {
+        let (matrix, results, _) = self.run_read(pipeline, device)?;
+        Ok((matrix, results))
+    }
+
+    /// [`run_with`](Self::run_with), with the format the data was read in.
+    fn run_read(
+        &self,
+        pipeline: &RnaPipeline,
+        device: &Device,
+    ) -> Result<(CountMatrix, CellResults, &'static str)> {
         let file = self.data.display().to_string();
-        let matrix = read_counts(&self.data, self.layer.as_deref())?;
+        let opened = read_opened(&self.data, self.layer.as_deref())?;
+        let (matrix, format) = (opened.matrix, opened.format);
         let rows: Vec<usize> = (0..matrix.n_cells()).collect();
         let genes = GeneMatch {
             names: match &self.gene_symbols {
@@ -91,7 +103,7 @@ impl CellsArgs {
             self.batch_size,
             device,
         )?;
-        Ok((matrix, results))
+        Ok((matrix, results, format))
     }
 }
 
@@ -121,14 +133,20 @@ impl CallArgs {
     }
 }
 
-/// `tessera rna annotate`: the CSV of calls and QC, and optionally the embeddings.
-pub fn annotate(
-    cells: CellsArgs,
-    calls: CallArgs,
-    out: &Path,
-    embedding: Option<&Path>,
-) -> Result<()> {
+/// Where `tessera rna annotate` writes.
+pub struct Outputs {
+    pub csv: Option<PathBuf>,
+    pub h5ad: Option<PathBuf>,
+    pub embedding: Option<PathBuf>,
+}
+
+/// `tessera rna annotate`: the CSV of calls and QC and/or the annotated `.h5ad`, and optionally
+/// the embeddings.
+pub fn annotate(cells: CellsArgs, calls: CallArgs, outputs: Outputs) -> Result<()> {
     let rule = calls.rule()?;
+    if outputs.csv.is_none() && outputs.h5ad.is_none() {
+        bail!("nothing to write: give --out (CSV) and/or --out-h5ad");
+    }
     let device = cells.backend.device_in(cells.precision)?;
     let pipeline = cells.load(&device)?;
     if pipeline.model.config.labels().is_empty() {
@@ -137,17 +155,81 @@ pub fn annotate(
             cells.model.display()
         );
     }
-    let (matrix, results) = cells.run_with(&pipeline, &device)?;
+    let (matrix, results, format) = cells.run_read(&pipeline, &device)?;
     let names = pipeline.class_names(0);
     let calls = Call::all(&results.probabilities[0], names.len(), &results.qc, &rule);
-    let csv = annotations_csv(&matrix.cell_ids, &calls, &results.qc, &names);
-    bundle_io::write_file_atomic(out, csv.as_bytes())?;
-    if let Some(path) = embedding {
+    let mut written = Vec::new();
+    if let Some(out) = &outputs.csv {
+        let csv = annotations_csv(&matrix.cell_ids, &calls, &results.qc, &names);
+        bundle_io::write_file_atomic(out, csv.as_bytes())?;
+        written.push(out.display().to_string());
+    }
+    if let Some(out) = &outputs.h5ad {
+        let tables = AnnotationTables {
+            calls: &calls,
+            qc: &results.qc,
+            classes: &names,
+            probabilities: &results.probabilities[0],
+            embedding: &results.embeddings,
+            dim: results.dim,
+        };
+        let mut additions = tables.additions();
+        let spinner = ProgressBar::new_spinner()
+            .with_message(format!("UMAP of {} cells' embeddings", matrix.n_cells()));
+        spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        let map = umap(&results.embeddings, results.dim, &UmapConfig::default());
+        spinner.finish_and_clear();
+        additions.obsm.push((
+            "X_umap".into(),
+            Rows {
+                columns: 2,
+                values: map,
+            },
+        ));
+        let input = (format == "h5ad").then_some(cells.data.as_path());
+        write_annotated_h5ad(out, input, &matrix, &additions)?;
+        written.push(out.display().to_string());
+    }
+    if let Some(path) = &outputs.embedding {
         write_embedding(path, &matrix.cell_ids, &results.embeddings, results.dim)?;
     }
-    eprintln!("{} cells → {}", matrix.n_cells(), out.display());
+    eprintln!("{} cells → {}", matrix.n_cells(), written.join(", "));
     eprint!("{}", call_summary(&calls, &names, &rule));
     Ok(())
+}
+
+/// Writes `out`: a copy of the `input` `.h5ad` with `additions` added (everything else in it
+/// kept), or — for other formats, or a file the in-place edit cannot handle, said so — a new
+/// `.h5ad` of `matrix` with them. Atomic: nothing is left at `out` on failure.
+fn write_annotated_h5ad(
+    out: &Path,
+    input: Option<&Path>,
+    matrix: &CountMatrix,
+    additions: &AnnDataAdditions,
+) -> Result<()> {
+    let name = out.display().to_string();
+    if let Some(input) = input {
+        let copy = bundle_io::temp_path(out);
+        let added = std::fs::copy(input, &copy)
+            .with_context(|| format!("{name}: cannot copy {} there", input.display()))
+            .and_then(|_| Ok(add_to_h5ad_file(&copy, matrix.n_cells(), additions)?));
+        match added {
+            Ok(()) => {
+                return std::fs::rename(&copy, out)
+                    .with_context(|| format!("{name}: cannot move the finished file into place"));
+            }
+            Err(error) => {
+                let _ = std::fs::remove_file(&copy);
+                eprintln!(
+                    "{name}: could not add the results to a copy of {} ({error:#}); writing a new \
+                     file with its counts, obs annotations and var names instead",
+                    input.display()
+                );
+            }
+        }
+    }
+    let bytes = write_h5ad_with(&name, matrix, additions)?;
+    bundle_io::write_file_atomic(out, &bytes)
 }
 
 /// Cells and mean confidence per type, then the unassigned cells by reason.

@@ -5,12 +5,17 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use tessera_core::data::h5ad::MatrixSource;
-use tessera_core::data::{CountMatrix, open_files};
+use tessera_core::data::{CountMatrix, Opened, open_files};
 
 /// Reads a count matrix: the file, or every file of a folder (a 10x folder; `matrix.mtx[.gz]`
 /// stands for its folder). Which reader applies is core's decision (`data::open_files`), the same
 /// as in the browser. `layer` picks an `.h5ad` layer (`raw` for `raw/X`) instead of `X`.
 pub fn read_counts(path: &Path, layer: Option<&str>) -> Result<CountMatrix> {
+    Ok(read_opened(path, layer)?.matrix)
+}
+
+/// [`read_counts`], with the format that was read (`h5ad`, `10x`, `10x .h5`, `csv`).
+pub fn read_opened(path: &Path, layer: Option<&str>) -> Result<Opened> {
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()));
     let lower = path.display().to_string().to_lowercase();
     let folder = if path.is_dir() {
@@ -46,7 +51,7 @@ pub fn read_counts(path: &Path, layer: Option<&str>) -> Result<CountMatrix> {
     if let Some(note) = &opened.note {
         eprintln!("{}: {note}", opened.name);
     }
-    Ok(opened.matrix)
+    Ok(opened)
 }
 
 /// Rows whose `split` annotation is `value`, or every row when no split column is named.

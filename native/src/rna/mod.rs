@@ -41,8 +41,15 @@ pub enum RnaCommand {
         cells: annotate::CellsArgs,
         #[command(flatten)]
         calls: annotate::CallArgs,
+        /// The CSV of calls and QC.
+        #[arg(long, required_unless_present = "out_h5ad")]
+        out: Option<PathBuf>,
+        /// Also (or instead) write the data as .h5ad with the results added: obs
+        /// tessera_cell_type, tessera_confidence, …, obsm X_tessera (embeddings),
+        /// tessera_probabilities and X_umap (a UMAP of the embeddings, seed 0); an .h5ad input
+        /// is copied whole, everything in it kept.
         #[arg(long)]
-        out: PathBuf,
+        out_h5ad: Option<PathBuf>,
         /// Also write the embeddings here (.csv or .safetensors).
         #[arg(long)]
         embedding: Option<PathBuf>,
@@ -103,8 +110,17 @@ pub fn run(command: RnaCommand) -> Result<()> {
             cells,
             calls,
             out,
+            out_h5ad,
             embedding,
-        } => annotate::annotate(cells, calls, &out, embedding.as_deref()),
+        } => annotate::annotate(
+            cells,
+            calls,
+            annotate::Outputs {
+                csv: out,
+                h5ad: out_h5ad,
+                embedding,
+            },
+        ),
         RnaCommand::Forward {
             model,
             cases,

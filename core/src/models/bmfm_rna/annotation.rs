@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::panel::GenePanel;
-use crate::data::CountMatrix;
+use crate::data::{AnnDataAdditions, CountMatrix, ObsColumn, Rows};
 
 /// The CSV's header line.
 pub const CSV_HEADER: &str = "cell_id,predicted_type,confidence,best_type,unassigned_reason,total_counts,n_genes,n_model_genes";
@@ -182,6 +182,81 @@ pub fn annotations_csv(
         );
     }
     out
+}
+
+/// What annotating cells adds to their AnnData file: `obs['tessera_cell_type']` (a type or
+/// `Unassigned`), `tessera_best_type`, `tessera_confidence`, `tessera_unassigned_reason`
+/// (missing where assigned) and the QC (`tessera_total_counts`, `tessera_n_genes`,
+/// `tessera_n_model_genes`); `obsm['X_tessera']` (the embeddings, `[cells, dim]`) and
+/// `obsm['tessera_probabilities']` (`[cells, classes]`, columns in `uns['tessera_classes']`).
+pub struct AnnotationTables<'a> {
+    pub calls: &'a [Call],
+    pub qc: &'a [CellQc],
+    pub classes: &'a [String],
+    /// Row-major `[cells, classes]`.
+    pub probabilities: &'a [f32],
+    /// Row-major `[cells, dim]`.
+    pub embedding: &'a [f32],
+    pub dim: usize,
+}
+
+impl AnnotationTables<'_> {
+    pub fn additions(&self) -> AnnDataAdditions {
+        let calls = self.calls;
+        let labels = |f: &dyn Fn(&Call) -> Option<String>| {
+            ObsColumn::Categorical(calls.iter().map(f).collect())
+        };
+        let classes = self.classes;
+        AnnDataAdditions {
+            obs: vec![
+                (
+                    "tessera_cell_type".into(),
+                    labels(&|c| Some(c.label(classes).to_string())),
+                ),
+                (
+                    "tessera_best_type".into(),
+                    labels(&|c| Some(c.best_label(classes).to_string())),
+                ),
+                (
+                    "tessera_confidence".into(),
+                    ObsColumn::F32(calls.iter().map(|c| c.confidence).collect()),
+                ),
+                (
+                    "tessera_unassigned_reason".into(),
+                    labels(&|c| c.unassigned.map(|u| u.as_str().to_string())),
+                ),
+                (
+                    "tessera_total_counts".into(),
+                    ObsColumn::F32(self.qc.iter().map(|q| q.total_counts).collect()),
+                ),
+                (
+                    "tessera_n_genes".into(),
+                    ObsColumn::U32(self.qc.iter().map(|q| q.n_genes).collect()),
+                ),
+                (
+                    "tessera_n_model_genes".into(),
+                    ObsColumn::U32(self.qc.iter().map(|q| q.n_model_genes).collect()),
+                ),
+            ],
+            obsm: vec![
+                (
+                    "X_tessera".into(),
+                    Rows {
+                        columns: self.dim,
+                        values: self.embedding.to_vec(),
+                    },
+                ),
+                (
+                    "tessera_probabilities".into(),
+                    Rows {
+                        columns: classes.len(),
+                        values: self.probabilities.to_vec(),
+                    },
+                ),
+            ],
+            uns: vec![("tessera_classes".into(), classes.to_vec())],
+        }
+    }
 }
 
 pub fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
