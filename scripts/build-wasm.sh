@@ -5,9 +5,11 @@
 #   tessera_mammal_cpu / tessera_mammal_webgpu  MAMMAL (the playground)
 #   tessera_game_cpu                            the attack game and its agent (CPU only: the
 #                                               agent's net is small)
+#   tessera_anndata_cpu                         the annotation page's extras, loaded when asked
+#                                               for: UMAP and the annotated .h5ad
 # The CPU module (burn flex) is the small download, used when WebGPU is unavailable; the WebGPU
 # one keeps the CPU as its own fallback.
-# Usage: scripts/build-wasm.sh [cpu|webgpu|mammal|game|all]   (default all; cpu/webgpu: BMFM-RNA)
+# Usage: scripts/build-wasm.sh [cpu|webgpu|mammal|game|anndata|all]   (default all; cpu/webgpu: BMFM-RNA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -38,16 +40,19 @@ build() { # name, cargo profile, cargo feature args...
 
 mammal=(--no-default-features --features mammal)
 game=(--no-default-features --features game)
+anndata=(--no-default-features --features anndata)
 case "$which" in
   cpu) build tessera_cpu wasm "${cpu_profile[@]}" ;;
   webgpu) build tessera_webgpu wasm-gpu --features webgpu ;;
   mammal) build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
     build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu ;;
   game) build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}" ;;
+  anndata) build tessera_anndata_cpu wasm "${cpu_profile[@]}" "${anndata[@]}" ;;
   all) build tessera_cpu wasm "${cpu_profile[@]}"; build tessera_webgpu wasm-gpu --features webgpu
     build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
     build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu
-    build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}" ;;
-  *) echo "usage: $0 [cpu|webgpu|mammal|game|all]" >&2; exit 2 ;;
+    build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}"
+    build tessera_anndata_cpu wasm "${cpu_profile[@]}" "${anndata[@]}" ;;
+  *) echo "usage: $0 [cpu|webgpu|mammal|game|anndata|all]" >&2; exit 2 ;;
 esac
 cp web/src/tessera.js web/src/worker.js web/src/tessera.d.ts "$out/"

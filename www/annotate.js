@@ -45,6 +45,11 @@ const ui = {
   legend: document.querySelector("#legend tbody"),
   qc: $("qc"),
   download: $("download"),
+  downloadH5ad: $("download-h5ad"),
+  h5adState: $("h5ad-state"),
+  showUmap: $("show-umap"),
+  showPca: $("show-pca"),
+  umapState: $("umap-state"),
   bench: $("bench"),
   benchStop: $("bench-stop"),
   benchProgress: $("bench-progress"),
@@ -61,6 +66,9 @@ const state = {
   abort: null,
   results: null,
   csv: null,
+  /** The UMAP once computed (`cells × 2`), and which map is shown. */
+  umap: null,
+  mapKind: "pca",
   job: 0,
   benchAbort: null,
 };
@@ -168,6 +176,8 @@ async function annotate(files, label) {
   ui.cancel.disabled = false;
   state.results = null;
   state.csv = null;
+  state.umap = null;
+  state.mapKind = "pca";
   const stale = () => job !== state.job;
   try {
     setState("reading");
@@ -228,6 +238,7 @@ async function annotate(files, label) {
     show(results, run, dataset);
     ui.run.hidden = true;
     setState("done");
+    computeUmap(dataset, stale);
   } catch (error) {
     if (stale()) return;
     ui.run.hidden = true;
@@ -245,12 +256,12 @@ async function annotate(files, label) {
 // ---- results ------------------------------------------------------------------------------
 
 const PALETTE = [
-  "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#393b79",
   "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
   "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 ];
 const colour = (i) => PALETTE[i] ?? `hsl(${(i * 137.508) % 360} 55% 50%)`;
-/** Cells the model cannot judge are drawn pale grey, under the typed ones. */
+/** Cells the model cannot judge are drawn pale grey (no type's colour is grey). */
 const UNASSIGNED_COLOUR = "#c9ced6";
 const cellColour = (results, c) =>
   results.labelColumn === null ? "#2f6fdf" : results.unassigned[c] ? UNASSIGNED_COLOUR : colour(results.predicted[c]);
@@ -300,11 +311,45 @@ function show(results, run, dataset) {
     ui.legend.innerHTML = `<tr><td colspan="3">This model has no label head.</td></tr>`;
   }
   ui.download.disabled = !typed;
+  ui.downloadH5ad.disabled = !typed;
+  ui.h5adState.textContent = "";
+  ui.showUmap.disabled = true;
+  ui.umapState.textContent = "";
   ui.results.hidden = false;
   draw(results);
 }
 
-/** The scatter: PCA 1 × PCA 2, coloured by predicted type; returns the screen positions. */
+/** Computes the UMAP in the worker, then shows it (the PCA map stays one click away). */
+async function computeUmap(dataset, stale) {
+  const cells = state.results?.cellIds.length ?? 0;
+  ui.umapState.textContent = `computing a UMAP of ${number(cells)} cells…`;
+  document.body.dataset.umap = "running";
+  const began = performance.now();
+  try {
+    const map = await dataset.umap();
+    if (stale()) return;
+    state.umap = map;
+    if (window.tesseraAnnotation) window.tesseraAnnotation.umap = map;
+    ui.showUmap.disabled = false;
+    ui.umapState.textContent = `UMAP: ${((performance.now() - began) / 1000).toFixed(1)} s`;
+    showMap("umap");
+    document.body.dataset.umap = "done";
+  } catch (error) {
+    if (stale()) return;
+    ui.umapState.textContent = `no UMAP: ${error.message ?? error}`;
+    document.body.dataset.umap = "error";
+  }
+}
+
+function showMap(kind) {
+  if (!state.results || (kind === "umap" && !state.umap)) return;
+  state.mapKind = kind;
+  ui.showUmap.setAttribute("aria-pressed", String(kind === "umap"));
+  ui.showPca.setAttribute("aria-pressed", String(kind === "pca"));
+  draw(state.results);
+}
+
+/** The scatter (UMAP or PCA 1 × PCA 2), coloured by predicted type; keeps the screen positions. */
 function draw(results) {
   const canvas = ui.map;
   const ratio = window.devicePixelRatio || 1;
@@ -316,7 +361,8 @@ function draw(results) {
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
   const n = results.cellIds.length;
-  const map = results.map;
+  const umap = state.mapKind === "umap" && state.umap;
+  const map = umap ? state.umap : results.map;
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let c = 0; c < n; c++) {
     x0 = Math.min(x0, map[2 * c]);
@@ -343,11 +389,12 @@ function draw(results) {
   ctx.globalAlpha = 1;
   ctx.fillStyle = "#5b6575";
   ctx.font = "12px system-ui, sans-serif";
-  ctx.fillText("PC 1 →", width - 54, height - 2);
+  const [xLabel, yLabel] = umap ? ["UMAP 1 →", "UMAP 2 →"] : ["PC 1 →", "PC 2 →"];
+  ctx.fillText(xLabel, width - 66, height - 2);
   ctx.save();
-  ctx.translate(10, 52);
+  ctx.translate(10, 66);
   ctx.rotate(-Math.PI / 2);
-  ctx.fillText("PC 2 →", 0, 0);
+  ctx.fillText(yLabel, 0, 0);
   ctx.restore();
   state.points = points;
 }
@@ -395,6 +442,31 @@ function download() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** Builds the annotated .h5ad in the worker and saves it. */
+async function downloadH5ad() {
+  const dataset = state.dataset;
+  if (!dataset || !state.results) return;
+  ui.downloadH5ad.disabled = true;
+  ui.h5adState.textContent = "writing the .h5ad…";
+  try {
+    const bytes = await dataset.annotatedH5ad();
+    const blob = new Blob([bytes], { type: "application/x-hdf5" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    const base = (dataset.name ?? "cells").replace(/\.(h5ad|h5|csv|tsv|txt|tab)(\.gz)?$/i, "");
+    a.download = `${base}-annotated.h5ad`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    ui.h5adState.textContent = `${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB`;
+  } catch (error) {
+    ui.h5adState.textContent = `could not write the .h5ad: ${error.message ?? error}`;
+  } finally {
+    ui.downloadH5ad.disabled = false;
+  }
 }
 
 // ---- speed --------------------------------------------------------------------------------
@@ -505,6 +577,9 @@ ui.modelFile.addEventListener("change", () => {
 });
 ui.cancel.addEventListener("click", () => state.abort?.abort());
 ui.download.addEventListener("click", download);
+ui.downloadH5ad.addEventListener("click", downloadH5ad);
+ui.showUmap.addEventListener("click", () => showMap("umap"));
+ui.showPca.addEventListener("click", () => showMap("pca"));
 ui.bench.addEventListener("click", benchmark);
 ui.benchStop.addEventListener("click", () => state.benchAbort?.abort());
 ui.map.addEventListener("mousemove", hover);

@@ -8,6 +8,7 @@
 //   exists, a pbmc3k-shaped stand-in trained here for a few steps — with "Try the sample": labels,
 //   per-cell QC and `Unassigned` calls (under a strict rule, so both reasons occur) equal to the
 //   native CLI's CSV for the same bundle, data and rule, and shown in the legend and QC line;
+//   then the UMAP (shown in place of the PCA map) and the annotated .h5ad download;
 // - `?precision=f16`: half precision where the device has f16 arithmetic (the CPU module; a
 //   WebGPU adapter with shader-f16), the engine line says which, and the labels equal
 //   `tessera rna annotate --precision` at that precision, probabilities within 1e-2 of f32's;
@@ -369,6 +370,29 @@ describe("the pbmc3k sample", () => {
       const legendUnassigned = await page.$$eval('#legend tbody tr[data-type="Unassigned"] .cells', (cells) => cells.map((c) => c.textContent.replace(/,/g, "")));
       assert.deepEqual(legendUnassigned, unassigned.length ? [String(unassigned.length)] : []);
       t.diagnostic(`${backend}: ${unassigned.length} of ${csv.cells.length} cells unassigned; ${(await page.textContent("#qc")).trim()}`);
+
+      // The UMAP replaces the PCA map once computed (in the on-demand extras module).
+      await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.umap), null, { timeout: 300_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.umap), "done", await page.textContent("#umap-state"));
+      assert.equal(await page.getAttribute("#show-umap", "aria-pressed"), "true");
+      const umap = await page.evaluate(() => Array.from(window.tesseraAnnotation.umap));
+      assert.equal(umap.length, 2 * sample.cells);
+      assert.ok(umap.every(Number.isFinite) && new Set(umap).size > sample.cells, "a spread-out, finite UMAP");
+      t.diagnostic(`${backend}: ${await page.textContent("#umap-state")}`);
+
+      // The annotated .h5ad: the input's counts, with the page's calls in obs (CI reads it back
+      // with anndata too: scripts/check-h5ad.py checks the additions against each other).
+      const [h5ad] = await Promise.all([page.waitForEvent("download"), page.click("#download-h5ad")]);
+      assert.equal(h5ad.suggestedFilename(), `${sample.name}-annotated.h5ad`);
+      const saved = join(out, `page-${backend}-${sample.name}-annotated.h5ad`);
+      await h5ad.saveAs(saved);
+      const info = (file) => execFileSync(tessera, ["data", "info", file], { encoding: "utf8" }).split("\n");
+      const [written, input] = [info(saved), info(sample.path)];
+      assert.equal(written[0].split(": ")[1], input[0].split(": ")[1], "cells × genes, entries and counts");
+      const counts = new Map();
+      for (const cell of csv.cells) counts.set(cell.type, (counts.get(cell.type) ?? 0) + 1);
+      const expected = [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([type, n]) => `${type} (${n})`).join(", ");
+      assert.equal(written.find((l) => l.trim().startsWith("tessera_cell_type:"))?.trim(), `tessera_cell_type: ${expected}`);
       t.diagnostic(`${backend}: ${(await page.textContent("#throughput")).trim()}`);
       const allowed = ["/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/engine.js", "/www/pkg/", model.url, sample.url];
       assertOnlySiteRequests(requests, server.url, allowed);

@@ -172,6 +172,14 @@ export declare class RnaDatasetClient {
   /** `cell_id,predicted_type,confidence,best_type,unassigned_reason,total_counts,n_genes,
    * n_model_genes` (confidence with 4 decimals), as `tessera rna annotate` writes it. */
   csv(): Promise<string>;
+  /** A UMAP of the embeddings (15 neighbours, seed 0), `cells × 2` row-major; the first call
+   * loads the small extras module (tessera_anndata_cpu). Fails until every cell is annotated. */
+  umap(): Promise<Float32Array>;
+  /** The annotated `.h5ad`: the data's counts (as read), `obs` and `var` text columns, with
+   * `obs['tessera_cell_type']`, `tessera_confidence`, … , `obsm['X_tessera']`,
+   * `obsm['tessera_probabilities']` and `obsm['X_umap']`, as `tessera rna annotate --out-h5ad`
+   * adds them (which, natively, also keeps an `.h5ad` input's layers, obsm and uns). */
+  annotatedH5ad(onProgress?: (progress: Progress) => void): Promise<Uint8Array>;
   close(): Promise<boolean>;
 }
 

@@ -109,6 +109,16 @@ export class RnaDatasetClient {
     return this.channel.call("csv", { dataset: this.handle });
   }
 
+  /** A UMAP of the embeddings (seed 0), `cells × 2`; loads the extras module the first time. */
+  umap() {
+    return this.channel.call("umap", { dataset: this.handle });
+  }
+
+  /** The annotated `.h5ad` (the data's counts, obs and var text columns, and the results). */
+  annotatedH5ad(onProgress) {
+    return this.channel.call("annotatedH5ad", { dataset: this.handle }, onProgress);
+  }
+
   /** Frees the data set in the worker. */
   close() {
     return this.channel.call("closeData", { dataset: this.handle });

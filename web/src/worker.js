@@ -3,6 +3,10 @@
 
 let api = null;
 let runtime = null;
+/** Where the wasm modules are (for the ones loaded on demand). */
+let moduleBase = null;
+/** The annotation page's extras (UMAP, the annotated .h5ad), loaded when first asked for. */
+let extras = null;
 const models = new Map();
 const datasets = new Map();
 let nextHandle = 1;
@@ -36,6 +40,7 @@ async function init({ backend, base, family = "rna", precision = "f32" }, progre
   const wantGpu =
     gpuFamilies.has(family) && backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
   const name = moduleName(family, wantGpu);
+  moduleBase = base;
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
   api = await import(new URL(`${name}.js`, base).href);
   await api.default({ module_or_path: new URL(`${name}_bg.wasm`, base) });
@@ -45,6 +50,28 @@ async function init({ backend, base, family = "rna", precision = "f32" }, progre
   }
   progress({ stage: `init ${name}`, loaded: 1, total: 1 });
   return { backend: runtime.backend, note: runtime.note, precision: runtime.precision };
+}
+
+/** The CPU module with the annotation extras (`umap2d`, `annotatedH5ad`), loaded once. */
+function anndataModule() {
+  extras ??= (async () => {
+    const module = await import(new URL("tessera_anndata_cpu.js", moduleBase).href);
+    await module.default({ module_or_path: new URL("tessera_anndata_cpu_bg.wasm", moduleBase) });
+    return module;
+  })().catch((error) => {
+    extras = null;
+    throw new Error(`the annotation extras module did not load: ${error.message ?? error}`);
+  });
+  return extras;
+}
+
+/** A data set's UMAP (seed 0), computed once. */
+async function datasetUmap(entry) {
+  if (!entry.umap) {
+    const out = entry.model.results(entry.data);
+    entry.umap = (await anndataModule()).umap2d(out.embedding, out.embeddingDim, 0);
+  }
+  return entry.umap;
 }
 
 /** Where downloaded bundles are kept between visits (the Cache API; cleared by `clearCache`). */
@@ -371,7 +398,8 @@ const handlers = {
     const data = model.openData(read, minGenes ?? undefined, minCellGenes ?? undefined, minConfidence ?? undefined);
     progress({ stage: "parse", loaded: 1, total: 1 });
     const id = nextHandle++;
-    datasets.set(id, { model, data });
+    // The files are kept (a `File` is only a reference) for the annotated .h5ad.
+    datasets.set(id, { model, data, files });
     return { handle: id, ...summary(data) };
   },
   async annotateBatch({ dataset: id, start, count }) {
@@ -494,6 +522,30 @@ const handlers = {
       ].map((a) => a.buffer),
     };
   },
+  async umap({ dataset: id }) {
+    const map = (await datasetUmap(dataset(id))).slice();
+    return { value: map, transfer: [map.buffer] };
+  },
+  async annotatedH5ad({ dataset: id }, progress) {
+    const entry = dataset(id);
+    const umap = await datasetUmap(entry);
+    const out = entry.model.results(entry.data);
+    const read = await readFiles(entry.files, progress);
+    const bytes = (await anndataModule()).annotatedH5ad(read, {
+      classNames: out.classNames,
+      predicted: out.predicted,
+      confidence: out.confidence,
+      unassigned: out.unassigned,
+      totalCounts: out.totalCounts,
+      nGenes: out.nGenes,
+      nModelGenes: out.nModelGenes,
+      probabilities: out.probabilities,
+      embedding: out.embedding,
+      embeddingDim: out.embeddingDim,
+      umap,
+    });
+    return { value: bytes, transfer: [bytes.buffer] };
+  },
   async csv({ dataset: id }) {
     const { model, data } = dataset(id);
     return model.csv(data);
@@ -522,6 +574,9 @@ const handlers = {
   },
 };
 
+/** Handlers that answer `{ value, transfer }`. */
+const TRANSFERS = new Set(["results", "umap", "annotatedH5ad"]);
+
 self.onmessage = async (event) => {
   const { id, type, ...payload } = event.data;
   if (type === "cancel") {
@@ -534,8 +589,8 @@ self.onmessage = async (event) => {
     if (!handler) throw new Error(`unknown request ${type}`);
     let value = await handler(payload, progress, id);
     let transfer = [];
-    // `results` hands over its typed arrays' buffers instead of copying them.
-    if (type === "results") ({ value, transfer } = value);
+    // These hand over their typed arrays' buffers instead of copying them.
+    if (TRANSFERS.has(type)) ({ value, transfer } = value);
     self.postMessage({ id, type: "result", value }, transfer);
   } catch (error) {
     self.postMessage({ id, type: "error", message: String(error?.message ?? error) });

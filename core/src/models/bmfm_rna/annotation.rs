@@ -103,6 +103,15 @@ impl Unassigned {
             Self::LowConfidence => 2,
         }
     }
+
+    /// The reason a [`code`](Self::code) stands for (`None`: assigned, or no known code).
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Self::TooFewGenes),
+            2 => Some(Self::LowConfidence),
+            _ => None,
+        }
+    }
 }
 
 /// A cell's annotation: its most probable type (`best`, with `confidence`), and the reason it is

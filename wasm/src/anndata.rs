@@ -1,0 +1,155 @@
+//! The annotation page's extras, in a small CPU module loaded only when asked for: a UMAP of
+//! the cells' embeddings, and the annotated `.h5ad` (the user's counts, `obs` and `var` text
+//! columns, with the results `tessera rna annotate --out-h5ad` adds).
+//!
+//! Nothing here may panic on input: every entry returns `Result`.
+
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array, Uint32Array};
+use tessera_core::data::h5ad::MatrixSource;
+use tessera_core::data::{Rows, open_files, write_h5ad_with};
+use tessera_core::eval::umap::{UmapConfig, umap};
+use tessera_core::models::bmfm_rna::annotation::{AnnotationTables, Call, CellQc, Unassigned};
+use wasm_bindgen::prelude::*;
+
+use crate::js_error;
+
+/// The 2-D UMAP (seed `seed`, 15 neighbours) of `cells × dim` embeddings, `cells × 2`.
+#[wasm_bindgen(js_name = umap2d)]
+pub fn umap_2d(embedding: &[f32], dim: usize, seed: Option<u32>) -> Result<Float32Array, JsError> {
+    if dim == 0 || embedding.len() % dim != 0 {
+        return Err(JsError::new(&format!(
+            "umap2d: {} values are not rows of {dim}",
+            embedding.len()
+        )));
+    }
+    let config = UmapConfig {
+        seed: seed.unwrap_or(0).into(),
+        ..UmapConfig::default()
+    };
+    Ok(Float32Array::from(&umap(embedding, dim, &config)[..]))
+}
+
+/// The annotated `.h5ad`: `files` (`[{ name, bytes }]`, as `openData` took them) read again,
+/// with `results` (an `RnaDataset`'s results, plus `umap`: `cells × 2`) added as
+/// `tessera rna annotate --out-h5ad` adds them.
+#[wasm_bindgen(js_name = annotatedH5ad)]
+pub fn annotated_h5ad(files: Array, results: Object) -> Result<Uint8Array, JsError> {
+    let mut list = Vec::with_capacity(files.length() as usize);
+    for (i, file) in files.iter().enumerate() {
+        let name = Reflect::get(&file, &"name".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .ok_or_else(|| JsError::new(&format!("files[{i}]: no `name` string")))?;
+        let bytes = Reflect::get(&file, &"bytes".into())
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+            .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
+        list.push((name, bytes.to_vec()));
+    }
+    let floats = |key: &str| -> Result<Vec<f32>, JsError> {
+        Reflect::get(&results, &key.into())
+            .ok()
+            .and_then(|v| v.dyn_into::<Float32Array>().ok())
+            .map(|a| a.to_vec())
+            .ok_or_else(|| JsError::new(&format!("results.{key}: not a Float32Array")))
+    };
+    let unsigned = |key: &str| -> Result<Vec<u32>, JsError> {
+        Reflect::get(&results, &key.into())
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint32Array>().ok())
+            .map(|a| a.to_vec())
+            .ok_or_else(|| JsError::new(&format!("results.{key}: not a Uint32Array")))
+    };
+    let codes: Vec<u8> = Reflect::get(&results, &"unassigned".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+        .map(|a| a.to_vec())
+        .ok_or_else(|| JsError::new("results.unassigned: not a Uint8Array"))?;
+    let classes: Vec<String> = Reflect::get(&results, &"classNames".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<Array>().ok())
+        .map(|a| a.iter().filter_map(|v| v.as_string()).collect())
+        .ok_or_else(|| JsError::new("results.classNames: not an array of strings"))?;
+    let dim = Reflect::get(&results, &"embeddingDim".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .filter(|d| *d >= 1.0)
+        .ok_or_else(|| JsError::new("results.embeddingDim: not a positive number"))?
+        as usize;
+    let (best, confidence) = (unsigned("predicted")?, floats("confidence")?);
+    let (counts, genes, model_genes) = (
+        floats("totalCounts")?,
+        unsigned("nGenes")?,
+        unsigned("nModelGenes")?,
+    );
+    let (probabilities, embedding, map) = (
+        floats("probabilities")?,
+        floats("embedding")?,
+        floats("umap")?,
+    );
+
+    let opened = open_files(list, &MatrixSource::Counts).map_err(js_error)?;
+    let n = best.len();
+    // A CSV read as genes × cells when opened (the page said so) reads the same way here.
+    let matrix = if opened.matrix.n_cells() == n {
+        opened.matrix
+    } else {
+        match opened.transposed_csv() {
+            Some(Ok(turned)) if turned.matrix.n_cells() == n => turned.matrix,
+            _ => opened.matrix,
+        }
+    };
+    let lengths = [
+        ("confidence", confidence.len()),
+        ("unassigned", codes.len()),
+        ("totalCounts", counts.len()),
+        ("nGenes", genes.len()),
+        ("nModelGenes", model_genes.len()),
+        ("probabilities", probabilities.len() / classes.len().max(1)),
+        ("embedding", embedding.len() / dim),
+        ("umap", map.len() / 2),
+    ];
+    if matrix.n_cells() != n {
+        return Err(JsError::new(&format!(
+            "the files hold {} cells, the results {n}",
+            matrix.n_cells()
+        )));
+    }
+    if let Some((key, len)) = lengths.iter().find(|(_, len)| *len != n) {
+        return Err(JsError::new(&format!(
+            "results.{key}: {len} rows for {n} cells"
+        )));
+    }
+    let calls: Vec<Call> = (0..n)
+        .map(|i| Call {
+            best: best[i],
+            confidence: confidence[i],
+            unassigned: Unassigned::from_code(codes[i]),
+        })
+        .collect();
+    let qc: Vec<CellQc> = (0..n)
+        .map(|i| CellQc {
+            total_counts: counts[i],
+            n_genes: genes[i],
+            n_model_genes: model_genes[i],
+        })
+        .collect();
+    let tables = AnnotationTables {
+        calls: &calls,
+        qc: &qc,
+        classes: &classes,
+        probabilities: &probabilities,
+        embedding: &embedding,
+        dim,
+    };
+    let mut additions = tables.additions();
+    additions.obsm.push((
+        "X_umap".into(),
+        Rows {
+            columns: 2,
+            values: map,
+        },
+    ));
+    let bytes = write_h5ad_with("annotated.h5ad", &matrix, &additions).map_err(js_error)?;
+    Ok(Uint8Array::from(&bytes[..]))
+}
