@@ -281,7 +281,11 @@ fn rna_baseline_prints_a_table_and_writes_its_report() {
     );
     assert!(text.contains("PCA(50) + logistic regression"), "{text}");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    assert!(json["accuracy"].as_f64().unwrap() > 0.85, "{json}");
+    // The standard recipe at its best: scikit-learn (PCA svd_solver="full", StandardScaler,
+    // LogisticRegression(C=1), lbfgs to convergence) scores the same genes 0.9468 / 0.9224.
+    let (accuracy, f1) = (json["accuracy"].as_f64().unwrap(), json["macro_f1"].as_f64().unwrap());
+    assert!((accuracy - 0.9468).abs() < 0.002, "{json}");
+    assert!((f1 - 0.9224).abs() < 0.003, "{json}");
     let message = fails(&["rna", "baseline", "--data", p(&data), "--label", "tissue"]);
     assert!(
         message.contains("`tissue`") && message.contains("cell_type"),

@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod embedding;
 pub mod kmeans;
+pub mod lbfgs;
 pub mod logistic;
 pub mod metrics;
 pub mod molecule_baseline;
