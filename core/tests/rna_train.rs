@@ -174,7 +174,7 @@ fn collated_batches_follow_the_reference_layout() {
         .map(|&r| (matrix.cell_ids[r].as_str(), panel.dense(&matrix, r)))
         .collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-    let batch = collator.collate(&cells, vec![], &mut rng).unwrap();
+    let batch = collator.collate(&cells, None, vec![], &mut rng).unwrap();
     let (b, l, v) = (4, 64, vocab.len());
     assert_eq!((batch.input.batch, batch.input.len), (b, l));
     let wced = batch.wced.as_ref().unwrap();
@@ -279,6 +279,8 @@ fn tiny_run(seed: u64, steps: usize) -> (Bundle, TrainConfig, tessera_core::trai
             loss: ClassLoss::Focal { gamma: 2.0 },
             weight: 1.0,
         }],
+        // Degraded inputs are drawn from the seed too: reproducible and resumable as the rest.
+        augment: Some(tessera_core::train::augment::Augment::default()),
     };
     (bundle, config, data)
 }

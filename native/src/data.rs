@@ -26,6 +26,10 @@ pub enum DataCommand {
         /// `COLUMN=VALUE`.
         #[arg(long = "where")]
         filter: String,
+        /// Name the genes by this gene-table (`var`) column — Ensembl ids, say — keeping the
+        /// current names as `var['feature_name']` (CELLxGENE's layout).
+        #[arg(long)]
+        var_index: Option<String>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -66,7 +70,12 @@ pub fn run(command: DataCommand) -> Result<()> {
             }
             Ok(())
         }
-        DataCommand::Subset { data, filter, out } => {
+        DataCommand::Subset {
+            data,
+            filter,
+            var_index,
+            out,
+        } => {
             let file = data.display().to_string();
             let Some((column, value)) = filter.split_once('=') else {
                 bail!("--where `{filter}`: expected COLUMN=VALUE");
@@ -79,7 +88,13 @@ pub fn run(command: DataCommand) -> Result<()> {
             if rows.is_empty() {
                 bail!("{file}: no cell has {column} = `{value}`");
             }
-            let subset = matrix.subset(&rows);
+            let mut subset = matrix.subset(&rows);
+            if let Some(column) = &var_index {
+                let names = subset.gene_column(&file, column)?.to_vec();
+                let old = std::mem::replace(&mut subset.genes, names);
+                subset.gene_columns.remove(column);
+                subset.gene_columns.insert("feature_name".into(), old);
+            }
             let bytes = write_h5ad(&out.display().to_string(), &subset)?;
             bundle_io::write_file_atomic(&out, &bytes)?;
             eprintln!(

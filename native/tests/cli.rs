@@ -276,14 +276,18 @@ fn rna_baseline_prints_a_table_and_writes_its_report() {
         p(&report),
     ]);
     assert!(
-        text.contains("2074 train / 564 test cells, 8 classes"),
+        text.contains("2074 train cells; 564 scored from ")
+            && text.contains("(split = test); 8 classes"),
         "{text}"
     );
     assert!(text.contains("PCA(50) + logistic regression"), "{text}");
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     // The standard recipe at its best: scikit-learn (PCA svd_solver="full", StandardScaler,
     // LogisticRegression(C=1), lbfgs to convergence) scores the same genes 0.9468 / 0.9224.
-    let (accuracy, f1) = (json["accuracy"].as_f64().unwrap(), json["macro_f1"].as_f64().unwrap());
+    let (accuracy, f1) = (
+        json["accuracy"].as_f64().unwrap(),
+        json["macro_f1"].as_f64().unwrap(),
+    );
     assert!((accuracy - 0.9468).abs() < 0.002, "{json}");
     assert!((f1 - 0.9224).abs() < 0.003, "{json}");
     let message = fails(&["rna", "baseline", "--data", p(&data), "--label", "tissue"]);

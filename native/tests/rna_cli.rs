@@ -525,6 +525,23 @@ fn mlm_can_mask_genes_too() {
     );
 }
 
+/// The shipped sample: the 564 held-out pbmc3k cells.
+fn held_out_cells() -> tessera_core::data::CountMatrix {
+    use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+    let bytes = std::fs::read(repo().join("www/samples/pbmc3k-test.h5ad")).unwrap();
+    read_h5ad("pbmc3k-test.h5ad", bytes, &MatrixSource::X).unwrap()
+}
+
+/// An annotation CSV's rows after the header, split at commas (no quoted fields here).
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
 /// A CELLxGENE-style file (Ensembl ids as the gene index, symbols in `var['feature_name']`)
 /// annotates as the same cells with symbols as the index, and says which names matched.
 #[test]
@@ -620,16 +637,10 @@ fn genes_are_matched_by_a_symbol_column_when_the_index_holds_ids() {
 /// confidence rule, the unsure ones; a real cell keeps its type.
 #[test]
 fn cells_the_model_cannot_judge_are_unassigned() {
-    use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
     use tessera_core::data::write_h5ad;
 
     let dir = scratch("rna-unassigned");
-    let sample = read_h5ad(
-        "pbmc3k-test.h5ad",
-        std::fs::read(repo().join("www/samples/pbmc3k-test.h5ad")).unwrap(),
-        &MatrixSource::X,
-    )
-    .unwrap();
+    let sample = held_out_cells();
     // Cell 0 as it is, then an empty cell and one with a single count of its first gene.
     let mut cells = sample.subset(&[0, 0, 0]);
     cells.cell_ids = vec!["real".into(), "empty".into(), "one-umi".into()];
@@ -658,13 +669,7 @@ fn cells_the_model_cannot_judge_are_unassigned() {
         let run = tessera(&args);
         let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
         assert!(run.status.success(), "{stderr}");
-        let csv = std::fs::read_to_string(&out).unwrap();
-        let rows: Vec<Vec<String>> = csv
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').map(String::from).collect())
-            .collect();
-        (rows, stderr)
+        (csv_rows(&out), stderr)
     };
     let (rows, stderr) = annotate(&["--min-genes", "0"]);
     let real_genes: usize = sample.row(0).filter(|&(_, v)| v > 0.0).count();
@@ -733,12 +738,7 @@ fn annotate_writes_the_results_into_the_users_h5ad() {
     use tessera_core::data::{AnnDataAdditions, ObsColumn, Rows, write_h5ad_with};
 
     let dir = scratch("rna-out-h5ad");
-    let sample = read_h5ad(
-        "pbmc3k-test.h5ad",
-        std::fs::read(repo().join("www/samples/pbmc3k-test.h5ad")).unwrap(),
-        &MatrixSource::X,
-    )
-    .unwrap();
+    let sample = held_out_cells();
     let cells = sample.subset(&(0..40).collect::<Vec<_>>());
     // The user's own analysis, which must survive.
     let theirs = AnnDataAdditions {
@@ -785,12 +785,7 @@ fn annotate_writes_the_results_into_the_users_h5ad() {
             "0.9",
         ],
     );
-    let calls: Vec<Vec<String>> = std::fs::read_to_string(&csv)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
+    let calls = csv_rows(&csv);
 
     let check = |path: &Path, calls: &[Vec<String>]| {
         let bytes = std::fs::read(path).unwrap();
@@ -846,12 +841,7 @@ fn annotate_writes_the_results_into_the_users_h5ad() {
     // Again, on the annotated file, with the default rule: the results are replaced.
     let (again, csv) = (dir.join("again.h5ad"), dir.join("again.csv"));
     annotate(&out, &["--out-h5ad", p(&again), "--out", p(&csv)]);
-    let calls: Vec<Vec<String>> = std::fs::read_to_string(&csv)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
+    let calls = csv_rows(&csv);
     check(&again, &calls);
 
     // A CSV of counts becomes a new .h5ad.

@@ -476,6 +476,23 @@ describe("too few of the model's genes", () => {
   });
 });
 
+describe("files from other tools", () => {
+  test("a CELLxGENE-style .h5ad (Ensembl ids as the index, symbols in var['feature_name']) is matched by its symbols, as natively", async (t) => {
+    if (!existsSync(SHIPPED_MODEL)) return t.skip("www/models/rna-pbmc3k.tar is not there yet");
+    const data = join(shared, "data/pbmc3k/pbmc3k_counts_labeled.h5ad");
+    const cxg = join(out, "cxg-dendritic.h5ad");
+    execFileSync(tessera, ["data", "subset", "--data", data, "--where", "cell_type=Dendritic", "--var-index", "gene_id", "--out", cxg], { stdio: "pipe" });
+    const { page, logs } = await openPage(t, "cpu", {});
+    assert.equal(await annotateFiles(page, cxg), "done", `${(await failure(page)).error}\n${logs.join("\n")}`);
+    assert.match(await page.textContent("#dataset"), /cxg-dendritic\.h5ad \(h5ad\): 36 cells × 16,579 genes; 2,048 of them are in the model's vocabulary \(matched by var\['feature_name'\]\)/);
+    assert.equal(await page.textContent("#gene-source"), "var['feature_name']");
+    const shown = parseAnnotations((await downloadCsv(page)).text);
+    const native = parseAnnotations(nativeAnnotate(SHIPPED_MODEL, cxg, "native-cxg-dendritic", { rule: {} }));
+    assert.deepEqual(shown.cells.map((c) => [c.id, c.type, c.reason]), native.cells.map((c) => [c.id, c.type, c.reason]));
+    await page.close();
+  });
+});
+
 describe("errors", () => {
   test("bad files and models show a readable message, and the page keeps working", async (t) => {
     const { page, logs } = await openPage(t, "cpu", { model: bundle.url, ...CALL_ALL });

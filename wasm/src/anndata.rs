@@ -11,7 +11,7 @@ use tessera_core::eval::umap::{UmapConfig, umap};
 use tessera_core::models::bmfm_rna::annotation::{AnnotationTables, Call, CellQc, Unassigned};
 use wasm_bindgen::prelude::*;
 
-use crate::js_error;
+use crate::{js_error, named_files};
 
 /// The 2-D UMAP (seed `seed`, 15 neighbours) of `cells × dim` embeddings, `cells × 2`.
 #[wasm_bindgen(js_name = umap2d)]
@@ -34,18 +34,7 @@ pub fn umap_2d(embedding: &[f32], dim: usize, seed: Option<u32>) -> Result<Float
 /// `tessera rna annotate --out-h5ad` adds them.
 #[wasm_bindgen(js_name = annotatedH5ad)]
 pub fn annotated_h5ad(files: Array, results: Object) -> Result<Uint8Array, JsError> {
-    let mut list = Vec::with_capacity(files.length() as usize);
-    for (i, file) in files.iter().enumerate() {
-        let name = Reflect::get(&file, &"name".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .ok_or_else(|| JsError::new(&format!("files[{i}]: no `name` string")))?;
-        let bytes = Reflect::get(&file, &"bytes".into())
-            .ok()
-            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
-            .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
-        list.push((name, bytes.to_vec()));
-    }
+    let list = named_files(&files)?;
     let floats = |key: &str| -> Result<Vec<f32>, JsError> {
         Reflect::get(&results, &key.into())
             .ok()

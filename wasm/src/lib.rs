@@ -91,6 +91,26 @@ fn finished() -> JsError {
     JsError::new("this loader has already finished")
 }
 
+/// The user's files as `(name, bytes)`: `files` is an array of `{ name, bytes }` (`bytes` a
+/// `Uint8Array`); an entry without them is named in the error.
+#[cfg(any(feature = "rna", feature = "anndata"))]
+fn named_files(files: &js_sys::Array) -> Result<Vec<(String, Vec<u8>)>, JsError> {
+    use js_sys::{Reflect, Uint8Array};
+    let mut list = Vec::with_capacity(files.length() as usize);
+    for (i, file) in files.iter().enumerate() {
+        let name = Reflect::get(&file, &"name".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .ok_or_else(|| JsError::new(&format!("files[{i}]: no `name` string")))?;
+        let bytes = Reflect::get(&file, &"bytes".into())
+            .ok()
+            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
+            .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
+        list.push((name, bytes.to_vec()));
+    }
+    Ok(list)
+}
+
 fn js_error(error: impl std::fmt::Display) -> JsError {
     JsError::new(&error.to_string())
 }

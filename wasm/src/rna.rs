@@ -21,7 +21,7 @@ use tessera_core::models::bmfm_rna::{RnaPipeline, RnaPipelineStream, bench};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{Loading, js_error, js_error_debug};
+use crate::{Loading, js_error, js_error_debug, named_files};
 
 /// Cells per forward pass unless the caller says otherwise.
 pub const DEFAULT_BATCH: usize = 16;
@@ -176,18 +176,7 @@ impl RnaAnnotator {
             names: Default::default(),
             min_genes: min_genes.map(|n| n as usize),
         };
-        let mut list = Vec::with_capacity(files.length() as usize);
-        for (i, file) in files.iter().enumerate() {
-            let name = Reflect::get(&file, &"name".into())
-                .ok()
-                .and_then(|v| v.as_string())
-                .ok_or_else(|| JsError::new(&format!("files[{i}]: no `name` string")))?;
-            let bytes = Reflect::get(&file, &"bytes".into())
-                .ok()
-                .and_then(|v| v.dyn_into::<Uint8Array>().ok())
-                .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
-            list.push((name, bytes.to_vec()));
-        }
+        let list = named_files(&files)?;
         let opened = open_files(list, &MatrixSource::Counts).map_err(js_error)?;
         let (opened, panel, note) = match self.panel_for(&opened, &genes) {
             Ok(panel) => {

@@ -306,6 +306,15 @@ function yieldToEvents() {
   });
 }
 
+/** An annotated data set's results as a plain object (wasm returns a live JS object). */
+function plainResults(out) {
+  const keys = [
+    "labelColumn", "classNames", "cellIds", "predicted", "confidence", "unassigned", "totalCounts", "nGenes",
+    "nModelGenes", "minCellGenes", "minConfidence", "probabilities", "embedding", "embeddingDim", "map",
+  ];
+  return Object.fromEntries(keys.map((key) => [key, out[key]]));
+}
+
 /** Plain copies of a batch result (wasm returns live JS objects; these are cloned anyway). */
 function batchResult(out) {
   return {
@@ -490,37 +499,9 @@ const handlers = {
   },
   async results({ dataset: id }) {
     const { model, data } = dataset(id);
-    const out = model.results(data);
-    return {
-      value: {
-        labelColumn: out.labelColumn,
-        classNames: out.classNames,
-        cellIds: out.cellIds,
-        predicted: out.predicted,
-        confidence: out.confidence,
-        unassigned: out.unassigned,
-        totalCounts: out.totalCounts,
-        nGenes: out.nGenes,
-        nModelGenes: out.nModelGenes,
-        minCellGenes: out.minCellGenes,
-        minConfidence: out.minConfidence,
-        probabilities: out.probabilities,
-        embedding: out.embedding,
-        embeddingDim: out.embeddingDim,
-        map: out.map,
-      },
-      transfer: [
-        out.predicted,
-        out.confidence,
-        out.unassigned,
-        out.totalCounts,
-        out.nGenes,
-        out.nModelGenes,
-        out.probabilities,
-        out.embedding,
-        out.map,
-      ].map((a) => a.buffer),
-    };
+    const value = plainResults(model.results(data));
+    const arrays = ["predicted", "confidence", "unassigned", "totalCounts", "nGenes", "nModelGenes", "probabilities", "embedding", "map"];
+    return { value, transfer: arrays.map((key) => value[key].buffer) };
   },
   async umap({ dataset: id }) {
     const map = (await datasetUmap(dataset(id))).slice();
@@ -531,19 +512,7 @@ const handlers = {
     const umap = await datasetUmap(entry);
     const out = entry.model.results(entry.data);
     const read = await readFiles(entry.files, progress);
-    const bytes = (await anndataModule()).annotatedH5ad(read, {
-      classNames: out.classNames,
-      predicted: out.predicted,
-      confidence: out.confidence,
-      unassigned: out.unassigned,
-      totalCounts: out.totalCounts,
-      nGenes: out.nGenes,
-      nModelGenes: out.nModelGenes,
-      probabilities: out.probabilities,
-      embedding: out.embedding,
-      embeddingDim: out.embeddingDim,
-      umap,
-    });
+    const bytes = (await anndataModule()).annotatedH5ad(read, { ...plainResults(out), umap });
     return { value: bytes, transfer: [bytes.buffer] };
   },
   async csv({ dataset: id }) {

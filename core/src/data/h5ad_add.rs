@@ -151,21 +151,30 @@ fn dict_attrs() -> [(&'static str, AttrValue); 2] {
     ]
 }
 
+/// A categorical column `name` of a new file's dataframe group (`None`: a missing value).
+pub(crate) fn add_categorical<'a>(
+    frame: &mut GroupBuilder,
+    name: &str,
+    values: impl Iterator<Item = Option<&'a str>> + Clone,
+) {
+    let (categories, codes) = categories_and_codes(values);
+    let mut group = frame.create_group(name);
+    for (key, value) in categorical_attrs() {
+        group.set_attr(key, value);
+    }
+    group
+        .create_dataset("categories")
+        .with_vlen_strings(&categories);
+    group.create_dataset("codes").with_i32_data(&codes);
+    frame.add_group(group.finish());
+}
+
 /// Adds the `obs` columns to a new file's `obs` group (the caller lists them in its
 /// `column-order`).
 pub(crate) fn add_obs_columns(obs: &mut GroupBuilder, additions: &AnnDataAdditions) {
     for (name, column) in &additions.obs {
         if let ObsColumn::Categorical(values) = column {
-            let (categories, codes) = categories_and_codes(values.iter().map(|v| v.as_deref()));
-            let mut group = obs.create_group(name);
-            for (key, value) in categorical_attrs() {
-                group.set_attr(key, value);
-            }
-            group
-                .create_dataset("categories")
-                .with_vlen_strings(&categories);
-            group.create_dataset("codes").with_i32_data(&codes);
-            obs.add_group(group.finish());
+            add_categorical(obs, name, values.iter().map(|v| v.as_deref()));
         } else {
             numeric(obs.create_dataset(name), column);
         }

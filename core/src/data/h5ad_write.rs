@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
 
-use super::h5ad_add::{
-    AnnDataAdditions, add_obs_columns, add_obsm_uns, categorical_attrs, categories_and_codes,
-};
+use super::h5ad_add::{AnnDataAdditions, add_categorical, add_obs_columns, add_obsm_uns};
 use super::{CountMatrix, DataError};
 
 fn text(s: &str) -> AttrValue {
@@ -94,16 +92,7 @@ pub fn write_h5ad_with(
 /// `column-order`).
 fn categorical_columns(frame: &mut GroupBuilder, columns: &BTreeMap<String, Vec<String>>) {
     for (column, values) in columns {
-        let (categories, codes) = categories_and_codes(values.iter().map(|v| Some(v.as_str())));
-        let mut group = frame.create_group(column);
-        for (key, value) in categorical_attrs() {
-            group.set_attr(key, value);
-        }
-        group
-            .create_dataset("categories")
-            .with_vlen_strings(&categories);
-        group.create_dataset("codes").with_i32_data(&codes);
-        frame.add_group(group.finish());
+        add_categorical(frame, column, values.iter().map(|v| Some(v.as_str())));
     }
 }
 

@@ -96,10 +96,13 @@ pub struct Collator<'a> {
 }
 
 impl Collator<'_> {
-    /// Builds a batch from cells given as dense panel counts, with their label ids.
+    /// Builds a batch from cells given as dense panel counts, with their label ids. `targets`
+    /// (one per cell) are the counts WCED decodes when they differ from the input's (a degraded
+    /// input: the model learns to recover the full cell).
     pub fn collate(
         &self,
         cells: &[(&str, Vec<f32>)],
+        targets: Option<&[Vec<f32>]>,
         labels: Vec<Vec<i64>>,
         rng: &mut impl Rng,
     ) -> Result<TrainBatch, RnaTokenizeError> {
@@ -122,7 +125,8 @@ impl Collator<'_> {
         for (b, (cell, counts)) in cells.iter().enumerate() {
             let order = self.order(counts, &in_batch, rng);
             let encoded = self.encoder.encode_in_order(cell, &names, counts, &order)?;
-            if let Some(targets) = wced.as_mut() {
+            if let Some(wced) = wced.as_mut() {
+                let counts = targets.map_or(counts.as_slice(), |t| t[b].as_slice());
                 let total: f64 = counts.iter().map(|&c| c as f64).sum();
                 let shown = &order[..order.len().min(len - self.encoder.config.prepend.len() - 1)];
                 let mut is_input = vec![false; n_panel];
@@ -133,11 +137,11 @@ impl Collator<'_> {
                 for g in 0..n_panel {
                     let value = (1e4 * counts[g] as f64 / (total + 1.0)).ln_1p() as f32;
                     let at = row + self.panel.ids[g] as usize;
-                    targets.all[at] = value;
+                    wced.all[at] = value;
                     if is_input[g] {
-                        targets.input[at] = value;
+                        wced.input[at] = value;
                     } else {
-                        targets.non_input[at] = value;
+                        wced.non_input[at] = value;
                     }
                 }
             }

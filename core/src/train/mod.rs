@@ -3,6 +3,7 @@
 //! fine-tuning (decoder-label cross-entropy, scalar regression) — and the game agent's double DQN
 //! (`dqn`, with its `replay` memory).
 
+pub mod augment;
 pub mod collate;
 pub mod dqn;
 pub mod fit;

@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::augment::Augment;
 use super::collate::{Collator, MlmConfig, SequenceConfig, TrainBatch};
 use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
 use super::objectives::{
@@ -75,6 +76,9 @@ pub struct TrainConfig {
     pub mlm: Option<MlmObjective>,
     pub wced: Option<WcedObjective>,
     pub labels: Vec<LabelObjective>,
+    /// Degrade the input cells (panel dropout, depth thinning); targets stay the full cells'.
+    #[serde(default)]
+    pub augment: Option<Augment>,
 }
 
 /// The training cells: counts over the gene panel (sparse) and label ids per label column.
@@ -195,14 +199,27 @@ impl Trainer {
         let config = &self.state.config;
         let rows = fit::batch_rows(self.data.cells.len(), config.batch_size, config.seed, step);
         let panel = &self.data.panel;
-        let cells: Vec<(&str, Vec<f32>)> = rows
+        let full: Vec<Vec<f32>> = rows
             .iter()
             .map(|&i| {
                 let mut dense = vec![0.0; panel.len()];
                 for &(g, c) in &self.data.cells[i] {
                     dense[g as usize] = c;
                 }
-                (self.data.cell_ids[i].as_str(), dense)
+                dense
+            })
+            .collect();
+        let mut augment_rng =
+            Xoshiro256PlusPlus::seed_from_u64(mix(config.seed, step as u64, 0xa06));
+        let cells: Vec<(&str, Vec<f32>)> = rows
+            .iter()
+            .zip(&full)
+            .map(|(&i, dense)| {
+                let mut input = dense.clone();
+                if let Some(augment) = &config.augment {
+                    augment.apply(&mut input, &mut augment_rng);
+                }
+                (self.data.cell_ids[i].as_str(), input)
             })
             .collect();
         let labels = self
@@ -225,8 +242,9 @@ impl Trainer {
             wced: config.wced.is_some(),
         };
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(config.seed, step as u64, 0xba7c));
+        let targets = config.augment.is_some().then_some(full.as_slice());
         collator
-            .collate(&cells, labels, &mut rng)
+            .collate(&cells, targets, labels, &mut rng)
             .map_err(|e| TrainError::Setup(e.to_string()))
     }
 

@@ -131,6 +131,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             components: 50,
             seed: args.seed,
         },
+        None,
     )?;
 
     println!(

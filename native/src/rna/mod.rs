@@ -68,11 +68,20 @@ pub enum RnaCommand {
         backend: Backend,
     },
     /// The cell-type baseline: log counts → most variable genes → PCA → logistic regression,
-    /// fitted on the `train` cells and scored on the `test` cells of a split annotation.
+    /// fitted on the `train` cells and scored on the `test` cells of a split annotation (or on
+    /// every cell of --test-data).
     Baseline {
         /// An .h5ad file with raw counts.
         #[arg(long)]
         data: PathBuf,
+        /// Score on these cells instead (another study, a smaller panel…; labels in the same
+        /// column, genes matched by name, a missing gene read as 0).
+        #[arg(long)]
+        test_data: Option<PathBuf>,
+        /// With --test-data: choose the variable genes among those it has (the baseline refitted
+        /// for its panel).
+        #[arg(long, requires = "test_data")]
+        refit_on_test_genes: bool,
         /// Cell annotation with the labels.
         #[arg(long, default_value = "cell_type")]
         label: String,
@@ -129,6 +138,8 @@ pub fn run(command: RnaCommand) -> Result<()> {
         } => forward(model, cases, out, backend),
         RnaCommand::Baseline {
             data,
+            test_data,
+            refit_on_test_genes,
             label,
             split,
             genes,
@@ -145,11 +156,21 @@ pub fn run(command: RnaCommand) -> Result<()> {
                 components,
                 seed,
             };
-            let result = baseline::run(&name, &counts, config)?;
+            let other = match &test_data {
+                Some(path) => Some((path.display().to_string(), data::read_counts(path, None)?)),
+                None => None,
+            };
+            let cells = other.as_ref().map(|(file, cells)| baseline::OtherCells {
+                file,
+                cells,
+                refit: refit_on_test_genes,
+            });
+            let result = baseline::run(&name, &counts, config, cells)?;
             println!(
-                "{name}: {} train / {} test cells, {} classes",
+                "{name}: {} train cells; {} scored from {}; {} classes",
                 result.train_cells,
                 result.test_cells,
+                result.test_data,
                 result.classes.len()
             );
             println!("{:<34} {:>9} {:>9}", "model", "accuracy", "macro-F1");

@@ -4,11 +4,15 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
 use tessera_core::bundle::Bundle;
-use tessera_core::models::bmfm_rna::panel::GenePanel;
+use tessera_core::models::bmfm_rna::panel::{GeneMatch, GenePanel};
 use tessera_core::models::bmfm_rna::pipeline::read_vocab;
 use tessera_core::tokenize::rna::{CellEncoderConfig, Padding, SequenceOrder};
+use tessera_core::train::augment::Augment;
 use tessera_core::train::collate::{MlmConfig, SequenceConfig};
+use tessera_core::train::fit::mix;
 use tessera_core::train::objectives::ClassLoss;
 use tessera_core::train::optimizer::AdamWConfig;
 use tessera_core::train::recipe::{self, ModelSpec};
@@ -95,6 +99,16 @@ pub struct TrainArgs {
     /// Write a checkpoint every N steps (0: only at the end).
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
+    /// Degrade the training inputs as other studies differ — half the cells lose up to 80 % of
+    /// their genes, half are thinned to as little as 10 % of their counts — while the targets
+    /// stay the full cells' (pretraining, fine-tuning); a probe head also fits on a degraded
+    /// copy of every cell.
+    #[arg(long)]
+    pub augment: bool,
+    /// With --augment: the share of cells that lose genes, and (independently) the share
+    /// thinned.
+    #[arg(long, default_value_t = 0.5, requires = "augment")]
+    pub augment_share: f64,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
 }
@@ -138,6 +152,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
     crate::fit::run(&mut trainer, &args.out, args.checkpoint_every, "cells")
 }
 
+/// The degradation `--augment` asks for.
+fn augment(args: &TrainArgs) -> Augment {
+    Augment {
+        panel_probability: args.augment_share,
+        depth_probability: args.augment_share,
+        ..Augment::default()
+    }
+}
+
 fn config(args: &TrainArgs) -> TrainConfig {
     let finetune = args.objective == Objective::Finetune;
     TrainConfig {
@@ -170,6 +193,7 @@ fn config(args: &TrainArgs) -> TrainConfig {
         }),
         wced: matches!(args.objective, Objective::Wced | Objective::WcedMultitask)
             .then(WcedObjective::default),
+        augment: args.augment.then(|| augment(args)),
         labels: match args.objective {
             Objective::WcedMultitask => vec![LabelObjective {
                 column: args.label.clone(),
@@ -303,17 +327,23 @@ fn probe(
         Pooling::Position(k) => k,
         other => bail!("a probe head reads one position; this model pools with {other:?}"),
     };
-    let results = super::annotate::run(
-        &pipeline,
-        file,
-        matrix,
-        &Default::default(),
-        rows,
-        args.batch_size,
-        device,
-    )?;
+    let embed = |matrix: &tessera_core::data::CountMatrix, rows: &[usize]| {
+        super::annotate::run(
+            &pipeline,
+            file,
+            matrix,
+            &GeneMatch {
+                min_genes: Some(0),
+                ..Default::default()
+            },
+            rows,
+            args.batch_size,
+            device,
+        )
+    };
+    let mut results = embed(matrix, rows)?;
     let types = matrix.annotation(file, &args.label)?;
-    let y: Vec<usize> = rows
+    let mut y: Vec<usize> = rows
         .iter()
         .map(|&r| {
             classes
@@ -322,8 +352,23 @@ fn probe(
                 .expect("train class")
         })
         .collect();
-    let x = nalgebra::DMatrix::from_row_slice(rows.len(), results.dim, &results.embeddings);
-    let fitted = LogisticRegression::fit(&x, &y, classes.len(), 1e-3, 300);
+    let mut cells = rows.len();
+    if args.augment {
+        // Each cell once more, degraded (seeded): the head learns what thinner data looks like.
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(args.seed, 0, 0x9b0be));
+        let degraded = augment(args).apply_to_rows(matrix, rows, &mut rng);
+        let all: Vec<usize> = (0..degraded.n_cells()).collect();
+        results
+            .embeddings
+            .extend(embed(&degraded, &all)?.embeddings);
+        y.extend_from_within(..);
+        cells *= 2;
+    }
+    let x = nalgebra::DMatrix::from_row_slice(cells, results.dim, &results.embeddings);
+    // Converged (L-BFGS) at scikit-learn's default strength, C = 1.
+    let fitted = LogisticRegression::fit_converged(&x, &y, classes.len(), 1.0 / cells as f32);
+    // Scored on the plain cells only.
+    let (x, y) = (x.rows(0, rows.len()).into_owned(), y[..rows.len()].to_vec());
     let train_accuracy = tessera_core::eval::metrics::accuracy(&y, &fitted.predict(&x));
     let (weight, bias) = fitted.as_linear();
     let head = recipe::LinearHead {
@@ -338,8 +383,9 @@ fn probe(
     let mut info: serde_json::Value = serde_json::from_slice(out.file(info_file)?)?;
     info["provenance"]["head"] = serde_json::json!({
         "label": args.label,
-        "kind": "linear probe: logistic regression (L2 1e-3, 300 steps) on frozen embeddings",
+        "kind": "linear probe: logistic regression (L-BFGS to convergence, C = 1) on frozen embeddings",
         "train_cells": rows.len(),
+        "augmented": args.augment,
         "train_accuracy": train_accuracy,
     });
     let out = out.with_file(info_file, serde_json::to_vec_pretty(&info)?);

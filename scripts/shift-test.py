@@ -1,0 +1,153 @@
+"""Cross-study stand-ins: the 564 held-out pbmc3k cells restricted to random 1,000- and 500-gene
+panels of the model's genes (all other genes dropped), thinned binomially to 25 % of their counts,
+and both — and another study, scanpy's `pbmc68k_reduced` (10x PBMC 68k, 700 cells × 765 genes,
+FACS-sorted labels mapped to pbmc3k's types, CD34+ left out; counts recovered from `raw.X`, see
+../shared/data/README.md); each annotated by the native CLI (nothing unassigned) and scored beside
+the logistic-regression baseline on the same cells — fitted on the train cells as they are (a
+missing gene reads 0, as for the model) and refitted on the genes the cells have. The README's
+"Other studies" table.
+
+usage: target/pyenv/bin/python scripts/shift-test.py [--model M] [--seed S] [--pbmc68k FILE]
+(needs anndata: `scripts/dev.sh test` installs it in target/pyenv; build target/release/tessera
+first; FILE: `pip download --no-deps scanpy==1.11.5`, unzip scanpy/datasets/10x_pbmc68k_reduced.h5ad)
+"""
+import argparse
+import csv
+import json
+import pathlib
+import re
+import subprocess
+import tarfile
+import tempfile
+import warnings
+
+import anndata
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TESSERA = ROOT / "target/release/tessera"
+
+
+# pbmc68k's FACS populations as pbmc3k's types (CD34+ progenitors have none).
+PBMC68K_TYPES = {
+    "CD14+ Monocyte": "CD14 Monocytes",
+    "Dendritic": "Dendritic",
+    "CD56+ NK": "NK",
+    "CD19+ B": "B",
+    "CD8+ Cytotoxic T": "CD8 T",
+    "CD8+/CD45RA+ Naive Cytotoxic": "CD8 T",
+    "CD4+/CD25 T Reg": "CD4 T",
+    "CD4+/CD45RO+ Memory": "CD4 T",
+    "CD4+/CD45RA+/CD25- Naive T": "CD4 T",
+}
+
+
+def pbmc68k(path):
+    """The other study's cells as counts with pbmc3k's type names in `cell_type`."""
+    cells = anndata.read_h5ad(path)
+    logged = cells.raw.X.toarray() if sp.issparse(cells.raw.X) else np.asarray(cells.raw.X)
+    # raw.X is log1p(counts · s) per cell: the smallest nonzero value is one count.
+    scaled = np.expm1(logged)
+    one = np.where(scaled > 0, scaled, np.inf).min(1, keepdims=True)
+    counts = sp.csr_matrix(np.rint(scaled / one).astype(np.float32))
+    keep = cells.obs["bulk_labels"].astype(str).isin(PBMC68K_TYPES).to_numpy()
+    obs = cells.obs[[]].copy()
+    obs["cell_type"] = cells.obs["bulk_labels"].astype(str).map(PBMC68K_TYPES)
+    return anndata.AnnData(counts[keep], obs=obs[keep], var=cells.raw.var[[]])
+
+
+def macro_f1(truth, predicted):
+    scores = []
+    for label in sorted(set(truth)):
+        tp = sum(t == label and p == label for t, p in zip(truth, predicted))
+        fp = sum(t != label and p == label for t, p in zip(truth, predicted))
+        fn = sum(t == label and p != label for t, p in zip(truth, predicted))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores))
+
+
+def model_scores(model, data, out, truth):
+    subprocess.run(
+        [TESSERA, "rna", "annotate", "--model", model, "--data", data, "--out", out,
+         "--min-genes", "0", "--min-cell-genes", "0", "--min-confidence", "0"],
+        check=True, capture_output=True,
+    )
+    rows = list(csv.DictReader(open(out)))
+    predicted = [r["best_type"] for r in rows]
+    expected = [truth[r["cell_id"]] for r in rows]
+    return np.mean([p == t for p, t in zip(predicted, expected)]), macro_f1(expected, predicted)
+
+
+def baseline_scores(train, data, refit):
+    args = [TESSERA, "rna", "baseline", "--data", train, "--test-data", data]
+    if refit:
+        args.append("--refit-on-test-genes")
+    text = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    accuracy, f1 = re.search(r"logistic regression\s+([\d.]+)\s+([\d.]+)", text).groups()
+    return float(accuracy), float(f1)
+
+
+def cell(scores):
+    return f"{scores[0]:.3f} / {scores[1]:.3f}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default=ROOT / "www/models/rna-pbmc3k.tar")
+    parser.add_argument("--data", default=ROOT / "www/samples/pbmc3k-test.h5ad")
+    parser.add_argument("--train", default=ROOT.parent / "shared/data/pbmc3k/pbmc3k_counts_labeled.h5ad")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pbmc68k", default=ROOT / "target/pbmc68k/pbmc68k_reduced.h5ad")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    with tarfile.open(args.model) as tar:
+        vocab = json.load(tar.extractfile("tokenizers/genes/vocab.json"))
+    cells = anndata.read_h5ad(args.data)
+    truth = cells.obs["cell_type"].astype(str).to_dict()
+    model_genes = [g for g in cells.var_names if g in vocab and not g.startswith("[")]
+    rng = np.random.default_rng(args.seed)
+    panels = {k: sorted(rng.choice(model_genes, size=k, replace=False)) for k in (1000, 500)}
+    counts = sp.csr_matrix(cells.X).astype(np.int64)
+    thinned = counts.copy()
+    thinned.data = rng.binomial(thinned.data, 0.25)
+    thinned.eliminate_zeros()
+    shifts = [
+        ("held-out cells as they are", counts, None),
+        ("1,000-gene panel", counts, panels[1000]),
+        ("500-gene panel", counts, panels[500]),
+        ("25 % depth", thinned, None),
+        ("1,000-gene panel, 25 % depth", thinned, panels[1000]),
+        ("500-gene panel, 25 % depth", thinned, panels[500]),
+    ]
+    other = pbmc68k(args.pbmc68k) if pathlib.Path(args.pbmc68k).exists() else None
+    print(f"model {args.model}, seed {args.seed}; accuracy / macro-F1 (pbmc3k: {cells.n_obs} cells)")
+    print("| shifted cells | model | baseline as trained (missing genes 0) | baseline refitted on the panel |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for i, (name, matrix, panel) in enumerate(shifts):
+            shifted = anndata.AnnData(matrix.astype(np.float32), obs=cells.obs[["cell_type"]], var=cells.var[[]])
+            if panel is not None:
+                shifted = shifted[:, panel].copy()
+            data = pathlib.Path(scratch, f"shift{i}.h5ad")
+            shifted.write_h5ad(data)
+            model = model_scores(args.model, data, pathlib.Path(scratch, f"shift{i}.csv"), truth)
+            fixed = baseline_scores(args.train, data, refit=False)
+            refit = baseline_scores(args.train, data, refit=True) if panel is not None else fixed
+            print(f"| {name} | {cell(model)} | {cell(fixed)} | {cell(refit)} |", flush=True)
+        if other is None:
+            print(f"(no {args.pbmc68k}: the other study's row is left out)")
+            return
+        data = pathlib.Path(scratch, "pbmc68k.h5ad")
+        other.write_h5ad(data)
+        truth68k = other.obs["cell_type"].to_dict()
+        model = model_scores(args.model, data, pathlib.Path(scratch, "pbmc68k.csv"), truth68k)
+        fixed = baseline_scores(args.train, data, refit=False)
+        refit = baseline_scores(args.train, data, refit=True)
+        shared = sum(g in vocab for g in other.var_names)
+        name = f"another study: 10x PBMC 68k, {other.n_obs} cells, {shared} of the model's genes"
+        print(f"| {name} | {cell(model)} | {cell(fixed)} | {cell(refit)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
