@@ -175,7 +175,10 @@ fn random_bmfm_rna_layout_annotates_the_sample() {
         // type or Unassigned.
         let fields: Vec<&str> = line.split(',').collect();
         assert!(classes.contains(&fields[3]), "{line}");
-        assert!(fields[1] == fields[3] || fields[1] == "Unassigned", "{line}");
+        assert!(
+            fields[1] == fields[3] || fields[1] == "Unassigned",
+            "{line}"
+        );
     }
 }
 
