@@ -11,7 +11,7 @@ const precisionChoice = params.get("precision") ?? "f32";
 const minGenesChoice = /^\d+$/.test(params.get("minGenes") ?? "") ? Number(params.get("minGenes")) : undefined;
 /** `?minCellGenes=N`, `?minConfidence=P`: when a cell is `Unassigned` (default: the CLI's rule). */
 const minCellGenesChoice = /^\d+$/.test(params.get("minCellGenes") ?? "") ? Number(params.get("minCellGenes")) : undefined;
-const minConfidenceChoice = /^(0|1)?(\.\d+)?$/.test(params.get("minConfidence") ?? "x")
+const minConfidenceChoice = /^(0|1)(\.\d+)?$|^\.\d+$/.test(params.get("minConfidence") ?? "")
   ? Number(params.get("minConfidence"))
   : undefined;
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);

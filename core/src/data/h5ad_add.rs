@@ -4,11 +4,13 @@
 //! The same [`AnnDataAdditions`] goes either way, so the CLI's copy and the page's new file hold
 //! results under the same names and encodings (anndata's 0.2.0 element specs).
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::path::Path;
 
 use hdf5_pure::{AttrValue, DatasetBuilder, GroupBuilder};
 
 use super::DataError;
+#[cfg(not(target_arch = "wasm32"))]
 use super::h5ad::strings_of;
 
 /// What to add: every `obs` column and `obsm` matrix has one entry (row) per cell.
@@ -109,11 +111,27 @@ pub(crate) fn row_chunks(rows: usize, columns: usize) -> [u64; 2] {
     ]
 }
 
-fn numeric(builder: &mut DatasetBuilder, column: &ObsColumn) {
+/// A numeric column's values (a categorical one is a group, not a dataset).
+enum Numeric<'a> {
+    F32(&'a [f32]),
+    U32(&'a [u32]),
+}
+
+impl ObsColumn {
+    /// The numeric values, or the categorical column's values.
+    fn kind(&self) -> Result<Numeric<'_>, &[Option<String>]> {
+        match self {
+            Self::F32(v) => Ok(Numeric::F32(v)),
+            Self::U32(v) => Ok(Numeric::U32(v)),
+            Self::Categorical(v) => Err(v),
+        }
+    }
+}
+
+fn numeric(builder: &mut DatasetBuilder, column: Numeric) {
     match column {
-        ObsColumn::F32(v) => builder.with_f32_data(v),
-        ObsColumn::U32(v) => builder.with_u32_data(v),
-        ObsColumn::Categorical(_) => unreachable!("categorical columns are groups"),
+        Numeric::F32(v) => builder.with_f32_data(v),
+        Numeric::U32(v) => builder.with_u32_data(v),
     };
     builder.set_attr("encoding-type", text("array"));
     builder.set_attr("encoding-version", text("0.2.0"));
@@ -138,6 +156,7 @@ fn string_array(builder: &mut DatasetBuilder, values: &[String]) {
 }
 
 /// The names of a group's subgroups and datasets.
+#[cfg(not(target_arch = "wasm32"))]
 fn members(group: &hdf5_pure::Group) -> Result<Vec<String>, hdf5_pure::Error> {
     let mut names = group.groups()?;
     names.extend(group.datasets()?);
@@ -173,10 +192,9 @@ pub(crate) fn add_categorical<'a>(
 /// `column-order`).
 pub(crate) fn add_obs_columns(obs: &mut GroupBuilder, additions: &AnnDataAdditions) {
     for (name, column) in &additions.obs {
-        if let ObsColumn::Categorical(values) = column {
-            add_categorical(obs, name, values.iter().map(|v| v.as_deref()));
-        } else {
-            numeric(obs.create_dataset(name), column);
+        match column.kind() {
+            Ok(values) => numeric(obs.create_dataset(name), values),
+            Err(values) => add_categorical(obs, name, values.iter().map(|v| v.as_deref())),
         }
     }
 }
@@ -209,6 +227,7 @@ pub(crate) fn add_obsm_uns(builder: &mut hdf5_pure::FileBuilder, additions: &Ann
 /// Adds `additions` to the AnnData file at `path`, in place, replacing entries of the same
 /// names; everything else in the file stays as it was. Call it on a copy: a failed edit can
 /// leave the file unusable. `cells` is the file's number of cells.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn add_to_h5ad_file(
     path: &Path,
     cells: usize,
@@ -241,8 +260,8 @@ pub fn add_to_h5ad_file(
         if !order.contains(column) {
             order.push(column.clone());
         }
-        let staged = match values {
-            ObsColumn::Categorical(values) => {
+        let staged = match values.kind() {
+            Err(values) => {
                 let (categories, codes) = categories_and_codes(values.iter().map(|v| v.as_deref()));
                 obs.create_group_with(column, |group| {
                     for (key, value) in categorical_attrs() {
@@ -257,7 +276,9 @@ pub fn add_to_h5ad_file(
                 })
                 .map(drop)
             }
-            other => obs.create_dataset(column, |b| numeric(b, other)).map(drop),
+            Ok(numbers) => obs
+                .create_dataset(column, |b| numeric(b, numbers))
+                .map(drop),
         };
         staged.map_err(|e| error(&what, e))?;
     }

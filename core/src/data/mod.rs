@@ -15,7 +15,9 @@ mod text;
 
 pub use count_matrix::{CountMatrix, DataError};
 pub use csv::{Orientation, read_csv};
-pub use h5ad_add::{AnnDataAdditions, ObsColumn, Rows, add_to_h5ad_file};
+#[cfg(not(target_arch = "wasm32"))]
+pub use h5ad_add::add_to_h5ad_file;
+pub use h5ad_add::{AnnDataAdditions, ObsColumn, Rows};
 pub use h5ad_write::{write_h5ad, write_h5ad_with};
 pub use mtx::{TenXFiles, read_10x};
 pub use open::{Opened, open_files};

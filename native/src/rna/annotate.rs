@@ -177,8 +177,14 @@ pub fn annotate(cells: CellsArgs, calls: CallArgs, outputs: Outputs) -> Result<(
         let spinner = ProgressBar::new_spinner()
             .with_message(format!("UMAP of {} cells' embeddings", matrix.n_cells()));
         spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+        let started = std::time::Instant::now();
         let map = umap(&results.embeddings, results.dim, &UmapConfig::default());
         spinner.finish_and_clear();
+        eprintln!(
+            "UMAP of {} cells: {:.1} s",
+            matrix.n_cells(),
+            started.elapsed().as_secs_f64()
+        );
         additions.obsm.push((
             "X_umap".into(),
             Rows {
