@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use tessera_core::data::write_h5ad;
+use tessera_core::data::{VarIndex, subset_h5ad_file, write_h5ad};
 
 use crate::bundle_io;
 use crate::rna::read_counts;
@@ -19,7 +19,8 @@ pub enum DataCommand {
         #[arg(long)]
         layer: Option<String>,
     },
-    /// Write the cells whose annotation matches (`--where split=test`) as a new .h5ad.
+    /// Write the cells whose annotation matches (`--where split=test`) as a new .h5ad; an .h5ad
+    /// input is cut whole (layers, raw, obsm, obsp and every obs column kept).
     Subset {
         #[arg(long)]
         data: PathBuf,
@@ -88,12 +89,45 @@ pub fn run(command: DataCommand) -> Result<()> {
             if rows.is_empty() {
                 bail!("{file}: no cell has {column} = `{value}`");
             }
+            let renamed = match &var_index {
+                Some(column) => Some(VarIndex {
+                    column: column.clone(),
+                    names: matrix.gene_column(&file, column)?.to_vec(),
+                    previous: matrix.genes.clone(),
+                }),
+                None => None,
+            };
+            let is_h5ad = data
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
+            if is_h5ad {
+                // The file itself, cut: layers, raw, obsm, obsp and every obs column kept.
+                match subset_h5ad_file(&data, &out, matrix.n_cells(), &rows, renamed.as_ref()) {
+                    Ok(report) => {
+                        for (path, why) in &report.dropped {
+                            eprintln!("warning: `{path}` left out: {why}");
+                        }
+                        eprintln!(
+                            "{} of {} cells → {} ({} elements cut, everything else kept)",
+                            rows.len(),
+                            matrix.n_cells(),
+                            out.display(),
+                            report.cut.len()
+                        );
+                        return Ok(());
+                    }
+                    Err(e) => eprintln!(
+                        "warning: {e}; writing the counts and the categorical annotations only"
+                    ),
+                }
+            }
             let mut subset = matrix.subset(&rows);
-            if let Some(column) = &var_index {
-                let names = subset.gene_column(&file, column)?.to_vec();
-                let old = std::mem::replace(&mut subset.genes, names);
-                subset.gene_columns.remove(column);
-                subset.gene_columns.insert("feature_name".into(), old);
+            if let Some(renamed) = renamed {
+                subset.genes = renamed.names;
+                subset.gene_columns.remove(&renamed.column);
+                subset
+                    .gene_columns
+                    .insert("feature_name".into(), renamed.previous);
             }
             let bytes = write_h5ad(&out.display().to_string(), &subset)?;
             bundle_io::write_file_atomic(&out, &bytes)?;

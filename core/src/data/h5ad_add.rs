@@ -148,7 +148,7 @@ fn matrix(builder: &mut DatasetBuilder, rows: &Rows) {
     builder.set_attr("encoding-version", text("0.2.0"));
 }
 
-fn string_array(builder: &mut DatasetBuilder, values: &[String]) {
+pub(crate) fn string_array(builder: &mut DatasetBuilder, values: &[String]) {
     let values: Vec<&str> = values.iter().map(String::as_str).collect();
     builder.with_vlen_strings(&values);
     builder.set_attr("encoding-type", text("string-array"));
@@ -157,7 +157,7 @@ fn string_array(builder: &mut DatasetBuilder, values: &[String]) {
 
 /// The names of a group's subgroups and datasets.
 #[cfg(not(target_arch = "wasm32"))]
-fn members(group: &hdf5_pure::Group) -> Result<Vec<String>, hdf5_pure::Error> {
+pub(crate) fn members(group: &hdf5_pure::Group) -> Result<Vec<String>, hdf5_pure::Error> {
     let mut names = group.groups()?;
     names.extend(group.datasets()?);
     Ok(names)

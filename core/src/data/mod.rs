@@ -5,6 +5,8 @@ pub mod count_matrix;
 pub mod csv;
 pub mod h5ad;
 pub mod h5ad_add;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod h5ad_subset;
 pub mod h5ad_write;
 pub mod mtx;
 pub mod open;
@@ -18,6 +20,8 @@ pub use csv::{Orientation, read_csv};
 #[cfg(not(target_arch = "wasm32"))]
 pub use h5ad_add::add_to_h5ad_file;
 pub use h5ad_add::{AnnDataAdditions, ObsColumn, Rows};
+#[cfg(not(target_arch = "wasm32"))]
+pub use h5ad_subset::{SubsetReport, VarIndex, subset_h5ad_file};
 pub use h5ad_write::{write_h5ad, write_h5ad_with};
 pub use mtx::{TenXFiles, read_10x};
 pub use open::{Opened, open_files};
