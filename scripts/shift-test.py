@@ -9,7 +9,9 @@ missing gene reads 0, as for the model) and refitted on the genes the cells have
 
 usage: target/pyenv/bin/python scripts/shift-test.py [--model M] [--seed S] [--pbmc68k FILE]
 (needs anndata: `scripts/dev.sh test` installs it in target/pyenv; build target/release/tessera
-first; FILE: `pip download --no-deps scanpy==1.11.5`, unzip scanpy/datasets/10x_pbmc68k_reduced.h5ad)
+first; FILE: `pip download --no-deps scanpy==1.11.5`, unzip scanpy/datasets/10x_pbmc68k_reduced.h5ad;
+--celltypist: `pip download --no-deps celltypist==1.7.1`, unzip
+celltypist/data/samples/sample_cell_by_gene.csv — its calls are printed as shares, unlabelled)
 """
 import argparse
 import csv
@@ -89,7 +91,24 @@ def baseline_scores(train, data, refit):
 
 
 def cell(scores):
-    return f"{scores[0]:.3f} / {scores[1]:.3f}"
+    return "—" if scores is None else f"{scores[0]:.3f} / {scores[1]:.3f}"
+
+
+def celltypist_calls(model, sample):
+    """Another lab's unlabelled PBMCs (celltypist's sample CSV): what share of them the model
+    calls each type — no accuracy, but a distribution a biologist can judge (FCGR3A monocytes
+    are a minority of blood monocytes)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = pathlib.Path(scratch, "calls.csv")
+        run = subprocess.run(
+            [TESSERA, "rna", "annotate", "--model", model, "--data", sample, "--out", out],
+            check=True, capture_output=True, text=True,
+        )
+        found = next((l for l in run.stderr.splitlines() if "genes found" in l), "")
+        calls = [r["predicted_type"] for r in csv.DictReader(open(out))]
+    share = {t: calls.count(t) for t in sorted(set(calls))}
+    print(f"celltypist sample, {len(calls)} cells ({found.split(': ', 1)[-1]}):")
+    print("  " + ", ".join(f"{t} {n} ({n / len(calls):.0%})" for t, n in share.items()))
 
 
 def main():
@@ -99,6 +118,9 @@ def main():
     parser.add_argument("--train", default=ROOT.parent / "shared/data/pbmc3k/pbmc3k_counts_labeled.h5ad")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pbmc68k", default=ROOT / "target/pbmc68k/pbmc68k_reduced.h5ad")
+    parser.add_argument("--no-baseline", action="store_true", help="score the model only (faster)")
+    parser.add_argument("--celltypist", default=ROOT / "target/celltypist/sample_cell_by_gene.csv",
+                        help="celltypist 1.7.1's celltypist/data/samples/sample_cell_by_gene.csv")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     with tarfile.open(args.model) as tar:
@@ -120,6 +142,8 @@ def main():
         ("1,000-gene panel, 25 % depth", thinned, panels[1000]),
         ("500-gene panel, 25 % depth", thinned, panels[500]),
     ]
+    if pathlib.Path(args.celltypist).exists():
+        celltypist_calls(args.model, args.celltypist)
     other = pbmc68k(args.pbmc68k) if pathlib.Path(args.pbmc68k).exists() else None
     print(f"model {args.model}, seed {args.seed}; accuracy / macro-F1 (pbmc3k: {cells.n_obs} cells)")
     print("| shifted cells | model | baseline as trained (missing genes 0) | baseline refitted on the panel |")
@@ -132,8 +156,8 @@ def main():
             data = pathlib.Path(scratch, f"shift{i}.h5ad")
             shifted.write_h5ad(data)
             model = model_scores(args.model, data, pathlib.Path(scratch, f"shift{i}.csv"), truth)
-            fixed = baseline_scores(args.train, data, refit=False)
-            refit = baseline_scores(args.train, data, refit=True) if panel is not None else fixed
+            fixed = None if args.no_baseline else baseline_scores(args.train, data, refit=False)
+            refit = baseline_scores(args.train, data, refit=True) if panel is not None and fixed else fixed
             print(f"| {name} | {cell(model)} | {cell(fixed)} | {cell(refit)} |", flush=True)
         if other is None:
             print(f"(no {args.pbmc68k}: the other study's row is left out)")
@@ -142,8 +166,8 @@ def main():
         other.write_h5ad(data)
         truth68k = other.obs["cell_type"].to_dict()
         model = model_scores(args.model, data, pathlib.Path(scratch, "pbmc68k.csv"), truth68k)
-        fixed = baseline_scores(args.train, data, refit=False)
-        refit = baseline_scores(args.train, data, refit=True)
+        fixed = None if args.no_baseline else baseline_scores(args.train, data, refit=False)
+        refit = fixed and baseline_scores(args.train, data, refit=True)
         shared = sum(g in vocab for g in other.var_names)
         name = f"another study: 10x PBMC 68k, {other.n_obs} cells, {shared} of the model's genes"
         print(f"| {name} | {cell(model)} | {cell(fixed)} | {cell(refit)} |", flush=True)

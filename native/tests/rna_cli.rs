@@ -143,6 +143,19 @@ fn a_finetuned_model_annotates_embeds_and_evaluates() {
         ],
     );
     let model = tuned.join("model");
+    // The bundle says how each stage was made: the pretraining, then this run.
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("tessera.json")).unwrap()).unwrap();
+    let provenance = &info["provenance"];
+    assert_eq!(provenance["objective"], "Wced", "{provenance}");
+    let stages = provenance["continued"]
+        .as_array()
+        .expect("continued stages");
+    assert_eq!(stages.len(), 1, "{provenance}");
+    assert_eq!(
+        (&stages[0]["objective"], &stages[0]["steps"]),
+        (&serde_json::json!("Finetune"), &serde_json::json!(3))
+    );
     let embedding = dir.join("embedding.csv");
     ok(&[
         "rna",
@@ -336,11 +349,14 @@ fn a_probe_head_scores_as_the_linear_probe_does() {
         &["--steps", "3", "--checkpoint-every", "0"],
     );
     let probe = dir.join("probe");
-    let log = train(
-        &probe,
-        &["--objective", "probe", "--init", p(&dir.join("pre/model"))],
-    );
+    // From a checkpoint: the new model carries none of that run's optimizer or trainer state.
+    let checkpoint = dir.join("pre/checkpoints/step-3");
+    assert!(checkpoint.join("optimizer.safetensors").exists());
+    let log = train(&probe, &["--objective", "probe", "--init", p(&checkpoint)]);
     assert!(log.contains("train accuracy"), "{log}");
+    for file in ["optimizer.safetensors", "trainer.json"] {
+        assert!(!probe.join("model").join(file).exists(), "{file}");
+    }
     let report = dir.join("eval.json");
     ok(&[
         "rna",

@@ -6,7 +6,10 @@
 //! `NAME.q8_scale` (F32, `[out]`) beside it, and read back as `int8 × scale` row by row. Each
 //! scale is the row's largest magnitude / 127, so no value is clipped. In every dtype, vectors
 //! (biases, norm scales, BMFM-RNA's `scale_adapt` frequency basis) stay f32: they are a tiny
-//! share of the bytes and the most sensitive to rounding. q8 applies to 2-D tensors only.
+//! share of the bytes and the most sensitive to rounding. q8 applies to 2-D tensors of at least
+//! [`Q8_MIN_ROWS`] rows: smaller ones — classification heads, special-token tables — are a few KB,
+//! and each of their rows is a whole class's decision (an augmented pbmc3k candidate's 8-row probe
+//! head, folded from standardised embeddings, changed 9 of 564 calls as int8).
 
 use std::str::FromStr;
 
@@ -15,6 +18,9 @@ use half::{bf16, f16};
 use safetensors::Dtype;
 
 use super::BundleError;
+
+/// The fewest rows a matrix needs to be stored as q8; smaller ones stay f32 (see the module doc).
+pub const Q8_MIN_ROWS: usize = 16;
 
 /// The suffix of a q8 tensor's scales: `NAME` + this.
 pub const Q8_SCALE_SUFFIX: &str = ".q8_scale";
@@ -41,14 +47,14 @@ impl WeightDtype {
     }
 
     /// The stored dtype of a float tensor of `shape` (vectors stay f32; q8 applies to 2-D
-    /// tensors only).
+    /// tensors of at least [`Q8_MIN_ROWS`] rows).
     pub fn stored(self, shape: &[usize]) -> Dtype {
         match self {
             _ if shape.len() < 2 => Dtype::F32,
             Self::F32 => Dtype::F32,
             Self::F16 => Dtype::F16,
             Self::Bf16 => Dtype::BF16,
-            Self::Q8 if shape.len() == 2 => Dtype::I8,
+            Self::Q8 if shape.len() == 2 && shape[0] >= Q8_MIN_ROWS => Dtype::I8,
             Self::Q8 => Dtype::F32,
         }
     }

@@ -30,6 +30,11 @@ impl BundleFiles {
             .ok_or_else(|| BundleError::MissingFile(path.into()))
     }
 
+    /// Takes a file out (`None` if there was none).
+    pub fn remove(&mut self, path: &str) -> Option<SharedBytes> {
+        self.files.remove(path)
+    }
+
     pub fn contains(&self, path: &str) -> bool {
         self.files.contains_key(path)
     }

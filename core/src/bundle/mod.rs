@@ -133,6 +133,12 @@ impl Bundle {
         self
     }
 
+    /// The bundle without the file `path` (unchanged if it has none).
+    pub fn without_file(mut self, path: &str) -> Self {
+        self.files.remove(path);
+        self
+    }
+
     pub fn files(&self) -> &BundleFiles {
         &self.files
     }

@@ -210,6 +210,40 @@ fn config(args: &TrainArgs) -> TrainConfig {
     }
 }
 
+/// The `--init` model. A checkpoint folder also holds the run's optimizer and trainer state; a
+/// new run starts its own, and the model it writes must not carry the old one.
+fn read_init(path: &std::path::Path) -> Result<Bundle> {
+    use tessera_core::train::fit::{OPTIMIZER_FILE, TRAINER_FILE};
+    Ok(bundle_io::read(path)?
+        .without_file(OPTIMIZER_FILE)
+        .without_file(TRAINER_FILE))
+}
+
+/// Records this run in the `--init` model's provenance (`provenance.continued`, one entry per
+/// run), so a bundle trained in stages says how each stage was made.
+fn with_continued_provenance(bundle: Bundle, args: &TrainArgs) -> Result<Bundle> {
+    use tessera_core::models::bmfm_rna::pipeline::INFO_FILE;
+    let Ok(bytes) = bundle.file(INFO_FILE) else {
+        return Ok(bundle);
+    };
+    let mut info: serde_json::Value = serde_json::from_slice(bytes).context("tessera.json")?;
+    let stage = serde_json::json!({
+        "objective": format!("{:?}", args.objective),
+        "steps": args.steps,
+        "lr": args.lr,
+        "seed": args.seed,
+        "augment_share": args.augment.then_some(args.augment_share),
+    });
+    if !info["provenance"].is_object() {
+        info["provenance"] = serde_json::json!({});
+    }
+    match info["provenance"]["continued"].as_array_mut() {
+        Some(stages) => stages.push(stage),
+        None => info["provenance"]["continued"] = serde_json::json!([stage]),
+    }
+    Ok(bundle.with_file(INFO_FILE, serde_json::to_vec_pretty(&info)?))
+}
+
 /// A new model for a pretraining objective, or `--init` (with a head for fine-tuning).
 fn initial_bundle(
     args: &TrainArgs,
@@ -219,7 +253,7 @@ fn initial_bundle(
     device: &burn::tensor::Device,
 ) -> Result<Bundle> {
     if let Some(init) = &args.init {
-        let bundle = bundle_io::read(init)?;
+        let bundle = with_continued_provenance(read_init(init)?, args)?;
         return Ok(match args.objective {
             Objective::Finetune | Objective::WcedMultitask => {
                 recipe::with_label_head(&bundle, &args.label, classes, args.seed, None, device)?
@@ -320,7 +354,7 @@ fn probe(
     let Some(init) = &args.init else {
         bail!("--objective probe needs a pretrained model (--init)");
     };
-    let bundle = bundle_io::read(init)?;
+    let bundle = read_init(init)?;
     let pipeline = tessera_core::models::bmfm_rna::RnaPipeline::from_bundle(&bundle, device)?;
     let decode_from = match pipeline.info.pooling {
         Pooling::FirstToken => 0,
@@ -386,6 +420,7 @@ fn probe(
         "kind": "linear probe: logistic regression (L-BFGS to convergence, C = 1) on frozen embeddings",
         "train_cells": rows.len(),
         "augmented": args.augment,
+        "augment_share": args.augment.then_some(args.augment_share),
         "train_accuracy": train_accuracy,
     });
     let out = out.with_file(info_file, serde_json::to_vec_pretty(&info)?);
