@@ -28,19 +28,19 @@ const X: [[f32; 3]; 4] = [
 
 /// `X` as CSR (`csr`) or CSC parts: data, indices, indptr.
 fn compressed(csr: bool) -> (Vec<f32>, Vec<i32>, Vec<i32>) {
+    let at = |major: usize, minor: usize| {
+        if csr {
+            X[major][minor]
+        } else {
+            X[minor][major]
+        }
+    };
     let (majors, minors) = if csr { (4, 3) } else { (3, 4) };
     let (mut data, mut indices, mut indptr) = (vec![], vec![], vec![0]);
     for major in 0..majors {
-        for minor in 0..minors {
-            let v = if csr {
-                X[major][minor]
-            } else {
-                X[minor][major]
-            };
-            if v != 0.0 {
-                data.push(v);
-                indices.push(minor as i32);
-            }
+        for minor in (0..minors).filter(|&minor| at(major, minor) != 0.0) {
+            data.push(at(major, minor));
+            indices.push(minor as i32);
         }
         indptr.push(data.len() as i32);
     }
