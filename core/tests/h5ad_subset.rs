@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use hdf5_pure::{AttrValue, FileBuilder, GroupBuilder};
-use tessera_core::data::h5ad::{MatrixSource, read_h5ad};
+use tessera_core::data::h5ad::{MatrixSource, read_h5ad, read_h5ad_tables};
 use tessera_core::data::{VarIndex, subset_h5ad_file};
 
 fn text(s: &str) -> AttrValue {
@@ -380,4 +380,41 @@ fn anndata_0_7_categories_survive_a_cut() {
     // A legacy layout made for our reader, not a file for CI's anndata check.
     std::fs::remove_file(src).unwrap();
     std::fs::remove_file(dst).unwrap();
+}
+
+#[test]
+fn cells_are_chosen_from_the_tables_whatever_x_holds() {
+    // Scaled values in X (scanpy's `pbmc68k_reduced`): not counts, but the tables read.
+    let mut builder = FileBuilder::new();
+    builder
+        .create_dataset("X")
+        .with_f32_data(&[
+            -0.3, 1.2, 0.5, -1.0, 0.0, 2.0, 0.1, 0.2, -0.4, 0.9, 1.1, 0.0,
+        ])
+        .with_shape(&[4, 3]);
+    let mut obs = frame(
+        &mut builder,
+        "obs",
+        &["c0", "c1", "c2", "c3"],
+        &["cell_type"],
+    );
+    categorical(&mut obs, "cell_type", &["B", "NK"], &[0, 1, 1, 0]);
+    builder.add_group(obs.finish());
+    let mut var = frame(&mut builder, "var", &["G0", "G1", "G2"], &["gene_ids"]);
+    strings(&mut var, "gene_ids", &["E0", "E1", "E2"]);
+    builder.add_group(var.finish());
+    let bytes = builder.finish().unwrap();
+    let error = read_h5ad("scaled.h5ad", bytes.clone(), &MatrixSource::X).unwrap_err();
+    assert!(error.to_string().contains("raw counts"), "{error}");
+    let tables = read_h5ad_tables("scaled.h5ad", bytes).unwrap();
+    assert_eq!(tables.cell_ids, ["c0", "c1", "c2", "c3"]);
+    assert_eq!(
+        tables.annotation("f", "cell_type").unwrap(),
+        ["B", "NK", "NK", "B"]
+    );
+    assert_eq!(
+        tables.gene_column("f", "gene_ids").unwrap(),
+        ["E0", "E1", "E2"]
+    );
+    assert_eq!(tables.values.len(), 0);
 }

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use tessera_core::data::h5ad::read_h5ad_tables;
 use tessera_core::data::{VarIndex, subset_h5ad_file, write_h5ad};
 
 use crate::bundle_io;
@@ -81,7 +82,16 @@ pub fn run(command: DataCommand) -> Result<()> {
             let Some((column, value)) = filter.split_once('=') else {
                 bail!("--where `{filter}`: expected COLUMN=VALUE");
             };
-            let matrix = read_counts(&data, None)?;
+            let is_h5ad = data
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
+            // An .h5ad is cut as it is, so only its tables are read (X may hold scaled values).
+            let matrix = if is_h5ad {
+                let bytes = std::fs::read(&data).with_context(|| format!("{file}: cannot read"))?;
+                read_h5ad_tables(&file, bytes)?
+            } else {
+                read_counts(&data, None)?
+            };
             let values = matrix.annotation(&file, column)?;
             let rows: Vec<usize> = (0..matrix.n_cells())
                 .filter(|&i| values[i] == value)
@@ -97,9 +107,6 @@ pub fn run(command: DataCommand) -> Result<()> {
                 }),
                 None => None,
             };
-            let is_h5ad = data
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
             if is_h5ad {
                 // The file itself, cut: layers, raw, obsm, obsp and every obs column kept.
                 match subset_h5ad_file(&data, &out, matrix.n_cells(), &rows, renamed.as_ref()) {
@@ -121,6 +128,11 @@ pub fn run(command: DataCommand) -> Result<()> {
                     ),
                 }
             }
+            let matrix = if is_h5ad {
+                read_counts(&data, None)?
+            } else {
+                matrix
+            };
             let mut subset = matrix.subset(&rows);
             if let Some(renamed) = renamed {
                 subset.genes = renamed.names;

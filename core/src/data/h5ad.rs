@@ -334,25 +334,48 @@ pub fn read_h5ad_noted(
     bytes: Vec<u8>,
     source: &MatrixSource,
 ) -> Result<(CountMatrix, Option<String>), DataError> {
-    let format = |message: String| DataError::Format {
-        file: file.into(),
-        message,
-    };
-    let hdf5 =
-        File::from_bytes(bytes).map_err(|e| format(format!("not a readable HDF5 file ({e})")))?;
-    let root = hdf5.group("/").map_err(|e| format(e.to_string()))?;
-    if root.group("obs").is_err() && root.dataset("obs").is_ok() {
-        return Err(format(
-            "`obs` is a table dataset, not a group: the layout anndata 0.6 and older wrote. \
-             Open it with a current anndata and save it again (`anndata.read_h5ad(old)\
-             .write_h5ad(new)`), then read the new file"
-                .into(),
-        ));
-    }
-    Reader { file, root }.counts(source)
+    Reader::open(file, bytes)?.counts(source)
 }
 
-impl Reader<'_> {
+/// The cells, genes and their annotation columns of an `.h5ad` file, without reading any
+/// matrix — what choosing cells by an annotation needs, whatever `X` holds (scaled values
+/// included). The returned matrix has no entries: read counts with [`read_h5ad`].
+pub fn read_h5ad_tables(file: &str, bytes: Vec<u8>) -> Result<CountMatrix, DataError> {
+    let reader = Reader::open(file, bytes)?;
+    let cell_ids = reader.index("obs")?;
+    let genes = reader.index("var")?;
+    Ok(CountMatrix {
+        annotations: reader.text_columns("obs", cell_ids.len())?,
+        gene_columns: reader.text_columns("var", genes.len())?,
+        indptr: vec![0; cell_ids.len() + 1],
+        indices: Vec::new(),
+        values: Vec::new(),
+        cell_ids,
+        genes,
+    })
+}
+
+impl<'a> Reader<'a> {
+    /// The file's root, refusing the anndata ≤ 0.6 layout with what to do.
+    fn open(file: &'a str, bytes: Vec<u8>) -> Result<Self, DataError> {
+        let format = |message: String| DataError::Format {
+            file: file.into(),
+            message,
+        };
+        let hdf5 = File::from_bytes(bytes)
+            .map_err(|e| format(format!("not a readable HDF5 file ({e})")))?;
+        let root = hdf5.group("/").map_err(|e| format(e.to_string()))?;
+        if root.group("obs").is_err() && root.dataset("obs").is_ok() {
+            return Err(format(
+                "`obs` is a table dataset, not a group: the layout anndata 0.6 and older wrote. \
+                 Open it with a current anndata and save it again (`anndata.read_h5ad(old)\
+                 .write_h5ad(new)`), then read the new file"
+                    .into(),
+            ));
+        }
+        Ok(Self { file, root })
+    }
+
     /// The matrix `source` names, with a note when [`MatrixSource::Counts`] did not read `X`.
     fn counts(&self, source: &MatrixSource) -> Result<(CountMatrix, Option<String>), DataError> {
         if *source != MatrixSource::Counts {
