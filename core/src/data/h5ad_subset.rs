@@ -353,24 +353,18 @@ fn cut_dataset(
     rows: &[usize],
     both_axes: bool,
 ) -> H5Result<Result<(), String>> {
-    let cut = Cut {
-        cells,
-        rows,
-        new_index: Vec::new(),
-    };
-    let cut = &cut;
     let shape = dataset.shape()?;
-    if shape.first() != Some(&(cut.cells as u64)) || (both_axes && shape.get(1) != shape.first()) {
+    if shape.first() != Some(&(cells as u64)) || (both_axes && shape.get(1) != shape.first()) {
         return Ok(Err(format!(
             "its shape {shape:?} is not indexed by the file's {} cells",
-            cut.cells
+            cells
         )));
     }
     let attrs = dataset.attrs()?;
     let mut new_shape = shape.clone();
-    new_shape[0] = cut.rows.len() as u64;
+    new_shape[0] = rows.len() as u64;
     if both_axes {
-        new_shape[1] = cut.rows.len() as u64;
+        new_shape[1] = rows.len() as u64;
     }
     let elements: u64 = new_shape.iter().product();
     let per_row = (new_shape[1..].iter().product::<u64>()) as usize;
@@ -384,7 +378,7 @@ fn cut_dataset(
             return Ok(Err("a multi-dimensional string array cannot be cut".into()));
         }
         let values = dataset.read_string()?;
-        let kept: Vec<&str> = cut.rows.iter().map(|&r| values[r].as_str()).collect();
+        let kept: Vec<&str> = rows.iter().map(|&r| values[r].as_str()).collect();
         parent.delete(name)?;
         parent.create_dataset(name, |b| {
             b.with_vlen_strings(&kept);
@@ -401,13 +395,13 @@ fn cut_dataset(
     }
     let datatype = dataset.datatype()?;
     let raw = dataset.read_raw()?;
-    let row_bytes = raw.len() / cut.cells.max(1);
+    let row_bytes = raw.len() / cells.max(1);
     let element = row_bytes / (shape[1..].iter().product::<u64>() as usize).max(1);
-    let mut kept = Vec::with_capacity(cut.rows.len() * per_row * element);
-    for &r in cut.rows {
+    let mut kept = Vec::with_capacity(rows.len() * per_row * element);
+    for &r in rows {
         let row = &raw[r * row_bytes..(r + 1) * row_bytes];
         if both_axes {
-            for &c in cut.rows {
+            for &c in rows {
                 kept.extend_from_slice(&row[c * element..(c + 1) * element]);
             }
         } else {

@@ -34,7 +34,9 @@ impl Default for Augment {
 }
 
 /// A binomial draw: how many of `count` counts survive at `p` (a fractional count keeps its
-/// fraction with probability `p`).
+/// fraction with probability `p`). One Bernoulli draw per count, not `rand_distr::Binomial`:
+/// a gene's count in a cell is small, and that crate would unify rand features with burn's (a
+/// full rebuild) for no gain.
 fn thin(count: f32, p: f64, rng: &mut impl Rng) -> f32 {
     let whole = count.max(0.0).floor();
     let kept = (0..whole as u64)
