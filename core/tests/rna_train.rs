@@ -280,7 +280,10 @@ fn tiny_run(seed: u64, steps: usize) -> (Bundle, TrainConfig, tessera_core::trai
             weight: 1.0,
         }],
         // Degraded inputs are drawn from the seed too: reproducible and resumable as the rest.
-        augment: Some(tessera_core::train::augment::Augment::default()),
+        augment: Some(tessera_core::train::augment::Augment {
+            variable_probability: 0.3,
+            ..Default::default()
+        }),
     };
     (bundle, config, data)
 }

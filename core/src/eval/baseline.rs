@@ -35,6 +35,16 @@ pub struct BaselineReport {
     pub macro_f1: f64,
     /// Always predicting the most frequent training class.
     pub majority_accuracy: f64,
+    /// Every scored cell's call, so that errors can be broken down (by type, by lineage).
+    pub cells: Vec<BaselineCall>,
+}
+
+/// One scored cell: its id, its label and the baseline's call.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaselineCall {
+    pub cell_id: String,
+    pub label: String,
+    pub predicted: String,
 }
 
 /// Cells to score instead of the `test` split: every cell of another data set (labels in the
@@ -211,6 +221,15 @@ pub fn run(
         accuracy: accuracy(&truth, &predicted),
         macro_f1: macro_f1(&truth, &predicted),
         majority_accuracy: accuracy(&truth, &vec![majority; truth.len()]),
+        cells: scored_rows
+            .iter()
+            .zip(&predicted)
+            .map(|(&i, &p)| BaselineCall {
+                cell_id: scored.cell_ids[i].clone(),
+                label: scored_labels[i].clone(),
+                predicted: classes[p].clone(),
+            })
+            .collect(),
         classes,
         config,
     })

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use super::augment::Augment;
+use super::augment::{Augment, gene_variability};
 use super::collate::{Collator, MlmConfig, SequenceConfig, TrainBatch};
 use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
 use super::objectives::{
@@ -96,6 +96,8 @@ pub struct Trainer {
     pub optimizer: AdamW,
     pub state: TrainerState<TrainConfig>,
     data: TrainData,
+    /// The panel genes' variability, for variable-gene panel augmentation (empty without).
+    variability: Vec<f32>,
     bundle: Bundle,
     device: Device,
 }
@@ -111,11 +113,18 @@ impl Trainer {
         let device = device.clone().autodiff();
         let pipeline = RnaPipeline::from_bundle(&bundle, &device)?;
         let optimizer = AdamW::new(config.optimizer.clone());
+        let variability = match &config.augment {
+            Some(augment) if augment.variable_probability > 0.0 => {
+                gene_variability(data.cells.iter().map(Vec::as_slice), data.panel.len())
+            }
+            _ => Vec::new(),
+        };
         let trainer = Self {
             pipeline,
             optimizer,
             state: TrainerState::new(config),
             data,
+            variability,
             bundle,
             device,
         };
@@ -217,7 +226,7 @@ impl Trainer {
             .map(|(&i, dense)| {
                 let mut input = dense.clone();
                 if let Some(augment) = &config.augment {
-                    augment.apply(&mut input, &mut augment_rng);
+                    augment.apply(&mut input, &self.variability, &mut augment_rng);
                 }
                 (self.data.cell_ids[i].as_str(), input)
             })

@@ -109,6 +109,11 @@ pub struct TrainArgs {
     /// thinned.
     #[arg(long, default_value_t = 0.5, requires = "augment")]
     pub augment_share: f64,
+    /// With --augment: the share of cells that (first) keep only their most variable genes —
+    /// 15–60 % of the panel, ranked as scanpy's `highly_variable_genes` ranks them — as the
+    /// files other studies publish after selecting variable genes.
+    #[arg(long, default_value_t = 0.0, requires = "augment")]
+    pub augment_variable_share: f64,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
 }
@@ -157,6 +162,7 @@ fn augment(args: &TrainArgs) -> Augment {
     Augment {
         panel_probability: args.augment_share,
         depth_probability: args.augment_share,
+        variable_probability: args.augment_variable_share,
         ..Augment::default()
     }
 }
@@ -233,6 +239,7 @@ fn with_continued_provenance(bundle: Bundle, args: &TrainArgs) -> Result<Bundle>
         "lr": args.lr,
         "seed": args.seed,
         "augment_share": args.augment.then_some(args.augment_share),
+        "augment_variable_share": args.augment.then_some(args.augment_variable_share),
     });
     if !info["provenance"].is_object() {
         info["provenance"] = serde_json::json!({});
@@ -421,6 +428,7 @@ fn probe(
         "train_cells": rows.len(),
         "augmented": args.augment,
         "augment_share": args.augment.then_some(args.augment_share),
+        "augment_variable_share": args.augment.then_some(args.augment_variable_share),
         "train_accuracy": train_accuracy,
     });
     let out = out.with_file(info_file, serde_json::to_vec_pretty(&info)?);
