@@ -35,7 +35,7 @@ done
 # probe head fitted on plain and degraded cells.
 if [ ! -f "$out/augmented/model/model.safetensors" ]; then
   "$tessera" rna train --data "$data" --objective wced-multitask --init "$out/plain-probe/model" \
-    --steps "$steps" --lr 3e-4 --warmup 100 --augment --augment-share 0.2 --augment-variable-share 0.3 \
+    --steps "$steps" --lr 3e-4 --warmup 100 --augment --augment-share 0.2 --augment-variable-share 0.5 \
     --out "$out/augmented"
 fi
 "$tessera" rna train --data "$data" --objective probe --init "$out/augmented/model" \

@@ -22,9 +22,8 @@ pub const SYMBOL_COLUMNS: [&str; 8] = [
 /// The fewest of a model's `model_genes` genes a data set must hold before the model answers on
 /// it, unless told otherwise: half of them, at most 1,000. On the shipped pbmc3k model's
 /// held-out cells (`scripts/panel-shift.py`), accuracy is 0.93 with 1,900 of its 2,048 genes,
-/// 0.92 with 1,200, 0.81 with 800, 0.76 with 400 and 0.50 or less with 200 or fewer, while its
-/// mean confidence stays 0.79–0.95 (overstating it by 0.15–0.9) — a confidence cut cannot catch
-/// this; the gene count must.
+/// 0.92 with 1,200, 0.87 with 800, 0.78 with 400 and 0.51 or less with 200 or fewer, while its
+/// mean confidence stays 0.82–0.95 — a confidence cut cannot catch this; the gene count must.
 pub fn default_min_genes(model_genes: usize) -> usize {
     model_genes.div_ceil(2).min(1000)
 }
