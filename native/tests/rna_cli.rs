@@ -886,3 +886,26 @@ fn annotate_writes_the_results_into_the_users_h5ad() {
     assert_eq!(back.cell_ids, cells.cell_ids[..5]);
     assert_eq!(back.annotations["tessera_cell_type"].len(), 5);
 }
+
+#[test]
+fn an_augmentation_share_outside_0_to_1_is_refused_by_name() {
+    let dir = scratch("rna-augment-share");
+    let data = pbmc();
+    let out = dir.join("run");
+    let error = fails(&[
+        "rna",
+        "train",
+        "--data",
+        p(&data),
+        "--out",
+        p(&out),
+        "--augment",
+        "--augment-variable-share",
+        "1.5",
+    ]);
+    assert!(
+        error.contains("--augment-variable-share 1.5") && error.contains("between 0 and 1"),
+        "{error}"
+    );
+    assert!(!out.exists(), "nothing is written");
+}

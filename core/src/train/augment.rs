@@ -136,6 +136,7 @@ impl Augment {
     /// panel's genes ([`gene_variability`]; only read when variable-gene panels are asked for).
     pub fn apply(&self, counts: &mut [f32], variability: &[f32], rng: &mut impl Rng) {
         if rng.random::<f64>() < self.variable_probability {
+            debug_assert_eq!(variability.len(), counts.len(), "one score per gene");
             let share = self.variable_keep_min
                 + (VARIABLE_KEEP_MAX - self.variable_keep_min).max(0.0) * rng.random::<f64>();
             let keep = ((counts.len() as f64 * share).round() as usize).min(counts.len());

@@ -119,6 +119,14 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    for (flag, share) in [
+        ("--augment-share", args.augment_share),
+        ("--augment-variable-share", args.augment_variable_share),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            bail!("{flag} {share}: a share of cells, between 0 and 1");
+        }
+    }
     let device = args.backend.device()?;
     let file = args.data.display().to_string();
     let matrix = read_counts(&args.data, None)?;
