@@ -65,7 +65,7 @@ fn clusters_under_removals_equal_clusters_recomputed() {
     let mut r = rng(11);
     for round in 0..40 {
         let n = 4 + round % 9;
-        let board = Board::random(n, 0.5 + 0.4 * unit(&mut r), &mut r);
+        let board = Board::random(n, 0.5 + 0.4 * unit(&mut r), &mut r).unwrap();
         let mut active = board.occupied.clone();
         let mut clusters = Clusters::new(Arc::new(Topology::lattice(n)), active.clone());
         let mut order: Vec<usize> = (0..n * n).filter(|&s| active[s]).collect();
@@ -563,15 +563,14 @@ fn clusters_on_graphs_equal_a_union_find_recount() {
             clusters.remove(node);
             active[node] = false;
             let mut truth = petgraph::unionfind::UnionFind::<usize>::new(count);
-            for edge in graph.graph().edge_indices() {
-                let (a, b) = graph.graph().edge_endpoints(edge).unwrap();
-                if active[a.index()] && active[b.index()] {
-                    truth.union(a.index(), b.index());
+            for (a, b) in graph.edge_pairs() {
+                if active[a] && active[b] {
+                    truth.union(a, b);
                 }
             }
             let mut map: HashMap<u32, usize> = HashMap::new();
             let mut sizes: HashMap<usize, u32> = HashMap::new();
-            let mut perimeters: HashMap<usize, u32> = HashMap::new();
+            let mut perimeters: HashMap<usize, u64> = HashMap::new();
             for v in (0..count).filter(|&v| active[v]) {
                 let root = truth.find(v);
                 assert_eq!(
@@ -585,7 +584,7 @@ fn clusters_on_graphs_equal_a_union_find_recount() {
                     .iter()
                     .filter(|&&u| active[u as usize])
                     .count();
-                *perimeters.entry(root).or_default() += (max_degree - live) as u32;
+                *perimeters.entry(root).or_default() += (max_degree - live) as u64;
             }
             assert_eq!(map.len(), sizes.len(), "as many clusters as the recount");
             for (&label, root) in &map {

@@ -7,19 +7,7 @@ mod common;
 
 use common::shared_dir;
 use serde_json::Value;
-use tessera_core::bundle::BundleFiles;
-use tessera_core::tokenize::mammal::{EncodeOptions, ModularTokenizer};
-
-fn tokenizer() -> ModularTokenizer {
-    let dir = shared_dir().join("data/mammal-tokenizer");
-    let mut files = BundleFiles::default();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        files.insert(name, std::fs::read(&path).unwrap());
-    }
-    ModularTokenizer::from_files(&files, "").unwrap()
-}
+use tessera_core::tokenize::mammal::EncodeOptions;
 
 fn cases() -> Value {
     let path = shared_dir().join("fixtures/mammal-tokenizer-cases.json");
@@ -35,7 +23,7 @@ fn options(case: &Value) -> EncodeOptions {
 
 #[test]
 fn every_fixture_prompt_encodes_as_the_reference() {
-    let tokenizer = tokenizer();
+    let tokenizer = common::mammal_tokenizer();
     let cases = cases();
     let mut checked = 0;
     for case in cases["cases"].as_array().unwrap() {
@@ -89,7 +77,7 @@ fn every_fixture_prompt_encodes_as_the_reference() {
 
 #[test]
 fn refused_prompts_name_the_fragment_and_where_it_is() {
-    let tokenizer = tokenizer();
+    let tokenizer = common::mammal_tokenizer();
     let error = |prompt: &str| {
         tokenizer
             .encode(prompt, EncodeOptions::default())
@@ -127,7 +115,7 @@ fn refused_prompts_name_the_fragment_and_where_it_is() {
 
 #[test]
 fn unknown_pieces_become_unk_with_a_warning() {
-    let tokenizer = tokenizer();
+    let tokenizer = common::mammal_tokenizer();
     let got = tokenizer
         .encode(
             "<@TOKENIZER-TYPE=GENE>[GNLY][NOT_A_GENE]<EOS>",
@@ -146,7 +134,7 @@ fn unknown_pieces_become_unk_with_a_warning() {
 
 #[test]
 fn ids_decode_and_tokens_look_up_as_the_reference() {
-    let tokenizer = tokenizer();
+    let tokenizer = common::mammal_tokenizer();
     for case in cases()["decode"].as_array().unwrap() {
         let ids: Vec<u32> = case["ids"]
             .as_array()

@@ -91,14 +91,37 @@ pub fn read_files(path: &Path) -> Result<BundleFiles> {
     }
 }
 
-/// Every file under `root` as (relative `/`-separated name, path), sorted by name.
+/// Every file under `root` as (relative `/`-separated name, path), sorted by name. A symbolic
+/// link is followed only to a file inside `root` (never to a folder, which could loop): a
+/// bundle folder must not pack or load a file from elsewhere on the disk by accident.
 fn list(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
         let entries =
             fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
         for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("{}: cannot stat", path.display()))?;
+            if kind.is_symlink() {
+                let target = fs::canonicalize(&path)
+                    .with_context(|| format!("{}: a broken symbolic link", path.display()))?;
+                if !target.starts_with(root) || target.is_dir() {
+                    bail!(
+                        "{}: a symbolic link to {}, {}; copy the file into the bundle if it \
+                         belongs there",
+                        path.display(),
+                        target.display(),
+                        if target.is_dir() {
+                            "a folder"
+                        } else {
+                            "outside the bundle folder"
+                        }
+                    );
+                }
+            }
+            if kind.is_dir() {
                 walk(root, &path, out)?;
             } else {
                 let relative = path.strip_prefix(root).expect("under root");
@@ -112,8 +135,10 @@ fn list(root: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
         Ok(())
     }
+    let root =
+        fs::canonicalize(root).with_context(|| format!("{}: cannot open", root.display()))?;
     let mut out = Vec::new();
-    walk(root, root, &mut out)?;
+    walk(&root, &root, &mut out)?;
     out.sort();
     Ok(out)
 }
@@ -260,10 +285,19 @@ pub fn write_dir_with(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Res
         return Err(error);
     }
     let old = sibling(dir, "old");
-    if dir.exists() {
-        fs::rename(dir, &old).with_context(|| format!("{}: cannot move aside", dir.display()))?;
+    let had_old = dir.exists();
+    if had_old && let Err(error) = fs::rename(dir, &old) {
+        let _ = fs::remove_dir_all(&temp);
+        return Err(error).with_context(|| format!("{}: cannot move aside", dir.display()));
     }
-    fs::rename(&temp, dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    if let Err(error) = fs::rename(&temp, dir) {
+        // Put the previous bundle back: a failed write must not lose it.
+        let _ = fs::remove_dir_all(&temp);
+        if had_old {
+            let _ = fs::rename(&old, dir);
+        }
+        return Err(error).with_context(|| format!("{}: cannot create", dir.display()));
+    }
     let _ = fs::remove_dir_all(&old);
     Ok(())
 }

@@ -42,7 +42,8 @@ pub fn run(command: DataCommand) -> Result<()> {
         DataCommand::Info { data, layer } => {
             let file = data.display().to_string();
             let matrix = read_counts(&data, layer.as_deref())?;
-            let total: f64 = matrix.values.iter().map(|&v| v as f64).sum();
+            // `+ 0.0`: an empty sum is -0.0, which would print as "-0 counts".
+            let total: f64 = matrix.values.iter().map(|&v| v as f64).sum::<f64>() + 0.0;
             println!(
                 "{file}: {} cells × {} genes, {} nonzero entries, {total:.0} counts",
                 matrix.n_cells(),
@@ -112,7 +113,8 @@ pub fn run(command: DataCommand) -> Result<()> {
                 match subset_h5ad_file(&data, &out, matrix.n_cells(), &rows, renamed.as_ref()) {
                     Ok(report) => {
                         for (path, why) in &report.dropped {
-                            eprintln!("warning: `{path}` left out: {why}");
+                            let line = format!("warning: `{path}` left out: {why}");
+                            eprintln!("{}", crate::terminal::printable(&line));
                         }
                         eprintln!(
                             "{} of {} cells → {} ({} elements cut, everything else kept)",
@@ -124,7 +126,8 @@ pub fn run(command: DataCommand) -> Result<()> {
                         return Ok(());
                     }
                     Err(e) => eprintln!(
-                        "warning: {e}; writing the counts and the categorical annotations only"
+                        "warning: {}; writing the counts and the categorical annotations only",
+                        crate::terminal::printable(&e.to_string())
                     ),
                 }
             }

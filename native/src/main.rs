@@ -14,6 +14,7 @@ mod mammal;
 mod memory;
 mod rna;
 mod serve;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 
@@ -72,7 +73,7 @@ fn main() {
         Command::Serve(args) => serve::run(args),
     };
     if let Err(error) = result {
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", terminal::printable(&format!("{error:#}")));
         std::process::exit(1);
     }
 }

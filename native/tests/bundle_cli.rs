@@ -218,3 +218,40 @@ fn random_bmfm_rna_refuses_a_vocabulary_past_the_published_size() {
     assert!(error.contains("`FAR_GENE` id 200000"), "{error}");
     assert!(!out.exists());
 }
+
+/// A bundle folder may not reach outside itself: a symbolic link to a file elsewhere is refused
+/// by name when packing (and loading), as is one to a folder; a link inside the folder is fine.
+#[cfg(unix)]
+#[test]
+fn bundle_folders_do_not_follow_links_out() {
+    let dir = scratch("bundle-links");
+    let bundle = dir.join("model");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let fixture = shared().join("fixtures/mammal-tiny");
+    for name in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture.join(name), bundle.join(name)).unwrap();
+    }
+    std::fs::write(dir.join("secret.txt"), "not part of the bundle").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret.txt"), bundle.join("notes.txt")).unwrap();
+    let out = dir.join("model.tar");
+    let error = fails(&["bundle", "pack", p(&bundle), p(&out)]);
+    assert!(
+        error.contains("notes.txt: a symbolic link to") && error.contains("outside the bundle"),
+        "{error}"
+    );
+    assert!(!out.exists(), "nothing is written");
+
+    std::fs::remove_file(bundle.join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(&dir, bundle.join("up")).unwrap();
+    let error = fails(&["bundle", "inspect", p(&bundle)]);
+    assert!(
+        error.contains("up: a symbolic link to") && error.contains("a folder"),
+        "{error}"
+    );
+
+    std::fs::remove_file(bundle.join("up")).unwrap();
+    std::os::unix::fs::symlink(bundle.join("config.json"), bundle.join("config-copy.json"))
+        .unwrap();
+    ok(&["bundle", "pack", p(&bundle), p(&out)]);
+    assert!(out.exists());
+}

@@ -117,19 +117,43 @@ fn boards_are_seeded_and_eval_prints_the_contract_rows() {
     assert!(table.lines().any(|l| l.starts_with("optimal")), "{table}");
 }
 
+/// `game eval --definition flow` on a board file holding `text`; its error.
+fn eval_flow(boards: &std::path::Path, text: &str) -> String {
+    std::fs::write(boards, text).unwrap();
+    fails(&[
+        "game",
+        "eval",
+        "--boards",
+        p(boards),
+        "--definition",
+        "flow",
+    ])
+}
+
+/// `game boards` drawing one board of side `size` at `p` into `out`; its error.
+fn draw_one(out: &std::path::Path, size: &str, p_: &str) -> String {
+    fails(&[
+        "game",
+        "boards",
+        "--size",
+        size,
+        "--p",
+        p_,
+        "--count",
+        "1",
+        "--out",
+        p(out),
+    ])
+}
+
 #[test]
 fn bad_game_input_is_named() {
     let dir = scratch("game-errors");
     let boards = dir.join("boards.jsonl");
-    std::fs::write(&boards, "{\"n\": 3, \"p\": 0.5, \"sites\": \"111111111\"}\n{\"n\": 3, \"p\": 0.5, \"sites\": \"11\"}\n").unwrap();
-    let e = fails(&[
-        "game",
-        "eval",
-        "--boards",
-        p(&boards),
-        "--definition",
-        "flow",
-    ]);
+    let e = eval_flow(
+        &boards,
+        "{\"n\": 3, \"p\": 0.5, \"sites\": \"111111111\"}\n{\"n\": 3, \"p\": 0.5, \"sites\": \"11\"}\n",
+    );
     assert!(e.contains("line 2") && e.contains("needs 9"), "{e}");
     std::fs::write(
         &boards,
@@ -161,35 +185,31 @@ fn bad_game_input_is_named() {
     assert!(e.contains("oracle"), "{e}");
     // Far below the percolation threshold no board survives its first update: refused, not a hang.
     let none = dir.join("none.jsonl");
-    let e = fails(&[
-        "game",
-        "boards",
-        "--size",
-        "12",
-        "--p",
-        "0.2",
-        "--count",
-        "1",
-        "--out",
-        p(&none),
-    ]);
+    let e = draw_one(&none, "12", "0.2");
     assert!(
         e.contains("p = 0.2") && e.contains("percolation threshold"),
         "{e}"
     );
-    let e = fails(&[
-        "game",
-        "boards",
-        "--size",
-        "12",
-        "--p",
-        "1.5",
-        "--count",
-        "1",
-        "--out",
-        p(&none),
-    ]);
+    let e = draw_one(&none, "12", "1.5");
     assert!(e.contains("p = 1.5"), "{e}");
+    assert!(!none.exists());
+    // Hostile sizes: n² overflowing (it scored "0 moves" by every policy), a side beyond the
+    // limit, an empty board; each named by file, line and field, refused before any allocation.
+    let e = eval_flow(
+        &boards,
+        "{\"n\": 3, \"p\": 0.5, \"sites\": \"111111111\"}\n{\"n\": 4294967296, \"p\": 0.5, \"sites\": \"\"}\n",
+    );
+    assert!(
+        e.contains("boards.jsonl")
+            && e.contains("line 2")
+            && e.contains("field \"n\"")
+            && e.contains("4294967296"),
+        "{e}"
+    );
+    let e = eval_flow(&boards, "{\"n\": 0, \"p\": 0.5, \"sites\": \"\"}\n");
+    assert!(e.contains("at least 1") && !e.contains("needs 0"), "{e}");
+    let e = draw_one(&none, "100000", "0.8");
+    assert!(e.contains("100000") && e.contains("limit"), "{e}");
     assert!(!none.exists());
 }
 

@@ -11,6 +11,11 @@ use wasm_bindgen::prelude::*;
 
 use crate::js_error;
 
+/// The board sides the page plays (drawn or read from a board line): larger boards make the
+/// baselines (`greedy`, `ci`, `corehd` recompute every site each move) and the canvas too slow
+/// for a browser tab; `tessera game eval` takes them.
+pub const PAGE_SIDES: std::ops::RangeInclusive<usize> = 1..=256;
+
 /// One board being played: its start, the game so far and the functional-fraction curve.
 #[wasm_bindgen]
 pub struct GameSession {
@@ -27,8 +32,11 @@ impl GameSession {
     /// `tessera game boards --size n --p p --count 1 --seed seed`), under `definition`.
     #[wasm_bindgen(constructor)]
     pub fn new(n: usize, p: f64, definition: &str, seed: u32) -> Result<GameSession, JsError> {
-        if !(2..=256).contains(&n) {
-            return Err(JsError::new(&format!("board side {n}: choose 2 to 256")));
+        if n < 2 || !PAGE_SIDES.contains(&n) {
+            return Err(JsError::new(&format!(
+                "board side {n}: choose 2 to {}",
+                PAGE_SIDES.end()
+            )));
         }
         let board = draw_boards(n, p, 1, seed as u64)
             .map_err(js_error)?
@@ -37,18 +45,33 @@ impl GameSession {
         Self::start(board, definition)
     }
 
-    /// A board from one line of a board file (`{"n": …, "p": …, "sites": "0110…"}`).
+    /// A board from one line of a board file (`{"n": …, "p": …, "sites": "0110…"}`), read by
+    /// the core's bounded reader (errors name the line and field); a side beyond the page's
+    /// 256 or a text of several boards is refused.
     #[wasm_bindgen(js_name = fromBoardLine)]
     pub fn from_board_line(line: &str, definition: &str) -> Result<GameSession, JsError> {
-        let board = Board::read_lines(line)
-            .map_err(js_error)?
-            .pop()
-            .ok_or_else(|| JsError::new("the board line is empty"))?;
+        let mut boards = Board::read_lines(line).map_err(js_error)?;
+        if boards.len() > 1 {
+            return Err(JsError::new(&format!(
+                "the text holds {} boards; give one line of the board file",
+                boards.len()
+            )));
+        }
+        let board = boards.pop().ok_or_else(|| {
+            JsError::new("the board line is empty: give one line of a board file")
+        })?;
+        if !PAGE_SIDES.contains(&board.n) {
+            return Err(JsError::new(&format!(
+                "board side {} is above the page's limit of {} (score it with `tessera game eval`)",
+                board.n,
+                PAGE_SIDES.end()
+            )));
+        }
         Self::start(board, definition)
     }
 
     fn start(board: Board, definition: &str) -> Result<GameSession, JsError> {
-        let definition = Definition::parse(definition).map_err(|e| JsError::new(&e))?;
+        let definition = Definition::parse(definition).map_err(js_error)?;
         let game = Game::new(&board, definition);
         let curve = vec![game.functional_fraction()];
         Ok(Self {
@@ -121,7 +144,7 @@ impl GameSession {
     /// board from its start: `{ moves }`, or `{ moves: null, reason }` where the optimum is not
     /// known (network and noodle beyond small boards).
     pub fn baseline(&self, name: &str) -> Result<JsValue, JsError> {
-        let player = Player::parse(name, 0).map_err(|e| JsError::new(&e))?;
+        let player = Player::parse(name, 0).map_err(js_error)?;
         let result = evaluate(std::slice::from_ref(&self.board), self.definition, player);
         let value = json!({
             "moves": result.steps.as_ref().and_then(|s| s.first()),

@@ -2,7 +2,10 @@
 //! its fine-tuned tasks) becomes a [`MammalSession`] that tokenizes prompts (with each token's
 //! sub-tokenizer, for colouring) and answers them — text, class probabilities or a value.
 //!
-//! Results cross as JSON-shaped JS objects; nothing here may panic on input.
+//! Results cross as JSON-shaped JS objects; nothing here may panic on input. Prompts go through
+//! the core tokenizer (linear in their length, warnings and padding bounded); a prompt the
+//! model would answer is also bounded in tokens ([`MAX_RUN_TOKENS`]) and its class tokens
+//! checked against the model's vocabulary, so a hostile page input is an error, never a trap.
 
 use std::rc::Rc;
 
@@ -18,6 +21,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::{Loading, js_error};
+
+/// The most tokens a prompt may have for the model to answer it in the tab: attention holds
+/// len² scores per head and layer, and the module's memory ends at 4 GiB. MAMMAL's tasks take a
+/// few hundred to two thousand tokens.
+const MAX_RUN_TOKENS: usize = 4096;
 
 struct Session {
     model: MammalModel,
@@ -224,6 +232,7 @@ impl MammalSession {
                 .tokenizer
                 .encode(&prompt, EncodeOptions::default())
                 .map_err(js_error)?;
+            check_runnable(s, &encoding, &task)?;
             let answers = answer(
                 &s.model,
                 &s.tokenizer,
@@ -239,6 +248,32 @@ impl MammalSession {
             )?)
         })
     }
+}
+
+/// What the model can take: at most [`MAX_RUN_TOKENS`] tokens, class tokens inside its
+/// vocabulary (the tokenizer's ids may run past a small model's).
+fn check_runnable(s: &Session, encoding: &Encoding, task: &Task) -> Result<(), JsError> {
+    if encoding.len() > MAX_RUN_TOKENS {
+        return Err(JsError::new(&format!(
+            "the prompt is {} tokens; the browser answers prompts of at most {MAX_RUN_TOKENS}",
+            encoding.len()
+        )));
+    }
+    if let Task::Classify { classes } = task {
+        let vocab = s.model.config.t5_config.vocab_size;
+        for class in classes {
+            let id = s
+                .tokenizer
+                .token_to_id(class)
+                .map_err(|e| JsError::new(&format!("class {class}: {e}")))?;
+            if usize::try_from(id).unwrap_or(usize::MAX) >= vocab {
+                return Err(JsError::new(&format!(
+                    "class {class}: id {id} is outside the model's vocabulary of {vocab}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A task object, or a bundle task's readout (`{kind: "classify", classes: [[label, token]…]}`).

@@ -118,8 +118,12 @@ pub fn tar_header(size: u64) -> tar::Header {
 }
 
 /// An archive member's path inside its bundle: `./` and empty parts dropped; `None` for an
-/// absolute path or one with `..`.
+/// absolute path, one with `..`, or one with `\\` or `:` (Windows separators and drive or
+/// stream names, which would let `..\\x` or `C:x` leave the folder there).
 pub fn member_path(path: &str) -> Option<String> {
+    if path.contains(['\\', ':']) {
+        return None;
+    }
     let mut parts = Vec::new();
     for part in path.split('/') {
         match part {

@@ -39,7 +39,7 @@ impl KeyMap {
 /// A [`KeyMap`] with its patterns compiled.
 #[derive(Clone, Debug)]
 pub(crate) struct Renamer {
-    rules: Vec<(regex::Regex, String)>,
+    rules: Vec<(regex_lite::Regex, String)>,
 }
 
 impl Renamer {
@@ -54,8 +54,8 @@ impl Renamer {
     }
 }
 
-fn compile(pattern: &str) -> Result<regex::Regex, BundleError> {
-    regex::Regex::new(pattern).map_err(|e| invalid(e.to_string()))
+fn compile(pattern: &str) -> Result<regex_lite::Regex, BundleError> {
+    regex_lite::Regex::new(pattern).map_err(|e| invalid(e.to_string()))
 }
 
 fn invalid(message: String) -> BundleError {

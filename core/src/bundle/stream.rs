@@ -24,9 +24,10 @@ enum State {
     },
     /// Inside the weights file.
     Weights(WeightsReader),
-    /// Skipping `left` bytes (padding, or a member that is not a file).
-    Skip { left: u64 },
-    /// Two zero blocks were read: the archive is over.
+    /// Skipping `left` bytes: a member that is not a file, or (`padding`) the zeros after a
+    /// member's data.
+    Skip { left: u64, padding: bool },
+    /// A zero block was read: the archive is over.
     End,
 }
 
@@ -67,7 +68,6 @@ pub struct BundleStream {
     block: Vec<u8>,
     files: BundleFiles,
     long_name: Option<String>,
-    zero_blocks: usize,
     padding: u64,
     received: u64,
     weights_seen: bool,
@@ -90,7 +90,6 @@ impl BundleStream {
             block: Vec::with_capacity(BLOCK),
             files: BundleFiles::default(),
             long_name: None,
-            zero_blocks: 0,
             padding: 0,
             received: 0,
             weights_seen: false,
@@ -127,7 +126,7 @@ impl BundleStream {
     fn step(&mut self, chunk: &[u8], tensor: &mut TensorSink<'_>) -> Result<usize, BundleError> {
         match &mut self.state {
             State::End => Ok(chunk.len()),
-            State::Skip { left } => {
+            State::Skip { left, .. } => {
                 let n = (*left).min(chunk.len() as u64) as usize;
                 *left -= n as u64;
                 if *left == 0 {
@@ -169,19 +168,20 @@ impl BundleStream {
     fn after_member(&mut self) -> State {
         match std::mem::take(&mut self.padding) {
             0 => State::Header,
-            left => State::Skip { left },
+            left => State::Skip {
+                left,
+                padding: true,
+            },
         }
     }
 
     fn header(&mut self, block: &[u8]) -> Result<(), BundleError> {
         if block.iter().all(|&b| b == 0) {
-            self.zero_blocks += 1;
-            if self.zero_blocks == 2 {
-                self.state = State::End;
-            }
+            // The first zero block ends the archive, as for the `tar` crate and GNU tar: what
+            // follows (the second zero block, or anything) is not read.
+            self.state = State::End;
             return Ok(());
         }
-        self.zero_blocks = 0;
         let header = tar::Header::from_byte_slice(block);
         let size = header
             .entry_size()
@@ -207,7 +207,10 @@ impl BundleStream {
             self.state = if left == 0 {
                 State::Header
             } else {
-                State::Skip { left }
+                State::Skip {
+                    left,
+                    padding: false,
+                }
             };
             return Ok(());
         }
@@ -250,7 +253,8 @@ impl BundleStream {
         self.state = State::Small {
             name,
             kind,
-            data: Vec::with_capacity(size as usize),
+            // Grown as the bytes arrive, so a size the header only claims is never allocated.
+            data: Vec::with_capacity((size as usize).min(1 << 16)),
             left: size,
         };
         if size == 0 {
@@ -282,7 +286,10 @@ impl BundleStream {
     /// Ends the stream: the archive must have been whole, with the weights in it.
     pub fn finish(self) -> Result<BundleFiles, BundleError> {
         match self.state {
-            State::End | State::Header if self.block.is_empty() => {}
+            // A cut inside the last member's padding or the closing zero blocks loses nothing
+            // (tar readers accept it too).
+            State::End | State::Skip { padding: true, .. } => {}
+            State::Header if self.block.iter().all(|&b| b == 0) => {}
             _ => {
                 return Err(archive(format!(
                     "the archive ends early, after {} bytes",

@@ -32,6 +32,9 @@ pub struct CountMatrix {
     pub gene_columns: BTreeMap<String, Vec<String>>,
 }
 
+/// 2²⁴: from here up, not every whole number is a 32-bit float.
+const MAX_EXACT_COUNT: f32 = 16_777_216.0;
+
 impl CountMatrix {
     /// Checks the CSR structure and that every value is a finite count ≥ 0; `file` names the
     /// source in errors.
@@ -68,12 +71,18 @@ impl CountMatrix {
                 format!("column index {bad} ≥ {} genes", self.genes.len()),
             ));
         }
-        if let Some(i) = self.values.iter().position(|v| !v.is_finite() || *v < 0.0) {
+        // From 2²⁴ up a 32-bit float holds not every whole number (16,777,217 silently becomes
+        // …216), and no count or normalised value of one gene in one cell comes near it.
+        if let Some(i) = self
+            .values
+            .iter()
+            .position(|v| !v.is_finite() || *v < 0.0 || *v >= MAX_EXACT_COUNT)
+        {
             let row = self.indptr.partition_point(|&p| p <= i) - 1;
             return Err(field(
                 "X",
                 format!(
-                    "cell `{}` has value {}; raw counts must be finite and ≥ 0",
+                    "cell `{}` has value {}; raw counts must be finite, ≥ 0 and below 2^24",
                     self.cell_ids[row], self.values[i]
                 ),
             ));

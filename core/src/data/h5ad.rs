@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use hdf5_pure::{AttrValue, DType as H5Type, Dataset, File, Group};
 
+use super::hdf5_claims::claimed_elements;
 use super::{CountMatrix, DataError};
 
 /// Which matrix of the file holds the raw counts.
@@ -25,8 +26,13 @@ pub enum MatrixSource {
 /// Layers that hold raw counts in files other tools write, tried in this order after `X`.
 pub const COUNT_LAYERS: [&str; 3] = ["counts", "raw_counts", "umi_counts"];
 
+/// A matrix as CSR: `(indptr, indices, values)`.
+type Csr = (Vec<usize>, Vec<u32>, Vec<f32>);
+
 struct Reader<'a> {
     file: &'a str,
+    /// The file's length: no dataset may claim more than it can hold.
+    file_len: u64,
     root: Group,
 }
 
@@ -84,10 +90,14 @@ impl Reader<'_> {
             .unwrap_or_default())
     }
 
+    /// The dataset at `path`, refused by name when its shape claims more than the file holds.
     fn dataset(&self, path: &str) -> Result<Dataset, DataError> {
-        self.root
+        let dataset = self
+            .root
             .dataset(path)
-            .map_err(|e| self.field(path, format!("not found ({e})")))
+            .map_err(|e| self.field(path, format!("not found ({e})")))?;
+        claimed_elements(&dataset, self.file_len).map_err(|e| self.field(path, e))?;
+        Ok(dataset)
     }
 
     /// Reads a whole dataset with `read` (e.g. `Dataset::read_f32`), errors naming `path`.
@@ -226,12 +236,18 @@ impl Reader<'_> {
         Ok(annotations)
     }
 
-    /// The counts as CSR `(indptr, indices, values)` plus `(rows, cols)`.
-    #[allow(clippy::type_complexity)]
-    fn matrix(
-        &self,
-        path: &str,
-    ) -> Result<(Vec<usize>, Vec<u32>, Vec<f32>, usize, usize), DataError> {
+    /// The counts as CSR `(indptr, indices, values)`; the matrix's shape must be `expect`
+    /// (cells in `obs`, genes in `var`), checked before anything is sized by it.
+    fn matrix(&self, path: &str, expect: (usize, usize), var: &str) -> Result<Csr, DataError> {
+        let mismatch = |rows: u64, cols: u64| {
+            self.field(
+                path,
+                format!(
+                    "shape {rows}×{cols} but {} cells in obs and {} genes in {var}",
+                    expect.0, expect.1
+                ),
+            )
+        };
         if let Ok(group) = self.root.group(path) {
             let encoding = self.encoding(&group, path)?;
             let shape = self
@@ -242,7 +258,10 @@ impl Reader<'_> {
                 .ok_or_else(|| {
                     self.field(path, "sparse matrix without a valid `shape` attribute")
                 })?;
-            let (rows, cols) = (shape[0] as usize, shape[1] as usize);
+            if (shape[0] as u64, shape[1] as u64) != (expect.0 as u64, expect.1 as u64) {
+                return Err(mismatch(shape[0] as u64, shape[1] as u64));
+            }
+            let (rows, cols) = expect;
             let values = self.f32s(&format!("{path}/data"))?;
             let indices = self.i64s(&format!("{path}/indices"))?;
             let indptr = self.i64s(&format!("{path}/indptr"))?;
@@ -270,7 +289,7 @@ impl Reader<'_> {
             let indptr: Vec<usize> = indptr.into_iter().map(|p| p as usize).collect();
             let indices: Vec<u32> = indices.into_iter().map(|j| j as u32).collect();
             if encoding == "csr_matrix" {
-                return Ok((indptr, indices, values, rows, cols));
+                return Ok((indptr, indices, values));
             }
             // CSC → CSR by counting entries per row.
             let mut row_ptr = vec![0usize; rows + 1];
@@ -291,7 +310,7 @@ impl Reader<'_> {
                     next[r] += 1;
                 }
             }
-            return Ok((row_ptr, csr_indices, csr_values, rows, cols));
+            return Ok((row_ptr, csr_indices, csr_values));
         }
         let dataset = self.dataset(path)?;
         let shape = dataset.shape().map_err(|e| self.field(path, e))?;
@@ -301,7 +320,10 @@ impl Reader<'_> {
                 format!("dense matrix of rank {}, expected 2", shape.len()),
             ));
         };
-        let (rows, cols) = (rows as usize, cols as usize);
+        if (rows, cols) != (expect.0 as u64, expect.1 as u64) {
+            return Err(mismatch(rows, cols));
+        }
+        let (rows, cols) = expect;
         let dense = dataset.read_f32().map_err(|e| self.field(path, e))?;
         let mut indptr = vec![0];
         let mut indices = Vec::new();
@@ -315,7 +337,7 @@ impl Reader<'_> {
             }
             indptr.push(values.len());
         }
-        Ok((indptr, indices, values, rows, cols))
+        Ok((indptr, indices, values))
     }
 }
 
@@ -362,6 +384,7 @@ impl<'a> Reader<'a> {
             file: file.into(),
             message,
         };
+        let file_len = bytes.len() as u64;
         let hdf5 = File::from_bytes(bytes)
             .map_err(|e| format(format!("not a readable HDF5 file ({e})")))?;
         let root = hdf5.group("/").map_err(|e| format(e.to_string()))?;
@@ -373,7 +396,11 @@ impl<'a> Reader<'a> {
                     .into(),
             ));
         }
-        Ok(Self { file, root })
+        Ok(Self {
+            file,
+            file_len,
+            root,
+        })
     }
 
     /// The matrix `source` names, with a note when [`MatrixSource::Counts`] did not read `X`.
@@ -412,19 +439,14 @@ impl<'a> Reader<'a> {
             MatrixSource::Layer(name) => (format!("layers/{name}"), "var"),
             MatrixSource::Raw => ("raw/X".to_string(), "raw/var"),
         };
-        let (indptr, indices, values, rows, cols) = self.matrix(&matrix)?;
+        if self.root.group(&matrix).is_err() {
+            // A missing matrix is named first (before the indexes its shape is checked against).
+            self.dataset(&matrix)?;
+        }
         let cell_ids = self.index("obs")?;
         let genes = self.index(var)?;
-        if cell_ids.len() != rows || genes.len() != cols {
-            return Err(self.field(
-                &matrix,
-                format!(
-                    "shape {rows}×{cols} but {} cells in obs and {} genes in {var}",
-                    cell_ids.len(),
-                    genes.len()
-                ),
-            ));
-        }
+        let (rows, cols) = (cell_ids.len(), genes.len());
+        let (indptr, indices, values) = self.matrix(&matrix, (rows, cols), var)?;
         let counts = CountMatrix {
             annotations: self.text_columns("obs", rows)?,
             gene_columns: self.text_columns(var, cols)?,

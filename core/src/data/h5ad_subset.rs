@@ -11,6 +11,7 @@ use hdf5_pure::{AttrValue, DType, Dataset, Group};
 use super::DataError;
 use super::h5ad::strings_of;
 use super::h5ad_add::{members, row_chunks, string_array};
+use super::hdf5_claims::claimed_elements;
 
 /// What [`subset_h5ad_file`] did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -111,6 +112,8 @@ fn sibling(dst: &Path, what: &str) -> PathBuf {
 fn edit_copy(path: &Path, cut: &Cut, var_index: Option<&VarIndex>) -> H5Result<SubsetReport> {
     let file = hdf5_pure::File::open_rw(path)?;
     let root = file.root();
+    let file_len = std::fs::metadata(path).map_err(hdf5_pure::Error::Io)?.len();
+    check_claims(&root, "", file_len)?;
     let mut report = SubsetReport::default();
     let top = members(&root)?;
     let has = |name: &str| top.iter().any(|m| m == name);
@@ -145,6 +148,21 @@ fn edit_copy(path: &Path, cut: &Cut, var_index: Option<&VarIndex>) -> H5Result<S
     file.commit()?;
     file.close()?;
     Ok(report)
+}
+
+/// Refuses, by path, any dataset under `group` whose shape claims more than the file can hold,
+/// before the edit reads one (the cells' matrix was checked when it was read; the rest was not).
+fn check_claims(group: &Group, path: &str, file_len: u64) -> H5Result<()> {
+    for name in group.datasets()? {
+        claimed_elements(&group.dataset(&name)?, file_len).map_err(|why| EditError::Layout {
+            path: format!("{path}{name}"),
+            why,
+        })?;
+    }
+    for name in group.groups()? {
+        check_claims(&group.group(&name)?, &format!("{path}{name}/"), file_len)?;
+    }
+    Ok(())
 }
 
 fn encoding(attrs: &std::collections::HashMap<String, AttrValue>) -> Option<String> {

@@ -8,6 +8,7 @@ pub mod h5ad_add;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod h5ad_subset;
 pub mod h5ad_write;
+mod hdf5_claims;
 pub mod mtx;
 pub mod open;
 pub mod table;

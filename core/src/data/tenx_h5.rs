@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use hdf5_pure::{File, Group};
 
+use super::hdf5_claims::claimed_elements;
 use super::{CountMatrix, DataError, make_unique};
 
 /// The group holding the matrix and whether it is the v3 layout (features in `features/`).
@@ -32,6 +33,7 @@ pub fn read_10x_h5(file: &str, bytes: Vec<u8>) -> Result<CountMatrix, DataError>
         field: field.into(),
         message,
     };
+    let file_len = bytes.len() as u64;
     let hdf5 =
         File::from_bytes(bytes).map_err(|e| format(format!("not a readable HDF5 file ({e})")))?;
     let root = hdf5.group("/").map_err(|e| format(e.to_string()))?;
@@ -42,14 +44,20 @@ pub fn read_10x_h5(file: &str, bytes: Vec<u8>) -> Result<CountMatrix, DataError>
                 .into(),
         )
     })?;
+    // Every dataset is checked against the file's length before it is read.
+    let dataset = |path: &str| {
+        let dataset = root.dataset(path).map_err(|e| field(path, e.to_string()))?;
+        claimed_elements(&dataset, file_len).map_err(|e| field(path, e))?;
+        Ok::<_, DataError>(dataset)
+    };
     let strings = |path: String| {
-        root.dataset(&path)
-            .and_then(|d| d.read_string())
+        dataset(&path)?
+            .read_string()
             .map_err(|e| field(&path, e.to_string()))
     };
     let ints = |path: String| {
-        root.dataset(&path)
-            .and_then(|d| d.read_i64())
+        dataset(&path)?
+            .read_i64()
             .map_err(|e| field(&path, e.to_string()))
     };
     let cell_ids = strings(format!("{group}/barcodes"))?;

@@ -2,7 +2,7 @@
 //! with line numbers, scanpy's unique names, and triplets → CSR.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 
 use flate2::read::MultiGzDecoder;
 
@@ -13,6 +13,11 @@ use super::DataError;
 pub fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
+
+/// The longest line a text reader takes (64 MiB). A cells × genes row of 60,000 genes is under
+/// 1 MB and a genes × cells row of a million cells a few MB; the cap stops a compressed file of
+/// one endless line (a gzip bomb) from expanding into memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// The lines of a text file held in memory, decompressed on the fly when it is gzip (so a large
 /// compressed file is never expanded whole); every error names the file and the line.
@@ -28,10 +33,11 @@ impl<'a> Lines<'a> {
     pub(crate) fn new(file: &'a str, bytes: &'a [u8]) -> Self {
         let reader: Box<dyn BufRead + 'a> = if is_gzip(bytes) {
             // Multi-member, as bgzip and concatenated gzip files are.
-            Box::new(BufReader::with_capacity(
-                1 << 16,
-                MultiGzDecoder::new(bytes),
-            ))
+            let decoder = LineCapped {
+                inner: MultiGzDecoder::new(bytes),
+                run: 0,
+            };
+            Box::new(BufReader::with_capacity(1 << 16, decoder))
         } else {
             Box::new(bytes)
         };
@@ -53,13 +59,16 @@ impl<'a> Lines<'a> {
         self.buffer.clear();
         let read = self.reader.read_until(b'\n', &mut self.buffer);
         self.number += 1;
-        match read {
+        let message = match read {
             Ok(0) => return Ok(None),
-            Ok(_) => {}
-            Err(e) => {
-                let message = format!("the gzip data is corrupt ({e})");
-                return Err(line_error(self.file, self.number, message));
-            }
+            Ok(n) if n <= MAX_LINE_BYTES + 2 => None,
+            // Plain text is in memory already; a gzip stream stops at the cap (`LineCapped`).
+            Ok(_) => Some(too_long()),
+            Err(e) if e.kind() == ErrorKind::FileTooLarge => Some(too_long()),
+            Err(e) => Some(format!("the gzip data is corrupt ({e})")),
+        };
+        if let Some(message) = message {
+            return Err(line_error(self.file, self.number, message));
         }
         if self.buffer.last() == Some(&b'\n') {
             self.buffer.pop();
@@ -76,6 +85,32 @@ impl<'a> Lines<'a> {
             line = line.strip_prefix('\u{feff}').unwrap_or(line);
         }
         Ok(Some((self.number, line)))
+    }
+}
+
+fn too_long() -> String {
+    format!("longer than {} MiB", MAX_LINE_BYTES >> 20)
+}
+
+/// Decompressed bytes that fail (`FileTooLarge`) once a line runs past [`MAX_LINE_BYTES`], so a
+/// small gzip file of one endless line is refused instead of expanded into memory.
+struct LineCapped<R> {
+    inner: R,
+    /// Bytes since the last line break.
+    run: usize,
+}
+
+impl<R: Read> Read for LineCapped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.run = match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(at) => n - 1 - at,
+            None => self.run + n,
+        };
+        if self.run > MAX_LINE_BYTES + 1 {
+            return Err(ErrorKind::FileTooLarge.into());
+        }
+        Ok(n)
     }
 }
 

@@ -20,9 +20,22 @@ pub enum Player {
     Optimal,
 }
 
+/// Why a policy name is not a [`Player`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlayerError {
+    #[error(
+        "policy \"agent\" plays from a bundle: load it with `Agent::from_bundle` and score it with `evaluate_agent`"
+    )]
+    Agent,
+    #[error(
+        "unknown policy {0:?} (expected random, degree, greedy, ci, corehd, optimal, agent or agent=PATH)"
+    )]
+    Unknown(String),
+}
+
 impl Player {
     /// A policy name of the command line (`random` takes `seed`).
-    pub fn parse(name: &str, seed: u64) -> Result<Self, String> {
+    pub fn parse(name: &str, seed: u64) -> Result<Self, PlayerError> {
         match name {
             "random" => Ok(Self::Policy(Policy::Random { seed })),
             "degree" => Ok(Self::Policy(Policy::Degree)),
@@ -30,12 +43,8 @@ impl Player {
             "ci" => Ok(Self::Policy(Policy::CollectiveInfluence { radius: 2 })),
             "corehd" => Ok(Self::Policy(Policy::CoreHd)),
             "optimal" => Ok(Self::Optimal),
-            "agent" => Err(
-                "policy \"agent\" plays from a bundle: load it with `Agent::from_bundle` and score it with `evaluate_agent`".into(),
-            ),
-            other => Err(format!(
-                "unknown policy {other:?} (expected random, degree, greedy, ci, corehd, optimal, agent or agent=PATH)"
-            )),
+            "agent" => Err(PlayerError::Agent),
+            other => Err(PlayerError::Unknown(other.to_string())),
         }
     }
 

@@ -20,7 +20,7 @@ pub mod rules;
 pub mod topology;
 
 pub use agent::{Agent, AgentError};
-pub use board::{Board, BoardError, Site, Symmetry};
-pub use graph::GraphBoard;
+pub use board::{Board, BoardError, MAX_SIDE, MAX_SITES, Site, Symmetry};
+pub use graph::{GraphBoard, MAX_EDGES, MAX_NODES};
 pub use policy::Policy;
-pub use rules::{Definition, FlowDirection, Game, GameError};
+pub use rules::{Definition, FlowDirection, Game, GameError, UnknownDefinition};

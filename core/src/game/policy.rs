@@ -4,6 +4,9 @@
 //! `corehd` (Zdeborová et al. 2016: highest degree within the 2-core). Degrees and distances are
 //! on the graph of occupied, not-attacked sites; the chosen site is always an Alive one.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use rand::rngs::Xoshiro256PlusPlus;
 
 use super::board::{Board, Site, rng, unit};
@@ -50,7 +53,11 @@ impl Policy {
     }
 
     /// Plays `game` (a lattice or a graph board) to the end.
-    pub fn play_game(&self, mut game: Game) -> Played {
+    pub fn play_game(&self, game: Game) -> Played {
+        if let Self::Degree = self {
+            return play_degree(game);
+        }
+        let mut game = game;
         let mut rng = match self {
             Self::Random { seed } => rng(*seed),
             _ => rng(0),
@@ -100,6 +107,44 @@ impl Policy {
                 })
             }
         }
+    }
+}
+
+/// `degree` to the end in O((N + E) log N): the same moves as [`Policy::choose`] (highest
+/// degree, ties to the smallest index) from a max-heap of (degree, site) kept lazily. A site's
+/// degree only falls, and only when a neighbour is attacked, so each attack pushes its Alive
+/// neighbours' new degrees; an entry whose site is no longer Alive or whose degree is out of date
+/// is dropped when it surfaces.
+fn play_degree(mut game: Game) -> Played {
+    let mut heap: BinaryHeap<(usize, Reverse<u32>)> = game
+        .alive_sites()
+        .iter()
+        .map(|&s| (game.degree(s as usize), Reverse(s)))
+        .collect();
+    let mut moves = Vec::new();
+    let mut rng = rng(0);
+    while !game.is_over() {
+        let mut site = None;
+        while let Some((degree, Reverse(s))) = heap.pop() {
+            let s = s as usize;
+            if game.sites()[s] == Site::Alive && game.degree(s) == degree {
+                site = Some(s);
+                break;
+            }
+        }
+        // (The heap always holds every Alive site at its degree; the scan is only a guard.)
+        let site = site.unwrap_or_else(|| Policy::Degree.choose(&game, &mut rng));
+        game.attack(site).expect("a policy picks an Alive site");
+        moves.push(site);
+        for &u in game.topology().neighbours(site) {
+            if game.sites()[u as usize] == Site::Alive {
+                heap.push((game.degree(u as usize), Reverse(u)));
+            }
+        }
+    }
+    Played {
+        moves,
+        robustness: game.robustness(),
     }
 }
 

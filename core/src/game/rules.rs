@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use super::board::{Board, BoardError, Site, Symmetry};
+use super::board::{Board, BoardError, MAX_SIDE, Site, Symmetry};
 use super::clusters::{Clusters, Split, Stats};
 use super::graph::GraphBoard;
 use super::topology::Topology;
@@ -44,17 +44,16 @@ impl Definition {
     pub const NAMES: [&'static str; 3] = ["network", "flow", "noodle"];
 
     /// `network`, `flow` (horizontal) or `noodle` (d = 2).
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, UnknownDefinition> {
         match name {
             "network" => Ok(Self::Network),
             "flow" => Ok(Self::Flow {
                 direction: FlowDirection::Horizontal,
             }),
             "noodle" => Ok(Self::Noodle { d: 2.0 }),
-            other => Err(format!(
-                "unknown definition {other:?} (expected one of: {})",
-                Self::NAMES.join(", ")
-            )),
+            other => Err(UnknownDefinition {
+                name: other.to_string(),
+            }),
         }
     }
 
@@ -107,6 +106,13 @@ impl Definition {
             }
         }
     }
+}
+
+/// A definition name [`Definition::parse`] does not know.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown definition {name:?} (expected one of: network, flow, noodle)")]
+pub struct UnknownDefinition {
+    pub name: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -463,6 +469,12 @@ pub fn draw_boards(n: usize, p: f64, count: usize, seed: u64) -> Result<Vec<Boar
             "boards need a side of at least 1 and 0 < p ≤ 1 (got n = {n}, p = {p})"
         )));
     }
+    if n > MAX_SIDE {
+        return Err(BoardError::Invalid(format!(
+            "board side {n} is above the limit of {MAX_SIDE} (boards have at most {} sites)",
+            super::board::MAX_SITES
+        )));
+    }
     let mut rng = super::board::rng(seed);
     let definitions = [
         Definition::Network,
@@ -471,10 +483,11 @@ pub fn draw_boards(n: usize, p: f64, count: usize, seed: u64) -> Result<Vec<Boar
         },
         Definition::Noodle { d: 2.0 },
     ];
-    let mut boards = Vec::with_capacity(count);
+    // (`count` is the caller's: no capacity reserved from it up front.)
+    let mut boards = Vec::new();
     let mut rejected = 0;
     while boards.len() < count {
-        let board = Board::random(n, p, &mut rng);
+        let board = Board::random(n, p, &mut rng)?;
         if definitions.iter().all(|&d| !Game::new(&board, d).is_over()) {
             boards.push(board);
             rejected = 0;

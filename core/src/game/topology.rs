@@ -24,7 +24,8 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// The n×n lattice, neighbours in the order up, left, right, down.
+    /// The n×n lattice, neighbours in the order up, left, right, down (n at most
+    /// [`super::board::MAX_SIDE`], as on every board the readers accept).
     pub fn lattice(n: usize) -> Self {
         let mut offsets = Vec::with_capacity(n * n + 1);
         let mut adjacency = Vec::with_capacity(4 * n * n);
@@ -70,17 +71,38 @@ impl Topology {
             adjacency.extend_from_slice(list);
             offsets.push(adjacency.len() as u32);
         }
-        let mut sides = vec![0u8; neighbours.len()];
-        for &v in source {
-            sides[v] |= LEFT;
+        Self::from_csr(offsets, adjacency, source, sink)
+    }
+
+    /// A graph in compressed sparse rows: node `v`'s neighbours are
+    /// `adjacency[offsets[v]..offsets[v + 1]]` (`offsets` has one entry more than there are
+    /// nodes, starts at 0 and never decreases; every neighbour is a node). `source` and `sink`
+    /// as in [`Topology::graph`]; numbers that are not nodes are ignored.
+    pub fn from_csr(
+        offsets: Vec<u32>,
+        adjacency: Vec<u32>,
+        source: &[usize],
+        sink: &[usize],
+    ) -> Self {
+        let nodes = offsets.len().saturating_sub(1);
+        let max_degree = offsets
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]) as usize)
+            .max()
+            .unwrap_or(0);
+        let mut sides = vec![0u8; nodes];
+        for (terminals, flag) in [(source, LEFT), (sink, RIGHT)] {
+            for &v in terminals {
+                if let Some(side) = sides.get_mut(v) {
+                    *side |= flag;
+                }
+            }
         }
-        for &v in sink {
-            sides[v] |= RIGHT;
-        }
+        let offsets = if offsets.is_empty() { vec![0] } else { offsets };
         Self {
             offsets,
             adjacency,
-            max_degree: neighbours.iter().map(Vec::len).max().unwrap_or(0),
+            max_degree,
             sides,
             side: None,
         }

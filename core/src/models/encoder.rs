@@ -39,6 +39,8 @@ pub enum EncoderError {
     Architecture(String),
     #[error("input: {0}")]
     Input(String),
+    #[error("config.json: encoder: {0}")]
+    Config(String),
 }
 
 /// An encoder loaded on a device.
@@ -55,6 +57,7 @@ impl EncoderModel {
         if config.architecture != ARCHITECTURE {
             return Err(EncoderError::Architecture(config.architecture));
         }
+        config.encoder.check_sizes().map_err(EncoderError::Config)?;
         let key_map = match &config.reference_names {
             Some(ReferenceNames::HfBert { prefix }) => bert_key_map(prefix, ""),
             None => KeyMap::new(),
@@ -93,7 +96,8 @@ impl EncoderModel {
                 "last dimension is {width}, the model's d_model is {d_model}"
             )));
         }
-        if input.len() != batch * len * width || batch * len == 0 {
+        let cells = batch.checked_mul(len).filter(|&n| n > 0);
+        if cells.and_then(|n| n.checked_mul(width)) != Some(input.len()) {
             return Err(EncoderError::Input(format!(
                 "{} values do not fill shape {shape:?}",
                 input.len()

@@ -103,6 +103,14 @@ pub struct Encoder {
 }
 
 impl EncoderConfig {
+    /// Refuses sizes no model has before anything is built: more than
+    /// [`MAX_LAYERS`](super::sizes::MAX_LAYERS) layers, or a weight whose element count
+    /// overflows or passes [`MAX_TENSOR_ELEMENTS`](super::sizes::MAX_TENSOR_ELEMENTS).
+    pub fn check_sizes(&self) -> Result<(), String> {
+        let (d_model, heads) = (self.d_model, self.n_heads);
+        super::sizes::check_stack(self.n_layers, d_model, heads, self.d_head, self.d_ff)
+    }
+
     /// A BERT-style (post-LN, biases, GELU) stack of the given size.
     pub fn new(d_model: usize, n_layers: usize, n_heads: usize, d_ff: usize) -> Self {
         Self {
@@ -228,7 +236,7 @@ impl Encoder {
 /// …) to this module's names under `to` (`""` for a bare [`Encoder`], `"encoder."` for one
 /// nested in a model), for checkpoints such as SCBert's (`from = "scbert.encoder."`).
 pub fn bert_key_map(from: &str, to: &str) -> KeyMap {
-    let layer = format!(r"^{}layer\.(\d+)\.", regex::escape(from));
+    let layer = format!(r"^{}layer\.(\d+)\.", regex_lite::escape(from));
     [
         (r"attention\.self\.(query|key|value)\.", "attention.$2."),
         (r"attention\.output\.dense\.", "attention.output."),

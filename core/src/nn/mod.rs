@@ -10,6 +10,7 @@ pub mod ffn;
 pub mod mask;
 pub mod norm;
 pub mod position;
+pub mod sizes;
 
 pub use activation::Activation;
 pub use attention::{KvCache, MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};

@@ -62,3 +62,29 @@ pub fn device_rng() -> std::sync::MutexGuard<'static, ()> {
     static DEVICE_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
     DEVICE_RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// The hostile-input properties' settings: `PROPTEST_CASES` cases (48 unless set), the fixed seed
+/// `TESSERA_FUZZ_SEED` (0 unless set: CI is reproducible), and failing inputs saved in a
+/// `*.regressions` file beside the test and replayed first on every run.
+pub fn fuzz_config() -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
+    let number = |name: &str| std::env::var(name).ok().and_then(|s| s.parse().ok());
+    Config {
+        cases: number("PROPTEST_CASES").map_or(48, |n| n as u32),
+        rng_seed: RngSeed::Fixed(number("TESSERA_FUZZ_SEED").unwrap_or(0)),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..Config::default()
+    }
+}
+
+/// The published MAMMAL tokenizer (`../shared/data/mammal-tokenizer`).
+pub fn mammal_tokenizer() -> tessera_core::tokenize::mammal::ModularTokenizer {
+    let dir = shared_dir().join("data/mammal-tokenizer");
+    let mut files = tessera_core::bundle::BundleFiles::default();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        files.insert(name, std::fs::read(&path).unwrap());
+    }
+    tessera_core::tokenize::mammal::ModularTokenizer::from_files(&files, "").unwrap()
+}

@@ -116,9 +116,7 @@ impl Contender {
             Some(("agent", path)) => PathBuf::from(path),
             None if name == "agent" => shipped_agent(definition)?,
             _ => {
-                return Ok(Self::Baseline(
-                    Player::parse(name, seed).map_err(anyhow::Error::msg)?,
-                ));
+                return Ok(Self::Baseline(Player::parse(name, seed)?));
             }
         };
         let bundle = bundle_io::read(&path)?;
@@ -202,7 +200,7 @@ fn read_graph(args: &EvalArgs, path: &Path, definition: Definition) -> Result<Gr
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let definition = Definition::parse(&args.definition).map_err(anyhow::Error::msg)?;
+    let definition = Definition::parse(&args.definition)?;
     let boards = match (&args.boards, &args.graph) {
         (Some(path), _) => Boards::Lattice(read_boards(path)?),
         (None, Some(path)) => Boards::Graph(read_graph(&args, path, definition)?),

@@ -61,7 +61,7 @@ pub struct TrainArgs {
 }
 
 fn config(args: &TrainArgs) -> Result<DqnConfig> {
-    let definition = Definition::parse(&args.definition).map_err(anyhow::Error::msg)?;
+    let definition = Definition::parse(&args.definition)?;
     let mut config = if args.reference {
         DqnConfig::reference(definition)
     } else {

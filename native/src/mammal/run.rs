@@ -168,6 +168,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .collect::<Result<Vec<Encoding>>>()?;
     for (i, encoding) in encodings.iter().enumerate() {
         for warning in &encoding.warnings {
+            let warning = crate::terminal::printable(&warning.to_string()).into_owned();
             eprintln!("prompt {}: warning: {warning}", i + 1);
         }
     }

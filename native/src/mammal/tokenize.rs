@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tessera_core::tokenize::mammal::{EncodeOptions, ModularTokenizer};
+use tessera_core::tokenize::mammal::{EncodeOptions, MAX_PADDED_LEN, ModularTokenizer};
 
 use crate::bundle_io;
 
@@ -18,7 +18,8 @@ pub struct TokenizeArgs {
     /// The prompt, e.g. '<@TOKENIZER-TYPE=AA><MASK>ACDEF<EOS>'.
     #[arg(long, conflicts_with = "cases", required_unless_present = "cases")]
     pub prompt: Option<String>,
-    /// Right-truncate and pad to this many tokens.
+    /// Right-truncate and pad to this many tokens (at most 65536: padding allocates every
+    /// position, and MAMMAL models take a few thousand tokens at most).
     #[arg(long)]
     pub max_len: Option<usize>,
     /// Accept a prompt that does not end with <EOS> (label strings).
@@ -44,6 +45,13 @@ pub fn run(args: TokenizeArgs) -> Result<()> {
         return run_cases(&tokenizer, cases, out);
     }
     let prompt = args.prompt.as_deref().unwrap_or_default();
+    if let Some(n) = args.max_len
+        && n > MAX_PADDED_LEN
+    {
+        bail!(
+            "--max-len {n} is over the limit of {MAX_PADDED_LEN} tokens a prompt may be padded to"
+        );
+    }
     let options = EncodeOptions {
         max_len: args.max_len,
         validate_ends_with_eos: !args.no_eos_check,
@@ -95,8 +103,10 @@ fn run_cases(tokenizer: &ModularTokenizer, cases: &Path, out: &Path) -> Result<(
                 cases.display()
             );
         };
+        let max_len = max_seq_len(&case["max_seq_len"])
+            .with_context(|| format!("{}: cases[{i}] ({name}): max_seq_len", cases.display()))?;
         let options = EncodeOptions {
-            max_len: case["max_seq_len"].as_u64().map(|n| n as usize),
+            max_len,
             validate_ends_with_eos: case["validate_ends_with_eos"].as_bool().unwrap_or(true),
         };
         results.push(match tokenizer.encode(prompt, options) {
@@ -117,4 +127,25 @@ fn run_cases(tokenizer: &ModularTokenizer, cases: &Path, out: &Path) -> Result<(
     bundle_io::write_file_atomic(out, text.as_bytes())?;
     eprintln!("{} cases → {}", list.len(), out.display());
     Ok(())
+}
+
+/// A case's `max_seq_len`: absent or null, or a whole number of tokens up to [`MAX_PADDED_LEN`]
+/// (`2e8` is a whole number too, and refused for its size).
+fn max_seq_len(value: &Value) -> Result<Option<usize>> {
+    let n = match value {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < u64::MAX as f64)
+                    .map(|v| v as u64)
+            })
+            .with_context(|| format!("{n} is not a whole number of tokens"))?,
+        other => bail!("{other} is not a whole number of tokens"),
+    };
+    match usize::try_from(n) {
+        Ok(n) if n <= MAX_PADDED_LEN => Ok(Some(n)),
+        _ => bail!("{n} is over the limit of {MAX_PADDED_LEN} tokens a prompt may be padded to"),
+    }
 }

@@ -221,8 +221,12 @@ fn write_annotated_h5ad(
             .and_then(|_| Ok(add_to_h5ad_file(&copy, matrix.n_cells(), additions)?));
         match added {
             Ok(()) => {
-                return std::fs::rename(&copy, out)
-                    .with_context(|| format!("{name}: cannot move the finished file into place"));
+                return std::fs::rename(&copy, out).or_else(|e| {
+                    let _ = std::fs::remove_file(&copy);
+                    Err(e).with_context(|| {
+                        format!("{name}: cannot move the finished file into place")
+                    })
+                });
             }
             Err(error) => {
                 let _ = std::fs::remove_file(&copy);

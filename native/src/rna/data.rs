@@ -49,7 +49,10 @@ pub fn read_opened(path: &Path, layer: Option<&str>) -> Result<Opened> {
     };
     let opened = open_files(files, &source)?;
     if let Some(note) = &opened.note {
-        eprintln!("{}: {note}", opened.name);
+        eprintln!(
+            "{}",
+            crate::terminal::printable(&format!("{}: {note}", opened.name))
+        );
     }
     Ok(opened)
 }

@@ -268,11 +268,24 @@ impl AnnotationTables<'_> {
     }
 }
 
+/// A text field as CSV: quoted when it holds a separator, quote or line break, and prefixed
+/// with `'` when it starts with `=`, `+`, `-`, `@`, tab or carriage return, so a spreadsheet
+/// opening the file shows a cell id such as `=HYPERLINK(…)` as text instead of running it
+/// (OWASP's CSV-injection advice; the `.h5ad` output keeps ids exactly).
 pub fn csv_field(field: &str) -> std::borrow::Cow<'_, str> {
+    let formula = matches!(
+        field.bytes().next(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
+    let field: std::borrow::Cow<'_, str> = if formula {
+        format!("'{field}").into()
+    } else {
+        field.into()
+    };
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\"")).into()
     } else {
-        field.into()
+        field
     }
 }
 
@@ -308,6 +321,15 @@ mod tests {
             lines[2],
             "\"a,b\",\"say \"\"hi\"\"\",1.0000,\"say \"\"hi\"\"\",,10,61,60"
         );
+    }
+
+    #[test]
+    fn csv_fields_never_start_a_spreadsheet_formula() {
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("-cmd"), "'-cmd");
+        assert_eq!(csv_field("AAAC-1"), "AAAC-1");
     }
 
     #[test]

@@ -5,6 +5,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::bundle::{BundleError, parse_json};
+use crate::nn::EncoderConfig;
+use crate::nn::sizes::check_tensor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RnaConfigError {
@@ -124,6 +126,7 @@ impl RnaConfig {
         }
         config.expression_field()?;
         config.decoders()?;
+        config.check_sizes()?;
         Ok(config)
     }
 
@@ -144,8 +147,31 @@ impl RnaConfig {
             Backbone::SCBert => self
                 .intermediate_size
                 .ok_or_else(|| RnaConfigError::Unsupported("intermediate_size is missing".into())),
-            Backbone::SCLlama => Ok((2 * 4 * self.hidden_size / 3).div_ceil(256) * 256),
+            Backbone::SCLlama => self
+                .hidden_size
+                .checked_mul(8)
+                .map(|n| (n / 3).div_ceil(256) * 256)
+                .ok_or_else(|| {
+                    RnaConfigError::Unsupported(format!("hidden_size {}", self.hidden_size))
+                }),
         }
+    }
+
+    /// Refuses layer counts and widths no model has (see [`crate::nn::sizes`]) before
+    /// anything is built.
+    fn check_sizes(&self) -> Result<(), RnaConfigError> {
+        let unsupported = RnaConfigError::Unsupported;
+        let (hidden, layers) = (self.hidden_size, self.num_hidden_layers);
+        EncoderConfig::new(hidden, layers, self.num_attention_heads, self.d_ff()?)
+            .check_sizes()
+            .map_err(unsupported)?;
+        let vocab = self.fields.iter().map(|f| f.vocab_size).max().unwrap_or(0);
+        check_tensor(
+            "a field's embedding (vocab_size × hidden_size)",
+            &[vocab, hidden],
+        )
+        .map_err(unsupported)?;
+        Ok(())
     }
 
     pub fn field(&self, name: &str) -> Result<&FieldConfig, RnaConfigError> {

@@ -31,7 +31,7 @@ pub fn reference(config: &RnaConfig, decoders: &[String]) -> Result<KeyMap, RnaC
             .into_iter()
             .fold(KeyMap::new(), |map, (source, target)| {
                 map.rule(
-                    format!("{block}{}", regex::escape(source)),
+                    format!("{block}{}", regex_lite::escape(source)),
                     format!("encoder.layers.$1.{target}"),
                 )
             });
@@ -42,11 +42,14 @@ pub fn reference(config: &RnaConfig, decoders: &[String]) -> Result<KeyMap, RnaC
 }
 
 fn embeddings(map: KeyMap, prefix: &str, pooler: &str) -> KeyMap {
-    let p = regex::escape(prefix);
+    let p = regex_lite::escape(prefix);
     map.rule(format!(r"^{p}genes_embeddings\."), "genes.")
         .rule(format!(r"^{p}expressions_embeddings\."), "expressions.")
         .rule(format!(r"^{p}LayerNorm\."), "embed_norm.")
-        .rule(format!(r"^{}dense\.", regex::escape(pooler)), "pooler.")
+        .rule(
+            format!(r"^{}dense\.", regex_lite::escape(pooler)),
+            "pooler.",
+        )
 }
 
 fn heads(map: KeyMap, config: &RnaConfig, decoders: &[String]) -> KeyMap {
@@ -63,7 +66,7 @@ fn heads(map: KeyMap, config: &RnaConfig, decoders: &[String]) -> KeyMap {
         map = map.rule(
             format!(
                 r"^cls\.predictions\.predictions\.decoder\.field_decoders\.{}\.",
-                regex::escape(name)
+                regex_lite::escape(name)
             ),
             format!("decoders.{i}."),
         );
@@ -73,7 +76,7 @@ fn heads(map: KeyMap, config: &RnaConfig, decoders: &[String]) -> KeyMap {
         map = map.rule(
             format!(
                 r"^cls\.label_predictions\.predictions\.label_decoders\.{}\.decoder\.(1\.)?",
-                regex::escape(&label.label_column_name)
+                regex_lite::escape(&label.label_column_name)
             ),
             format!("labels.{i}."),
         );

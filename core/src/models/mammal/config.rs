@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::nn::sizes::check_tensor;
 use crate::nn::{
     DecoderConfig, EncoderConfig, FfnKind, NormKind, NormPlacement, QkvLayout,
     RelativePositionBiasConfig,
@@ -179,6 +180,10 @@ impl MammalConfig {
         if t5.d_model == 0 || t5.num_heads == 0 || t5.vocab_size == 0 {
             return Err("t5_config: d_model, num_heads and vocab_size must be positive".into());
         }
+        let sizes = |e: String| format!("t5_config: {e}");
+        self.encoder().check_sizes().map_err(sizes)?;
+        self.decoder().check_sizes().map_err(sizes)?;
+        check_tensor("the vocabulary embedding", &[t5.vocab_size, t5.d_model]).map_err(sizes)?;
         Ok(())
     }
 

@@ -134,6 +134,17 @@ pub async fn answer(
             if class_ids.is_empty() {
                 return Err(MammalError::Input("no classes to read".into()));
             }
+            // A tokenizer larger than the model's vocabulary would name tokens it has no logit for.
+            let vocab = model.config.t5_config.vocab_size;
+            if let Some((class, id)) = classes
+                .iter()
+                .zip(&class_ids)
+                .find(|(_, id)| **id as usize >= vocab)
+            {
+                return Err(MammalError::Input(format!(
+                    "class {class}: token id {id} is outside the model's vocabulary of {vocab}"
+                )));
+            }
             let config = GenerateConfig {
                 max_new_tokens: CLASS_POSITION + 2,
                 keep_logits: true,

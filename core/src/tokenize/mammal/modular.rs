@@ -3,20 +3,27 @@
 //! truncation, padding and scalar inputs, and decoding ids back to text.
 
 use std::collections::HashMap;
-use std::fmt;
 
+use super::split::{FastSplit, Piece};
 use super::sub::SubTokenizer;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
 use super::config::ModularConfig;
-use super::prompt::{PromptError, SegmentKind, Truncation, excerpt, parse_prompt};
+use super::prompt::{CharCursor, PromptError, SegmentKind, Truncation, excerpt, parse_prompt};
 use crate::bundle::BundleFiles;
 
 /// `sources` entry of tokens that stand for scalar inputs.
 pub const SCALAR_SOURCE: &str = "SCALARS_LITERALS";
 /// The reference's filler for positions without a scalar input.
 pub const NO_SCALAR: f32 = -1000.0;
+/// The most tokens a prompt may be padded to (`EncodeOptions::max_len`): padding allocates
+/// every position, so a mistyped or hostile length (`1000000000`) would take all memory. MAMMAL
+/// models are trained on a few hundred to two thousand tokens; 65,536 is 32 times that.
+pub const MAX_PADDED_LEN: usize = 65_536;
+/// The most warnings one encoding keeps; a last one counts those left out, so a prompt of
+/// 200,000 unknown characters cannot produce megabytes of warnings.
+pub const MAX_WARNINGS: usize = 100;
 /// Seed of `TRUNC-MODE=RAND` windows (the reference's seed; its Python RNG is not reproduced).
 const RAND_SEED: u64 = 1234;
 
@@ -24,6 +31,8 @@ const RAND_SEED: u64 = 1234;
 pub struct ModularTokenizer {
     names: Vec<String>,
     tokenizers: Vec<SubTokenizer>,
+    /// The linear-time reader of each sub-tokenizer whose file has the shape it reproduces.
+    fast: Vec<Option<FastSplit>>,
     /// Every id's token string: the shared specials, then each sub-tokenizer's vocabulary.
     tokens: HashMap<u32, String>,
     /// Special tokens (`<…>`, shared by every sub-tokenizer) → id.
@@ -36,7 +45,7 @@ pub struct ModularTokenizer {
 /// Global options of one encoding (the tokenizer op's arguments, not part of the prompt).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodeOptions {
-    /// Right-truncate and `<PAD>`-pad to exactly this many tokens.
+    /// Right-truncate and `<PAD>`-pad to exactly this many tokens (at most [`MAX_PADDED_LEN`]).
     pub max_len: Option<usize>,
     /// Refuse a prompt that does not end with `<EOS>` (off for regression label strings).
     pub validate_ends_with_eos: bool,
@@ -63,45 +72,30 @@ pub struct Encoding {
     pub scalars_valid_mask: Vec<bool>,
     /// Which sub-tokenizer made each token (`SCALARS_LITERALS` for scalars, `PAD` for padding).
     pub sources: Vec<String>,
-    /// Pieces that became `<UNK>` and text that was ignored, for people to read.
+    /// Pieces that became `<UNK>` and text that was ignored, for people to read: the first
+    /// [`MAX_WARNINGS`], then one that counts the rest.
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum MammalTokenizeError {
     /// A file of the tokenizer folder is missing or unreadable.
-    File {
-        file: String,
-        message: String,
-    },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
     /// A required special token is not in the vocabulary.
-    MissingToken {
-        token: String,
-    },
-    Prompt(PromptError),
+    #[error("the tokenizer has no {token} token")]
+    MissingToken { token: String },
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
     /// `token_to_id` for a string no sub-tokenizer knows, or that two map to different ids.
+    #[error("{0}")]
     Lookup(String),
-}
-
-impl fmt::Display for MammalTokenizeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::File { file, message } => write!(f, "{file}: {message}"),
-            Self::MissingToken { token } => {
-                write!(f, "the tokenizer has no {token} token")
-            }
-            Self::Prompt(e) => e.fmt(f),
-            Self::Lookup(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for MammalTokenizeError {}
-
-impl From<PromptError> for MammalTokenizeError {
-    fn from(e: PromptError) -> Self {
-        Self::Prompt(e)
-    }
+    /// `EncodeOptions::max_len` over [`MAX_PADDED_LEN`].
+    #[error(
+        "max_len {max_len} is over the limit of {limit} tokens a prompt may be padded to \
+         (MAX_PADDED_LEN)"
+    )]
+    MaxLenTooLarge { max_len: usize, limit: usize },
 }
 
 impl ModularTokenizer {
@@ -137,6 +131,7 @@ impl ModularTokenizer {
                 message: e.to_string(),
             })?;
         let mut tokenizers = Vec::with_capacity(config.tokenizers_info.len());
+        let mut fast = Vec::with_capacity(config.tokenizers_info.len());
         for info in &config.tokenizers_info {
             let (path, bytes) = read(info.file())?;
             let tokenizer =
@@ -144,6 +139,7 @@ impl ModularTokenizer {
                     file: path,
                     message: e.to_string(),
                 })?;
+            fast.push(FastSplit::new(bytes, &tokenizer));
             tokenizers.push(tokenizer);
         }
         if tokenizers.is_empty() {
@@ -157,10 +153,14 @@ impl ModularTokenizer {
             .iter()
             .map(|i| i.name.clone())
             .collect();
-        Self::new(names, tokenizers)
+        Self::new(names, tokenizers, fast)
     }
 
-    fn new(names: Vec<String>, tokenizers: Vec<SubTokenizer>) -> Result<Self, MammalTokenizeError> {
+    fn new(
+        names: Vec<String>,
+        tokenizers: Vec<SubTokenizer>,
+        fast: Vec<Option<FastSplit>>,
+    ) -> Result<Self, MammalTokenizeError> {
         let mut specials = HashMap::new();
         for tokenizer in &tokenizers {
             for (id, token) in tokenizer.get_added_tokens_decoder() {
@@ -188,6 +188,7 @@ impl ModularTokenizer {
             scalar: special("<SCALAR>")?,
             names,
             tokenizers,
+            fast,
             tokens,
             specials,
         })
@@ -202,13 +203,38 @@ impl ModularTokenizer {
         self.pad
     }
 
+    /// The same tokenizer with every segment read by the `tokenizers` crate (quadratic on
+    /// some hostile prompts), for tests that compare it with the linear reader.
+    #[doc(hidden)]
+    pub fn without_fast_split(mut self) -> Self {
+        self.fast.iter_mut().for_each(|f| *f = None);
+        self
+    }
+
+    /// How many sub-tokenizers the linear reader handles (tests check the published ones are).
+    #[doc(hidden)]
+    pub fn fast_split_count(&self) -> usize {
+        self.fast.iter().flatten().count()
+    }
+
     /// Encodes a prompt as the reference does: segments tokenized by their sub-tokenizer and
     /// cut to their `MAX-LEN`, concatenated, then cut and padded to `options.max_len`.
+    ///
+    /// Time and memory are linear in the prompt's length (the published sub-tokenizers are read
+    /// by [`FastSplit`]); `options.max_len` over [`MAX_PADDED_LEN`] is refused.
     pub fn encode(
         &self,
         prompt: &str,
         options: EncodeOptions,
     ) -> Result<Encoding, MammalTokenizeError> {
+        if let Some(max_len) = options.max_len
+            && max_len > MAX_PADDED_LEN
+        {
+            return Err(MammalTokenizeError::MaxLenTooLarge {
+                max_len,
+                limit: MAX_PADDED_LEN,
+            });
+        }
         let (segments, dropped) = parse_prompt(prompt, &self.names)?;
         if options.validate_ends_with_eos && !prompt.trim_end().ends_with("<EOS>") {
             return Err(PromptError::NoEos {
@@ -217,11 +243,14 @@ impl ModularTokenizer {
             .into());
         }
         let mut out = Encoding::default();
+        let mut warnings = Warnings::default();
         if let Some(text) = dropped {
-            out.warnings.push(format!(
-                "text before the first meta token is ignored: {:?}",
-                excerpt(text, true)
-            ));
+            warnings.push(|| {
+                format!(
+                    "text before the first meta token is ignored: {:?}",
+                    excerpt(text, true)
+                )
+            });
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(RAND_SEED);
         for segment in &segments {
@@ -234,32 +263,38 @@ impl ModularTokenizer {
                 }
                 SegmentKind::Text(index) => {
                     let name = &self.names[*index];
-                    let encoded = self.tokenizers[*index]
-                        .encode(segment.text, false)
-                        .map_err(|e| {
+                    let mut position = CharCursor::new(segment.text, segment.text_at);
+                    let mut add = |(id, token, start, end): Piece<'_>| {
+                        let piece = segment.text.get(start..end).unwrap_or(token);
+                        if id == self.unk && piece != "<UNK>" {
+                            let at = position.at(start);
+                            warnings.push(|| {
+                                format!(
+                                    "{piece:?} (character {at}, {name} segment) is not in the vocabulary: <UNK>"
+                                )
+                            });
+                        }
+                        let token = self.tokens.get(&id).map_or(token, String::as_str);
+                        part.push(id, token, None, name);
+                    };
+                    let tokenizer = &self.tokenizers[*index];
+                    if let Some(fast) = &self.fast[*index] {
+                        fast.pieces(tokenizer, segment.text, &mut add);
+                    } else {
+                        let encoded = tokenizer.encode(segment.text, false).map_err(|e| {
                             MammalTokenizeError::Lookup(format!(
                                 "the {name} tokenizer failed on the segment at character {}: {e}",
                                 segment.at
                             ))
                         })?;
-                    for ((&id, token), &(start, end)) in encoded
-                        .get_ids()
-                        .iter()
-                        .zip(encoded.get_tokens())
-                        .zip(encoded.get_offsets())
-                    {
-                        let piece = segment.text.get(start..end).unwrap_or(token);
-                        if id == self.unk && piece != "<UNK>" {
-                            let at = segment.at
-                                + segment.text[..start.min(segment.text.len())]
-                                    .chars()
-                                    .count();
-                            out.warnings.push(format!(
-                                "{piece:?} (character {at}, {name} segment) is not in the vocabulary: <UNK>"
-                            ));
+                        for ((&id, token), &(start, end)) in encoded
+                            .get_ids()
+                            .iter()
+                            .zip(encoded.get_tokens())
+                            .zip(encoded.get_offsets())
+                        {
+                            add((id, token, start, end));
                         }
-                        let token = self.tokens.get(&id).map_or(token.as_str(), String::as_str);
-                        part.push(id, token, None, name);
                     }
                 }
             }
@@ -275,12 +310,20 @@ impl ModularTokenizer {
             out.append(part);
         }
         if let Some(max) = options.max_len {
-            out.window(0, max.min(out.ids.len()));
-            while out.ids.len() < max {
-                out.push(self.pad, "<PAD>", None, "PAD");
-                *out.attention_mask.last_mut().expect("just pushed") = 0;
-            }
+            out.window(0, max);
+            let padding = max - out.ids.len();
+            out.ids.extend(std::iter::repeat_n(self.pad, padding));
+            out.tokens
+                .extend(std::iter::repeat_n("<PAD>".to_owned(), padding));
+            out.attention_mask.extend(std::iter::repeat_n(0, padding));
+            out.scalars_values
+                .extend(std::iter::repeat_n(NO_SCALAR, padding));
+            out.scalars_valid_mask
+                .extend(std::iter::repeat_n(false, padding));
+            out.sources
+                .extend(std::iter::repeat_n("PAD".to_owned(), padding));
         }
+        out.warnings = warnings.finish();
         Ok(out)
     }
 
@@ -351,15 +394,18 @@ impl Encoding {
         self.warnings.extend(other.warnings);
     }
 
-    /// Keeps tokens `start .. start + len`.
+    /// Keeps tokens `start .. start + len` (fewer where the encoding is shorter).
     fn window(&mut self, start: usize, len: usize) {
-        let range = start..start + len;
-        self.ids = self.ids[range.clone()].to_vec();
-        self.tokens = self.tokens[range.clone()].to_vec();
-        self.attention_mask = self.attention_mask[range.clone()].to_vec();
-        self.scalars_values = self.scalars_values[range.clone()].to_vec();
-        self.scalars_valid_mask = self.scalars_valid_mask[range.clone()].to_vec();
-        self.sources = self.sources[range].to_vec();
+        fn keep<T>(v: &mut Vec<T>, start: usize, len: usize) {
+            v.truncate(start.saturating_add(len));
+            v.drain(..start.min(v.len()));
+        }
+        keep(&mut self.ids, start, len);
+        keep(&mut self.tokens, start, len);
+        keep(&mut self.attention_mask, start, len);
+        keep(&mut self.scalars_values, start, len);
+        keep(&mut self.scalars_valid_mask, start, len);
+        keep(&mut self.sources, start, len);
     }
 
     pub fn len(&self) -> usize {
@@ -368,5 +414,33 @@ impl Encoding {
 
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+}
+
+/// The warnings of one encoding: the first [`MAX_WARNINGS`] (formatted only when kept), then a
+/// count of the rest.
+#[derive(Default)]
+struct Warnings {
+    kept: Vec<String>,
+    left_out: usize,
+}
+
+impl Warnings {
+    fn push(&mut self, message: impl FnOnce() -> String) {
+        if self.kept.len() < MAX_WARNINGS {
+            self.kept.push(message());
+        } else {
+            self.left_out += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.left_out > 0 {
+            self.kept.push(format!(
+                "{} more warnings like these are not shown (the first {MAX_WARNINGS} are)",
+                self.left_out
+            ));
+        }
+        self.kept
     }
 }

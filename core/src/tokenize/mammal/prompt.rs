@@ -2,9 +2,9 @@
 //! split a prompt into segments, each tokenized by one sub-tokenizer (or, for
 //! `SCALARS_LITERALS`, read as comma-separated numbers).
 
-use std::fmt;
+use std::sync::LazyLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 /// What a segment holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,106 +33,87 @@ pub struct Segment<'a> {
     pub truncation: Truncation,
     /// Character position (from 1) of the segment's meta token in the prompt.
     pub at: usize,
+    /// Character position (from 1) of the first character of `text` in the prompt.
+    pub text_at: usize,
 }
 
 /// A prompt the grammar refuses; every variant names the fragment and where it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PromptError {
     /// No `<@TOKENIZER-TYPE=…>` at all.
-    NoMetaToken {
-        start: String,
-    },
+    #[error(
+        "the prompt must start with a meta token such as <@TOKENIZER-TYPE=AA>; it starts with {start:?}"
+    )]
+    NoMetaToken { start: String },
+    #[error(
+        "unknown tokenizer {name:?} in the meta token at character {at} (known: {}, SCALARS_LITERALS)",
+        known.join(", ")
+    )]
     UnknownTokenizer {
         name: String,
         at: usize,
         known: Vec<String>,
     },
-    BadMaxLen {
-        value: String,
-        at: usize,
-    },
-    BadTruncMode {
-        value: String,
-        at: usize,
-    },
-    BadMetaPart {
-        part: String,
-        at: usize,
-    },
-    BadScalar {
-        literal: String,
-        at: usize,
-    },
+    #[error("MAX-LEN={value:?} in the meta token at character {at} is not a whole number")]
+    BadMaxLen { value: String, at: usize },
+    #[error("TRUNC-MODE={value:?} in the meta token at character {at}: use RIGHT or RAND")]
+    BadTruncMode { value: String, at: usize },
+    #[error(
+        "{part:?} in the meta token at character {at}: expected MAX-LEN=n or TRUNC-MODE=RIGHT|RAND"
+    )]
+    BadMetaPart { part: String, at: usize },
+    #[error("scalar literal {literal:?} at character {at} is not a number")]
+    BadScalar { literal: String, at: usize },
+    /// A scalar literal that reads as NaN or an infinity, or overflows f32 (`1e39`): the model
+    /// multiplies it into its embeddings, where it would poison every output.
+    #[error(
+        "scalar literal {literal:?} at character {at} is not a finite number (NaN and infinities \
+         are refused; an f32 holds magnitudes up to 3.4e38)"
+    )]
+    NonFiniteScalar { literal: String, at: usize },
     /// `validate_ends_with_eos` and the prompt does not end with `<EOS>`.
-    NoEos {
-        end: String,
-    },
+    #[error("the prompt must end with <EOS>; it ends with {end:?}")]
+    NoEos { end: String },
 }
-
-impl fmt::Display for PromptError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NoMetaToken { start } => write!(
-                f,
-                "the prompt must start with a meta token such as <@TOKENIZER-TYPE=AA>; it starts with {start:?}"
-            ),
-            Self::UnknownTokenizer { name, at, known } => write!(
-                f,
-                "unknown tokenizer {name:?} in the meta token at character {at} (known: {}, SCALARS_LITERALS)",
-                known.join(", ")
-            ),
-            Self::BadMaxLen { value, at } => write!(
-                f,
-                "MAX-LEN={value:?} in the meta token at character {at} is not a whole number"
-            ),
-            Self::BadTruncMode { value, at } => write!(
-                f,
-                "TRUNC-MODE={value:?} in the meta token at character {at}: use RIGHT or RAND"
-            ),
-            Self::BadMetaPart { part, at } => write!(
-                f,
-                "{part:?} in the meta token at character {at}: expected MAX-LEN=n or TRUNC-MODE=RIGHT|RAND"
-            ),
-            Self::BadScalar { literal, at } => write!(
-                f,
-                "scalar literal {literal:?} at character {at} is not a number"
-            ),
-            Self::NoEos { end } => {
-                write!(f, "the prompt must end with <EOS>; it ends with {end:?}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for PromptError {}
 
 /// The pseudo-tokenizer whose text is comma-separated numbers.
 pub const SCALARS_LITERALS: &str = "SCALARS_LITERALS";
 
+/// `<@TOKENIZER-TYPE=…>`: compiled once (the `regex` crate searches in linear time).
+static META: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<@TOKENIZER-TYPE=([^>]*)>").expect("valid regex"));
+
 /// Splits `prompt` into segments; `names` are the sub-tokenizers in config order. Text before
 /// the first meta token is dropped (as the reference does), and returned for a warning.
+///
+/// Linear in the prompt's length: character positions are counted on from the previous meta
+/// token, never from the prompt's start.
 pub fn parse_prompt<'a>(
     prompt: &'a str,
     names: &[String],
 ) -> Result<(Vec<Segment<'a>>, Option<&'a str>), PromptError> {
-    let meta = Regex::new(r"<@TOKENIZER-TYPE=([^>]*)>").expect("valid regex");
-    let matches: Vec<_> = meta.captures_iter(prompt).collect();
-    let Some(first) = matches.first() else {
+    let mut matches = META.captures_iter(prompt).peekable();
+    let Some(first) = matches.peek() else {
         return Err(PromptError::NoMetaToken {
             start: excerpt(prompt, true),
         });
     };
-    let head = first.get(0).expect("whole match").start();
+    let head = first.get(0).map_or(0, |m| m.start());
     let dropped = (!prompt[..head].trim().is_empty()).then(|| &prompt[..head]);
-    let mut segments = Vec::with_capacity(matches.len());
-    for (i, captures) in matches.iter().enumerate() {
-        let whole = captures.get(0).expect("whole match");
-        let at = prompt[..whole.start()].chars().count() + 1;
-        let end = matches.get(i + 1).map_or(prompt.len(), |next| {
-            next.get(0).expect("whole match").start()
-        });
+    let mut segments = Vec::new();
+    let mut position = CharCursor::new(prompt, 1);
+    while let Some(captures) = matches.next() {
+        let (Some(whole), Some(inner)) = (captures.get(0), captures.get(1)) else {
+            continue;
+        };
+        let at = position.at(whole.start());
+        let text_at = position.at(whole.end());
+        let end = matches
+            .peek()
+            .and_then(|next| next.get(0))
+            .map_or(prompt.len(), |next| next.start());
         let text = &prompt[whole.end()..end];
-        let mut parts = captures[1].split('@');
+        let mut parts = inner.as_str().split('@');
         let name = parts.next().unwrap_or_default();
         let mut max_len = None;
         let mut truncation = Truncation::Right;
@@ -161,7 +142,7 @@ pub fn parse_prompt<'a>(
             }
         }
         let kind = if name == SCALARS_LITERALS {
-            SegmentKind::Scalars(scalars(text, at + whole.as_str().chars().count())?)
+            SegmentKind::Scalars(scalars(text, text_at)?)
         } else if let Some(index) = names.iter().position(|n| n == name) {
             SegmentKind::Text(index)
         } else {
@@ -177,38 +158,88 @@ pub fn parse_prompt<'a>(
             max_len,
             truncation,
             at,
+            text_at,
         });
     }
     Ok((segments, dropped))
 }
 
-/// `1.5,-2,0.25` → values (Python `float` accepts surrounding spaces; so do we).
+/// `1.5,-2,0.25` → values (Python `float` accepts surrounding spaces; so do we). NaN, the
+/// infinities and literals beyond f32's range are refused.
 fn scalars(text: &str, at: usize) -> Result<Vec<f32>, PromptError> {
     let mut offset = at;
     text.split(',')
         .map(|literal| {
             let here = offset;
             offset += literal.chars().count() + 1;
-            literal
+            let value = literal
                 .trim()
                 .parse::<f32>()
                 .map_err(|_| PromptError::BadScalar {
                     literal: literal.into(),
                     at: here,
+                })?;
+            if value.is_finite() {
+                Ok(value)
+            } else {
+                Err(PromptError::NonFiniteScalar {
+                    literal: literal.into(),
+                    at: here,
                 })
+            }
         })
         .collect()
 }
 
+/// Character positions of byte offsets in one text, asked in increasing order: each question
+/// counts only the characters since the previous one, so a pass over a text is linear.
+pub(crate) struct CharCursor<'a> {
+    text: &'a str,
+    /// The numbering of the text's first character (1 for prompt positions).
+    base: usize,
+    byte: usize,
+    chars: usize,
+}
+
+impl<'a> CharCursor<'a> {
+    pub(crate) fn new(text: &'a str, base: usize) -> Self {
+        Self {
+            text,
+            base,
+            byte: 0,
+            chars: 0,
+        }
+    }
+
+    /// The character position of byte offset `byte` (clamped to the text; an offset before the
+    /// previous one is counted again from the start, which never happens in a forward pass).
+    pub(crate) fn at(&mut self, byte: usize) -> usize {
+        let byte = byte.min(self.text.len());
+        if byte < self.byte {
+            self.byte = 0;
+            self.chars = 0;
+        }
+        self.chars += self
+            .text
+            .get(self.byte..byte)
+            .map_or(0, |s| s.chars().count());
+        self.byte = byte;
+        self.base + self.chars
+    }
+}
+
 /// The first or last 24 characters of `text`, for messages.
 pub(crate) fn excerpt(text: &str, start: bool) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() <= 24 {
-        return text.into();
-    }
+    const KEEP: usize = 24;
     if start {
-        format!("{}…", chars[..24].iter().collect::<String>())
+        match text.char_indices().nth(KEEP) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.into(),
+        }
     } else {
-        format!("…{}", chars[chars.len() - 24..].iter().collect::<String>())
+        match text.char_indices().rev().nth(KEEP - 1) {
+            Some((cut, _)) if cut > 0 => format!("…{}", &text[cut..]),
+            _ => text.into(),
+        }
     }
 }
