@@ -16,7 +16,7 @@ use crate::{js_error, named_files};
 /// The 2-D UMAP (seed `seed`, 15 neighbours) of `cells × dim` embeddings, `cells × 2`.
 #[wasm_bindgen(js_name = umap2d)]
 pub fn umap_2d(embedding: &[f32], dim: usize, seed: Option<u32>) -> Result<Float32Array, JsError> {
-    if dim == 0 || embedding.len() % dim != 0 {
+    if dim == 0 || !embedding.len().is_multiple_of(dim) {
         return Err(JsError::new(&format!(
             "umap2d: {} values are not rows of {dim}",
             embedding.len()
