@@ -221,5 +221,14 @@ fn bad_input_sizes_are_errors_not_panics() {
     let short = model.forward_values(vec![0.0; 10], [1, 2, 64], None, &device());
     assert!(matches!(short, Err(EncoderError::Input(_))));
     let bad_mask = model.forward_values(vec![0.0; 128], [1, 2, 64], Some(vec![1.0]), &device());
-    assert!(matches!(bad_mask, Err(EncoderError::Input(ref m)) if m.contains("attention mask")));
+    assert!(matches!(bad_mask, Err(EncoderError::Input(ref m)) if m.contains("`attention_mask`")));
+    // Shapes whose product wraps around in usize (2^62·4·64 and 2^63·2·64 wrap to 0) are refused,
+    // not passed on to burn.
+    for shape in [[1usize << 62, 4, 64], [1 << 63, 2, 64], [usize::MAX, 1, 64]] {
+        let huge = model.forward_values(vec![0.0; 128], shape, None, &device());
+        assert!(
+            matches!(huge, Err(EncoderError::Input(ref m)) if m.contains("do not fill `shape`")),
+            "{shape:?}"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use tessera_core::models::encoder::EncoderModel;
@@ -57,7 +57,6 @@ pub fn run(command: EncoderCommand) -> Result<()> {
             input.display()
         )
     })?;
-    check_sizes(&tensor, shape).with_context(|| input.display().to_string())?;
     let hidden = model
         .forward_values(tensor.values, shape, tensor.attention_mask, &device)
         .with_context(|| format!("{}", input.display()))?;
@@ -79,70 +78,4 @@ pub fn run(command: EncoderCommand) -> Result<()> {
         output.display()
     );
     Ok(())
-}
-
-/// The sizes the JSON claims against the values it holds, before anything is allocated: the
-/// product of `shape` in checked arithmetic (a huge shape must not wrap around to the number of
-/// values), equal to the length of `values`, and `attention_mask` one value per position.
-fn check_sizes(tensor: &JsonTensor, shape: [usize; 3]) -> Result<()> {
-    let [batch, len, width] = shape;
-    let positions = batch.checked_mul(len);
-    let Some(total) = positions.and_then(|p| p.checked_mul(width)) else {
-        bail!("field `shape` {shape:?}: batch·len·d_model overflows; it cannot match `values`");
-    };
-    if total == 0 {
-        bail!("field `shape` {shape:?} has a zero dimension");
-    }
-    if total != tensor.values.len() {
-        bail!(
-            "field `values` has {} numbers, field `shape` {shape:?} needs {total}",
-            tensor.values.len()
-        );
-    }
-    if let (Some(mask), Some(positions)) = (&tensor.attention_mask, positions)
-        && mask.len() != positions
-    {
-        bail!(
-            "field `attention_mask` has {} values, field `shape` {shape:?} needs batch·len = {positions}",
-            mask.len()
-        );
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tensor(values: usize, mask: Option<usize>) -> JsonTensor {
-        JsonTensor {
-            shape: Vec::new(),
-            values: vec![0.0; values],
-            attention_mask: mask.map(|n| vec![1.0; n]),
-        }
-    }
-
-    #[test]
-    fn sizes_are_checked_without_overflow() {
-        assert!(check_sizes(&tensor(24, Some(6)), [2, 3, 4]).is_ok());
-        // 2^62 · 4 · 4 wraps to 0 in usize; 2^63 · 2 · 3 wraps to 6.
-        for (shape, values) in [
-            ([1 << 62, 4, 4], 0),
-            ([1 << 63, 2, 3], 6),
-            ([usize::MAX, 2, 1], 1),
-        ] {
-            let e = check_sizes(&tensor(values, None), shape)
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("field `shape`"), "{e}");
-        }
-        let e = check_sizes(&tensor(23, None), [2, 3, 4])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("field `values` has 23"), "{e}");
-        let e = check_sizes(&tensor(24, Some(5)), [2, 3, 4])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("field `attention_mask` has 5"), "{e}");
-    }
 }

@@ -96,19 +96,20 @@ impl EncoderModel {
                 "last dimension is {width}, the model's d_model is {d_model}"
             )));
         }
-        let cells = batch.checked_mul(len).filter(|&n| n > 0);
-        if cells.and_then(|n| n.checked_mul(width)) != Some(input.len()) {
+        // Checked: a huge `shape` must not wrap around to the number of values it was given.
+        let positions = batch.checked_mul(len).filter(|&n| n > 0);
+        let Some(positions) = positions.filter(|p| p.checked_mul(width) == Some(input.len()))
+        else {
             return Err(EncoderError::Input(format!(
-                "{} values do not fill shape {shape:?}",
+                "`values` has {} numbers, which do not fill `shape` {shape:?}",
                 input.len()
             )));
-        }
+        };
         let mask = match attention_mask {
-            Some(mask) if mask.len() != batch * len => {
+            Some(mask) if mask.len() != positions => {
                 return Err(EncoderError::Input(format!(
-                    "attention mask has {} values, expected batch·len = {}",
+                    "`attention_mask` has {} values, expected batch·len = {positions}",
                     mask.len(),
-                    batch * len
                 )));
             }
             Some(mask) => Some(Tensor::<2>::from_data(
