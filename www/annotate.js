@@ -15,6 +15,8 @@ const minConfidenceChoice = /^(0|1)(\.\d+)?$|^\.\d+$/.test(params.get("minConfid
   ? Number(params.get("minConfidence"))
   : undefined;
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
+/** `?workers=N`: workers annotating on the CPU (default: one per core, as memory allows). */
+const workersChoice = /^[1-9]\d*$/.test(params.get("workers") ?? "") ? Number(params.get("workers")) : "auto";
 const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
 const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
 const list = (name, fallback) =>
@@ -90,6 +92,7 @@ function clearError() {
 }
 
 const number = (n) => n.toLocaleString("en-US");
+const workersLabel = (n) => `${number(n)} worker${n === 1 ? "" : "s"}`;
 
 // ---- engine and model ---------------------------------------------------------------------
 
@@ -215,14 +218,16 @@ async function annotate(files, label) {
     ui.cellsText.textContent = `0 / ${number(dataset.cells)} cells · ${backend}`;
     const run = await dataset.annotate({
       batchSize,
+      workers: workersChoice,
       signal: abort.signal,
-      onProgress: ({ loaded, total, seconds }) => {
+      onProgress: ({ loaded, total, seconds, workers }) => {
         if (stale()) return;
         ui.cellsProgress.max = total;
         ui.cellsProgress.value = loaded;
+        const who = workers ? ` · ${workersLabel(workers)}` : "";
         const rate = seconds > 0 ? ` · ${(loaded / seconds).toFixed(1)} cells/s` : "";
         if (loaded > 0 && seconds > 0) noteFirstAnswer(seconds, `first ${number(loaded)} cells`);
-        ui.cellsText.textContent = `${number(loaded)} / ${number(total)} cells · ${backend}${rate}`;
+        ui.cellsText.textContent = `${number(loaded)} / ${number(total)} cells · ${backend}${who}${rate}`;
       },
     });
     if (stale()) return;
@@ -270,7 +275,8 @@ function show(results, run, dataset) {
   const n = results.cellIds.length;
   const typed = results.labelColumn !== null;
   ui.throughput.innerHTML = `<span id="rate">${run.cellsPerSecond.toFixed(1)}</span> cells/s on ` +
-    `<strong>${backendLabel(run.backend)}</strong>: ${number(n)} cells in ${run.seconds.toFixed(1)} s ` +
+    `<strong>${backendLabel(run.backend)}</strong> · <span id="workers" data-count="${run.workers}">${workersLabel(run.workers)}</span>: ` +
+    `${number(n)} cells in ${run.seconds.toFixed(1)} s ` +
     `(batches of ${batchSize}${run.backend === "webgpu" ? "; the first batch includes compiling GPU shaders" : ""}).`;
 
   // Legend: types by cell count, with their mean confidence; then the cells left unassigned.

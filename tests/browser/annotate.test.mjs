@@ -216,7 +216,7 @@ describe("fixture cells", () => {
       assert.equal(legend.reduce((s, r) => s + r.cells, 0), 36);
       for (const row of legend) assert.ok(row.confidence > 0 && row.confidence <= 1, JSON.stringify(row));
       const throughput = await page.textContent("#throughput");
-      assert.match(throughput, new RegExp(`cells/s on ${backend === "webgpu" ? "WebGPU" : "CPU \\(WebAssembly\\)"}: 36 cells in`));
+      assert.match(throughput, new RegExp(`cells/s on ${backend === "webgpu" ? "WebGPU · 1 worker" : "CPU \\(WebAssembly\\) · \\d+ workers?"}: 36 cells in`));
       assert.ok(Number(await page.textContent("#rate")) > 0, throughput);
 
       const { name, text } = await downloadCsv(page);

@@ -229,28 +229,88 @@ impl RnaAnnotator {
     #[wasm_bindgen(js_name = annotateBatch)]
     pub fn annotate_batch(&self, dataset: &RnaDataset, start: usize, count: usize) -> Promise {
         let annotator = Rc::clone(&self.inner);
-        let same = Rc::ptr_eq(&annotator, &dataset.annotator);
         let state = Rc::clone(&dataset.state);
+        let rows = self.batch_rows(dataset, start, count);
         future_to_promise(async move {
-            if !same {
-                return Err(JsError::new("this data set was opened with another model").into());
-            }
-            let rows = {
-                let state = state.borrow();
-                let n = state.matrix.n_cells();
-                if start >= n || count == 0 {
-                    return Err(JsError::new(&format!(
-                        "cells {start}..{}: the data set has {n} cells",
-                        start.saturating_add(count)
-                    ))
-                    .into());
-                }
-                start..start.saturating_add(count).min(n)
-            };
+            let rows = rows?;
             let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
             let mut state = state.borrow_mut();
             Ok(state.store(rows, &probabilities, &embedding)?.into())
         })
+    }
+
+    /// Runs cells `start .. start + count` (clamped to the data set) like `annotateBatch` but
+    /// stores nothing: resolves to the raw outputs `{ start, count, probabilities: Float32Array
+    /// (count × classes), embedding: Float32Array (count × embeddingDim) }`. A helper worker
+    /// computes these for the worker that holds the results, which takes them with
+    /// `storeBatch` (each worker has its own module instance, so they share no memory).
+    #[wasm_bindgen(js_name = batchOutputs)]
+    pub fn batch_outputs(&self, dataset: &RnaDataset, start: usize, count: usize) -> Promise {
+        let annotator = Rc::clone(&self.inner);
+        let state = Rc::clone(&dataset.state);
+        let rows = self.batch_rows(dataset, start, count);
+        future_to_promise(async move {
+            let rows = rows?;
+            let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
+            let out = Object::new();
+            set(&out, "start", rows.start.into())?;
+            set(&out, "count", rows.len().into())?;
+            set(
+                &out,
+                "probabilities",
+                Float32Array::from(&probabilities[..]).into(),
+            )?;
+            set(&out, "embedding", Float32Array::from(&embedding[..]).into())?;
+            Ok(out.into())
+        })
+    }
+
+    /// Stores outputs `batchOutputs` computed (in this or another worker, on the same model and
+    /// data) for the cells from `start`: `embedding` holds `count × embeddingDim` values (which
+    /// says how many cells), `probabilities` `count × classes`. Returns what `annotateBatch`
+    /// resolves to. Fails, naming the argument, when either is not a `Float32Array` of that
+    /// length or the cells run past the data set.
+    #[wasm_bindgen(js_name = storeBatch)]
+    pub fn store_batch(
+        &self,
+        dataset: &RnaDataset,
+        start: usize,
+        probabilities: JsValue,
+        embedding: JsValue,
+    ) -> Result<Object, JsError> {
+        if !Rc::ptr_eq(&self.inner, &dataset.annotator) {
+            return Err(JsError::new("this data set was opened with another model"));
+        }
+        let floats = |value: JsValue, name: &str| {
+            value
+                .dyn_into::<Float32Array>()
+                .map(|array| array.to_vec())
+                .map_err(|_| JsError::new(&format!("`{name}` is not a Float32Array")))
+        };
+        let probabilities = floats(probabilities, "probabilities")?;
+        let embedding = floats(embedding, "embedding")?;
+        let mut state = dataset.state.borrow_mut();
+        let (n, classes, dim) = (state.matrix.n_cells(), state.classes, state.dim);
+        if dim == 0 || embedding.is_empty() || !embedding.len().is_multiple_of(dim) {
+            return Err(JsError::new(&format!(
+                "`embedding`: {} values are not a whole number of cells of {dim} dimensions",
+                embedding.len()
+            )));
+        }
+        let count = embedding.len() / dim;
+        let end = start.saturating_add(count);
+        if end > n {
+            return Err(JsError::new(&format!(
+                "`start`: cells {start}..{end}: the data set has {n} cells"
+            )));
+        }
+        if probabilities.len() != count * classes {
+            return Err(JsError::new(&format!(
+                "`probabilities`: {} values for {count} cells of {classes} classes",
+                probabilities.len()
+            )));
+        }
+        state.store(start..end, &probabilities, &embedding)
     }
 
     /// Everything about an annotated data set (see `RnaDataset`'s docs in tessera.d.ts):
@@ -596,6 +656,28 @@ impl DataState {
 }
 
 impl RnaAnnotator {
+    /// Cells `start .. start + count` of `dataset`, clamped to its end; an error when the data
+    /// set belongs to another model or the range holds no cell of it.
+    fn batch_rows(
+        &self,
+        dataset: &RnaDataset,
+        start: usize,
+        count: usize,
+    ) -> Result<Range<usize>, JsValue> {
+        if !Rc::ptr_eq(&self.inner, &dataset.annotator) {
+            return Err(JsError::new("this data set was opened with another model").into());
+        }
+        let n = dataset.state.borrow().matrix.n_cells();
+        if start >= n || count == 0 {
+            return Err(JsError::new(&format!(
+                "cells {start}..{}: the data set has {n} cells",
+                start.saturating_add(count)
+            ))
+            .into());
+        }
+        Ok(start..start.saturating_add(count).min(n))
+    }
+
     fn panel_for(&self, opened: &Opened, genes: &GeneMatch) -> Result<GenePanel, String> {
         self.inner
             .pipeline

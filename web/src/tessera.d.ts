@@ -17,6 +17,8 @@ export interface Progress {
   seconds?: number;
   /** `"annotate"` only: the batch just finished. */
   batch?: RnaBatchResult;
+  /** `"annotate"` only: how many workers annotate (see `RnaRun.workers`). */
+  workers?: number;
   /** `"benchmark"` only: the row just measured (or skipped). */
   row?: RnaBenchRow;
 }
@@ -99,6 +101,12 @@ export interface RnaRun {
   firstBatchSeconds: number;
   cellsPerSecond: number;
   backend: "webgpu" | "cpu";
+  /** Workers the batches were shared among: the engine's own and helper workers, each with its
+   * own module instance, model and copy of the data (CPU only; 1 on WebGPU). A helper that
+   * fails is stopped, its batches done by the others, and not counted. */
+  workers: number;
+  /** Cells each worker annotated, the engine's own worker first. */
+  workerCells: number[];
 }
 
 /** One batch size × sequence length of `RnaAnnotatorClient.benchmark`. */
@@ -164,8 +172,19 @@ export declare class RnaDatasetClient {
   readonly geneSource: string;
   /** How the data was read, when worth saying (e.g. a CSV read as genes × cells). */
   readonly note: string | null;
-  /** Annotates every cell; progress (`stage: "annotate"`) after each batch; `signal` cancels. */
-  annotate(options?: { batchSize?: number; onProgress?: (progress: Progress) => void; signal?: AbortSignal }): Promise<RnaRun>;
+  /**
+   * Annotates every cell; progress (`stage: "annotate"`) after each batch; `signal` cancels.
+   * On the CPU module, `workers` workers share the batches (default `"auto"`: one per core,
+   * `navigator.hardwareConcurrency`, as far as memory allows — each holds the model, the data
+   * and a batch's activations — and at most one per batch); the results are the same to the bit
+   * as one worker's. WebGPU always uses one.
+   */
+  annotate(options?: {
+    batchSize?: number;
+    workers?: number | "auto";
+    onProgress?: (progress: Progress) => void;
+    signal?: AbortSignal;
+  }): Promise<RnaRun>;
   annotateBatch(start: number, count?: number): Promise<RnaBatchResult>;
   /** Fails until every cell is annotated. */
   results(): Promise<RnaResults>;

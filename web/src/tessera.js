@@ -82,11 +82,14 @@ export class RnaDatasetClient {
     this.note = summary.note;
   }
 
-  /** Annotates every cell, `batchSize` (default 16) at a time, reporting progress per batch. */
-  async annotate({ batchSize = 16, onProgress, signal } = {}) {
+  /**
+   * Annotates every cell, `batchSize` (default 16) at a time, reporting progress per batch. On
+   * the CPU, `workers` (default "auto": one per core as memory allows) share the batches.
+   */
+  async annotate({ batchSize = 16, workers = "auto", onProgress, signal } = {}) {
     const run = await this.channel.call(
       "annotate",
-      { dataset: this.handle, batchSize },
+      { dataset: this.handle, batchSize, workers },
       onProgress,
       [],
       signal,

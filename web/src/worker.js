@@ -3,11 +3,21 @@
 
 let api = null;
 let runtime = null;
+/** The wasm module's exports (its memory's size guides how many helper workers fit). */
+let wasmExports = null;
 /** Where the wasm modules are (for the ones loaded on demand). */
 let moduleBase = null;
+/** The module this worker runs and the precision asked for: what helper workers start with. */
+let engine = null;
+/** The compiled CPU module (a Promise), handed to helper workers so they skip compiling it. */
+let compiledModule = null;
 /** The annotation page's extras (UMAP, the annotated .h5ad), loaded when first asked for. */
 let extras = null;
 const models = new Map();
+/** RNA models' sources (by handle), for helper workers to load the same bundle. */
+const modelSources = new Map();
+/** Helper workers by RNA model handle (see `annotate`). */
+const pools = new Map();
 const datasets = new Map();
 let nextHandle = 1;
 /** Ids of requests the page asked to stop (checked between batches). */
@@ -33,17 +43,41 @@ function moduleName(family, gpu) {
 /** Families with a WebGPU module (the game's agent is small enough for the CPU alone). */
 const gpuFamilies = new Set(["rna", "mammal"]);
 
-async function init({ backend, base, family = "rna", precision = "f32" }, progress) {
+/**
+ * A wasm module compiled from `url`: streamed where the server sends `application/wasm`, else
+ * from its bytes.
+ */
+async function compileModule(url) {
+  try {
+    return await WebAssembly.compileStreaming(fetch(url));
+  } catch {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+}
+
+/**
+ * Starts the module. `helper` (`{ name, compiled }`) starts a helper worker of another one's
+ * annotation (see `annotate`): that worker's module, already compiled, on the CPU.
+ */
+async function init({ backend, base, family = "rna", precision = "f32", helper = null }, progress) {
   if (backend === "webgpu" && !gpuFamilies.has(family)) {
     throw new Error(`the ${family} module runs on the CPU only`);
   }
   const wantGpu =
-    gpuFamilies.has(family) && backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
-  const name = moduleName(family, wantGpu);
+    !helper && gpuFamilies.has(family) && backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
+  const name = helper?.name ?? moduleName(family, wantGpu);
   moduleBase = base;
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
   api = await import(new URL(`${name}.js`, base).href);
-  await api.default({ module_or_path: new URL(`${name}_bg.wasm`, base) });
+  const url = new URL(`${name}_bg.wasm`, base);
+  // The CPU module is compiled here rather than by the loader, so that helper workers can be
+  // handed the compiled module (and its optimised code) instead of compiling it again each.
+  if (helper) compiledModule = Promise.resolve(helper.compiled);
+  else if (!wantGpu) compiledModule = compileModule(url);
+  wasmExports = await api.default({ module_or_path: compiledModule ? await compiledModule : url });
+  engine = { name, precision };
   runtime = await api.initRuntime(wantGpu, precision);
   if (backend === "webgpu" && runtime.backend !== "webgpu") {
     throw new Error(`WebGPU was requested but is not available: ${runtime.note}`);
@@ -190,6 +224,16 @@ async function readFiles(files, progress) {
   return out;
 }
 
+/**
+ * A model's source as helper workers load it again: a URL (from the cache this download filled),
+ * or a `File`/`Blob`, which reaches another worker without a copy (bytes become one, once).
+ */
+function keptSource({ url, bytes, file, name }) {
+  if (file) return { file, name };
+  if (bytes) return { file: new Blob([bytes]), name };
+  return { url };
+}
+
 /** Loaders that have a streaming form: the bundle goes to the device tensor by tensor. */
 const streamers = { loadMammalModel: "streamMammalModel", loadRnaModel: "streamRnaModel" };
 
@@ -217,6 +261,7 @@ async function loadModel(loader, source, progress) {
   progress({ stage: "load", loaded: 1, total: 1 });
   const handle = nextHandle++;
   models.set(handle, model);
+  if (loader === "loadRnaModel") modelSources.set(handle, keptSource(source));
   // What the load cost: its time, the wasm heap's peak during it (the archive included where a
   // loader has no streaming form) and, on WebGPU, the bytes its buffers hold.
   const load = {
@@ -315,6 +360,299 @@ function plainResults(out) {
   return Object.fromEntries(keys.map((key) => [key, out[key]]));
 }
 
+// ---- helper workers -------------------------------------------------------------------------
+//
+// The CPU module runs on one thread (no wasm threads), so annotation uses further cores through
+// helper workers: each its own module instance with the same model bundle and the same files,
+// computing whole batches whose raw outputs (probabilities, embeddings) come back here, where
+// `storeBatch` puts them into the one data set the results, the CSV and the .h5ad are read from.
+// Batches keep the single-worker run's boundaries and each runs the same code on the same
+// input, so the results are the same to the bit, whichever worker ran a batch.
+
+/** Most workers one annotation uses, whatever is asked for. */
+const MAX_WORKERS = 64;
+/** The memory workers may take where the browser does not say how much the device has. */
+const DEFAULT_MEMORY_BUDGET = 2 ** 30;
+/** Batches queued at each helper, so it never waits for this worker (busy with its own batch). */
+const HELPER_QUEUE = 2;
+
+/** A helper worker, spoken to with this file's own request protocol. */
+class Helper {
+  constructor() {
+    this.worker = new Worker(new URL(import.meta.url), { type: "module", name: "tessera helper" });
+    this.next = 1;
+    this.pending = new Map();
+    this.failed = null;
+    /** Promise of its model's handle, once asked to load it. */
+    this.model = null;
+    /** Data sets it holds, by this worker's handle: `{ handle: Promise<number>, users }`. */
+    this.data = new Map();
+    this.worker.onmessage = ({ data: message }) => {
+      const entry = this.pending.get(message.id);
+      if (!entry || message.type === "progress") return;
+      this.pending.delete(message.id);
+      if (message.type === "error") entry.reject(new Error(message.message));
+      else entry.resolve(message.value);
+    };
+    this.worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.fail(new Error(event.message || "a helper worker failed to start"));
+    };
+  }
+
+  call(type, payload = {}) {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, type, ...payload });
+    });
+  }
+
+  /** Stops the worker; whatever it was asked fails with `error`. */
+  fail(error) {
+    this.failed ??= error;
+    this.worker.terminate();
+    for (const entry of this.pending.values()) entry.reject(this.failed);
+    this.pending.clear();
+  }
+
+  terminate() {
+    this.fail(new Error("the helper worker was stopped"));
+  }
+
+  /** Its handle of data set `id` (opened the first time), with the model loaded first. */
+  open(id, entry) {
+    this.model ??= (async () => {
+      const compiled = await (compiledModule ??= compileModule(new URL(`${engine.name}_bg.wasm`, moduleBase)));
+      await this.call("init", {
+        backend: "cpu",
+        base: moduleBase,
+        precision: engine.precision,
+        helper: { name: engine.name, compiled },
+      });
+      return (await this.call("loadRnaModel", modelSources.get(entry.modelHandle))).handle;
+    })();
+    let held = this.data.get(id);
+    if (!held) {
+      // `File`s reach another worker as references; bytes are made one (once) for the same.
+      entry.files = entry.files.map((f) =>
+        f instanceof Blob ? f : new File([f.bytes], String(f.name)),
+      );
+      const files = entry.files.map((f) => new File([f], f.webkitRelativePath || f.name || "data"));
+      const handle = this.model.then((model) => this.call("openData", { handle: model, files, ...entry.options }));
+      held = { handle: handle.then((summary) => summary.handle), users: 0 };
+      this.data.set(id, held);
+    }
+    held.users += 1;
+    return held.handle;
+  }
+
+  /** Frees its copy of data set `id` once no annotation uses it. */
+  release(id) {
+    const held = this.data.get(id);
+    if (!held || --held.users > 0) return;
+    this.data.delete(id);
+    held.handle.then((dataset) => this.call("closeData", { dataset })).catch(() => {});
+  }
+}
+
+/**
+ * How many workers fit in memory: each holds what this one does (its wasm memory, which only
+ * grows: the model, the data, the load's peak) plus a batch's activations, against half the
+ * device's memory where the browser says (`navigator.deviceMemory`, GiB, which Chromium rounds
+ * and caps at 8), else 1 GiB. (`performance.memory` is no guide: it counts the JS heap, not
+ * wasm memories, and workers do not have it.)
+ */
+function memoryCap(entry, batchSize) {
+  let working = 0;
+  try {
+    working = entry.model.benchPlan(batchSize, entry.model.info().maxLength).workingBytes;
+  } catch {
+    // No estimate: the memory already in use still counts.
+  }
+  const perWorker = (wasmExports?.memory?.buffer.byteLength ?? 0) + working;
+  const deviceMemory = Number(navigator.deviceMemory) || 0;
+  const budget = deviceMemory > 0 ? (deviceMemory * 2 ** 30) / 2 : DEFAULT_MEMORY_BUDGET;
+  return Math.max(1, Math.floor(budget / Math.max(perWorker, 1)));
+}
+
+/**
+ * Workers for an annotation of `batches` batches: one on WebGPU (the GPU is shared; more would
+ * only queue on it); on the CPU `requested` (a positive integer), else one per core as far as
+ * memory allows; never more than there are batches.
+ */
+function workerCount(requested, entry, batchSize, batches) {
+  if (runtime.backend !== "cpu" || !modelSources.has(entry.modelHandle) || typeof Worker === "undefined") return 1;
+  const asked = Number(requested);
+  const wanted = Number.isInteger(asked) && asked > 0
+    ? Math.min(asked, MAX_WORKERS)
+    : Math.min(navigator.hardwareConcurrency || 1, memoryCap(entry, batchSize), MAX_WORKERS);
+  return Math.max(1, Math.min(wanted, batches));
+}
+
+/** `count` helper workers of RNA model `handle` (started where there are fewer). */
+function helpersFor(handle, count) {
+  const pool = pools.get(handle) ?? { helpers: [], active: 0 };
+  pools.set(handle, pool);
+  pool.helpers = pool.helpers.filter((h) => !h.failed);
+  // Extra helpers go only while no annotation is using them.
+  if (pool.active === 0) while (pool.helpers.length > count) pool.helpers.pop().terminate();
+  while (pool.helpers.length < count) {
+    try {
+      pool.helpers.push(new Helper());
+    } catch (error) {
+      // No nested workers in this browser: the annotation runs here alone.
+      console.warn(`tessera: no helper worker (${error.message ?? error})`);
+      break;
+    }
+  }
+  return { pool, helpers: pool.helpers.slice(0, count) };
+}
+
+/**
+ * Every cell, `batchSize` at a time, on `workers` workers (see `workerCount`): this one and
+ * helper workers, which take the next batch as they free up. Progress after each batch; stops
+ * when cancelled (between batches). A helper that fails is stopped and its batches run here.
+ */
+async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" }, progress, request) {
+  const entry = dataset(id);
+  const { model, data } = entry;
+  const size = Math.max(1, Math.floor(batchSize || 16));
+  const total = data.cells;
+  const queue = [];
+  for (let s = start; s < total; s += size) queue.push(s);
+  queue.reverse();
+  const planned = workerCount(workers, entry, size, queue.length);
+  const { pool, helpers } = planned > 1 ? helpersFor(entry.modelHandle, planned - 1) : { pool: null, helpers: [] };
+  /** Cells each worker annotated, this one first. */
+  const workerCells = new Array(helpers.length + 1).fill(0);
+  let running = helpers.length + 1;
+  /** Batches helpers hold (asked for, not yet stored or put back). */
+  let atHelpers = 0;
+  /** Wakes this worker when a helper is done with a batch. */
+  let wakeUp = null;
+  const wake = () => {
+    wakeUp?.();
+    wakeUp = null;
+  };
+  const began = performance.now();
+  let firstBatch = null;
+  let done = start;
+  /** Why the run stopped early (cancelled, closed, or a batch's error here). */
+  let stopped = null;
+  const check = () => {
+    if (stopped) return true;
+    if (cancelled.delete(request)) stopped = new Error("cancelled");
+    else if (!datasets.has(id)) stopped = new Error("the data set was closed");
+    return stopped !== null;
+  };
+  const stored = (out, worker) => {
+    workerCells[worker] += out.count;
+    done += out.count;
+    progress({
+      stage: "annotate",
+      loaded: done,
+      total,
+      seconds: (performance.now() - began) / 1000,
+      batch: batchResult(out),
+      workers: running,
+    });
+  };
+  progress({ stage: "annotate", loaded: done, total, seconds: 0, workers: running });
+
+  const own = async () => {
+    for (;;) {
+      await yieldToEvents();
+      if (check()) return;
+      const s = queue.pop();
+      if (s === undefined) return;
+      const t0 = performance.now();
+      try {
+        const out = await model.annotateBatch(data, s, size);
+        firstBatch ??= (performance.now() - t0) / 1000;
+        stored(out, 0);
+      } catch (error) {
+        stopped ??= error;
+        return;
+      }
+    }
+  };
+  const help = async (helper, worker) => {
+    let dropped = false;
+    const drop = (error) => {
+      if (dropped) return;
+      dropped = true;
+      running -= 1;
+      console.warn(`tessera: helper worker ${worker} stopped: ${error.message ?? error}`);
+      helper.fail(error);
+    };
+    let handle;
+    try {
+      handle = await helper.open(id, entry);
+    } catch (error) {
+      if (!check()) drop(error);
+      return;
+    }
+    const pump = async () => {
+      for (;;) {
+        if (check()) return;
+        const s = queue.pop();
+        if (s === undefined) return;
+        atHelpers += 1;
+        try {
+          let out;
+          try {
+            out = await helper.call("batchOutputs", { dataset: handle, start: s, count: size });
+          } catch (error) {
+            if (!check()) {
+              queue.push(s);
+              drop(error);
+            }
+            return;
+          }
+          if (check()) return;
+          try {
+            stored(model.storeBatch(data, out.start, out.probabilities, out.embedding), worker);
+          } catch (error) {
+            stopped ??= error;
+            return;
+          }
+        } finally {
+          atHelpers -= 1;
+          wake();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: HELPER_QUEUE }, pump));
+  };
+
+  if (pool) pool.active += 1;
+  try {
+    for (const [i, helper] of helpers.entries()) help(helper, i + 1);
+    // This worker takes batches until none is left, then waits for those at helpers (a helper
+    // that fails puts its batches back). Helpers still starting are not waited for.
+    for (;;) {
+      await own();
+      if (stopped || (atHelpers === 0 && queue.length === 0)) break;
+      if (queue.length === 0) await new Promise((resolve) => (wakeUp = resolve));
+    }
+    if (stopped) throw stopped;
+  } finally {
+    if (pool) pool.active -= 1;
+    for (const helper of helpers) helper.release(id);
+  }
+  const seconds = (performance.now() - began) / 1000;
+  return {
+    cells: total - start,
+    seconds,
+    firstBatchSeconds: firstBatch ?? 0,
+    backend: runtime.backend,
+    workers: running,
+    workerCells,
+  };
+}
+
 /** Plain copies of a batch result (wasm returns live JS objects; these are cloned anyway). */
 function batchResult(out) {
   return {
@@ -407,42 +745,23 @@ const handlers = {
     const data = model.openData(read, minGenes ?? undefined, minCellGenes ?? undefined, minConfidence ?? undefined);
     progress({ stage: "parse", loaded: 1, total: 1 });
     const id = nextHandle++;
-    // The files are kept (a `File` is only a reference) for the annotated .h5ad.
-    datasets.set(id, { model, data, files });
+    // The files are kept (a `File` is only a reference) for the annotated .h5ad and for helper
+    // workers, which open the same data with the same options.
+    datasets.set(id, { model, modelHandle: handle, data, files, options: { minGenes, minCellGenes, minConfidence } });
     return { handle: id, ...summary(data) };
   },
   async annotateBatch({ dataset: id, start, count }) {
     const { model, data } = dataset(id);
     return batchResult(await model.annotateBatch(data, start, count));
   },
-  /** Every cell, `batchSize` at a time, with progress after each batch; stops when cancelled. */
-  async annotate({ dataset: id, batchSize, start = 0 }, progress, request) {
+  /** One batch's raw outputs, stored nowhere (a helper worker's part of `annotate`). */
+  async batchOutputs({ dataset: id, start, count }) {
     const { model, data } = dataset(id);
-    const size = Math.max(1, Math.floor(batchSize || 16));
-    const total = data.cells;
-    const began = performance.now();
-    let firstBatch = null;
-    let done = start;
-    progress({ stage: "annotate", loaded: done, total, seconds: 0 });
-    while (done < total) {
-      await yieldToEvents();
-      if (cancelled.delete(request)) throw new Error("cancelled");
-      if (!datasets.has(id)) throw new Error("the data set was closed");
-      const t0 = performance.now();
-      const out = await model.annotateBatch(data, done, size);
-      if (firstBatch === null) firstBatch = (performance.now() - t0) / 1000;
-      done += out.count;
-      progress({
-        stage: "annotate",
-        loaded: done,
-        total,
-        seconds: (performance.now() - began) / 1000,
-        batch: batchResult(out),
-      });
-    }
-    const seconds = (performance.now() - began) / 1000;
-    return { cells: total - start, seconds, firstBatchSeconds: firstBatch ?? 0, backend: runtime.backend };
+    const out = await model.batchOutputs(data, start, count);
+    const value = { start: out.start, count: out.count, probabilities: out.probabilities, embedding: out.embedding };
+    return { value, transfer: [value.probabilities.buffer, value.embedding.buffer] };
   },
+  annotate,
   /**
    * Embedding speed of synthetic full-length cells (the ones `tessera bench rna` times) for
    * each length × batch: the median of timed passes after a warm-up, and the heap's peak.
@@ -531,6 +850,9 @@ const handlers = {
   async closeModel({ handle }) {
     const model = models.get(handle);
     if (!model) return false;
+    for (const helper of pools.get(handle)?.helpers ?? []) helper.terminate();
+    pools.delete(handle);
+    modelSources.delete(handle);
     for (const [id, entry] of datasets) {
       if (entry.model === model) {
         datasets.delete(id);
@@ -544,7 +866,7 @@ const handlers = {
 };
 
 /** Handlers that answer `{ value, transfer }`. */
-const TRANSFERS = new Set(["results", "umap", "annotatedH5ad"]);
+const TRANSFERS = new Set(["results", "umap", "annotatedH5ad", "batchOutputs"]);
 
 self.onmessage = async (event) => {
   const { id, type, ...payload } = event.data;

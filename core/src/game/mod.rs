@@ -5,14 +5,16 @@
 //! `topology` is who neighbours whom on either, `clusters` keeps the clusters under removals,
 //! `rules` is the game itself, `policy` the baselines, `optimal` the exact optima (flow by duality
 //! on lattices and max flow on graphs, any definition by exhaustive search on small boards),
-//! `evaluate` scores a player on a set of boards; `qnet` is the agent's Q-network and `agent` a
-//! trained one as a player (trained in `crate::train::dqn`).
+//! `evaluate` scores a player on a set of boards; `qnet` is the agent's Q-network, `incremental`
+//! its host-side evaluation one board at a time, and `agent` a trained one as a player (trained
+//! in `crate::train::dqn`).
 
 pub mod agent;
 pub mod board;
 pub mod clusters;
 pub mod evaluate;
 pub mod graph;
+pub mod incremental;
 pub mod optimal;
 pub mod policy;
 pub mod qnet;

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use super::board::Site;
 
 /// The leaky-ReLU slope everywhere in the net.
-const SLOPE: f64 = 0.01;
+pub(crate) const SLOPE: f64 = 0.01;
 /// Input channels: one per site state (Wall, Alive, Dead, Attacked).
 pub const CHANNELS: usize = 4;
 

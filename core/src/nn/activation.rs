@@ -21,6 +21,12 @@ pub enum Activation {
 
 impl Activation {
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        // CPU tensors take vectorised host loops; the rest burn's ops.
+        super::pointwise::activate(self, x, |x| self.forward_ops(x))
+    }
+
+    /// The activation as burn tensor ops (any device, autodiff included).
+    fn forward_ops<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Self::Gelu => activation::gelu(x),
             Self::GeluTanh => gelu_tanh(x),

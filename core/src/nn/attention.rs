@@ -205,14 +205,17 @@ impl MultiHeadAttention {
         bias: Option<Tensor<4>>,
     ) -> Tensor<3> {
         let [batch, _, q_len, _] = q.dims();
+        // Scaling the queries costs L·d multiplications instead of the scores' L·L.
+        let q = match self.scale {
+            Some(scale) => q.mul_scalar(scale),
+            None => q,
+        };
         let mut scores = q.matmul(k.swap_dims(2, 3));
-        if let Some(scale) = self.scale {
-            scores = scores.mul_scalar(scale);
-        }
         if let Some(bias) = bias {
             scores = scores + bias;
         }
-        let context = softmax(scores, 3).matmul(v);
+        let weights = super::pointwise::softmax_last(scores, |scores| softmax(scores, 3));
+        let context = weights.matmul(v);
         let context = context
             .swap_dims(1, 2)
             .reshape([batch, q_len, self.n_heads * self.d_head]);

@@ -194,11 +194,17 @@ impl EncoderLayer {
 
 impl Encoder {
     /// Final hidden states `[B, L, d]`. `attention_mask: [B, L]` holds 1 for real tokens.
+    /// Each layer's input is dropped as soon as the next layer has it.
     pub fn forward(&self, x: Tensor<3>, attention_mask: Option<Tensor<2>>) -> Tensor<3> {
-        let mut outputs = self.forward_layers(x, attention_mask);
-        outputs
-            .pop()
-            .expect("forward_layers returns at least the input")
+        let bias = self.scores_bias(&x, attention_mask);
+        let x = self
+            .layers
+            .iter()
+            .fold(x, |x, layer| layer.forward(x, bias.clone()));
+        match &self.final_norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
     }
 
     /// The input followed by every layer's output (the final norm, if any, applied to the last),
@@ -208,16 +214,7 @@ impl Encoder {
         x: Tensor<3>,
         attention_mask: Option<Tensor<2>>,
     ) -> Vec<Tensor<3>> {
-        let [_, len, _] = x.dims();
-        let mask = attention_mask.map(padding_mask);
-        let position = self
-            .relative_bias
-            .as_ref()
-            .map(|bias| bias.forward(0, len, len));
-        let bias = match (mask, position) {
-            (Some(mask), Some(position)) => Some(mask + position),
-            (mask, position) => mask.or(position),
-        };
+        let bias = self.scores_bias(&x, attention_mask);
         let mut outputs = Vec::with_capacity(self.layers.len() + 1);
         outputs.push(x);
         for layer in &self.layers {
@@ -229,6 +226,21 @@ impl Encoder {
             outputs.push(norm.forward(last));
         }
         outputs
+    }
+
+    /// What every layer adds to its attention scores: the padding mask, the relative position
+    /// bias, or their sum (computed once per forward pass).
+    fn scores_bias(&self, x: &Tensor<3>, attention_mask: Option<Tensor<2>>) -> Option<Tensor<4>> {
+        let [_, len, _] = x.dims();
+        let mask = attention_mask.map(padding_mask);
+        let position = self
+            .relative_bias
+            .as_ref()
+            .map(|bias| bias.forward(0, len, len));
+        match (mask, position) {
+            (Some(mask), Some(position)) => Some(mask + position),
+            (mask, position) => mask.or(position),
+        }
     }
 }
 

@@ -73,10 +73,16 @@ impl FeedForwardConfig {
 
 impl FeedForward {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let hidden = self.activation.forward(self.inner.forward(x.clone()));
+        let inner = self.inner.forward(x.clone());
         let hidden = match &self.gate {
-            Some(gate) => hidden * gate.forward(x),
-            None => hidden,
+            Some(gate) => {
+                let gate = gate.forward(x);
+                // On the CPU the activation and the product are one pass over the buffer.
+                super::pointwise::activate_gated(self.activation, inner, gate, |inner, gate| {
+                    self.activation.forward(inner) * gate
+                })
+            }
+            None => self.activation.forward(inner),
         };
         self.out.forward(hidden)
     }

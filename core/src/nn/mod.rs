@@ -9,8 +9,10 @@ pub mod encoder;
 pub mod ffn;
 pub mod mask;
 pub mod norm;
+mod pointwise;
 pub mod position;
 pub mod sizes;
+pub mod wide_linear;
 
 pub use activation::Activation;
 pub use attention::{KvCache, MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};
@@ -20,4 +22,5 @@ pub use encoder::{Encoder, EncoderConfig, EncoderLayer, NormPlacement};
 pub use ffn::{FeedForward, FeedForwardConfig, FfnKind};
 pub use mask::{causal_mask, padding_mask};
 pub use norm::{Norm, NormKind};
+pub use pointwise::cpu_f32;
 pub use position::{RelativePositionBias, RelativePositionBiasConfig, relative_position_bucket};

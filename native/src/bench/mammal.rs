@@ -40,21 +40,26 @@ pub struct MammalBench {
     new_tokens: usize,
     #[arg(long, value_enum, value_delimiter = ',')]
     backend: Vec<Backend>,
+    /// One JSON object per figure instead of the table (scripts/bench-vs-pytorch.sh reads it).
+    #[arg(long)]
+    json: bool,
 }
 
 const SEED: u64 = 7;
 
 pub fn run(args: MammalBench) -> Result<()> {
-    println!(
-        "{:<8} {:>6} {:>14} {:>15} {:>15} {:>15} {:>14}",
-        "backend",
-        "length",
-        "encoder tok/s",
-        "generate tok/s",
-        "decode tok/s",
-        "no-cache tok/s",
-        "peak heap MiB"
-    );
+    if !args.json {
+        println!(
+            "{:<8} {:>6} {:>14} {:>15} {:>15} {:>15} {:>14}",
+            "backend",
+            "length",
+            "encoder tok/s",
+            "generate tok/s",
+            "decode tok/s",
+            "no-cache tok/s",
+            "peak heap MiB"
+        );
+    }
     for (backend, device) in devices(&args.backend) {
         let model = model(&args, &device)?;
         for &length in &args.length {
@@ -83,18 +88,36 @@ pub fn run(args: MammalBench) -> Result<()> {
                 median_seconds(pass)
             };
             let cached = generate(true)?;
-            let uncached = generate(false)?;
             let per_second = |n: usize, s: f64| n as f64 / s;
+            let decode = per_second(args.new_tokens, (cached - encoder).max(1e-9));
+            if args.json {
+                for (row, value) in [("encoder", per_second(length, encoder)), ("decode", decode)] {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "engine": "tessera", "backend": backend.name(), "model": "mammal",
+                            "row": row, "batch": 1, "length": length, "per_second": value,
+                            "unit": "tokens/s",
+                        })
+                    );
+                }
+                continue;
+            }
+            // Rerunning the decoder over the prefix is slow; only the table shows it.
+            let uncached = generate(false)?;
             println!(
                 "{:<8} {length:>6} {:>14.0} {:>15.2} {:>15.2} {:>15.2} {:>14.0}",
                 backend.name(),
                 per_second(length, encoder),
                 per_second(args.new_tokens, cached),
-                per_second(args.new_tokens, (cached - encoder).max(1e-9)),
+                decode,
                 per_second(args.new_tokens, uncached),
                 heap::peak_bytes() as f64 / MIB,
             );
         }
+    }
+    if args.json {
+        return Ok(());
     }
     println!(
         "Batch 1; synthetic protein prompts (random amino acids, seed {SEED}); median pass after a warm-up. \

@@ -37,13 +37,18 @@ pub struct RnaBench {
     /// Skip a configuration whose estimated time for one batch exceeds this.
     #[arg(long, default_value_t = 120.0)]
     max_seconds: f64,
+    /// One JSON object per figure instead of the table (scripts/bench-vs-pytorch.sh reads it).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: RnaBench) -> Result<()> {
-    println!(
-        "{:<8} {:>6} {:>6} {:>12} {:>12} {:>14}",
-        "backend", "batch", "length", "cells/s", "tokens/s", "peak heap MiB"
-    );
+    if !args.json {
+        println!(
+            "{:<8} {:>6} {:>6} {:>12} {:>12} {:>14}",
+            "backend", "batch", "length", "cells/s", "tokens/s", "peak heap MiB"
+        );
+    }
     for (backend, device) in devices(&args.backend) {
         let pipeline = model(&args, &device)?;
         // Seconds per token from the smallest run, to skip what would take too long.
@@ -67,6 +72,17 @@ pub fn run(args: RnaBench) -> Result<()> {
                 embed(&pipeline, &input, &device)?;
                 let seconds = median_seconds(|| embed(&pipeline, &input, &device))?;
                 per_token.get_or_insert(seconds / tokens);
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "engine": "tessera", "backend": backend.name(), "model": "rna",
+                            "row": "embed", "batch": batch, "length": length,
+                            "per_second": batch as f64 / seconds, "unit": "cells/s",
+                        })
+                    );
+                    continue;
+                }
                 println!(
                     "{:<8} {batch:>6} {length:>6} {:>12.2} {:>12.0} {:>14}",
                     backend.name(),
@@ -76,6 +92,9 @@ pub fn run(args: RnaBench) -> Result<()> {
                 );
             }
         }
+    }
+    if args.json {
+        return Ok(());
     }
     println!(
         "Synthetic cells: every sequence is full length (random genes and values, seed {SEED}); peak heap is \

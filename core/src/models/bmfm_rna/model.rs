@@ -143,6 +143,9 @@ pub struct RnaInputs {
     pub expressions: Tensor<2>,
     pub features: Option<Tensor<3>>,
     pub mask: Tensor<2>,
+    /// Whether any position is padding: without any, the attention needs no mask (adding one of
+    /// zeros is a pass over every layer's scores for nothing).
+    pub padded: bool,
 }
 
 /// Everything the reference exposes, under its names.
@@ -364,6 +367,7 @@ impl RnaModel {
             expressions,
             features,
             mask,
+            padded: batch.attention_mask.iter().any(|&m| m != 1.0),
         })
     }
 
@@ -375,6 +379,7 @@ impl RnaModel {
             expressions,
             features,
             mask,
+            padded,
         } = inputs;
         let net = &self.net;
         let p_hidden = self.config.hidden_dropout_prob;
@@ -393,7 +398,9 @@ impl RnaModel {
             ),
             p_hidden,
         );
-        let hidden_states = net.encoder.forward_layers(embedded, Some(mask.clone()));
+        let hidden_states = net
+            .encoder
+            .forward_layers(embedded, padded.then(|| mask.clone()));
         let last = hidden_states.last().expect("input and layers").clone();
         let at = |position: usize| {
             last.clone()

@@ -227,8 +227,13 @@ impl MammalModel {
         device: &Device,
     ) -> Result<Tensor<3>, MammalError> {
         let x = self.embed_encoder(inputs, device)?;
-        let mask = Self::mask(&inputs.attention_mask, [inputs.batch, inputs.len], device);
-        Ok(self.net.encoder.forward(x, Some(mask)))
+        // Without padding the mask adds zeros to every layer's scores: leave it out.
+        let mask = inputs
+            .attention_mask
+            .iter()
+            .any(|&m| m != 1.0)
+            .then(|| Self::mask(&inputs.attention_mask, [inputs.batch, inputs.len], device));
+        Ok(self.net.encoder.forward(x, mask))
     }
 
     /// Encoder-only mode: hidden states and both heads.
@@ -277,7 +282,7 @@ impl MammalModel {
             memory,
             Some(Self::mask(memory_mask, [batch, memory_len], device)),
         );
-        Ok(self.net.lm_head.forward(hidden))
+        Ok(crate::nn::wide_linear::forward(&self.net.lm_head, hidden))
     }
 
     /// The logits of one embedded decoding step `[B, 1, d]` → `[B, V]`, extending `cache`.
@@ -285,7 +290,7 @@ impl MammalModel {
         let x = self.net.shared.forward(ids);
         let hidden = self.net.decoder.step(x, cache);
         let [b, _, _] = hidden.dims();
-        self.net.lm_head.forward(hidden).reshape([b, self.vocab()])
+        crate::nn::wide_linear::forward(&self.net.lm_head, hidden).reshape([b, self.vocab()])
     }
 }
 
