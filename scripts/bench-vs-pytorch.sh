@@ -38,7 +38,7 @@ RAW="target/bench-vs-pytorch/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 # Both engines get the same threads: torch.set_num_threads and rayon's pool.
 export RAYON_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
 {
-    python3 -c 'import json, platform, subprocess
+    python3 -c 'import json, platform
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 print(json.dumps({"machine": cpu, "cores": '"$(nproc)"', "threads": '"$THREADS"'}))'
     "$TESSERA" --version | python3 -c 'import json, sys; print(json.dumps({"engine": "tessera", "version": sys.stdin.read().split()[-1]}))'

@@ -16,7 +16,8 @@ const minConfidenceChoice = /^(0|1)(\.\d+)?$|^\.\d+$/.test(params.get("minConfid
   : undefined;
 const batchSize = Math.max(1, Number.parseInt(params.get("batch") ?? "16", 10) || 16);
 /** `?workers=N`: workers annotating on the CPU (default: one per core, as memory allows). */
-const workersChoice = /^[1-9]\d*$/.test(params.get("workers") ?? "") ? Number(params.get("workers")) : "auto";
+// Passed as given: a value that is neither "auto" nor a whole number from 1 is refused by name.
+const workersChoice = params.get("workers") ?? "auto";
 const modelPath = params.get("model") ?? "models/rna-pbmc3k.tar";
 const samplePath = params.get("sample") ?? "samples/pbmc3k-test.h5ad";
 const list = (name, fallback) =>

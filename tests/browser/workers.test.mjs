@@ -103,6 +103,18 @@ describe("annotation on several CPU workers", () => {
     t.diagnostic(`2 workers: ${two.shown.throughput} (cells per worker ${two.run.workerCells.join(" / ")}; ${(rate(two) / rate(one)).toFixed(2)}× one worker)`);
   });
 
+  test("?workers= that is not a whole number from 1 is refused by name on the page", async (t) => {
+    if (!existsSync(MODEL) || !existsSync(SAMPLE)) return t.skip("the shipped model or sample is not there");
+    const { page } = await recordedPage(browser);
+    await page.goto(`${server.url}/www/annotate.html?backend=cpu&workers=0`);
+    await page.waitForFunction(() => /predicts|No model/.test(document.getElementById("model-info").textContent), null, { timeout: 120_000 });
+    await page.click("#sample");
+    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.state), "error");
+    assert.match(await page.textContent("#error"), /workers: "0" is not "auto" or a whole number from 1/);
+    await page.close();
+  });
+
   test("storeBatch takes batchOutputs' outputs as annotateBatch stores them, and refuses bad ones by name", async (t) => {
     if (!existsSync(MODEL) || !existsSync(SAMPLE)) return t.skip("the shipped model or sample is not there");
     const { page, logs } = await recordedPage(browser);

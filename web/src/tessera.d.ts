@@ -177,7 +177,8 @@ export declare class RnaDatasetClient {
    * On the CPU module, `workers` workers share the batches (default `"auto"`: one per core,
    * `navigator.hardwareConcurrency`, as far as memory allows — each holds the model, the data
    * and a batch's activations — and at most one per batch); the results are the same to the bit
-   * as one worker's. WebGPU always uses one.
+   * as one worker's. WebGPU always uses one. Anything but `"auto"` or a whole number from 1 is
+   * refused (`workers: …`).
    */
   annotate(options?: {
     batchSize?: number;

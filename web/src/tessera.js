@@ -8,8 +8,11 @@ export class TesseraError extends Error {
   }
 }
 
-/** Request/response over postMessage, with progress events routed to the caller. */
-class Channel {
+/**
+ * Request/response over postMessage, with progress events routed to the caller (the page to its
+ * worker, and a worker to its helper workers).
+ */
+export class Channel {
   constructor(worker) {
     this.worker = worker;
     this.next = 1;

@@ -1,6 +1,8 @@
 // The worker behind tessera.js: loads the CPU or the WebGPU wasm module, keeps loaded models
 // and data sets by handle, and answers requests. Every failure is posted back as an error message.
 
+import { Channel } from "./tessera.js";
+
 let api = null;
 let runtime = null;
 /** The wasm module's exports (its memory's size guides how many helper workers fit). */
@@ -376,24 +378,16 @@ const DEFAULT_MEMORY_BUDGET = 2 ** 30;
 /** Batches queued at each helper, so it never waits for this worker (busy with its own batch). */
 const HELPER_QUEUE = 2;
 
-/** A helper worker, spoken to with this file's own request protocol. */
+/** A helper worker, spoken to with the request protocol the page's client uses (`Channel`). */
 class Helper {
   constructor() {
     this.worker = new Worker(new URL(import.meta.url), { type: "module", name: "tessera helper" });
-    this.next = 1;
-    this.pending = new Map();
+    this.channel = new Channel(this.worker);
     this.failed = null;
     /** Promise of its model's handle, once asked to load it. */
     this.model = null;
     /** Data sets it holds, by this worker's handle: `{ handle: Promise<number>, users }`. */
     this.data = new Map();
-    this.worker.onmessage = ({ data: message }) => {
-      const entry = this.pending.get(message.id);
-      if (!entry || message.type === "progress") return;
-      this.pending.delete(message.id);
-      if (message.type === "error") entry.reject(new Error(message.message));
-      else entry.resolve(message.value);
-    };
     this.worker.onerror = (event) => {
       event.preventDefault?.();
       this.fail(new Error(event.message || "a helper worker failed to start"));
@@ -401,20 +395,14 @@ class Helper {
   }
 
   call(type, payload = {}) {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, type, ...payload });
-    });
+    return this.failed ? Promise.reject(this.failed) : this.channel.call(type, payload);
   }
 
   /** Stops the worker; whatever it was asked fails with `error`. */
   fail(error) {
     this.failed ??= error;
     this.worker.terminate();
-    for (const entry of this.pending.values()) entry.reject(this.failed);
-    this.pending.clear();
+    this.channel.failAll(this.failed.message);
   }
 
   terminate() {
@@ -482,12 +470,21 @@ function memoryCap(entry, batchSize) {
  * only queue on it); on the CPU `requested` (a positive integer), else one per core as far as
  * memory allows; never more than there are batches.
  */
+/** `workers` as asked: `"auto"` or a whole number from 1 (a numeric string counts). */
+function checkedWorkers(workers) {
+  if (workers === "auto") return workers;
+  const n = typeof workers === "string" && workers.trim() !== "" ? Number(workers) : workers;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`workers: ${JSON.stringify(workers)} is not "auto" or a whole number from 1`);
+  }
+  return n;
+}
+
 function workerCount(requested, entry, batchSize, batches) {
   if (runtime.backend !== "cpu" || !modelSources.has(entry.modelHandle) || typeof Worker === "undefined") return 1;
-  const asked = Number(requested);
-  const wanted = Number.isInteger(asked) && asked > 0
-    ? Math.min(asked, MAX_WORKERS)
-    : Math.min(navigator.hardwareConcurrency || 1, memoryCap(entry, batchSize), MAX_WORKERS);
+  const wanted = requested === "auto"
+    ? Math.min(navigator.hardwareConcurrency || 1, memoryCap(entry, batchSize), MAX_WORKERS)
+    : Math.min(requested, MAX_WORKERS);
   return Math.max(1, Math.min(wanted, batches));
 }
 
@@ -516,6 +513,7 @@ function helpersFor(handle, count) {
  * when cancelled (between batches). A helper that fails is stopped and its batches run here.
  */
 async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" }, progress, request) {
+  workers = checkedWorkers(workers);
   const entry = dataset(id);
   const { model, data } = entry;
   const size = Math.max(1, Math.floor(batchSize || 16));

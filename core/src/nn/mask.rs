@@ -18,6 +18,12 @@ pub fn masked_value(dtype: DType) -> f32 {
     }
 }
 
+/// Whether a `[B, L]` attention mask (1 = real token) masks anything: without padding the
+/// additive mask is zeros, a pass over every layer's scores for nothing, so callers leave it out.
+pub fn masks_any(attention_mask: &[f32]) -> bool {
+    attention_mask.iter().any(|&m| m != 1.0)
+}
+
 /// Padding mask `[B, 1, 1, L]` from a `[B, L]` attention mask of 1 (real token) and 0 (padding).
 pub fn padding_mask(attention_mask: Tensor<2>) -> Tensor<4> {
     let [batch, len] = attention_mask.dims();

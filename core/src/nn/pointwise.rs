@@ -199,12 +199,6 @@ impl pulp::WithSimd for Job<'_> {
 #[cfg_attr(not(feature = "flex"), allow(dead_code))]
 const TASK: usize = 65_536;
 
-/// Whether `t` is an f32 tensor of the CPU backend outside autodiff (the host loops' domain).
-#[cfg(all(feature = "flex", feature = "threads"))]
-pub(crate) fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {
-    host::holds(t)
-}
-
 /// Whether `device` is the CPU backend computing in f32 outside autodiff: where host code may
 /// stand in for burn's ops (always false without the `flex` feature).
 pub fn cpu_f32(device: &burn::tensor::Device) -> bool {

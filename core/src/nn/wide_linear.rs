@@ -38,7 +38,11 @@ mod threaded {
         let weight = linear.weight.val();
         let [_, d_out] = weight.dims();
         let threads = rayon::current_num_threads();
-        if rows > MAX_ROWS || d_out < MIN_COLUMNS || threads < 2 || !crate::nn::pointwise::on_cpu(x)
+        if rows > MAX_ROWS
+            || d_out < MIN_COLUMNS
+            || threads < 2
+            || x.dtype() != burn::tensor::DType::F32
+            || !crate::nn::cpu_f32(&x.device())
         {
             return None;
         }

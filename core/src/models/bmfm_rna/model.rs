@@ -367,7 +367,7 @@ impl RnaModel {
             expressions,
             features,
             mask,
-            padded: batch.attention_mask.iter().any(|&m| m != 1.0),
+            padded: crate::nn::mask::masks_any(&batch.attention_mask),
         })
     }
 

@@ -227,11 +227,7 @@ impl MammalModel {
         device: &Device,
     ) -> Result<Tensor<3>, MammalError> {
         let x = self.embed_encoder(inputs, device)?;
-        // Without padding the mask adds zeros to every layer's scores: leave it out.
-        let mask = inputs
-            .attention_mask
-            .iter()
-            .any(|&m| m != 1.0)
+        let mask = crate::nn::mask::masks_any(&inputs.attention_mask)
             .then(|| Self::mask(&inputs.attention_mask, [inputs.batch, inputs.len], device));
         Ok(self.net.encoder.forward(x, mask))
     }
