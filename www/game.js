@@ -1,6 +1,7 @@
 // The attack game page: the board on a canvas, attacks by click, the functional-fraction curve,
 // the end scores (you, the agent, degree, greedy, the optimum) and the agent playing with its
-// heat map. The game and the agent run in the worker (tessera.js, family "game").
+// heat map, and every player scored on many boards (shared among workers). The game and the
+// agent run in the worker (tessera.js, family "game").
 import { startEngine, sameSite, escape } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
@@ -28,6 +29,16 @@ const ui = {
   scoreRows: $("score-rows"),
   scoreNote: $("score-note"),
   agentFile: $("agent-file"),
+  evalForm: $("eval-form"),
+  evalCount: $("eval-count"),
+  evalRun: $("eval-run"),
+  evalStop: $("eval-stop"),
+  evalProgress: $("eval-progress"),
+  evalStatus: $("eval-status"),
+  evalResults: $("eval-results"),
+  evalRows: $("eval-rows"),
+  evalPlot: $("eval-plot"),
+  evalNote: $("eval-note"),
 };
 // Milliseconds between the agent's moves when watching (tests set 0).
 const delay = Number(params.get("delay") ?? 400);
@@ -42,11 +53,13 @@ const page = {
   agentCurve: null,
   heat: null,
   busy: false,
+  /** The running evaluation's AbortController. */
+  evaluating: null,
 };
 // For tests and the curious: the latest game state and scores.
-window.tesseraGame = { state: null, scores: null, agentMoves: null };
+window.tesseraGame = { state: null, scores: null, agentMoves: null, evaluation: null };
 
-for (const [key, input] of [["n", ui.size], ["p", ui.p], ["definition", ui.definition], ["seed", ui.seed]]) {
+for (const [key, input] of [["n", ui.size], ["p", ui.p], ["definition", ui.definition], ["seed", ui.seed], ["boards", ui.evalCount]]) {
   if (params.has(key)) input.value = params.get(key);
 }
 
@@ -297,6 +310,123 @@ async function watch() {
   }
 }
 
+/** Players of an evaluation, in table order, with their labels. */
+const evalPlayers = [
+  ["agent", "agent (deep Q-network)"],
+  ["degree", "highest degree"],
+  ["greedy", "greedy (kills most now)"],
+  ["ci", "collective influence"],
+  ["corehd", "CoreHD"],
+  ["random", "random"],
+  ["optimal", "exact optimum"],
+];
+
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+const sd = (values) => {
+  const m = mean(values);
+  return Math.sqrt(mean(values.map((v) => (v - m) ** 2)));
+};
+
+/** Horizontal bars: each player's mean moves, with a whisker of ± one standard deviation. */
+function drawEvaluation(rows) {
+  const ctx = ui.evalPlot.getContext("2d");
+  const { width, height } = ui.evalPlot;
+  const pad = { left: 150, right: 16, top: 8, bottom: 24 };
+  ctx.clearRect(0, 0, width, height);
+  const top = Math.max(1, ...rows.map((r) => r.mean + r.sd));
+  const x = (v) => pad.left + (v / top) * (width - pad.left - pad.right);
+  const band = (height - pad.top - pad.bottom) / rows.length;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle";
+  rows.forEach((row, i) => {
+    const y = pad.top + i * band;
+    ctx.fillStyle = row.name === "agent" ? "#7a4fd0" : "#2f6fdf";
+    ctx.fillRect(pad.left, y + band * 0.2, x(row.mean) - pad.left, band * 0.6);
+    ctx.strokeStyle = "#1d2430";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(x(row.mean - row.sd), y + band / 2);
+    ctx.lineTo(x(row.mean + row.sd), y + band / 2);
+    ctx.stroke();
+    ctx.fillStyle = "#1d2430";
+    ctx.textAlign = "right";
+    ctx.fillText(row.label, pad.left - 6, y + band / 2);
+  });
+  ctx.fillStyle = "#5b6575";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  ctx.fillText(`mean moves to finish (0–${top.toFixed(0)}; whiskers ± sd)`, (pad.left + width - pad.right) / 2, height - pad.bottom + 6);
+}
+
+/** Every player on `Boards` boards drawn from the board settings, shared among workers. */
+async function evaluate() {
+  if (page.evaluating) return;
+  const n = Math.round(Number(ui.size.value));
+  const p = Number(ui.p.value);
+  const seed = Math.round(Number(ui.seed.value));
+  const definition = ui.definition.value;
+  const count = Math.round(Number(ui.evalCount.value));
+  const controller = new AbortController();
+  page.evaluating = controller;
+  ui.error.hidden = true;
+  ui.evalRun.disabled = true;
+  ui.evalStop.hidden = false;
+  ui.evalProgress.hidden = false;
+  ui.evalProgress.value = 0;
+  ui.evalStatus.textContent = "Starting…";
+  window.tesseraGame.evaluation = null;
+  try {
+    let agent = null;
+    let agentNote = "";
+    try {
+      agent = await agentFor(definition);
+    } catch (error) {
+      agentNote = ` No agent: ${error.message ?? error}.`;
+    }
+    const players = evalPlayers.map(([name]) => name).filter((name) => name !== "agent" || agent);
+    const result = await page.tessera.scoreBoards({
+      n, p, definition, seed, count, players, agent,
+      workers: params.get("workers") ?? "auto",
+      signal: controller.signal,
+      onProgress: (progress) => {
+        ui.evalProgress.value = progress.total ? progress.loaded / progress.total : 0;
+        const rate = progress.seconds > 0 ? ` · ${(progress.loaded / progress.seconds).toFixed(1)} boards/s` : "";
+        ui.evalStatus.textContent = `${progress.loaded} / ${progress.total} boards · ${progress.workers} worker${progress.workers === 1 ? "" : "s"}${rate}`;
+      },
+    });
+    window.tesseraGame.evaluation = result;
+    const labels = Object.fromEntries(evalPlayers);
+    const rows = players
+      .filter((name) => result.scores[name].moves)
+      .map((name) => ({
+        name,
+        label: labels[name],
+        mean: mean(result.scores[name].moves),
+        sd: sd(result.scores[name].moves),
+        r: mean(result.scores[name].robustness),
+      }));
+    ui.evalRows.innerHTML = rows
+      .map((row) => `<tr><td>${escape(row.label)}</td><td>${row.mean.toFixed(2)} ± ${row.sd.toFixed(2)}</td><td>${row.r.toFixed(3)}</td></tr>`)
+      .join("");
+    drawEvaluation(rows);
+    ui.evalResults.hidden = false;
+    const missing = players.filter((name) => !result.scores[name].moves).map((name) => `${labels[name]}: ${result.scores[name].reason}`);
+    ui.evalStatus.textContent = `${count} ${n}×${n} boards in ${result.seconds.toFixed(1)} s on ${result.workers} worker${result.workers === 1 ? "" : "s"}.`;
+    ui.evalNote.innerHTML = [
+      `The same figures natively: <code>tessera game boards --size ${n} --p ${p} --count ${count} --seed ${seed} --out boards.jsonl</code> then <code>tessera game eval --boards boards.jsonl --definition ${escape(definition)} --policy ${players.join(",")}</code>.`,
+      ...missing.map((text) => escape(text) + "."),
+    ].join(" ") + escape(agentNote);
+  } catch (error) {
+    ui.evalStatus.textContent = "";
+    showError(error);
+  } finally {
+    page.evaluating = null;
+    ui.evalRun.disabled = false;
+    ui.evalStop.hidden = true;
+    ui.evalProgress.hidden = true;
+  }
+}
+
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!page.busy) newBoard().catch(showError);
@@ -313,6 +443,11 @@ ui.restart.addEventListener("click", async () => {
   render();
 });
 ui.watch.addEventListener("click", watch);
+ui.evalForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  evaluate();
+});
+ui.evalStop.addEventListener("click", () => page.evaluating?.abort());
 ui.heat.addEventListener("change", () => page.game && drawBoard());
 ui.board.addEventListener("mousemove", (event) => {
   const state = page.game?.state;
@@ -323,7 +458,7 @@ ui.board.addEventListener("mousemove", (event) => {
 try {
   page.tessera = await startEngine({ backend: "cpu", family: "game" });
   await newBoard();
-  for (const button of [ui.newBoard, ui.restart, ui.watch]) button.disabled = false;
+  for (const button of [ui.newBoard, ui.restart, ui.watch, ui.evalRun]) button.disabled = false;
   // Start fetching the agent now so the end of the game does not wait for it.
   agentFor(ui.definition.value).catch(() => {});
 } catch (error) {

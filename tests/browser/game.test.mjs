@@ -6,6 +6,8 @@
 //   score table showing that, degree's and the optimum's scores as the CLI computes them;
 // - "Watch the agent": the agent's moves in the page equal `tessera game eval --policy agent`'s
 //   on the same board and bundle, for two definitions;
+// - "Score on many boards" on three workers: every player's moves on every board, and its mean
+//   R, equal `tessera game eval`'s on the file `tessera game boards` draws from the same settings;
 // - no request leaves the site.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -94,6 +96,73 @@ describe("game page", () => {
     assert.ok(await page.isVisible("#scores"));
     for (const url of requests) assert.ok(url.startsWith(server.url), `request left the site: ${url}`);
     assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
+    await page.close();
+  });
+
+  test("scores on many boards, shared among workers, equal the native CLI's", async () => {
+    const count = 14;
+    const { page, logs, requests } = await openGame(`n=9&p=0.8&definition=flow&seed=11&boards=${count}&workers=3`);
+    await page.click("#eval-run");
+    await page.waitForFunction(() => window.tesseraGame.evaluation || !document.getElementById("error").hidden, null, { timeout: 180_000 });
+    const result = await page.evaluate(() => window.tesseraGame.evaluation);
+    assert.ok(result, `${await page.textContent("#error")}\n${logs.join("\n")}`);
+    assert.equal(result.workers, 3, "three workers scored to the end");
+    assert.match(await page.textContent("#eval-status"), new RegExp(`^${count} 9×9 boards in .* on 3 workers\\.$`));
+
+    const boards = join(out, "game-eval-flow.jsonl");
+    execFileSync(tessera, ["game", "boards", "--size", "9", "--p", "0.8", "--count", String(count), "--seed", "11", "--out", boards]);
+    const players = ["agent", "degree", "greedy", "ci", "corehd", "random", "optimal"];
+    const text = execFileSync(
+      tessera,
+      ["game", "eval", "--boards", boards, "--definition", "flow", "--policy", players.join(","), "--json"],
+      { encoding: "utf8" },
+    );
+    const native = Object.fromEntries(JSON.parse(text).map((row) => [row.policy, row]));
+    assert.deepEqual(Object.keys(result.scores), players);
+    for (const name of players) {
+      const scores = result.scores[name];
+      assert.deepEqual(scores.moves, native[name].per_board_steps, `${name}'s moves per board`);
+      const meanR = scores.robustness.reduce((a, b) => a + b, 0) / count;
+      assert.ok(Math.abs(meanR - native[name].mean_auc) < 1e-9, `${name}: mean R ${meanR} vs ${native[name].mean_auc}`);
+    }
+    // The table shows each player's mean moves.
+    const rows = await page.$$eval("#eval-rows tr", (trs) => trs.map((tr) => Array.from(tr.cells, (td) => td.textContent)));
+    assert.equal(rows.length, players.length);
+    assert.equal(rows[1][0], "highest degree");
+    assert.equal(rows[1][1].split(" ± ")[0], native.degree.mean_steps.toFixed(2));
+    for (const url of requests) assert.ok(url.startsWith(server.url), `request left the site: ${url}`);
+    assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
+    await page.close();
+  });
+
+  test("an evaluation refuses what it cannot score, naming it", async () => {
+    const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");
+    const errors = await page.evaluate(async () => {
+      const { Tessera } = await import("./pkg/tessera.js");
+      const tessera = await Tessera.create({ backend: "cpu", family: "game" });
+      const ask = { n: 6, p: 0.8, definition: "network", count: 3, players: ["degree"] };
+      const failure = (change) => tessera.scoreBoards({ ...ask, ...change }).then(() => "scored", (e) => e.message);
+      const out = {
+        zero: await failure({ count: 0 }),
+        many: await failure({ count: 20_000 }),
+        none: await failure({ players: [] }),
+        unknown: await failure({ players: ["degree", "nobody"] }),
+        agentless: await failure({ players: ["agent"] }),
+        side: await failure({ n: 300 }),
+        workers: await failure({ workers: 0 }),
+        fine: await failure({}),
+      };
+      tessera.terminate();
+      return out;
+    });
+    assert.equal(errors.zero, "count: 0 is not a whole number from 1 to 10000");
+    assert.equal(errors.many, "count: 20000 is not a whole number from 1 to 10000");
+    assert.equal(errors.none, "players: give at least one player name");
+    assert.match(errors.unknown, /^unknown policy "nobody"/);
+    assert.equal(errors.agentless, "no game agent with handle null");
+    assert.equal(errors.side, "board side 300: choose 2 to 256");
+    assert.equal(errors.workers, 'workers: 0 is not "auto" or a whole number from 1');
+    assert.equal(errors.fine, "scored");
     await page.close();
   });
 

@@ -4,7 +4,7 @@
 use burn::tensor::Device;
 use serde_json::json;
 use tessera_core::bundle::Bundle;
-use tessera_core::game::evaluate::{Player, evaluate};
+use tessera_core::game::evaluate::{Evaluation, Player, evaluate, evaluate_agent};
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{Agent, Board, Definition, Game};
 use wasm_bindgen::prelude::*;
@@ -15,6 +15,69 @@ use crate::js_error;
 /// baselines (`greedy`, `ci`, `corehd` recompute every site each move) and the canvas too slow
 /// for a browser tab; `tessera game eval` takes them.
 pub const PAGE_SIDES: std::ops::RangeInclusive<usize> = 1..=256;
+
+/// Most boards a page evaluation draws (`first + count`): enough for a mean to a few tenths of
+/// a move; larger sets are `tessera game eval`'s.
+pub const MAX_SCORED_BOARDS: usize = 10_000;
+
+/// Boards `first..first + count` of the set `tessera game boards --size n --p p --seed seed`
+/// draws (its first boards are the same whatever `--count`): one worker's share of an
+/// evaluation.
+fn board_share(
+    n: usize,
+    p: f64,
+    seed: u32,
+    first: usize,
+    count: usize,
+) -> Result<Vec<Board>, JsError> {
+    if n < 2 || !PAGE_SIDES.contains(&n) {
+        return Err(JsError::new(&format!(
+            "board side {n}: choose 2 to {}",
+            PAGE_SIDES.end()
+        )));
+    }
+    let end = first
+        .checked_add(count)
+        .filter(|&end| count > 0 && end <= MAX_SCORED_BOARDS)
+        .ok_or_else(|| {
+            JsError::new(&format!(
+                "boards {first}..{first}+{count}: give at least one board, at most {MAX_SCORED_BOARDS} in all"
+            ))
+        })?;
+    let mut boards = draw_boards(n, p, end, seed as u64).map_err(js_error)?;
+    Ok(boards.split_off(first))
+}
+
+/// `{ moves, robustness, reason }`: each board's moves to finish and robustness area R in board
+/// order, or `null`s and why there are none (the optimum where it cannot be computed).
+fn evaluation_object(evaluation: &Evaluation) -> Result<JsValue, JsError> {
+    let value = json!({
+        "moves": evaluation.steps,
+        "robustness": evaluation.robustness,
+        "reason": evaluation.reason,
+    });
+    js_sys::JSON::parse(&value.to_string()).map_err(|_| JsError::new("scores are not JSON"))
+}
+
+/// `player` (`random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`) on boards
+/// `first..first + count` of the set `tessera game boards --size n --p p --seed seed` draws,
+/// under `definition`: what `tessera game eval` reports for those boards, board by board
+/// (`random` plays board i with seed i, as the CLI's default `--seed 0` does).
+#[wasm_bindgen(js_name = scoreBoards)]
+pub fn score_boards(
+    n: usize,
+    p: f64,
+    seed: u32,
+    first: usize,
+    count: usize,
+    definition: &str,
+    player: &str,
+) -> Result<JsValue, JsError> {
+    let definition = Definition::parse(definition).map_err(js_error)?;
+    let player = Player::parse(player, first as u64).map_err(js_error)?;
+    let boards = board_share(n, p, seed, first, count)?;
+    evaluation_object(&evaluate(&boards, definition, player))
+}
 
 /// One board being played: its start, the game so far and the functional-fraction curve.
 #[wasm_bindgen]
@@ -191,6 +254,23 @@ impl GameAgent {
             .into_iter()
             .map(|v| v.unwrap_or(f32::NAN))
             .collect())
+    }
+
+    /// The agent's scores on boards `first..first + count` of a drawn set, as [`score_boards`]
+    /// gives a baseline's.
+    #[wasm_bindgen(js_name = scoreBoards)]
+    pub fn score_boards(
+        &self,
+        n: usize,
+        p: f64,
+        seed: u32,
+        first: usize,
+        count: usize,
+        definition: &str,
+    ) -> Result<JsValue, JsError> {
+        let definition = Definition::parse(definition).map_err(js_error)?;
+        let boards = board_share(n, p, seed, first, count)?;
+        evaluation_object(&evaluate_agent(&boards, definition, &self.agent))
     }
 
     /// The agent's whole game on `session`'s board from its start: `{ moves, curve }` — the

@@ -7,17 +7,17 @@ export type BackendChoice = "auto" | "webgpu" | "cpu";
 export interface Progress {
   /**
    * What is happening: `"init …"`, `"download"` (bytes), `"load"`, `"read"` (bytes of the
-   * user's files), `"parse"`, `"annotate"` (cells), `"benchmark"` (rows).
+   * user's files), `"parse"`, `"annotate"` (cells), `"benchmark"` (rows), `"score"` (boards).
    */
   stage: string;
   /** Units done and in all (bytes for downloads, cells when annotating); `total` is 0 when unknown. */
   loaded: number;
   total: number;
-  /** `"annotate"` only: seconds since annotation began. */
+  /** `"annotate"` and `"score"`: seconds since the work began. */
   seconds?: number;
   /** `"annotate"` only: the batch just finished. */
   batch?: RnaBatchResult;
-  /** `"annotate"` only: how many workers annotate (see `RnaRun.workers`). */
+  /** `"annotate"` and `"score"`: how many workers share the work (see `RnaRun.workers`). */
   workers?: number;
   /** `"benchmark"` only: the row just measured (or skipped). */
   row?: RnaBenchRow;
@@ -349,6 +349,29 @@ export declare class GameAgentClient {
   close(): Promise<boolean>;
 }
 
+/** One player's scores on an evaluation's boards, in board order. */
+export interface PlayerScores {
+  /** Moves to finish each board; null (with `reason`) where the player cannot play them. */
+  moves: number[] | null;
+  /** Each board's robustness area R (lower is a stronger attack). */
+  robustness: number[] | null;
+  /** Why there are no scores (the exact optimum beyond small boards), else null. */
+  reason: string | null;
+}
+
+/** `scoreBoards`' result: the boards' parameters and each player's scores. */
+export interface BoardScores {
+  n: number;
+  p: number;
+  seed: number;
+  definition: "network" | "flow" | "noodle";
+  count: number;
+  scores: Record<string, PlayerScores>;
+  seconds: number;
+  /** Workers that scored to the end (this one and helpers). */
+  workers: number;
+}
+
 export declare class Tessera {
   /** Starts the worker, loads the right wasm module and picks the backend. */
   static create(options?: TesseraOptions): Promise<Tessera>;
@@ -373,6 +396,22 @@ export declare class Tessera {
   gameFromBoard(line: string, definition: string): Promise<GameClient>;
   /** Loads an attack-game agent bundle (.tar: config.json, model.safetensors). */
   loadGameAgent(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<GameAgentClient>;
+  /** `players` (`random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`, `agent` with `agent`)
+   * on `count` boards drawn as `tessera game boards --size n --p p --seed seed --count count`
+   * draws them: what `tessera game eval` reports on that file, board by board. `workers`
+   * (default "auto": one per core) share the boards; cancel with `signal`. */
+  scoreBoards(options: {
+    n: number;
+    p: number;
+    definition: string;
+    seed?: number;
+    count: number;
+    players: string[];
+    agent?: GameAgentClient | null;
+    workers?: "auto" | number;
+    onProgress?: (progress: Progress) => void;
+    signal?: AbortSignal;
+  }): Promise<BoardScores>;
   /** Deletes the bundles kept from earlier downloads; resolves to whether there were any. */
   clearCache(): Promise<boolean>;
   /** Stops the worker. */

@@ -343,6 +343,23 @@ export class Tessera {
     return new GameAgentClient(this.channel, handle, info);
   }
 
+  /**
+   * Scores `players` (`random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`, and `agent` with
+   * `agent` a loaded GameAgentClient) on `count` boards drawn as `tessera game boards --size n
+   * --p p --seed seed --count count` draws them, under `definition`: what `tessera game eval`
+   * reports on that file, board by board. `workers` (default "auto": one per core) share the
+   * boards; progress after each run of boards.
+   */
+  scoreBoards({ n, p, definition, seed = 0, count, players, agent = null, workers = "auto", onProgress, signal }) {
+    return this.channel.call(
+      "gameScore",
+      { n, p, definition, seed, count, players, agent: agent?.handle ?? null, workers },
+      onProgress,
+      [],
+      signal,
+    );
+  }
+
   terminate() {
     this.worker.terminate();
     this.channel.failAll("terminated");

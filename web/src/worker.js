@@ -16,9 +16,9 @@ let compiledModule = null;
 /** The annotation page's extras (UMAP, the annotated .h5ad), loaded when first asked for. */
 let extras = null;
 const models = new Map();
-/** RNA models' sources (by handle), for helper workers to load the same bundle. */
+/** RNA models' and game agents' sources (by handle), for helper workers to load the same bundle. */
 const modelSources = new Map();
-/** Helper workers by RNA model handle (see `annotate`). */
+/** Helper workers by RNA model handle (see `annotate`) or game agent (see `gameScore`). */
 const pools = new Map();
 const datasets = new Map();
 let nextHandle = 1;
@@ -263,7 +263,7 @@ async function loadModel(loader, source, progress) {
   progress({ stage: "load", loaded: 1, total: 1 });
   const handle = nextHandle++;
   models.set(handle, model);
-  if (loader === "loadRnaModel") modelSources.set(handle, keptSource(source));
+  if (loader === "loadRnaModel" || loader === "loadGameAgent") modelSources.set(handle, keptSource(source));
   // What the load cost: its time, the wasm heap's peak during it (the archive included where a
   // loader has no streaming form) and, on WebGPU, the bytes its buffers hold.
   const load = {
@@ -384,8 +384,12 @@ class Helper {
     this.worker = new Worker(new URL(import.meta.url), { type: "module", name: "tessera helper" });
     this.channel = new Channel(this.worker);
     this.failed = null;
-    /** Promise of its model's handle, once asked to load it. */
+    /** Promise that it runs the module, once asked to start. */
+    this.module = null;
+    /** Promise of its RNA model's handle, once asked to load it. */
     this.model = null;
+    /** Promise of its game agent's handle (null for baselines only), once asked to start a game. */
+    this.agent = null;
     /** Data sets it holds, by this worker's handle: `{ handle: Promise<number>, users }`. */
     this.data = new Map();
     this.worker.onerror = (event) => {
@@ -409,9 +413,9 @@ class Helper {
     this.fail(new Error("the helper worker was stopped"));
   }
 
-  /** Its handle of data set `id` (opened the first time), with the model loaded first. */
-  open(id, entry) {
-    this.model ??= (async () => {
+  /** Resolves once it runs this worker's module (compiled once, here, for every helper). */
+  started() {
+    this.module ??= (async () => {
       const compiled = await (compiledModule ??= compileModule(new URL(`${engine.name}_bg.wasm`, moduleBase)));
       await this.call("init", {
         backend: "cpu",
@@ -419,8 +423,19 @@ class Helper {
         precision: engine.precision,
         helper: { name: engine.name, compiled },
       });
-      return (await this.call("loadRnaModel", modelSources.get(entry.modelHandle))).handle;
     })();
+    return this.module;
+  }
+
+  /** Its handle of the game agent from `source` (loaded the first time), or null without one. */
+  startGame(source) {
+    this.agent ??= this.started().then(async () => (source ? (await this.call("loadGameAgent", source)).handle : null));
+    return this.agent;
+  }
+
+  /** Its handle of data set `id` (opened the first time), with the model loaded first. */
+  open(id, entry) {
+    this.model ??= this.started().then(async () => (await this.call("loadRnaModel", modelSources.get(entry.modelHandle))).handle);
     let held = this.data.get(id);
     if (!held) {
       // `File`s reach another worker as references; bytes are made one (once) for the same.
@@ -508,68 +523,41 @@ function helpersFor(handle, count) {
 }
 
 /**
- * Every cell, `batchSize` at a time, on `workers` workers (see `workerCount`): this one and
- * helper workers, which take the next batch as they free up. Progress after each batch; stops
- * when cancelled (between batches). A helper that fails is stopped and its batches run here.
+ * Runs `tasks` (taken from the end) on this worker and `helpers`, each taking the next task as
+ * it frees up; a helper keeps `HELPER_QUEUE` asked for, so it never waits for this worker (busy
+ * with its own task). Between tasks `stopped()` is asked: an Error ends the run with it.
+ * - `ready(helper)`: what a helper needs before its first task (its handles);
+ * - `here(task)` and `atHelper(helper, ready, task)`: one task's result, here or at a helper (a
+ *   helper that fails is stopped, and its task goes back to the queue for the others);
+ * - `done(result, worker, running)`: takes each result in this worker (`worker` 0 is this one);
+ *   its throwing ends the run.
+ * Waits for the tasks at helpers (helpers still starting are not waited for); returns how many
+ * workers ran to the end.
  */
-async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" }, progress, request) {
-  workers = checkedWorkers(workers);
-  const entry = dataset(id);
-  const { model, data } = entry;
-  const size = Math.max(1, Math.floor(batchSize || 16));
-  const total = data.cells;
-  const queue = [];
-  for (let s = start; s < total; s += size) queue.push(s);
-  queue.reverse();
-  const planned = workerCount(workers, entry, size, queue.length);
-  const { pool, helpers } = planned > 1 ? helpersFor(entry.modelHandle, planned - 1) : { pool: null, helpers: [] };
-  /** Cells each worker annotated, this one first. */
-  const workerCells = new Array(helpers.length + 1).fill(0);
+async function shareTasks({ tasks, helpers, ready, here, atHelper, done, stopped: stop }) {
   let running = helpers.length + 1;
-  /** Batches helpers hold (asked for, not yet stored or put back). */
+  /** Tasks helpers hold (asked for, not yet taken in or put back). */
   let atHelpers = 0;
-  /** Wakes this worker when a helper is done with a batch. */
+  /** Wakes this worker when a helper is done with a task. */
   let wakeUp = null;
   const wake = () => {
     wakeUp?.();
     wakeUp = null;
   };
-  const began = performance.now();
-  let firstBatch = null;
-  let done = start;
-  /** Why the run stopped early (cancelled, closed, or a batch's error here). */
+  /** Why the run stopped early (cancelled, closed, or an error here). */
   let stopped = null;
   const check = () => {
-    if (stopped) return true;
-    if (cancelled.delete(request)) stopped = new Error("cancelled");
-    else if (!datasets.has(id)) stopped = new Error("the data set was closed");
+    stopped ??= stop();
     return stopped !== null;
   };
-  const stored = (out, worker) => {
-    workerCells[worker] += out.count;
-    done += out.count;
-    progress({
-      stage: "annotate",
-      loaded: done,
-      total,
-      seconds: (performance.now() - began) / 1000,
-      batch: batchResult(out),
-      workers: running,
-    });
-  };
-  progress({ stage: "annotate", loaded: done, total, seconds: 0, workers: running });
-
   const own = async () => {
     for (;;) {
       await yieldToEvents();
       if (check()) return;
-      const s = queue.pop();
-      if (s === undefined) return;
-      const t0 = performance.now();
+      const task = tasks.pop();
+      if (task === undefined) return;
       try {
-        const out = await model.annotateBatch(data, s, size);
-        firstBatch ??= (performance.now() - t0) / 1000;
-        stored(out, 0);
+        done(await here(task), 0, running);
       } catch (error) {
         stopped ??= error;
         return;
@@ -585,9 +573,9 @@ async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" },
       console.warn(`tessera: helper worker ${worker} stopped: ${error.message ?? error}`);
       helper.fail(error);
     };
-    let handle;
+    let handles;
     try {
-      handle = await helper.open(id, entry);
+      handles = await ready(helper);
     } catch (error) {
       if (!check()) drop(error);
       return;
@@ -595,23 +583,23 @@ async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" },
     const pump = async () => {
       for (;;) {
         if (check()) return;
-        const s = queue.pop();
-        if (s === undefined) return;
+        const task = tasks.pop();
+        if (task === undefined) return;
         atHelpers += 1;
         try {
-          let out;
+          let result;
           try {
-            out = await helper.call("batchOutputs", { dataset: handle, start: s, count: size });
+            result = await atHelper(helper, handles, task);
           } catch (error) {
             if (!check()) {
-              queue.push(s);
+              tasks.push(task);
               drop(error);
             }
             return;
           }
           if (check()) return;
           try {
-            stored(model.storeBatch(data, out.start, out.probabilities, out.embedding), worker);
+            done(result, worker, running);
           } catch (error) {
             stopped ??= error;
             return;
@@ -624,18 +612,79 @@ async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" },
     };
     await Promise.all(Array.from({ length: HELPER_QUEUE }, pump));
   };
+  for (const [i, helper] of helpers.entries()) help(helper, i + 1);
+  // This worker takes tasks until none is left, then waits for those at helpers (a helper that
+  // fails puts its tasks back).
+  for (;;) {
+    await own();
+    if (stopped || (atHelpers === 0 && tasks.length === 0)) break;
+    if (tasks.length === 0) await new Promise((resolve) => (wakeUp = resolve));
+  }
+  if (stopped) throw stopped;
+  return running;
+}
 
+/** Why a request stops early: the page cancelled it, or `gone()` says what it used is closed. */
+function stopCheck(request, gone) {
+  return () => {
+    if (cancelled.delete(request)) return new Error("cancelled");
+    return gone();
+  };
+}
+
+/**
+ * Every cell, `batchSize` at a time, on `workers` workers (see `workerCount`): this one and
+ * helper workers, which compute whole batches whose outputs are stored here. Progress after each
+ * batch; stops when cancelled (between batches). A helper that fails is stopped and its batches
+ * run elsewhere.
+ */
+async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" }, progress, request) {
+  workers = checkedWorkers(workers);
+  const entry = dataset(id);
+  const { model, data } = entry;
+  const size = Math.max(1, Math.floor(batchSize || 16));
+  const total = data.cells;
+  const queue = [];
+  for (let s = start; s < total; s += size) queue.push(s);
+  queue.reverse();
+  const planned = workerCount(workers, entry, size, queue.length);
+  const { pool, helpers } = planned > 1 ? helpersFor(entry.modelHandle, planned - 1) : { pool: null, helpers: [] };
+  /** Cells each worker annotated, this one first. */
+  const workerCells = new Array(helpers.length + 1).fill(0);
+  const began = performance.now();
+  let firstBatch = null;
+  let done = start;
+  progress({ stage: "annotate", loaded: done, total, seconds: 0, workers: helpers.length + 1 });
+  let running;
   if (pool) pool.active += 1;
   try {
-    for (const [i, helper] of helpers.entries()) help(helper, i + 1);
-    // This worker takes batches until none is left, then waits for those at helpers (a helper
-    // that fails puts its batches back). Helpers still starting are not waited for.
-    for (;;) {
-      await own();
-      if (stopped || (atHelpers === 0 && queue.length === 0)) break;
-      if (queue.length === 0) await new Promise((resolve) => (wakeUp = resolve));
-    }
-    if (stopped) throw stopped;
+    running = await shareTasks({
+      tasks: queue,
+      helpers,
+      ready: (helper) => helper.open(id, entry),
+      here: async (s) => {
+        const t0 = performance.now();
+        const out = await model.annotateBatch(data, s, size);
+        firstBatch ??= (performance.now() - t0) / 1000;
+        return out;
+      },
+      atHelper: (helper, handle, s) => helper.call("batchOutputs", { dataset: handle, start: s, count: size }),
+      done: (out, worker, running) => {
+        // A helper's batch is stored here; this worker's stored itself.
+        if (worker > 0) out = model.storeBatch(data, out.start, out.probabilities, out.embedding);
+        workerCells[worker] += out.count;
+        done += out.count;
+        progress({
+          stage: "annotate",
+          loaded: done,
+          total,
+          seconds: (performance.now() - began) / 1000,
+          batch: batchResult(out),
+          workers: running,
+        });
+      },
+      stopped: stopCheck(request, () => (datasets.has(id) ? null : new Error("the data set was closed"))),
+    });
   } finally {
     if (pool) pool.active -= 1;
     for (const helper of helpers) helper.release(id);
@@ -649,6 +698,83 @@ async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" },
     workers: running,
     workerCells,
   };
+}
+
+/** Most boards one page evaluation scores (the module's `MAX_SCORED_BOARDS`). */
+const MAX_SCORED_BOARDS = 10_000;
+/** Tasks per worker an evaluation is cut into, so that workers finish together. */
+const TASKS_PER_WORKER = 8;
+
+/**
+ * `players` (baseline names, and `"agent"` for the agent of handle `agent`) on `count` boards
+ * drawn as `tessera game boards --size n --p p --seed seed --count count` draws them, under
+ * `definition`: runs of boards shared among this worker and helper workers (each its own module
+ * instance, with the agent loaded again). Progress after each run; stops when cancelled.
+ * Returns each player's per-board moves and R in board order (`null`s and a reason where it
+ * cannot play, e.g. the optimum on large boards).
+ */
+async function gameScore({ n, p, definition, seed = 0, count, players, agent = null, workers = "auto" }, progress, request) {
+  if (!api?.scoreBoards) throw new Error("this engine's module has no game (start it with family \"game\")");
+  workers = checkedWorkers(workers);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SCORED_BOARDS) {
+    throw new Error(`count: ${JSON.stringify(count)} is not a whole number from 1 to ${MAX_SCORED_BOARDS}`);
+  }
+  if (!Array.isArray(players) || players.length === 0) throw new Error("players: give at least one player name");
+  const agentModel = players.includes("agent") ? gameAgent(agent) : null;
+  const share = { n, p, seed, definition, players };
+  const wanted = workers === "auto" ? navigator.hardwareConcurrency || 1 : workers;
+  const planned = typeof Worker === "undefined" ? 1 : Math.min(wanted, MAX_WORKERS, count);
+  const run = Math.max(1, Math.ceil(count / (planned * TASKS_PER_WORKER)));
+  const tasks = [];
+  for (let first = 0; first < count; first += run) tasks.push({ first, count: Math.min(run, count - first) });
+  tasks.reverse();
+  const key = `game:${agentModel ? agent : "baselines"}`;
+  const { pool, helpers } = planned > 1 ? helpersFor(key, planned - 1) : { pool: null, helpers: [] };
+  const scores = Object.fromEntries(
+    players.map((name) => [name, { moves: new Array(count).fill(null), robustness: new Array(count).fill(null), reason: null }]),
+  );
+  const began = performance.now();
+  let scored = 0;
+  progress({ stage: "score", loaded: 0, total: count, seconds: 0, workers: helpers.length + 1 });
+  let running;
+  if (pool) pool.active += 1;
+  try {
+    running = await shareTasks({
+      tasks,
+      helpers,
+      ready: (helper) => helper.startGame(agentModel ? modelSources.get(agent) : null),
+      here: async (task) => scoreShare({ ...share, ...task }, agentModel),
+      atHelper: (helper, agentHandle, task) => helper.call("gameScoreShare", { ...share, ...task, agent: agentHandle }),
+      done: (result, worker, running) => {
+        for (const [name, part] of Object.entries(result.scores)) {
+          const into = scores[name];
+          into.reason ??= part.reason;
+          part.moves?.forEach((m, i) => (into.moves[result.first + i] = m));
+          part.robustness?.forEach((r, i) => (into.robustness[result.first + i] = r));
+        }
+        scored += result.count;
+        progress({ stage: "score", loaded: scored, total: count, seconds: (performance.now() - began) / 1000, workers: running });
+      },
+      stopped: stopCheck(request, () => (agentModel && !models.has(agent) ? new Error("the agent was closed") : null)),
+    });
+  } finally {
+    if (pool) pool.active -= 1;
+  }
+  for (const score of Object.values(scores)) {
+    if (score.reason) score.moves = score.robustness = null;
+  }
+  return { n, p, seed, definition, count, scores, seconds: (performance.now() - began) / 1000, workers: running };
+}
+
+/** Boards `first..first + count` of an evaluation (`gameScore`) for every player, here. */
+function scoreShare({ n, p, seed, first, count, definition, players }, agentModel) {
+  const scores = {};
+  for (const name of players) {
+    scores[name] = name === "agent"
+      ? agentModel.scoreBoards(n, p, seed, first, count, definition)
+      : api.scoreBoards(n, p, seed, first, count, definition, name);
+  }
+  return { first, count, scores };
 }
 
 /** Plain copies of a batch result (wasm returns live JS objects; these are cloned anyway). */
@@ -735,6 +861,11 @@ const handlers = {
   },
   async agentPlay({ agent, game }) {
     return gameAgent(agent).play(gameSession(game));
+  },
+  gameScore,
+  /** A run of an evaluation's boards (a helper worker's part of `gameScore`). */
+  async gameScoreShare({ agent, ...share }) {
+    return scoreShare(share, share.players.includes("agent") ? gameAgent(agent) : null);
   },
   async openData({ handle, files, minGenes, minCellGenes, minConfidence }, progress) {
     const model = rnaModel(handle);
@@ -848,8 +979,10 @@ const handlers = {
   async closeModel({ handle }) {
     const model = models.get(handle);
     if (!model) return false;
-    for (const helper of pools.get(handle)?.helpers ?? []) helper.terminate();
-    pools.delete(handle);
+    for (const key of [handle, `game:${handle}`]) {
+      for (const helper of pools.get(key)?.helpers ?? []) helper.terminate();
+      pools.delete(key);
+    }
     modelSources.delete(handle);
     for (const [id, entry] of datasets) {
       if (entry.model === model) {

@@ -204,6 +204,10 @@ impl MultiHeadAttention {
         v: Tensor<4>,
         bias: Option<Tensor<4>>,
     ) -> Tensor<3> {
+        if let Some(context) = super::tiled_attention::attend(&q, &k, &v, bias.as_ref(), self.scale)
+        {
+            return self.output.forward(context);
+        }
         let [batch, _, q_len, _] = q.dims();
         // Scaling the queries costs L·d multiplications instead of the scores' L·L.
         let q = match self.scale {

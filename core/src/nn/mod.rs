@@ -12,6 +12,7 @@ pub mod norm;
 mod pointwise;
 pub mod position;
 pub mod sizes;
+mod tiled_attention;
 pub mod wide_linear;
 
 pub use activation::Activation;

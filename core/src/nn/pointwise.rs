@@ -172,7 +172,18 @@ enum Job<'a> {
     Softmax {
         rows: &'a mut [f32],
         row_len: usize,
+        bias: Option<RowBias<'a>>,
     },
+}
+
+/// An additive term for each row of a softmax: row `r` adds
+/// `values[r·row_stride .. r·row_stride + row_len]` (a stride of 0 repeats one row, as a
+/// broadcast padding mask does).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+pub(crate) struct RowBias<'a> {
+    pub values: &'a [f32],
+    pub row_stride: usize,
 }
 
 impl pulp::WithSimd for Job<'_> {
@@ -186,13 +197,34 @@ impl pulp::WithSimd for Job<'_> {
                 values,
                 gate,
             } => kernel.apply_inline(values, gate),
-            Job::Softmax { rows, row_len } => {
-                for row in rows.chunks_exact_mut(row_len) {
+            Job::Softmax {
+                rows,
+                row_len,
+                bias,
+            } => {
+                for (r, row) in rows.chunks_exact_mut(row_len).enumerate() {
+                    if let Some(bias) = bias {
+                        let start = r * bias.row_stride;
+                        for (v, b) in row.iter_mut().zip(&bias.values[start..start + row_len]) {
+                            *v += b;
+                        }
+                    }
                     softmax_row(row);
                 }
             }
         }
     }
+}
+
+/// `row ← softmax(row + bias row)` for each `row_len`-long row of `rows`, compiled for the CPU's
+/// widest SIMD (the attention of [`super::tiled_attention`], one tile of query rows at a time).
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+pub(crate) fn softmax_rows_biased(rows: &mut [f32], row_len: usize, bias: Option<RowBias<'_>>) {
+    pulp::Arch::new().dispatch(Job::Softmax {
+        rows,
+        row_len,
+        bias,
+    });
 }
 
 /// Elements per task when work is shared among threads: enough to pay for the hand-off.
@@ -266,7 +298,13 @@ mod host {
         let row_len = x.dims()[D - 1];
         let mut data = x.into_data();
         let values = data.as_mut_slice::<f32>().expect("holds() checked f32");
-        let run = |rows: &mut [f32]| pulp::Arch::new().dispatch(Job::Softmax { rows, row_len });
+        let run = |rows: &mut [f32]| {
+            pulp::Arch::new().dispatch(Job::Softmax {
+                rows,
+                row_len,
+                bias: None,
+            })
+        };
         let rows_per_task = (TASK / row_len).max(1);
         #[cfg(feature = "threads")]
         {

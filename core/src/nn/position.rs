@@ -106,11 +106,15 @@ impl RelativePositionBias {
                 })
             })
             .collect();
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(buckets, [q_len, k_len]), &device);
-        // [q, k, heads] → [1, heads, q, k]
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(buckets, [q_len * k_len]), &device);
+        let heads = self.embedding.weight.dims()[1];
+        // Gathered from the table's columns, so the bias is laid out head by head and row by
+        // row (not a permuted view): every layer reads it as it is.
         self.embedding
-            .forward(ids)
-            .permute([2, 0, 1])
-            .unsqueeze_dim::<4>(0)
+            .weight
+            .val()
+            .transpose()
+            .select(1, ids)
+            .reshape([1, heads, q_len, k_len])
     }
 }

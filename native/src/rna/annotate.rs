@@ -332,6 +332,7 @@ pub fn run(
         ProgressStyle::with_template("{bar:30} {pos}/{len} cells {per_sec} eta {eta}")
             .expect("valid template"),
     );
+    let started = std::time::Instant::now();
     let mut results = CellResults {
         dim: pipeline.embedding_dim(),
         embeddings: Vec::with_capacity(rows.len() * pipeline.embedding_dim()),
@@ -357,6 +358,12 @@ pub fn run(
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} cells in {seconds:.2} s ({:.1} cells/s)",
+        rows.len(),
+        rows.len() as f64 / seconds.max(f64::EPSILON)
+    );
     Ok(results)
 }
 
