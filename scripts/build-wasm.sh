@@ -19,12 +19,14 @@ mkdir -p "$out"
 # Target flags (WebAssembly SIMD, getrandom's browser backend) are in .cargo/config.toml.
 
 # The CPU module must stay under 1 MB gzipped: everything is optimised for size with one fat-LTO
-# codegen unit, except the matmul kernels (gemm), where nearly all CPU time goes — measured on the
-# pbmc3k demo model, size-optimising the rest costs no speed. (Profile `wasm` in Cargo.toml stays
-# opt-level 3 for anything else built with it.)
+# codegen unit, except the matmul kernels (gemm) and our host loops (tessera-kernels: activations,
+# softmax), where nearly all CPU time goes. Size-optimised, LLVM does not vectorise those loops,
+# and they took a third of a pass (profiled in Node on the pbmc3k model); the rest of the code
+# costs no speed size-optimised. (Profile `wasm` in Cargo.toml stays opt-level 3 for anything
+# else built with it.)
 cpu_profile=(--config 'profile.wasm.opt-level="z"' --config 'profile.wasm.lto="fat"'
   --config 'profile.wasm.codegen-units=1')
-for crate in gemm gemm-common gemm-f32 gemm-f64 gemm-f16 matrixmultiply; do
+for crate in gemm gemm-common gemm-f32 gemm-f64 gemm-f16 matrixmultiply tessera-kernels; do
   cpu_profile+=(--config "profile.wasm.package.$crate.opt-level=3")
 done
 

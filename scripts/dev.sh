@@ -52,7 +52,7 @@ case "${1:-}" in
     start=$SECONDS
     # Release profile for tests too: burn is compiled once for the binary and the tests.
     # Vulkan (Mesa's software driver at least) and the browser's WebGPU must be there.
-    TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-core -p tessera
+    TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-kernels -p tessera-core -p tessera
     echo "rust tests done in $((SECONDS - start)) s"
     scripts/build-wasm.sh all
     echo "wasm built at $((SECONDS - start)) s"

@@ -45,6 +45,7 @@ mod host {
     use burn::backend::Flex;
     use burn::tensor::{DType, Tensor, TensorData};
     use burn_flex::FlexTensor;
+    use tessera_kernels::{RowBias, softmax_rows};
 
     use super::TILE;
 
@@ -52,7 +53,6 @@ mod host {
     /// (a decoding step's attention: one query row per head).
     #[cfg(feature = "threads")]
     const PARALLEL_WORK: usize = 1 << 21;
-    use crate::nn::pointwise::{RowBias, softmax_rows_biased};
 
     /// A 4-D f32 tensor's buffer and the element strides that index it (0 along a broadcast
     /// dimension of size 1); the last dimension is contiguous.
@@ -200,7 +200,7 @@ mod host {
                     row_stride: bv.strides[2],
                 }
             });
-            softmax_rows_biased(scores, k_len, row_bias);
+            softmax_rows(scores, k_len, row_bias);
             unsafe {
                 // out[b, row0 + i, h·d + c] = Σ_j p[i, j] · v[j, c]
                 gemm::gemm(
