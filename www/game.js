@@ -417,8 +417,12 @@ async function evaluate() {
       ...missing.map((text) => escape(text) + "."),
     ].join(" ") + escape(agentNote);
   } catch (error) {
-    ui.evalStatus.textContent = "";
-    showError(error);
+    if (controller.signal.aborted) {
+      ui.evalStatus.textContent = "Stopped.";
+    } else {
+      ui.evalStatus.textContent = "";
+      showError(error);
+    }
   } finally {
     page.evaluating = null;
     ui.evalRun.disabled = false;

@@ -8,6 +8,7 @@
 //   on the same board and bundle, for two definitions;
 // - "Score on many boards" on three workers: every player's moves on every board, and its mean
 //   R, equal `tessera game eval`'s on the file `tessera game boards` draws from the same settings;
+//   "Stop" ends it; `scoreBoards` refuses bad counts, sides, seeds and players by name;
 // - no request leaves the site.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -135,6 +136,19 @@ describe("game page", () => {
     await page.close();
   });
 
+  test("an evaluation stops when asked, between runs of boards", async () => {
+    const { page, logs } = await openGame("n=16&p=0.8&definition=network&seed=2&boards=3000&workers=2");
+    await page.click("#eval-run");
+    await page.waitForFunction(() => / \/ 3000 boards · 2 workers/.test(document.getElementById("eval-status").textContent), null, { timeout: 60_000 });
+    await page.click("#eval-stop");
+    await page.waitForFunction(() => document.getElementById("eval-status").textContent === "Stopped.", null, { timeout: 60_000 });
+    assert.ok(await page.isHidden("#error"), await page.textContent("#error"));
+    assert.equal(await page.evaluate(() => window.tesseraGame.evaluation), null);
+    assert.ok(await page.isEnabled("#eval-run"));
+    assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
+    await page.close();
+  });
+
   test("an evaluation refuses what it cannot score, naming it", async () => {
     const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");
     const errors = await page.evaluate(async () => {
@@ -149,6 +163,8 @@ describe("game page", () => {
         unknown: await failure({ players: ["degree", "nobody"] }),
         agentless: await failure({ players: ["agent"] }),
         side: await failure({ n: 300 }),
+        fraction: await failure({ n: 8.5 }),
+        seed: await failure({ seed: -1 }),
         workers: await failure({ workers: 0 }),
         fine: await failure({}),
       };
@@ -160,7 +176,9 @@ describe("game page", () => {
     assert.equal(errors.none, "players: give at least one player name");
     assert.match(errors.unknown, /^unknown policy "nobody"/);
     assert.equal(errors.agentless, "no game agent with handle null");
-    assert.equal(errors.side, "board side 300: choose 2 to 256");
+    assert.equal(errors.side, "n: 300 is not a whole number from 2 to 256");
+    assert.equal(errors.fraction, "n: 8.5 is not a whole number from 2 to 256");
+    assert.equal(errors.seed, "seed: -1 is not a whole number from 0 to 4294967295");
     assert.equal(errors.workers, 'workers: 0 is not "auto" or a whole number from 1');
     assert.equal(errors.fine, "scored");
     await page.close();

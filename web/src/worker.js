@@ -716,9 +716,15 @@ const TASKS_PER_WORKER = 8;
 async function gameScore({ n, p, definition, seed = 0, count, players, agent = null, workers = "auto" }, progress, request) {
   if (!api?.scoreBoards) throw new Error("this engine's module has no game (start it with family \"game\")");
   workers = checkedWorkers(workers);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_SCORED_BOARDS) {
-    throw new Error(`count: ${JSON.stringify(count)} is not a whole number from 1 to ${MAX_SCORED_BOARDS}`);
-  }
+  // wasm-bindgen would truncate or wrap numbers silently (n = 8.5 → 8, seed −1 → 2³² − 1).
+  const whole = (name, value, low, high) => {
+    if (!Number.isInteger(value) || value < low || value > high) {
+      throw new Error(`${name}: ${JSON.stringify(value)} is not a whole number from ${low} to ${high}`);
+    }
+  };
+  whole("count", count, 1, MAX_SCORED_BOARDS);
+  whole("n", n, 2, 256);
+  whole("seed", seed, 0, 2 ** 32 - 1);
   if (!Array.isArray(players) || players.length === 0) throw new Error("players: give at least one player name");
   const agentModel = players.includes("agent") ? gameAgent(agent) : null;
   const share = { n, p, seed, definition, players };

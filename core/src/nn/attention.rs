@@ -218,7 +218,7 @@ impl MultiHeadAttention {
         if let Some(bias) = bias {
             scores = scores + bias;
         }
-        let weights = super::pointwise::softmax_last(scores, |scores| softmax(scores, 3));
+        let weights = softmax(scores, 3);
         let context = weights.matmul(v);
         let context = context
             .swap_dims(1, 2)

@@ -1,6 +1,6 @@
-//! Activations and the attention softmax of CPU tensors, computed in place on the host by
-//! `tessera-kernels`' vectorised loops: burn-flex calls scalar libm `erff`/`tanhf`/`expf` per
-//! element (≈ 10 % of a pass).
+//! Activations of CPU tensors, computed in place on the host by `tessera-kernels`' vectorised
+//! loops: burn-flex calls scalar libm `erff`/`tanhf`/`expf` per element (≈ 10 % of a pass). (The
+//! attention softmax runs inside [`super::tiled_attention`].)
 //!
 //! Elsewhere (GPU devices, autodiff, half precision) the burn ops run as before:
 //! [`Activation::forward`](super::Activation::forward) falls back.
@@ -50,20 +50,6 @@ pub(crate) fn activate_gated<const D: usize>(
     otherwise(x, gate)
 }
 
-/// Softmax over the last dimension under the same conditions as [`activate`] (attention
-/// scores: one pass for the maximum, one for `exp` and the sum, one to scale); `otherwise(x)`
-/// when they do not hold.
-pub(crate) fn softmax_last<const D: usize>(
-    x: Tensor<D>,
-    otherwise: impl FnOnce(Tensor<D>) -> Tensor<D>,
-) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    if host::holds(&x) && x.dims()[D - 1] > 0 {
-        return host::softmax_rows(x);
-    }
-    otherwise(x)
-}
-
 /// The host kernel of an activation (ReLU and tanh stay burn ops: flex already does them well,
 /// or they are rare).
 #[cfg(feature = "flex")]
@@ -77,7 +63,7 @@ fn kernel_of(activation: Activation) -> Option<Unary> {
 }
 
 /// Elements per task when work is shared among threads: enough to pay for the hand-off.
-#[cfg(feature = "flex")]
+#[cfg(all(feature = "flex", feature = "threads"))]
 const TASK: usize = 65_536;
 
 /// Whether `device` is the CPU backend computing in f32 outside autodiff: where host code may
@@ -97,6 +83,7 @@ mod host {
     use burn::tensor::{DType, Device, Tensor};
     use tessera_kernels::Unary;
 
+    #[cfg(feature = "threads")]
     use super::TASK;
 
     /// Whether `t` is an f32 tensor of the CPU backend outside autodiff (whose graph a host
@@ -140,25 +127,6 @@ mod host {
         run((values, gate));
         Tensor::from_data(data, &device)
     }
-
-    /// Softmax of every row (last dimension) of `x` in place, rows shared among the threads
-    /// where there are threads.
-    pub(super) fn softmax_rows<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-        let device = x.device();
-        let row_len = x.dims()[D - 1];
-        let mut data = x.into_data();
-        let values = data.as_mut_slice::<f32>().expect("holds() checked f32");
-        let run = |rows: &mut [f32]| tessera_kernels::softmax_rows(rows, row_len, None);
-        let rows_per_task = (TASK / row_len).max(1);
-        #[cfg(feature = "threads")]
-        {
-            use rayon::prelude::*;
-            values.par_chunks_mut(rows_per_task * row_len).for_each(run);
-        }
-        #[cfg(not(feature = "threads"))]
-        values.chunks_mut(rows_per_task * row_len).for_each(run);
-        Tensor::from_data(data, &device)
-    }
 }
 
 #[cfg(all(test, feature = "flex"))]
@@ -167,7 +135,6 @@ mod tests {
 
     /// Through burn tensors: the host path gives burn's own ops' values (and a tensor that
     /// something else still holds is left intact).
-    #[cfg(feature = "flex")]
     #[test]
     fn host_path_matches_burn_ops() {
         use burn::tensor::{Device, Distribution, Tensor, Tolerance, activation};
@@ -195,8 +162,6 @@ mod tests {
         let host_only = |_, _| panic!("not on the host path");
         let gated = activate_gated(Activation::Silu, x.clone(), gate.clone(), host_only);
         close(gated, activation::silu(x.clone()) * gate);
-        let softmax = softmax_last(x.clone(), |_| panic!("not on the host path"));
-        close(softmax, activation::softmax(x.clone(), 2));
         x.into_data().assert_eq(&kept, true);
     }
 }
