@@ -2,7 +2,8 @@
 // BMFM-RNA model (www/models/rna-pbmc3k.tar):
 // 1. per core: `tessera bench rna` with one thread on one core against the annotation page's
 //    "Measure speed" on the CPU module (one worker: WebAssembly here has no threads), on the
-//    same synthetic cells, batches and lengths;
+//    same synthetic cells, batches and lengths, for both builds of the module: relaxed SIMD
+//    (what Chromium gets) and plain SIMD (`?simd=plain`, what engines without it get);
 // 2. the sample annotation (www/samples/pbmc3k-test.h5ad): `tessera rna annotate` on one core
 //    against the page's "Try the sample" with one worker and with one per core.
 // Each row prints both figures and native / browser (per core: lower is better for the browser;
@@ -44,9 +45,9 @@ function nativeAnnotate() {
   return Number(match[2]);
 }
 
-async function pageBench(browser, url) {
+async function pageBench(browser, url, simd) {
   const { page, logs } = await recordedPage(browser);
-  await page.goto(`${url}/www/annotate.html?backend=cpu&benchBatches=${batches}&benchLengths=${lengths}`);
+  await page.goto(`${url}/www/annotate.html?backend=cpu&simd=${simd}&benchBatches=${batches}&benchLengths=${lengths}`);
   await page.waitForFunction(() => /predicts|No model/.test(document.getElementById("model-info").textContent), null, { timeout: 120_000 });
   await page.click("#bench");
   await page.waitForFunction(() => ["done", "error", "stopped"].includes(document.body.dataset.bench), null, { timeout: 600_000 });
@@ -56,9 +57,9 @@ async function pageBench(browser, url) {
   return run.rows;
 }
 
-async function pageAnnotate(browser, url, workers) {
+async function pageAnnotate(browser, url, workers, simd = "auto") {
   const { page, logs } = await recordedPage(browser);
-  await page.goto(`${url}/www/annotate.html?backend=cpu&workers=${workers}`);
+  await page.goto(`${url}/www/annotate.html?backend=cpu&simd=${simd}&workers=${workers}`);
   await page.waitForFunction(() => /predicts|No model/.test(document.getElementById("model-info").textContent), null, { timeout: 120_000 });
   await page.click("#sample");
   await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout: 600_000 });
@@ -76,20 +77,24 @@ try {
   for (let round = 1; round <= rounds; round++) {
     console.log(`== round ${round}/${rounds}`);
     const native = nativeBench();
-    const browserRows = await pageBench(browser, server.url);
-    console.log("per core (synthetic cells)   native cells/s  browser cells/s  native/browser");
-    for (const row of browserRows) {
-      if (row.skipped) continue;
-      const match = native.find((n) => n.batch === row.batch && n.length === row.length);
-      const label = `batch ${row.batch} × ${row.length}`.padEnd(28);
-      console.log(`${label} ${String(match?.per_second.toFixed(2) ?? "–").padStart(14)}  ${row.cellsPerSecond.toFixed(2).padStart(15)}  ${ratio(match?.per_second, row.cellsPerSecond).padStart(14)}`);
+    for (const simd of ["relaxed", "plain"]) {
+      const browserRows = await pageBench(browser, server.url, simd);
+      console.log(`per core, ${simd.padEnd(7)} SIMD         native cells/s  browser cells/s  native/browser`);
+      for (const row of browserRows) {
+        if (row.skipped) continue;
+        const match = native.find((n) => n.batch === row.batch && n.length === row.length);
+        const label = `batch ${row.batch} × ${row.length}`.padEnd(28);
+        console.log(`${label} ${String(match?.per_second.toFixed(2) ?? "–").padStart(14)}  ${row.cellsPerSecond.toFixed(2).padStart(15)}  ${ratio(match?.per_second, row.cellsPerSecond).padStart(14)}`);
+      }
     }
     const oneCoreNative = nativeAnnotate();
     const one = await pageAnnotate(browser, server.url, 1);
+    const onePlain = await pageAnnotate(browser, server.url, 1, "plain");
     const every = await pageAnnotate(browser, server.url, "auto");
     console.log("sample annotation            cells/s  browser/native one core");
     console.log(`native, one core            ${oneCoreNative?.toFixed(1).padStart(8)}`);
     console.log(`browser, 1 worker           ${one.cellsPerSecond.toFixed(1).padStart(8)}  ${ratio(one.cellsPerSecond, oneCoreNative).padStart(8)}`);
+    console.log(`browser, 1 worker, plain    ${onePlain.cellsPerSecond.toFixed(1).padStart(8)}  ${ratio(onePlain.cellsPerSecond, oneCoreNative).padStart(8)}`);
     console.log(`browser, ${String(every.workers).padEnd(2)} workers         ${every.cellsPerSecond.toFixed(1).padStart(8)}  ${ratio(every.cellsPerSecond, oneCoreNative).padStart(8)}`);
   }
 } finally {

@@ -2,6 +2,7 @@
 # Builds the browser modules into www/pkg/ with the web client beside them, one pair per model
 # family so each page downloads only its own:
 #   tessera_cpu / tessera_webgpu                BMFM-RNA (cell annotation)
+#   tessera_cpu_relaxed, tessera_mammal_cpu_relaxed   the CPU modules with relaxed SIMD
 #   tessera_mammal_cpu / tessera_mammal_webgpu  MAMMAL (the playground)
 #   tessera_game_cpu                            the attack game and its agent (CPU only: the
 #                                               agent's net is small)
@@ -30,6 +31,12 @@ for crate in gemm gemm-common gemm-f32 gemm-f64 gemm-f16 matrixmultiply tessera-
   cpu_profile+=(--config "profile.wasm.package.$crate.opt-level=3")
 done
 
+# Browsers with relaxed SIMD (Chromium 114+, Firefox 145+) get a second build of the annotation and
+# playground CPU modules whose matrix kernels use its fused multiply-add (`f32x4.relaxed_madd`, feature
+# relaxed-simd: only those functions are compiled for it, as macerator 0.5.2 does not build with
+# the target feature on). The page picks it after WebAssembly.validate accepts a relaxed
+# instruction (web/src/tessera.js); other browsers keep tessera_cpu.
+
 build() { # name, cargo profile, cargo feature args...
   local name=$1 profile=$2; shift 2
   local raw=target/wasm32-unknown-unknown/$profile/tessera_wasm.wasm
@@ -44,14 +51,19 @@ mammal=(--no-default-features --features mammal)
 game=(--no-default-features --features game)
 anndata=(--no-default-features --features anndata)
 case "$which" in
-  cpu) build tessera_cpu wasm "${cpu_profile[@]}" ;;
+  cpu) build tessera_cpu wasm "${cpu_profile[@]}"
+    build tessera_cpu_relaxed wasm "${cpu_profile[@]}" --features relaxed-simd ;;
   webgpu) build tessera_webgpu wasm-gpu --features webgpu ;;
   mammal) build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
+    build tessera_mammal_cpu_relaxed wasm "${cpu_profile[@]}" "${mammal[@]}" --features relaxed-simd
     build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu ;;
   game) build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}" ;;
   anndata) build tessera_anndata_cpu wasm "${cpu_profile[@]}" "${anndata[@]}" ;;
-  all) build tessera_cpu wasm "${cpu_profile[@]}"; build tessera_webgpu wasm-gpu --features webgpu
+  all) build tessera_cpu wasm "${cpu_profile[@]}"
+    build tessera_cpu_relaxed wasm "${cpu_profile[@]}" --features relaxed-simd
+    build tessera_webgpu wasm-gpu --features webgpu
     build tessera_mammal_cpu wasm "${cpu_profile[@]}" "${mammal[@]}"
+    build tessera_mammal_cpu_relaxed wasm "${cpu_profile[@]}" "${mammal[@]}" --features relaxed-simd
     build tessera_mammal_webgpu wasm-gpu "${mammal[@]}" --features webgpu
     build tessera_game_cpu wasm "${cpu_profile[@]}" "${game[@]}"
     build tessera_anndata_cpu wasm "${cpu_profile[@]}" "${anndata[@]}" ;;

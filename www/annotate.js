@@ -7,6 +7,8 @@ const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
 /** `?precision=f16` computes in half precision where the device has it. */
 const precisionChoice = params.get("precision") ?? "f32";
+/** `?simd=plain` keeps the CPU module without relaxed SIMD where the browser has it. */
+const simdChoice = params.get("simd") ?? "auto";
 /** `?minGenes=N`: the fewest model genes a data set must hold (default: the model's rule). */
 const minGenesChoice = /^\d+$/.test(params.get("minGenes") ?? "") ? Number(params.get("minGenes")) : undefined;
 /** `?minCellGenes=N`, `?minConfidence=P`: when a cell is `Unassigned` (default: the CLI's rule). */
@@ -99,7 +101,7 @@ const workersLabel = (n) => `${number(n)} worker${n === 1 ? "" : "s"}`;
 
 async function start() {
   try {
-    state.tessera = await startEngine({ backend: backendChoice, family: "rna", precision: precisionChoice });
+    state.tessera = await startEngine({ backend: backendChoice, family: "rna", precision: precisionChoice, simd: simdChoice });
   } catch (error) {
     ui.modelInfo.textContent = "The engine did not start, so no model can run.";
     showError(error);

@@ -4,6 +4,9 @@ import { Tessera } from "./pkg/tessera.js";
 
 export const backendLabel = (backend) => (backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)");
 
+/** The engine line's words for the SIMD a CPU module uses. */
+const simdLabel = (simd) => (simd === "relaxed" ? ", relaxed SIMD" : "");
+
 /** Only paths of this site: the pages never fetch anything from elsewhere. */
 export function sameSite(path) {
   const url = new URL(path, location.href);
@@ -36,17 +39,19 @@ export function escape(text) {
 }
 
 /**
- * Starts the engine for a model `family` on `backend` (auto | webgpu | cpu) and shows the result
+ * Starts the engine for a model `family` on `backend` (auto | webgpu | cpu), with `simd` (auto |
+ * relaxed | plain: the CPU module's build, see `TesseraOptions.simd`), and shows the result
  * in the page's `#engine`, `#backend` and `#note`; resolves to the `Tessera`, or rejects after
  * showing why it could not start.
  */
-export async function startEngine({ backend, family, precision, onProgress }) {
+export async function startEngine({ backend, family, precision, simd, onProgress }) {
   const engine = document.getElementById("engine");
   const label = document.getElementById("backend");
   const note = document.getElementById("note");
   try {
-    const tessera = await Tessera.create({ backend, family, precision, base: new URL("./pkg/", location.href), onProgress });
-    label.textContent = backendLabel(tessera.backend) + (tessera.precision === "f16" ? ", f16" : "");
+    const tessera = await Tessera.create({ backend, family, precision, simd, base: new URL("./pkg/", location.href), onProgress });
+    label.textContent = backendLabel(tessera.backend) + simdLabel(tessera.simd) + (tessera.precision === "f16" ? ", f16" : "");
+    engine.dataset.simd = tessera.simd ?? "";
     note.textContent = tessera.note;
     engine.dataset.state = tessera.backend;
     window.tessera = tessera;

@@ -5,6 +5,8 @@ import { backendLabel, escape, loadCost, noteFirstAnswer, sameSite, startEngine 
 
 const params = new URLSearchParams(location.search);
 const backendChoice = params.get("backend") ?? "auto";
+/** `?simd=plain` keeps the CPU module without relaxed SIMD where the browser has it. */
+const simdChoice = params.get("simd") ?? "auto";
 /** `?precision=f16` computes in half precision where the device has it. */
 const precisionChoice = params.get("precision") ?? "f32";
 const modelPath = params.get("model") ?? "models/mammal-molecules.tar";
@@ -106,7 +108,7 @@ function clearError() {
 
 async function start() {
   try {
-    state.tessera = await startEngine({ backend: backendChoice, family: "mammal", precision: precisionChoice });
+    state.tessera = await startEngine({ backend: backendChoice, family: "mammal", precision: precisionChoice, simd: simdChoice });
   } catch (error) {
     ui.modelInfo.textContent = "The engine did not start, so no model can run.";
     showError(error);

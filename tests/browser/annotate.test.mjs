@@ -97,6 +97,12 @@ function nativeAnnotate(model, data, name, { precision = "f32", rule = CALL_ALL 
   return readFileSync(csv, "utf8");
 }
 
+/** The engine line for `backend` in Chromium (which has relaxed SIMD) with `?simd=`. */
+function backendText(backend, simd = "auto") {
+  if (backend === "webgpu") return "WebGPU";
+  return simd === "plain" ? "CPU (WebAssembly)" : "CPU (WebAssembly), relaxed SIMD";
+}
+
 /**
  * Opens the page on `backend`; resolves once the model is loaded (or failed to). Returns null
  * (after skipping `t`) when WebGPU was asked for and the browser has no adapter.
@@ -183,11 +189,18 @@ function assertClose(actual, expected, tolerance, what) {
 }
 
 describe("fixture cells", () => {
-  for (const backend of ["cpu", "webgpu"]) {
-    test(`annotation page on ${backend}: reference probabilities and embeddings, native forward, CSV`, async (t) => {
-      const opened = await openPage(t, backend, { model: bundle.url, ...CALL_ALL });
+  // The CPU module twice: the relaxed-SIMD build Chromium gets, and the plain one (`?simd=plain`)
+  // that engines without relaxed SIMD get.
+  for (const [backend, simd] of [["cpu", "auto"], ["cpu", "plain"], ["webgpu", "auto"]]) {
+    const run = simd === "plain" ? `${backend}, plain SIMD` : backend;
+    test(`annotation page on ${run}: reference probabilities and embeddings, native forward, CSV`, async (t) => {
+      const opened = await openPage(t, backend, { model: bundle.url, ...CALL_ALL, simd });
       if (!opened) return;
       const { page, logs, requests } = opened;
+      // Which build runs, and the engine line says so.
+      const expectedSimd = backend === "webgpu" ? "" : simd === "plain" ? "simd128" : "relaxed";
+      assert.equal(await page.getAttribute("#engine", "data-simd"), expectedSimd);
+      assert.equal(await page.textContent("#backend"), backendText(backend, simd));
       assert.match(await page.textContent("#model-info"), /predicts cell_type \(5 types: B cell, T cell, NK cell, monocyte, erythrocyte\)/);
       const state = await annotateFiles(page, files.csv);
       assert.equal(state, "done", `${(await failure(page)).error}\n${logs.join("\n")}`);
@@ -231,7 +244,7 @@ describe("fixture cells", () => {
         assert.match(cell.raw, /^[01]\.\d{4}$/, `${cell.id}: confidence ${cell.raw} has 4 decimals`);
         assert.ok(Math.abs(cell.confidence - ref.confidence) <= CSV_TOLERANCE, `${cell.id}: ${cell.raw} vs ${ref.confidence}`);
       });
-      fixtureCsv.set(backend, text);
+      fixtureCsv.set(run, text);
 
       assertOnlySiteRequests(requests, server.url, [
         "/www/annotate.html", "/www/style.css", "/www/annotate.css", "/www/annotate.js", "/www/engine.js", "/www/pkg/", bundle.url,
@@ -240,6 +253,15 @@ describe("fixture cells", () => {
       await page.close();
     });
   }
+
+  test("?simd= other than auto, relaxed or plain is refused by name on the engine line", async () => {
+    const { page } = await recordedPage(browser);
+    await page.goto(`${server.url}/www/annotate.html?backend=cpu&simd=fast`);
+    await page.waitForFunction(() => document.getElementById("engine").dataset.state !== "starting", null, { timeout: 60_000 });
+    assert.equal(await page.getAttribute("#engine", "data-state"), "error");
+    assert.equal(await page.textContent("#note"), "simd: expected auto, relaxed or plain, not fast");
+    await page.close();
+  });
 
   test("the native CLI writes the same CSV for the same bundle and cells", async (t) => {
     const native = parseAnnotations(nativeAnnotate(bundle.dir, files.csv, "native-fixture-cells"));
@@ -412,7 +434,7 @@ describe("half precision", () => {
       const f16 = /computing in f16/.test(note);
       if (backend === "cpu") assert.ok(f16, note);
       else assert.ok(f16 || /no shader-f16: computing in f32/.test(note), note);
-      assert.equal(await page.textContent("#backend"), (backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)") + (f16 ? ", f16" : ""));
+      assert.equal(await page.textContent("#backend"), backendText(backend) + (f16 ? ", f16" : ""));
       t.diagnostic(`${backend}: ${note}`);
       const state = await annotateFiles(page, files.csv);
       assert.equal(state, "done", `${(await failure(page)).error}\n${logs.join("\n")}`);

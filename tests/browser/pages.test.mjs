@@ -16,7 +16,8 @@ after(async () => {
   site?.close();
 });
 
-for (const [choice, shown] of [["cpu", "CPU (WebAssembly)"], ["auto", null]]) {
+// Chromium has WebAssembly relaxed SIMD, so the CPU module is its relaxed build.
+for (const [choice, shown] of [["cpu", "CPU (WebAssembly), relaxed SIMD"], ["auto", null]]) {
   test(`index page starts the engine (backend=${choice}) and shows which backend runs`, async () => {
     const page = await browser.newPage();
     await page.goto(`${site.url}/?backend=${choice}`);
@@ -25,7 +26,7 @@ for (const [choice, shown] of [["cpu", "CPU (WebAssembly)"], ["auto", null]]) {
     const label = await page.textContent("#backend");
     assert.notEqual(state, "error", await page.textContent("#note"));
     if (shown) assert.equal(label, shown);
-    else assert.ok(["WebGPU", "CPU (WebAssembly)"].includes(label), label);
+    else assert.ok(["WebGPU", "CPU (WebAssembly), relaxed SIMD"].includes(label), label);
     const demos = await page.$$eval(".demo h2", (hs) => hs.map((h) => h.textContent));
     assert.deepEqual(demos, ["Cell annotation", "Network attack game", "MAMMAL playground"]);
     // The annotation card opens its page, on the backend chosen here.
@@ -49,7 +50,7 @@ test("the annotation page loads through tessera serve and names its backend", as
   const page = await browser.newPage();
   await page.goto(`${site.url}/annotate.html?backend=cpu`);
   await page.waitForFunction(() => document.getElementById("engine").dataset.state !== "starting", null, { timeout: 60_000 });
-  assert.equal(await page.textContent("#backend"), "CPU (WebAssembly)");
+  assert.equal(await page.textContent("#backend"), "CPU (WebAssembly), relaxed SIMD");
   for (const id of ["#files", "#folder", "#sample", "#drop"]) assert.equal(await page.$(id) !== null, true, id);
   await page.close();
 });

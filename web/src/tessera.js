@@ -281,6 +281,7 @@ export class Tessera {
     this.backend = info.backend;
     this.note = info.note;
     this.precision = info.precision;
+    this.simd = info.simd;
   }
 
   static async create(options = {}) {
@@ -294,6 +295,7 @@ export class Tessera {
         base: base.href,
         family: options.family ?? "rna",
         precision: options.precision ?? "f32",
+        simd: options.simd ?? "auto",
       },
       options.onProgress,
     );

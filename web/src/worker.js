@@ -35,11 +35,40 @@ async function gpuAdapterAvailable() {
   }
 }
 
-/** The wasm module of a model family and backend (scripts/build-wasm.sh builds them). */
-function moduleName(family, gpu) {
+/**
+ * Whether the engine runs WebAssembly relaxed SIMD: a one-function module using
+ * `f32x4.relaxed_madd` validates (Chromium 114+, Firefox 145+).
+ */
+const relaxedSimd = (() => {
+  const v128 = [0xfd, 0x0c, ...new Array(16).fill(0)]; // v128.const 0
+  const body = [0x00, ...v128, ...v128, ...v128, 0xfd, 0x85, 0x02, 0x1a, 0x0b]; // madd, drop, end
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
+    0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+    0x0a, body.length + 2, 0x01, body.length, ...body, // code section
+  ];
+  try {
+    return WebAssembly.validate(new Uint8Array(bytes));
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * The wasm module of a model family and backend (scripts/build-wasm.sh builds them). `simd`
+ * (auto | relaxed | plain) picks between the two builds of the RNA and MAMMAL CPU modules: relaxed
+ * SIMD's fused multiply-add where the engine has it ("auto"), or plain SIMD. (The game's agent
+ * has no matrix products worth a second build.)
+ */
+function moduleName(family, gpu, simd = "auto") {
   if (!["rna", "mammal", "game"].includes(family)) throw new Error(`unknown model family ${family}`);
+  if (!["auto", "relaxed", "plain"].includes(simd)) throw new Error(`simd: expected auto, relaxed or plain, not ${simd}`);
   const prefix = family === "rna" ? "tessera" : `tessera_${family}`;
-  return `${prefix}_${gpu ? "webgpu" : "cpu"}`;
+  if (gpu) return `${prefix}_webgpu`;
+  if (family === "game" || simd === "plain") return `${prefix}_cpu`;
+  if (simd === "relaxed" && !relaxedSimd) throw new Error("simd: relaxed was asked for, but this browser has no WebAssembly relaxed SIMD");
+  return relaxedSimd ? `${prefix}_cpu_relaxed` : `${prefix}_cpu`;
 }
 
 /** Families with a WebGPU module (the game's agent is small enough for the CPU alone). */
@@ -63,13 +92,13 @@ async function compileModule(url) {
  * Starts the module. `helper` (`{ name, compiled }`) starts a helper worker of another one's
  * annotation (see `annotate`): that worker's module, already compiled, on the CPU.
  */
-async function init({ backend, base, family = "rna", precision = "f32", helper = null }, progress) {
+async function init({ backend, base, family = "rna", precision = "f32", simd = "auto", helper = null }, progress) {
   if (backend === "webgpu" && !gpuFamilies.has(family)) {
     throw new Error(`the ${family} module runs on the CPU only`);
   }
   const wantGpu =
     !helper && gpuFamilies.has(family) && backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
-  const name = helper?.name ?? moduleName(family, wantGpu);
+  const name = helper?.name ?? moduleName(family, wantGpu, simd);
   moduleBase = base;
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
   api = await import(new URL(`${name}.js`, base).href);
@@ -85,7 +114,12 @@ async function init({ backend, base, family = "rna", precision = "f32", helper =
     throw new Error(`WebGPU was requested but is not available: ${runtime.note}`);
   }
   progress({ stage: `init ${name}`, loaded: 1, total: 1 });
-  return { backend: runtime.backend, note: runtime.note, precision: runtime.precision };
+  return {
+    backend: runtime.backend,
+    note: runtime.note,
+    precision: runtime.precision,
+    simd: wantGpu ? null : name.endsWith("_relaxed") ? "relaxed" : "simd128",
+  };
 }
 
 /** The CPU module with the annotation extras (`umap2d`, `annotatedH5ad`), loaded once. */

@@ -1,11 +1,14 @@
 //! Tessera's host kernels: f32 loops for the activations (exact and tanh GELU, SiLU), a gated
-//! activation × gate and the attention softmax, vectorised for the CPU they run on.
+//! activation × gate and the attention softmax, vectorised for the CPU they run on; and the
+//! browser's matrix product ([`matmul`]).
 //!
 //! `pulp` compiles each loop for AVX-512 / AVX2 and picks one at run time; wasm32 gets `simd128`.
 //! The loops are written branch-free so the compiler vectorises them, which it only does when
 //! optimising for speed: they are a crate of their own so the browser modules, optimised for size
 //! everywhere else, can compile them for speed (`scripts/build-wasm.sh`; at size optimisation they
 //! were a third of a browser pass). `tessera-core` applies them to CPU tensors (`nn::pointwise`).
+
+pub mod matmul;
 
 /// The element-wise functions computed here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

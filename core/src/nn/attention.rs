@@ -8,6 +8,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, activation::softmax};
 use serde::{Deserialize, Serialize};
 
+use super::linear;
+
 /// Keys and values `[B, H, T, d_head]` of the positions attended to so far.
 #[derive(Clone, Debug)]
 pub struct KvCache {
@@ -110,7 +112,7 @@ impl MultiHeadAttention {
             Some(qkv) => {
                 let [b, l, _] = x.dims();
                 let inner = self.n_heads * self.d_head;
-                let fused = qkv.forward(x);
+                let fused = linear::forward(qkv, x);
                 (
                     fused.clone().slice([0..b, 0..l, 0..inner]),
                     fused.clone().slice([0..b, 0..l, inner..2 * inner]),
@@ -173,11 +175,11 @@ impl MultiHeadAttention {
         out
     }
 
-    fn project(linear: &Option<Linear>, x: Tensor<3>) -> Tensor<3> {
-        linear
+    fn project(layer: &Option<Linear>, x: Tensor<3>) -> Tensor<3> {
+        let layer = layer
             .as_ref()
-            .expect("cross-attention and caching need the separate QKV layout")
-            .forward(x)
+            .expect("cross-attention and caching need the separate QKV layout");
+        linear::forward(layer, x)
     }
 
     /// `softmax(q·kᵀ·scale + bias)·v` over heads; inputs `[B, L, H·d]`, output `[B, Lq, d_model]`.
@@ -206,7 +208,7 @@ impl MultiHeadAttention {
     ) -> Tensor<3> {
         if let Some(context) = super::tiled_attention::attend(&q, &k, &v, bias.as_ref(), self.scale)
         {
-            return self.output.forward(context);
+            return linear::forward(&self.output, context);
         }
         let [batch, _, q_len, _] = q.dims();
         // Scaling the queries costs L·d multiplications instead of the scores' L·L.
@@ -223,7 +225,7 @@ impl MultiHeadAttention {
         let context = context
             .swap_dims(1, 2)
             .reshape([batch, q_len, self.n_heads * self.d_head]);
-        self.output.forward(context)
+        linear::forward(&self.output, context)
     }
 
     /// `[B, L, H·d] → [B, H, L, d]`.

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::Activation;
+use super::linear;
 
 /// The feed-forward variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +74,10 @@ impl FeedForwardConfig {
 
 impl FeedForward {
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let inner = self.inner.forward(x.clone());
+        let inner = linear::forward(&self.inner, x.clone());
         let hidden = match &self.gate {
             Some(gate) => {
-                let gate = gate.forward(x);
+                let gate = linear::forward(gate, x);
                 // On the CPU the activation and the product are one pass over the buffer.
                 super::pointwise::activate_gated(self.activation, inner, gate, |inner, gate| {
                     self.activation.forward(inner) * gate
@@ -84,6 +85,6 @@ impl FeedForward {
             }
             None => self.activation.forward(inner),
         };
-        self.out.forward(hidden)
+        linear::forward(&self.out, hidden)
     }
 }

@@ -7,13 +7,15 @@ pub mod decoder;
 pub mod dropout;
 pub mod encoder;
 pub mod ffn;
+#[cfg(feature = "flex")]
+mod host_view;
+pub mod linear;
 pub mod mask;
 pub mod norm;
 mod pointwise;
 pub mod position;
 pub mod sizes;
 mod tiled_attention;
-pub mod wide_linear;
 
 pub use activation::Activation;
 pub use attention::{KvCache, MultiHeadAttention, MultiHeadAttentionConfig, QkvLayout};

@@ -32,7 +32,7 @@ pub(crate) fn attend(
     scale: Option<f64>,
 ) -> Option<Tensor<3>> {
     #[cfg(feature = "flex")]
-    return host::attend(q, k, v, bias, scale);
+    return host::attend(q, k, v, bias, scale, host::Products::HERE);
     #[cfg(not(feature = "flex"))]
     {
         let _ = (q, k, v, bias, scale);
@@ -42,10 +42,20 @@ pub(crate) fn attend(
 
 #[cfg(feature = "flex")]
 mod host {
-    use burn::backend::Flex;
-    use burn::tensor::{DType, Tensor, TensorData};
-    use burn_flex::FlexTensor;
+    use burn::tensor::{Tensor, TensorData};
+    use tessera_kernels::matmul::{MatMut, MatRef, matmul, transpose};
     use tessera_kernels::{RowBias, softmax_rows};
+
+    use crate::nn::host_view::HostView;
+
+    type View = HostView<4>;
+
+    impl View {
+        /// Offset of `[b, h, row, 0]`, with broadcast dimensions (stride 0) ignoring the index.
+        fn offset(&self, b: usize, h: usize, row: usize) -> usize {
+            b * self.strides[0] + h * self.strides[1] + row * self.strides[2]
+        }
+    }
 
     use super::TILE;
 
@@ -53,57 +63,6 @@ mod host {
     /// (a decoding step's attention: one query row per head).
     #[cfg(feature = "threads")]
     const PARALLEL_WORK: usize = 1 << 21;
-
-    /// A 4-D f32 tensor's buffer and the element strides that index it (0 along a broadcast
-    /// dimension of size 1); the last dimension is contiguous.
-    struct View {
-        tensor: FlexTensor,
-        dims: [usize; 4],
-        strides: [usize; 4],
-    }
-
-    impl View {
-        /// The buffer of `t` without copying it when its layout allows (non-negative strides,
-        /// contiguous rows), else of a contiguous copy; `None` off the CPU backend or in autodiff.
-        fn of(t: &Tensor<4>) -> Option<Self> {
-            if t.dtype() != DType::F32 || !crate::nn::cpu_f32(&t.device()) {
-                return None;
-            }
-            let dims = t.dims();
-            let mut tensor = t.clone().try_into_primitive::<Flex>().ok()?;
-            let strided = |tensor: &FlexTensor| {
-                let strides = tensor.layout().strides();
-                let usable = strides.len() == 4
-                    && strides.iter().all(|s| *s >= 0)
-                    && (strides[3] == 1 || dims[3] == 1);
-                usable.then(|| {
-                    std::array::from_fn(|i| if dims[i] == 1 { 0 } else { strides[i] as usize })
-                })
-            };
-            let strides = match strided(&tensor) {
-                Some(strides) => strides,
-                None => {
-                    tensor = tensor.to_contiguous();
-                    strided(&tensor)?
-                }
-            };
-            Some(Self {
-                tensor,
-                dims,
-                strides,
-            })
-        }
-
-        /// The buffer from the first element of the view.
-        fn values(&self) -> &[f32] {
-            &self.tensor.storage::<f32>()[self.tensor.layout().start_offset()..]
-        }
-
-        /// Offset of `[b, h, row, 0]`, with broadcast dimensions (stride 0) ignoring the index.
-        fn offset(&self, b: usize, h: usize, row: usize) -> usize {
-            b * self.strides[0] + h * self.strides[1] + row * self.strides[2]
-        }
-    }
 
     /// The output buffer shared by the tasks, each writing its own rows of its own head.
     #[derive(Clone, Copy)]
@@ -123,12 +82,44 @@ mod host {
         }
     }
 
+    /// Which kernel computes a tile's two products.
+    #[derive(Clone, Copy, Debug)]
+    pub(super) enum Products {
+        /// gemm, straight on the inputs' strided buffers (natively: AVX-512 / AVX2 kernels).
+        Gemm,
+        /// [`tessera_kernels::matmul`] (in the browser, 1.3–1.5× gemm's simd128 kernels at
+        /// these shapes): the tile's keys are transposed first and its context gathered in a
+        /// buffer of its own, as the kernel reads and writes rows.
+        Tiles,
+    }
+
+    impl Products {
+        /// The faster kernel on the target compiled for.
+        pub(super) const HERE: Self = if cfg!(target_arch = "wasm32") {
+            Self::Tiles
+        } else {
+            Self::Gemm
+        };
+    }
+
+    /// A task's buffers, reused from task to task on a thread.
+    #[derive(Default)]
+    struct Scratch {
+        /// The tile's scores, then its probabilities: `rows × k_len`.
+        scores: Vec<f32>,
+        /// Keys transposed, `d × k_len` ([`Products::Tiles`]).
+        keys: Vec<f32>,
+        /// The tile's context, `rows × d` ([`Products::Tiles`]).
+        context: Vec<f32>,
+    }
+
     pub(super) fn attend(
         q: &Tensor<4>,
         k: &Tensor<4>,
         v: &Tensor<4>,
         bias: Option<&Tensor<4>>,
         scale: Option<f64>,
+        products: Products,
     ) -> Option<Tensor<3>> {
         let (qv, kv, vv) = (View::of(q)?, View::of(k)?, View::of(v)?);
         let bv = match bias {
@@ -156,41 +147,60 @@ mod host {
 
         // Task `t` is query rows `tile·TILE..` of head `h` in batch item `b`: it writes only
         // `out[b, rows, h·d..(h+1)·d]`, so no two tasks touch the same element.
-        let task = |t: usize, scores: &mut Vec<f32>| {
+        let task = |t: usize, scratch: &mut Scratch| {
             let (bh, tile) = (t / tiles, t % tiles);
             let (b, h) = (bh / heads, bh % heads);
             let row0 = tile * TILE;
             let rows = TILE.min(q_len - row0);
+            let scores = &mut scratch.scores;
             scores.resize(rows * k_len, 0.0);
             let q_at = qv.offset(b, h, row0);
             let k_at = kv.offset(b, h, 0);
             let v_at = vv.offset(b, h, 0);
-            // SAFETY: every pointer/stride pair below addresses elements of its view inside the
-            // tensor's buffer (dims and strides come from its layout); `scores` holds
-            // rows × k_len; the destination block is in `out` and written by this task alone.
-            unsafe {
-                // scores[i, j] = scale · Σ_c q[row0 + i, c] · k[j, c]
-                gemm::gemm(
-                    rows,
-                    k_len,
-                    d,
-                    scores.as_mut_ptr(),
-                    1,
-                    k_len as isize,
-                    false,
-                    qs.as_ptr().add(q_at),
-                    qv.strides[3] as isize,
-                    qv.strides[2] as isize,
-                    ks.as_ptr().add(k_at),
-                    kv.strides[2] as isize,
-                    kv.strides[3] as isize,
-                    0.0,
-                    scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
+            let out_at = (b * q_len + row0) * width + h * d;
+            // scores[i, j] = scale · Σ_c q[row0 + i, c] · k[j, c]
+            match products {
+                // SAFETY: every pointer/stride pair addresses elements of its view inside the
+                // tensor's buffer (dims and strides come from its layout); `scores` holds
+                // rows × k_len.
+                Products::Gemm => unsafe {
+                    gemm::gemm(
+                        rows,
+                        k_len,
+                        d,
+                        scores.as_mut_ptr(),
+                        1,
+                        k_len as isize,
+                        false,
+                        qs.as_ptr().add(q_at),
+                        qv.strides[3] as isize,
+                        qv.strides[2] as isize,
+                        ks.as_ptr().add(k_at),
+                        kv.strides[2] as isize,
+                        kv.strides[3] as isize,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    )
+                },
+                Products::Tiles => {
+                    let keys = &mut scratch.keys;
+                    keys.resize(d * k_len, 0.0);
+                    transpose(
+                        MatRef::new(&ks[k_at..], k_len, d, kv.strides[2]),
+                        MatMut::new(keys, d, k_len, k_len),
+                    );
+                    matmul(
+                        MatRef::new(&qs[q_at..], rows, d, qv.strides[2]),
+                        MatRef::new(keys, d, k_len, k_len),
+                        MatMut::new(scores, rows, k_len, k_len),
+                        None,
+                        scale,
+                    );
+                }
             }
             let row_bias = bv.as_ref().zip(bs).map(|(bv, bs)| {
                 let start = bv.offset(b, h, row0);
@@ -201,29 +211,54 @@ mod host {
                 }
             });
             softmax_rows(scores, k_len, row_bias);
-            unsafe {
-                // out[b, row0 + i, h·d + c] = Σ_j p[i, j] · v[j, c]
-                gemm::gemm(
-                    rows,
-                    d,
-                    k_len,
-                    dst.at((b * q_len + row0) * width + h * d),
-                    1,
-                    width as isize,
-                    false,
-                    scores.as_ptr(),
-                    1,
-                    k_len as isize,
-                    vs.as_ptr().add(v_at),
-                    vv.strides[3] as isize,
-                    vv.strides[2] as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
+            // out[b, row0 + i, h·d + c] = Σ_j p[i, j] · v[j, c]
+            match products {
+                // SAFETY: as above; the destination block is in `out` and written by this
+                // task alone.
+                Products::Gemm => unsafe {
+                    gemm::gemm(
+                        rows,
+                        d,
+                        k_len,
+                        dst.at(out_at),
+                        1,
+                        width as isize,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        k_len as isize,
+                        vs.as_ptr().add(v_at),
+                        vv.strides[3] as isize,
+                        vv.strides[2] as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    )
+                },
+                Products::Tiles => {
+                    let context = &mut scratch.context;
+                    context.resize(rows * d, 0.0);
+                    matmul(
+                        MatRef::new(scores, rows, k_len, k_len),
+                        MatRef::new(&vs[v_at..], k_len, d, vv.strides[2]),
+                        MatMut::new(context, rows, d, d),
+                        None,
+                        1.0,
+                    );
+                    for (i, row) in context.chunks_exact(d).enumerate() {
+                        // SAFETY: row `row0 + i` of head `h` is in `out` and this task's alone.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                row.as_ptr(),
+                                dst.at(out_at + i * width),
+                                d,
+                            )
+                        };
+                    }
+                }
             }
         };
         let device = q.device();
@@ -234,11 +269,11 @@ mod host {
             use rayon::prelude::*;
             (0..tasks)
                 .into_par_iter()
-                .for_each_init(Vec::new, |scores, t| task(t, scores));
+                .for_each_init(Scratch::default, |scratch, t| task(t, scratch));
             return Some(context(out));
         }
-        let mut scores = Vec::new();
-        (0..tasks).for_each(|t| task(t, &mut scores));
+        let mut scratch = Scratch::default();
+        (0..tasks).for_each(|t| task(t, &mut scratch));
         Some(context(out))
     }
 }
@@ -247,6 +282,8 @@ mod host {
 mod tests {
     use burn::tensor::{Device, Tensor, TensorData, Tolerance, activation::softmax};
     use proptest::prelude::*;
+
+    use super::host::{Products, attend};
 
     /// Deterministic values in [-1, 1) from `seed` (no device RNG, so failures reproduce).
     fn values(seed: u64, len: usize) -> Vec<f32> {
@@ -333,12 +370,14 @@ mod tests {
         let (q, k, v) = heads(seed, shape);
         let scale = 1.0 / (shape[4] as f64).sqrt();
         for bias in biases(seed, shape) {
-            let got = super::attend(&q, &k, &v, bias.as_ref(), Some(scale))
-                .expect("flex f32 tensors take the host path");
             let want = reference(q.clone(), k.clone(), v.clone(), bias.clone(), scale);
-            assert_eq!(got.dims(), want.dims(), "{shape:?}");
-            got.into_data()
-                .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(2e-5));
+            for products in [Products::Gemm, Products::Tiles] {
+                let got = attend(&q, &k, &v, bias.as_ref(), Some(scale), products)
+                    .expect("flex f32 tensors take the host path");
+                assert_eq!(got.dims(), want.dims(), "{shape:?}");
+                got.into_data()
+                    .assert_approx_eq::<f32>(&want.clone().into_data(), Tolerance::absolute(2e-5));
+            }
         }
     }
 
@@ -365,10 +404,12 @@ mod tests {
         let (q, k, v) = heads(3, [2, 2, 9, 9, 4]);
         let (q, k, v) = (Tensor::<4>::from_data(q.into_data(), &Device::flex()), k, v);
         let kept = [q.to_data(), k.to_data(), v.to_data()];
-        let got = super::attend(&q, &k, &v, None, None).expect("host path");
         let want = reference(q.clone(), k.clone(), v.clone(), None, 1.0);
-        got.into_data()
-            .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(2e-5));
+        for products in [Products::Gemm, Products::Tiles] {
+            let got = attend(&q, &k, &v, None, None, products).expect("host path");
+            got.into_data()
+                .assert_approx_eq::<f32>(&want.clone().into_data(), Tolerance::absolute(2e-5));
+        }
         for (t, kept) in [q, k, v].into_iter().zip(kept) {
             t.into_data().assert_eq(&kept, true);
         }

@@ -278,7 +278,7 @@ impl MammalModel {
             memory,
             Some(Self::mask(memory_mask, [batch, memory_len], device)),
         );
-        Ok(crate::nn::wide_linear::forward(&self.net.lm_head, hidden))
+        Ok(crate::nn::linear::forward(&self.net.lm_head, hidden))
     }
 
     /// The logits of one embedded decoding step `[B, 1, d]` → `[B, V]`, extending `cache`.
@@ -286,7 +286,7 @@ impl MammalModel {
         let x = self.net.shared.forward(ids);
         let hidden = self.net.decoder.step(x, cache);
         let [b, _, _] = hidden.dims();
-        crate::nn::wide_linear::forward(&self.net.lm_head, hidden).reshape([b, self.vocab()])
+        crate::nn::linear::forward(&self.net.lm_head, hidden).reshape([b, self.vocab()])
     }
 }
 
