@@ -10,6 +10,25 @@
 
 pub mod matmul;
 
+/// Inputs for tests, of this crate and of the code that calls it.
+pub mod testing {
+    /// Deterministic values in [-1, 1) from `seed`: no RNG, so a failure reproduces.
+    ///
+    /// ```
+    /// let v = tessera_kernels::testing::values(7, 3);
+    /// assert!(v.iter().all(|x| (-1.0..1.0).contains(x)));
+    /// assert_eq!(v, tessera_kernels::testing::values(7, 3));
+    /// ```
+    pub fn values(seed: u64, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let x = ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed) >> 40;
+                x as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+}
+
 /// The element-wise functions computed here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unary {

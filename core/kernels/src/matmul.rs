@@ -428,17 +428,8 @@ impl Lanes for Portable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::values;
     use proptest::prelude::*;
-
-    /// Deterministic values in [-1, 1) from `seed`.
-    fn values(seed: u64, len: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let x = ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed) >> 40;
-                x as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
 
     /// The definition in f64, element by element.
     #[allow(clippy::too_many_arguments)]

@@ -283,17 +283,9 @@ mod tests {
     use burn::tensor::{Device, Tensor, TensorData, Tolerance, activation::softmax};
     use proptest::prelude::*;
 
-    use super::host::{Products, attend};
+    use tessera_kernels::testing::values;
 
-    /// Deterministic values in [-1, 1) from `seed` (no device RNG, so failures reproduce).
-    fn values(seed: u64, len: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let x = ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed) >> 40;
-                x as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use super::host::{Products, attend};
 
     /// `[B, L, 3·H·d]` fused projections sliced and split into heads, as a fused-QKV layer
     /// gives them (strided views into one buffer); queries have `q_len` rows, keys `k_len`.
