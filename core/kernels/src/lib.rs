@@ -2,13 +2,26 @@
 //! activation × gate and the attention softmax, vectorised for the CPU they run on; and the
 //! browser's matrix product ([`matmul`]).
 //!
-//! `pulp` compiles each loop for AVX-512 / AVX2 and picks one at run time; wasm32 gets `simd128`.
-//! The loops are written branch-free so the compiler vectorises them, which it only does when
-//! optimising for speed: they are a crate of their own so the browser modules, optimised for size
-//! everywhere else, can compile them for speed (`scripts/build-wasm.sh`; at size optimisation they
-//! were a third of a browser pass). `tessera-core` applies them to CPU tensors (`nn::pointwise`).
+//! `pulp` compiles each loop for AVX-512 / AVX2 and picks one at run time; the loops are written
+//! branch-free so the compiler vectorises them. In wasm32 the same functions run on explicit
+//! `simd128` vectors instead (`vector_loops`, `matmul`): the browser modules' link-time
+//! optimisation runs at opt-level "z", which leaves auto-vectorised loops scalar. The crate stands
+//! alone so those size-optimised modules can still compile it at opt-level 3
+//! (`scripts/build-wasm.sh`), which inlines and unrolls the vector code. `tessera-core` applies the
+//! loops to CPU tensors (`nn::pointwise`, `nn::linear`, `nn::tiled_attention`).
 
+// Natively the vector loops (and the lane operations only they use) serve the tests alone.
+#[cfg_attr(
+    not(all(target_arch = "wasm32", target_feature = "simd128")),
+    allow(dead_code)
+)]
+mod lanes;
 pub mod matmul;
+#[cfg_attr(
+    not(all(target_arch = "wasm32", target_feature = "simd128")),
+    allow(dead_code)
+)]
+mod vector_loops;
 
 /// Inputs for tests, of this crate and of the code that calls it.
 pub mod testing {
@@ -51,6 +64,10 @@ impl Unary {
     /// assert_eq!(values, [silu(-1.0), 0.0, 0.5 * silu(2.0)]);
     /// ```
     pub fn apply(self, values: &mut [f32], gate: Option<&[f32]>) {
+        // SAFETY: a module built with relaxed-simd only loads where the engine has it.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        return unsafe { vector_loops::native::apply(self, values, gate) };
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
         pulp::Arch::new().dispatch(Job::Map {
             kernel: self,
             values,
@@ -60,6 +77,10 @@ impl Unary {
 
     /// [`Self::apply`]'s loops, one per function so each body is branch-free and vectorises.
     #[inline(always)]
+    #[cfg_attr(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        allow(dead_code)
+    )]
     fn apply_inline(self, values: &mut [f32], gate: Option<&[f32]>) {
         macro_rules! run {
             ($f:expr) => {
@@ -103,6 +124,13 @@ pub struct RowBias<'a> {
 /// assert_eq!(rows, [0.5; 4]);
 /// ```
 pub fn softmax_rows(rows: &mut [f32], row_len: usize, bias: Option<RowBias<'_>>) {
+    if row_len == 0 {
+        return;
+    }
+    // SAFETY: as in `Unary::apply`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return unsafe { vector_loops::native::softmax_rows(rows, row_len, bias) };
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     pulp::Arch::new().dispatch(Job::Softmax {
         rows,
         row_len,
@@ -112,16 +140,28 @@ pub fn softmax_rows(rows: &mut [f32], row_len: usize, bias: Option<RowBias<'_>>)
 
 /// Lanes of the partial maxima and sums: wide enough for AVX-512's 16 f32, and a fixed
 /// association order, so the compiler may vectorise the reductions.
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 const LANES: usize = 16;
 
 /// The larger of `a` and `b` by comparison (a NaN `b` is skipped): `f32::max` becomes a call to
 /// libm's fmaxf in wasm, which has no min/max with IEEE's NaN rule.
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 #[inline(always)]
 fn larger(a: f32, b: f32) -> f32 {
     if b > a { b } else { a }
 }
 
 /// `row ← softmax(row)` in place.
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 #[inline(always)]
 fn softmax_row(row: &mut [f32]) {
     let mut maxima = [f32::NEG_INFINITY; LANES];
@@ -157,6 +197,10 @@ fn softmax_row(row: &mut [f32]) {
 /// Work for pulp's dispatch. `with_simd` is `#[inline(always)]`, and so is everything it calls,
 /// so the loops are compiled inside pulp's AVX-512 / AVX2 functions (a closure body is not
 /// reliably inlined there, and then runs as baseline SSE2).
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 enum Job<'a> {
     Map {
         kernel: Unary,

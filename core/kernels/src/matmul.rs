@@ -5,9 +5,12 @@
 //! the development machine, a tile of eight 4-lane accumulators 30–37, and 41–51 with relaxed
 //! SIMD's fused multiply-add, which gemm never emits (Node 20, `[4092 × 128]·[128 × 384]`). With
 //! the `relaxed-simd` feature (the browser module for engines that have it,
-//! `scripts/build-wasm.sh`) the tiles use the fused form; otherwise a multiply then an add. Native builds keep gemm: its AVX-512 / AVX2 kernels pack
-//! both operands and share the work among threads. Elsewhere than wasm32 the same tiling runs on
-//! portable 4-lane arrays, so the tests exercise every edge on the development machine.
+//! `scripts/build-wasm.sh`) the tiles use the fused form; otherwise a multiply then an add.
+//! Native builds keep gemm: its AVX-512 / AVX2 kernels pack both operands and share the work
+//! among threads. Elsewhere than wasm32 the same tiling runs on portable 4-lane arrays
+//! ([`crate::lanes`]), so the tests exercise every edge on the development machine.
+
+use crate::lanes::{Lanes, Native};
 
 /// A read-only row-major matrix: element `(r, c)` is `data[r·row_stride + c]`.
 #[derive(Clone, Copy, Debug)]
@@ -338,90 +341,6 @@ impl Problem {
                 *at = start + self.scale * sum;
             }
         }
-    }
-}
-
-/// A vector of `WIDTH` f32 lanes: what a tile is written in.
-trait Lanes: Copy {
-    const WIDTH: usize;
-    fn splat(x: f32) -> Self;
-    /// # Safety
-    /// `WIDTH` values readable at `p` (no alignment needed).
-    unsafe fn load(p: *const f32) -> Self;
-    /// # Safety
-    /// `WIDTH` values writable at `p` (no alignment needed).
-    unsafe fn store(self, p: *mut f32);
-    /// `acc + self · b`, fused into one rounding where the target has it.
-    ///
-    /// # Safety
-    /// With relaxed-simd in wasm32, only inside [`run`] (compiled for the feature).
-    unsafe fn mul_add(self, b: Self, acc: Self) -> Self;
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-type Native = Simd128;
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-type Native = Portable;
-
-/// WebAssembly's 128-bit vectors; relaxed SIMD's multiply-add where the module is built with it.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-#[derive(Clone, Copy)]
-struct Simd128(core::arch::wasm32::v128);
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl Lanes for Simd128 {
-    const WIDTH: usize = 4;
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        Self(core::arch::wasm32::f32x4_splat(x))
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        Self(unsafe { core::arch::wasm32::v128_load(p.cast()) })
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        unsafe { core::arch::wasm32::v128_store(p.cast(), self.0) }
-    }
-    #[cfg(feature = "relaxed-simd")]
-    #[inline]
-    #[target_feature(enable = "relaxed-simd")]
-    unsafe fn mul_add(self, b: Self, acc: Self) -> Self {
-        Self(core::arch::wasm32::f32x4_relaxed_madd(self.0, b.0, acc.0))
-    }
-    #[cfg(not(feature = "relaxed-simd"))]
-    #[inline(always)]
-    unsafe fn mul_add(self, b: Self, acc: Self) -> Self {
-        use core::arch::wasm32::*;
-        Self(f32x4_add(acc.0, f32x4_mul(self.0, b.0)))
-    }
-}
-
-/// Four f32 in an array: the same tiles off wasm (tests, and any target without SIMD).
-#[cfg_attr(
-    all(target_arch = "wasm32", target_feature = "simd128"),
-    allow(dead_code)
-)]
-#[derive(Clone, Copy)]
-struct Portable([f32; 4]);
-
-impl Lanes for Portable {
-    const WIDTH: usize = 4;
-    #[inline(always)]
-    fn splat(x: f32) -> Self {
-        Self([x; 4])
-    }
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> Self {
-        Self(unsafe { p.cast::<[f32; 4]>().read_unaligned() })
-    }
-    #[inline(always)]
-    unsafe fn store(self, p: *mut f32) {
-        unsafe { p.cast::<[f32; 4]>().write_unaligned(self.0) }
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, b: Self, acc: Self) -> Self {
-        Self(std::array::from_fn(|l| acc.0[l] + self.0[l] * b.0[l]))
     }
 }
 

@@ -107,8 +107,10 @@ mod host {
     struct Scratch {
         /// The tile's scores, then its probabilities: `rows × k_len`.
         scores: Vec<f32>,
-        /// Keys transposed, `d × k_len` ([`Products::Tiles`]).
+        /// Keys transposed, `d × k_len` ([`Products::Tiles`]), and the (batch item, head) they
+        /// are of: consecutive tasks are tiles of one head, which transpose its keys once.
         keys: Vec<f32>,
+        keys_of: Option<usize>,
         /// The tile's context, `rows × d` ([`Products::Tiles`]).
         context: Vec<f32>,
     }
@@ -188,11 +190,14 @@ mod host {
                 },
                 Products::Tiles => {
                     let keys = &mut scratch.keys;
-                    keys.resize(d * k_len, 0.0);
-                    transpose(
-                        MatRef::new(&ks[k_at..], k_len, d, kv.strides[2]),
-                        MatMut::new(keys, d, k_len, k_len),
-                    );
+                    if scratch.keys_of != Some(bh) {
+                        keys.resize(d * k_len, 0.0);
+                        transpose(
+                            MatRef::new(&ks[k_at..], k_len, d, kv.strides[2]),
+                            MatMut::new(keys, d, k_len, k_len),
+                        );
+                        scratch.keys_of = Some(bh);
+                    }
                     matmul(
                         MatRef::new(&qs[q_at..], rows, d, qv.strides[2]),
                         MatRef::new(keys, d, k_len, k_len),
