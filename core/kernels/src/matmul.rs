@@ -90,6 +90,61 @@ impl<'a> MatMut<'a> {
 /// # Panics
 /// When the shapes disagree: `a: [m, k]`, `b: [k, n]`, `c: [m, n]`, `bias: [n]`.
 pub fn matmul(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, bias: Option<&[f32]>, scale: f32) {
+    let c = MatOut {
+        data: c.data.as_mut_ptr(),
+        rows: c.rows,
+        cols: c.cols,
+        row_stride: c.row_stride,
+    };
+    // SAFETY: `MatMut`'s constructor checked that its rows lie inside its slice, which is
+    // borrowed mutably for the call.
+    unsafe { product(a, b, c, bias, scale) }
+}
+
+/// `scale·(a·b) + bias` in a new row-major `[m, n]` vector: [`matmul`] without first zeroing
+/// the output (every element is written before any is read).
+///
+/// ```
+/// use tessera_kernels::matmul::{matmul_to_vec, MatRef};
+/// let c = matmul_to_vec(MatRef::new(&[1.0, 2.0], 1, 2, 2), MatRef::new(&[3.0, 4.0], 2, 1, 1), None, 2.0);
+/// assert_eq!(c, [22.0]);
+/// ```
+///
+/// # Panics
+/// When the shapes disagree: `a: [m, k]`, `b: [k, n]`, `bias: [n]`.
+pub fn matmul_to_vec(a: MatRef<'_>, b: MatRef<'_>, bias: Option<&[f32]>, scale: f32) -> Vec<f32> {
+    let (m, n) = (a.rows, b.cols);
+    let mut out = Vec::with_capacity(m * n);
+    let c = MatOut {
+        data: out.spare_capacity_mut().as_mut_ptr().cast(),
+        rows: m,
+        cols: n,
+        row_stride: n,
+    };
+    // SAFETY: `c` is the vector's m·n spare capacity, exclusively ours; `product` writes every
+    // element of it in the first depth block (which exists even when k = 0) before a later
+    // block reads any, so all m·n are initialised.
+    unsafe {
+        product(a, b, c, bias, scale);
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// An output matrix by pointer (see [`MatMut`]).
+struct MatOut {
+    data: *mut f32,
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+}
+
+/// [`matmul`] into `c`.
+///
+/// # Safety
+/// `c` addresses `rows` rows of `cols` writable values, `row_stride` apart, that nothing else
+/// reads or writes during the call.
+unsafe fn product(a: MatRef<'_>, b: MatRef<'_>, c: MatOut, bias: Option<&[f32]>, scale: f32) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(
         b.rows == k && c.rows == m && c.cols == n,
@@ -113,7 +168,7 @@ pub fn matmul(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, bias: Option<&[f32]>,
         lda: a.row_stride,
         b: b.data.as_ptr(),
         ldb: b.row_stride,
-        c: c.data.as_mut_ptr(),
+        c: c.data,
         ldc: c.row_stride,
         bias: bias.map(<[f32]>::as_ptr),
         scale,
@@ -121,10 +176,10 @@ pub fn matmul(a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, bias: Option<&[f32]>,
         n,
         k,
     };
-    // SAFETY: the constructors checked that every row of each matrix lies inside its slice,
-    // and the shapes agree (above), so every element the loops address exists; `c` is the
-    // only matrix written and it is borrowed mutably, so nothing else aliases it. (With
-    // relaxed-simd, the module that holds this call only loads where the engine has it.)
+    // SAFETY: `MatRef`'s constructor checked that every row of `a` and `b` lies inside its
+    // slice, and the shapes agree (above), so every element the loops address exists; `c` is
+    // the caller's to write. (With relaxed-simd, the module that holds this call only loads
+    // where the engine has it.)
     unsafe { run(&problem) }
 }
 
@@ -436,6 +491,26 @@ mod tests {
             }
             assert!(dst[j * 4 + 3].is_nan(), "padding written");
         }
+    }
+
+    #[test]
+    fn a_new_vector_equals_the_product_into_a_slice() {
+        let (a, b, bias) = (values(1, 9 * 300), values(2, 300 * 13), values(3, 13));
+        for bias in [None, Some(&bias[..])] {
+            let mut want = vec![0.0; 9 * 13];
+            let (a, b) = (MatRef::new(&a, 9, 300, 300), MatRef::new(&b, 300, 13, 13));
+            matmul(a, b, MatMut::new(&mut want, 9, 13, 13), bias, 0.5);
+            assert_eq!(matmul_to_vec(a, b, bias, 0.5), want);
+        }
+        assert_eq!(
+            matmul_to_vec(
+                MatRef::new(&[], 2, 0, 0),
+                MatRef::new(&[], 0, 3, 3),
+                Some(&[1.0, 2.0, 3.0]),
+                1.0
+            ),
+            [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ mod browser {
     use burn::tensor::{DType, Tensor, TensorData};
 
     use crate::nn::host_view::HostView;
-    use tessera_kernels::matmul::{MatMut, matmul};
+    use tessera_kernels::matmul::matmul_to_vec;
 
     pub(super) fn forward<const D: usize>(linear: &Linear, x: &Tensor<D>) -> Option<Tensor<D>> {
         let weight = linear.weight.val();
@@ -57,11 +57,9 @@ mod browser {
             Some(bias) => Some(HostView::<1>::of(&bias.val())?),
             None => None,
         };
-        let mut out = vec![0f32; rows * d_out];
-        matmul(
+        let out = matmul_to_vec(
             x.matrix(),
             w.matrix(),
-            MatMut::new(&mut out, rows, d_out, d_out),
             bias.as_ref().map(|b| &b.values()[..d_out]),
             1.0,
         );

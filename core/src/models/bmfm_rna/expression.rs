@@ -7,6 +7,7 @@ use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::ExpressionKind;
+use crate::nn::linear;
 
 const LEAKY_SLOPE: f64 = 0.01;
 /// The MLP encoder's inner width (fixed in the reference code, not in its config).
@@ -124,10 +125,15 @@ impl ExpressionEncoder {
                 ExpressionKind::MlpWithSpecialTokens { zero_as_special },
             ) => {
                 let special = special_rows(&x, n_special, *zero_as_special);
-                let values = leaky_relu(m.dense_1.forward(x.unsqueeze_dim::<3>(2)), LEAKY_SLOPE);
+                let values = leaky_relu(
+                    linear::forward(&m.dense_1, x.unsqueeze_dim::<3>(2)),
+                    LEAKY_SLOPE,
+                );
                 let table = m.special_token_embeddings.forward(special.rows);
-                m.dense_2
-                    .forward(leaky_relu(blend(values, table, special.mask), LEAKY_SLOPE))
+                linear::forward(
+                    &m.dense_2,
+                    leaky_relu(blend(values, table, special.mask), LEAKY_SLOPE),
+                )
             }
             (
                 Self::ScaleAdapt(m),
@@ -137,7 +143,7 @@ impl ExpressionEncoder {
             ) => {
                 let special = special_rows(&x, n_special, *zero_as_special);
                 let features = features.expect("scale_adapt needs host-computed features");
-                let values = m.dense.forward(features);
+                let values = linear::forward(&m.dense, features);
                 let table = m.special_token_embeddings.forward(special.rows);
                 blend(values, table, special.mask)
             }

@@ -16,7 +16,7 @@ use crate::bundle::{
 };
 use crate::nn::{
     Encoder, EncoderConfig, FfnKind, Norm, NormKind, NormPlacement, QkvLayout, dropout,
-    gradient_reversal,
+    gradient_reversal, linear,
 };
 
 /// `LayerNorm(gelu(dense(h)))`, shared by every field decoder.
@@ -425,7 +425,7 @@ impl RnaModel {
         let transform = |h: Tensor<3>| {
             net.lm_transform
                 .norm
-                .forward(gelu(net.lm_transform.dense.forward(h)))
+                .forward(gelu(linear::forward(&net.lm_transform.dense, h)))
         };
         let per_token = self
             .decoders
@@ -440,12 +440,13 @@ impl RnaModel {
             .decoders
             .iter()
             .zip(&net.decoders)
-            .map(|(spec, linear)| match spec.mode {
+            .map(|(spec, layer)| match spec.mode {
                 // Whole-cell decoding reads the [CLS] position only.
-                DecodeMode::Wced { vocab, channels } => linear
-                    .forward(first.clone().expect("decoders present"))
-                    .reshape([batch, vocab, channels]),
-                _ => linear.forward(transformed.clone().expect("per-token decoders")),
+                DecodeMode::Wced { vocab, channels } => {
+                    linear::forward(layer, first.clone().expect("decoders present"))
+                        .reshape([batch, vocab, channels])
+                }
+                _ => linear::forward(layer, transformed.clone().expect("per-token decoders")),
             })
             .collect();
 
