@@ -35,7 +35,8 @@ export interface TesseraOptions {
   base?: string | URL;
   /** The RNA and MAMMAL CPU modules' build: `"auto"` (default) takes the one with WebAssembly relaxed
    * SIMD's fused multiply-add where the browser validates it (its matrix products run ≈ 1.4×
-   * faster), else plain SIMD; `"plain"` always the latter; `"relaxed"` fails where unsupported. */
+   * faster), else plain SIMD; `"plain"` always the latter; `"relaxed"` fails where unsupported.
+   * The game module has the plain build only. */
   simd?: "auto" | "relaxed" | "plain";
   onProgress?: (progress: Progress) => void;
 }

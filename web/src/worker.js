@@ -118,7 +118,8 @@ async function init({ backend, base, family = "rna", precision = "f32", simd = "
     backend: runtime.backend,
     note: runtime.note,
     precision: runtime.precision,
-    simd: wantGpu ? null : name.endsWith("_relaxed") ? "relaxed" : "simd128",
+    // (The WebGPU module may itself fall back to its CPU backend: plain SIMD.)
+    simd: runtime.backend === "webgpu" ? null : name.endsWith("_relaxed") ? "relaxed" : "simd128",
   };
 }
 
