@@ -36,25 +36,28 @@ const MIN_COLUMNS: usize = 8192;
 #[cfg(all(feature = "flex", any(target_arch = "wasm32", test)))]
 mod browser {
     use burn::nn::Linear;
-    use burn::tensor::{DType, Tensor, TensorData};
+    use burn::tensor::{Tensor, TensorData};
 
     use crate::nn::host_view::HostView;
     use tessera_kernels::matmul::matmul_to_vec;
 
+    /// `None` (nothing computed) off f32 CPU tensors, and where the shapes disagree: burn's
+    /// forward then runs and reports it, as it always did.
     pub(super) fn forward<const D: usize>(linear: &Linear, x: &Tensor<D>) -> Option<Tensor<D>> {
         let weight = linear.weight.val();
-        if x.dtype() != DType::F32 || weight.dtype() != DType::F32 {
-            return None;
-        }
         let dims = x.dims();
         let d_in = dims[D - 1];
         let rows: usize = dims[..D - 1].iter().product();
-        let [_, d_out] = weight.dims();
+        let [weight_in, d_out] = weight.dims();
+        let bias = linear.bias.as_ref().map(|b| b.val());
+        if weight_in != d_in || bias.as_ref().is_some_and(|b| b.dims() != [d_out]) {
+            return None;
+        }
         let device = x.device();
         let x = HostView::of(&x.clone().reshape([rows, d_in]))?;
         let w = HostView::of(&weight)?;
-        let bias = match &linear.bias {
-            Some(bias) => Some(HostView::<1>::of(&bias.val())?),
+        let bias = match &bias {
+            Some(bias) => Some(HostView::of(bias)?),
             None => None,
         };
         let out = matmul_to_vec(
@@ -135,6 +138,16 @@ mod browser_tests {
             got.into_data()
                 .assert_approx_eq::<f32>(&linear.forward(x2).into_data(), Tolerance::default());
         }
+    }
+
+    /// An input of the wrong width is left to burn (which reports it) instead of reaching the
+    /// kernel's shape assertion, a trap in the browser.
+    #[test]
+    fn a_mismatched_input_is_declined() {
+        let device = Device::flex();
+        let linear = LinearConfig::new(37, 21).init(&device);
+        let x = Tensor::<2>::random([3, 36], Distribution::Default, &device);
+        assert!(super::browser::forward(&linear, &x).is_none());
     }
 }
 
