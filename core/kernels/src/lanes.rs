@@ -36,11 +36,18 @@ pub(crate) trait Lanes: Copy {
     /// `yes` where `mask` is set, else `no`.
     fn select(mask: Self, yes: Self, no: Self) -> Self;
     /// `2ⁿ` from `n + 1.5·2²³` (n an integer in [-126, 127] held in the low mantissa bits).
-    fn pow2_of_rounded(self) -> Self;
+    /// (`bias` is [`pow2_bias`] in each lane, passed in so a loop can hold it in a local.)
+    fn pow2_of_rounded(self, bias: Self) -> Self;
     /// The largest lane (by [`Lanes::larger`]).
     fn max_lane(self) -> f32;
     /// The lanes' sum.
     fn sum_lanes(self) -> f32;
+}
+
+/// What [`Lanes::pow2_of_rounded`] adds to a lane's bits, as an f32 with those bits: the
+/// exponent's bias less [`ROUND`]'s bits.
+pub(crate) fn pow2_bias() -> f32 {
+    f32::from_bits(127u32.wrapping_sub(ROUND.to_bits()))
 }
 
 /// The lanes the kernels run on for the target compiled for.
@@ -123,10 +130,9 @@ impl Lanes for Simd128 {
         Self(core::arch::wasm32::v128_bitselect(yes.0, no.0, mask.0))
     }
     #[inline(always)]
-    fn pow2_of_rounded(self) -> Self {
+    fn pow2_of_rounded(self, bias: Self) -> Self {
         use core::arch::wasm32::*;
-        let n = i32x4_sub(self.0, i32x4_splat(ROUND.to_bits() as i32));
-        Self(i32x4_shl(i32x4_add(n, i32x4_splat(127)), 23))
+        Self(i32x4_shl(i32x4_add(self.0, bias.0), 23))
     }
     #[inline(always)]
     fn max_lane(self) -> f32 {
@@ -219,10 +225,9 @@ impl Lanes for Portable {
         }))
     }
     #[inline(always)]
-    fn pow2_of_rounded(self) -> Self {
-        self.map(|s| {
-            let n = s.to_bits().wrapping_sub(ROUND.to_bits());
-            f32::from_bits(n.wrapping_add(127) << 23)
+    fn pow2_of_rounded(self, bias: Self) -> Self {
+        self.zip(bias, |s, bias| {
+            f32::from_bits(s.to_bits().wrapping_add(bias.to_bits()) << 23)
         })
     }
     #[inline(always)]
