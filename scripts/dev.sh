@@ -21,6 +21,7 @@ ensure_wasm_toolchain() {
 }
 
 ensure_test_packages() {
+  rustup component add clippy rustfmt
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || missing+=(mesa-vulkan-drivers)
@@ -50,6 +51,12 @@ case "${1:-}" in
     ensure_wasm_toolchain
     ensure_test_packages
     start=$SECONDS
+    # Code health, kept: formatting, then clippy with warnings as errors for both targets.
+    cargo fmt --all --check
+    cargo clippy --release -p tessera-kernels -p tessera-core -p tessera --all-targets -- -D warnings
+    cargo clippy -p tessera-wasm --target wasm32-unknown-unknown \
+      --features game,mammal,anndata,relaxed-simd -- -D warnings
+    echo "lint done in $((SECONDS - start)) s"
     # Release profile for tests too: burn is compiled once for the binary and the tests.
     # Vulkan (Mesa's software driver at least) and the browser's WebGPU must be there.
     TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-kernels -p tessera-core -p tessera

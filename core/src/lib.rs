@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod data;
+pub mod error;
 pub mod eval;
 pub mod game;
 pub mod heap;

@@ -345,3 +345,43 @@ fn counts_past_f32_precision_are_refused() {
         .to_string();
     assert!(error.contains("cell `c1` has value 16777216"), "{error}");
 }
+
+/// A layer count no model has is refused by its field's own name in each kind of config, in
+/// the one-line message the CLI and the browser show (the error and its causes).
+#[test]
+fn layer_counts_are_refused_by_field() {
+    use tessera_core::error::chain;
+    let device = burn::tensor::Device::flex();
+    for (field, want) in [
+        (
+            "num_layers",
+            "config.json: t5_config: num_layers 5000: more than 1024 layers",
+        ),
+        (
+            "num_decoder_layers",
+            "config.json: t5_config: num_decoder_layers 5000: more than 1024 layers",
+        ),
+    ] {
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&read(&fixture("mammal-tiny/config.json"))).unwrap();
+        config["t5_config"][field] = 5000.into();
+        let mut files = BundleFiles::default();
+        files.insert("config.json", serde_json::to_vec(&config).unwrap());
+        files.insert(
+            "model.safetensors",
+            read(&fixture("mammal-tiny/model.safetensors")),
+        );
+        let bundle = Bundle::from_files(files).unwrap();
+        let error = MammalModel::from_bundle(&bundle, &device).unwrap_err();
+        assert!(chain(&error).starts_with(want), "{}", chain(&error));
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&read(&fixture("rna-scbert-tiny/config.json"))).unwrap();
+    config["num_hidden_layers"] = 5000.into();
+    let error = RnaConfig::parse(&serde_json::to_vec(&config).unwrap()).unwrap_err();
+    assert!(
+        chain(&error).starts_with("config.json: num_hidden_layers 5000: more than 1024 layers"),
+        "{}",
+        chain(&error)
+    );
+}

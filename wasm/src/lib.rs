@@ -64,7 +64,7 @@ impl<T> Loading<T> {
     }
 
     /// Feeds the load with `push`; a failed load is over, as nothing more can go in.
-    fn push<E: std::fmt::Display>(
+    fn push<E: std::error::Error + 'static>(
         &mut self,
         push: impl FnOnce(&mut T) -> Result<(), E>,
     ) -> Result<(), JsError> {
@@ -111,8 +111,9 @@ fn named_files(files: &js_sys::Array) -> Result<Vec<(String, Vec<u8>)>, JsError>
     Ok(list)
 }
 
-fn js_error(error: impl std::fmt::Display) -> JsError {
-    JsError::new(&error.to_string())
+/// `error` and its causes, one line (see [`tessera_core::error::chain`]).
+fn js_error(error: impl std::error::Error + 'static) -> JsError {
+    JsError::new(&tessera_core::error::chain(&error))
 }
 
 #[cfg_attr(not(feature = "models"), allow(dead_code))]

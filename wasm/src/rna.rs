@@ -17,7 +17,7 @@ use tessera_core::data::{CountMatrix, Opened, open_files};
 use tessera_core::eval::pca::Pca;
 use tessera_core::models::bmfm_rna::annotation::{Call, CallRule, CellQc, annotations_csv};
 use tessera_core::models::bmfm_rna::panel::{GeneMatch, GenePanel};
-use tessera_core::models::bmfm_rna::{RnaPipeline, RnaPipelineStream, bench};
+use tessera_core::models::bmfm_rna::{RnaError, RnaPipeline, RnaPipelineStream, bench};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -188,7 +188,9 @@ impl RnaAnnotator {
                 let Some(turned) = opened.transposed_csv() else {
                     return Err(js_error(error));
                 };
-                let turned = turned.map_err(|_| js_error(&error))?;
+                let Ok(turned) = turned else {
+                    return Err(js_error(error));
+                };
                 match self.panel_for(&turned, &genes) {
                     Ok(panel) => (
                         turned,
@@ -678,11 +680,10 @@ impl RnaAnnotator {
         Ok(start..start.saturating_add(count).min(n))
     }
 
-    fn panel_for(&self, opened: &Opened, genes: &GeneMatch) -> Result<GenePanel, String> {
+    fn panel_for(&self, opened: &Opened, genes: &GeneMatch) -> Result<GenePanel, RnaError> {
         self.inner
             .pipeline
             .panel_by(&opened.name, &opened.matrix, genes)
-            .map_err(|e| e.to_string())
     }
 }
 

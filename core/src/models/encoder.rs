@@ -39,8 +39,8 @@ pub enum EncoderError {
     Architecture(String),
     #[error("input: {0}")]
     Input(String),
-    #[error("config.json: encoder: {0}")]
-    Config(String),
+    #[error("config.json: encoder")]
+    Config(#[source] crate::nn::sizes::SizeError),
 }
 
 /// An encoder loaded on a device.

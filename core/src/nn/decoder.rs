@@ -59,7 +59,7 @@ pub struct DecoderCache {
 impl DecoderConfig {
     /// Refuses sizes no model has before anything is built (see
     /// [`EncoderConfig::check_sizes`](super::EncoderConfig::check_sizes)).
-    pub fn check_sizes(&self) -> Result<(), String> {
+    pub fn check_sizes(&self) -> Result<(), super::sizes::SizeError> {
         let (d_model, heads) = (self.d_model, self.n_heads);
         super::sizes::check_stack(self.n_layers, d_model, heads, self.d_head, self.d_ff)
     }

@@ -106,7 +106,7 @@ impl EncoderConfig {
     /// Refuses sizes no model has before anything is built: more than
     /// [`MAX_LAYERS`](super::sizes::MAX_LAYERS) layers, or a weight whose element count
     /// overflows or passes [`MAX_TENSOR_ELEMENTS`](super::sizes::MAX_TENSOR_ELEMENTS).
-    pub fn check_sizes(&self) -> Result<(), String> {
+    pub fn check_sizes(&self) -> Result<(), super::sizes::SizeError> {
         let (d_model, heads) = (self.d_model, self.n_heads);
         super::sizes::check_stack(self.n_layers, d_model, heads, self.d_head, self.d_ff)
     }

@@ -145,21 +145,25 @@ impl DqnConfig {
     }
 
     fn check(&self) -> Result<(), TrainError> {
-        let bad = |what: &str| Err(TrainError::Setup(format!("dqn: {what}")));
+        // Named by the config's fields (a checkpoint's `trainer.json` holds them too); the CLI's
+        // flags share the names.
+        let bad = |what: String| Err(TrainError::Setup(format!("dqn: {what}")));
         if self.size < 2 {
-            return bad("--size must be at least 2");
+            return bad(format!("size {}: must be at least 2", self.size));
         }
         if !(self.p > 0.0 && self.p <= 1.0) {
-            return bad("--p must be in (0, 1]");
+            return bad(format!("p {}: must be in (0, 1]", self.p));
         }
         if self.batch == 0 || self.round_steps == 0 || self.target_every == 0 {
-            return bad("batch, round_steps and target_every must be positive");
+            return bad("batch, round_steps and target_every must be positive".into());
         }
         if self.net.features == 0 {
-            return bad("--features must be positive");
+            return bad("net.features must be positive".into());
         }
         if self.train_boards == 0 || self.validation_boards == 0 || self.burn_in_games == 0 {
-            return bad("train_boards, validation_boards and burn_in_games must be positive");
+            return bad(
+                "train_boards, validation_boards and burn_in_games must be positive".into(),
+            );
         }
         Ok(())
     }

@@ -224,7 +224,7 @@ fn read_moments(bytes: &[u8], device: &Device) -> Result<BTreeMap<String, Moment
             (name, values)
         })
         .collect();
-    moments_from_host(entries, device).map_err(corrupt)
+    moments_from_host(entries, device).map_err(|e| corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -240,30 +240,41 @@ pub fn moments_to_host(moments: &BTreeMap<String, Moments>) -> Vec<(String, Vec<
     out
 }
 
+/// Optimizer state that is not the moments [`moments_to_host`] writes, named by its tensor.
+#[derive(Debug, thiserror::Error)]
+pub enum MomentsError {
+    #[error("optimizer tensor `{0}` has no .m/.v suffix")]
+    NoSuffix(String),
+    #[error("optimizer tensor `{0}`: unknown suffix")]
+    UnknownSuffix(String),
+    #[error("optimizer state for `{0}` lacks m or v")]
+    Unpaired(String),
+}
+
 /// The inverse of [`moments_to_host`].
 pub fn moments_from_host(
     entries: Vec<(String, Vec<f32>)>,
     device: &burn::tensor::Device,
-) -> Result<BTreeMap<String, Moments>, String> {
+) -> Result<BTreeMap<String, Moments>, MomentsError> {
     let mut halves: BTreeMap<String, (Option<Tensor<1>>, Option<Tensor<1>>)> = BTreeMap::new();
     for (name, values) in entries {
         let (path, suffix) = name
             .rsplit_once('.')
-            .ok_or_else(|| format!("optimizer tensor `{name}` has no .m/.v suffix"))?;
+            .ok_or_else(|| MomentsError::NoSuffix(name.clone()))?;
         let n = values.len();
         let tensor = Tensor::from_data(TensorData::new(values, [n]), device);
         let entry = halves.entry(path.to_string()).or_default();
         match suffix {
             "m" => entry.0 = Some(tensor),
             "v" => entry.1 = Some(tensor),
-            _ => return Err(format!("optimizer tensor `{name}`: unknown suffix")),
+            _ => return Err(MomentsError::UnknownSuffix(name)),
         }
     }
     halves
         .into_iter()
         .map(|(path, pair)| match pair {
             (Some(m), Some(v)) => Ok((path, Moments { m, v })),
-            _ => Err(format!("optimizer state for `{path}` lacks m or v")),
+            _ => Err(MomentsError::Unpaired(path)),
         })
         .collect()
 }

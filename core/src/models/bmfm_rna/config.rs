@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::bundle::{BundleError, parse_json};
 use crate::nn::EncoderConfig;
-use crate::nn::sizes::check_tensor;
+use crate::nn::sizes::{SizeError, check_layers, check_tensor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RnaConfigError {
@@ -14,6 +14,8 @@ pub enum RnaConfigError {
     Bundle(#[from] BundleError),
     #[error("config.json: {0}")]
     Unsupported(String),
+    #[error("config.json")]
+    Sizes(#[source] SizeError),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -160,17 +162,18 @@ impl RnaConfig {
     /// Refuses layer counts and widths no model has (see [`crate::nn::sizes`]) before
     /// anything is built.
     fn check_sizes(&self) -> Result<(), RnaConfigError> {
-        let unsupported = RnaConfigError::Unsupported;
+        let sizes = RnaConfigError::Sizes;
         let (hidden, layers) = (self.hidden_size, self.num_hidden_layers);
+        check_layers("num_hidden_layers", layers).map_err(sizes)?;
         EncoderConfig::new(hidden, layers, self.num_attention_heads, self.d_ff()?)
             .check_sizes()
-            .map_err(unsupported)?;
+            .map_err(sizes)?;
         let vocab = self.fields.iter().map(|f| f.vocab_size).max().unwrap_or(0);
         check_tensor(
             "a field's embedding (vocab_size × hidden_size)",
             &[vocab, hidden],
         )
-        .map_err(unsupported)?;
+        .map_err(sizes)?;
         Ok(())
     }
 

@@ -79,21 +79,27 @@ impl From<Pooling> for PoolingRepr {
     }
 }
 
+/// A pooling that is none of [`Pooling`]'s names, a position or a list of them.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown pooling {0:?}: use first_token, pooling_layer, mean_pooling, a position, or a \
+     comma-separated list of these"
+)]
+pub struct UnknownPooling(pub String);
+
 impl std::str::FromStr for Pooling {
-    type Err = String;
+    type Err = UnknownPooling;
 
     /// `first_token`, `pooling_layer`, `mean_pooling`, a position, or a comma-separated list.
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, UnknownPooling> {
         let one = |part: &str| match part.trim() {
             "first_token" => Ok(Self::FirstToken),
             "pooling_layer" => Ok(Self::PoolingLayer),
             "mean_pooling" => Ok(Self::MeanPooling),
-            other => other.parse().map(Self::Position).map_err(|_| {
-                format!(
-                    "unknown pooling {other:?}: use first_token, pooling_layer, mean_pooling, a \
-                     position, or a comma-separated list of these"
-                )
-            }),
+            other => other
+                .parse()
+                .map(Self::Position)
+                .map_err(|_| UnknownPooling(other.into())),
         };
         let parts: Vec<&str> = text.split(',').collect();
         match parts.as_slice() {
@@ -430,15 +436,18 @@ mod tests {
 
     #[test]
     fn pooling_parses_a_command_line_list() {
-        assert_eq!("mean_pooling".parse(), Ok(Pooling::MeanPooling));
         assert_eq!(
-            "first_token, 1".parse(),
-            Ok(Pooling::Concat(vec![
-                Pooling::FirstToken,
-                Pooling::Position(1)
-            ]))
+            "mean_pooling".parse::<Pooling>().unwrap(),
+            Pooling::MeanPooling
         );
-        let err = "first_token,cls".parse::<Pooling>().unwrap_err();
+        assert_eq!(
+            "first_token, 1".parse::<Pooling>().unwrap(),
+            Pooling::Concat(vec![Pooling::FirstToken, Pooling::Position(1)])
+        );
+        let err = "first_token,cls"
+            .parse::<Pooling>()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"cls\""), "{err}");
         assert!(Pooling::Position(4).check(4).is_err());
         assert!(Pooling::Concat(vec![]).check(4).is_err());

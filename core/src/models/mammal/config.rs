@@ -3,11 +3,31 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::sizes::check_tensor;
+use crate::nn::sizes::{SizeError, check_layers, check_tensor};
 use crate::nn::{
     DecoderConfig, EncoderConfig, FfnKind, NormKind, NormPlacement, QkvLayout,
     RelativePositionBiasConfig,
 };
+
+/// A MAMMAL `config.json` this implementation cannot run, named by its field.
+#[derive(Debug, thiserror::Error)]
+pub enum MammalConfigError {
+    #[error("use_lora: LoRA checkpoints are not supported; merge the adapters first")]
+    Lora,
+    #[error("t5_config.feed_forward_proj {0:?}: only T5 v1.1's \"gated-gelu\" is supported")]
+    FeedForward(String),
+    #[error("t5_config.dense_act_fn {0:?}: only the tanh GELU (\"gelu_new\") is supported")]
+    Activation(String),
+    #[error(
+        "t5_config.tie_word_embeddings true: MAMMAL's lm_head is untied; tied T5 checkpoints are \
+         not supported"
+    )]
+    TiedEmbeddings,
+    #[error("t5_config: d_model, num_heads and vocab_size must be positive")]
+    ZeroSize,
+    #[error("t5_config")]
+    Sizes(#[source] SizeError),
+}
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MammalConfig {
@@ -150,37 +170,30 @@ impl MammalConfig {
     }
 
     /// What this implementation cannot run, said plainly (checked before building anything).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), MammalConfigError> {
         let t5 = &self.t5_config;
         if self.use_lora {
-            return Err(
-                "use_lora: LoRA checkpoints are not supported; merge the adapters first".into(),
-            );
+            return Err(MammalConfigError::Lora);
         }
         if t5.feed_forward_proj != "gated-gelu" {
-            return Err(format!(
-                "t5_config.feed_forward_proj {:?}: only T5 v1.1's \"gated-gelu\" is supported",
-                t5.feed_forward_proj
-            ));
+            return Err(MammalConfigError::FeedForward(t5.feed_forward_proj.clone()));
         }
         if let Some(act) = &t5.dense_act_fn
             && !matches!(act.as_str(), "gelu_new" | "gelu_pytorch_tanh")
         {
-            return Err(format!(
-                "t5_config.dense_act_fn {act:?}: only the tanh GELU (\"gelu_new\") is supported"
-            ));
+            return Err(MammalConfigError::Activation(act.clone()));
         }
         if t5.tie_word_embeddings {
-            return Err(
-                "t5_config.tie_word_embeddings true: MAMMAL's lm_head is untied; tied T5 \
-                 checkpoints are not supported"
-                    .into(),
-            );
+            return Err(MammalConfigError::TiedEmbeddings);
         }
         if t5.d_model == 0 || t5.num_heads == 0 || t5.vocab_size == 0 {
-            return Err("t5_config: d_model, num_heads and vocab_size must be positive".into());
+            return Err(MammalConfigError::ZeroSize);
         }
-        let sizes = |e: String| format!("t5_config: {e}");
+        let sizes = MammalConfigError::Sizes;
+        check_layers("num_layers", t5.num_layers).map_err(sizes)?;
+        if let Some(n) = t5.num_decoder_layers {
+            check_layers("num_decoder_layers", n).map_err(sizes)?;
+        }
         self.encoder().check_sizes().map_err(sizes)?;
         self.decoder().check_sizes().map_err(sizes)?;
         check_tensor("the vocabulary embedding", &[t5.vocab_size, t5.d_model]).map_err(sizes)?;

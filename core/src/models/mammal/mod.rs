@@ -16,7 +16,7 @@ pub mod keys;
 pub mod model;
 pub mod task;
 
-pub use config::{MammalConfig, T5Config};
+pub use config::{MammalConfig, MammalConfigError, T5Config};
 pub use generate::{GenerateConfig, Generated};
 pub use model::{
     EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, MammalStreamLoad,

@@ -6,7 +6,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-use super::config::MammalConfig;
+use super::config::{MammalConfig, MammalConfigError};
 use super::heads::ClassifierMlp;
 use super::keys;
 use crate::bundle::{
@@ -34,30 +34,15 @@ pub struct MammalModel {
     pub report: LoadReport,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum MammalError {
-    Bundle(BundleError),
-    Config(String),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("config.json")]
+    Config(#[source] MammalConfigError),
     /// Inputs that do not fit the model (ids out of range, ragged rows, …).
+    #[error("{0}")]
     Input(String),
-}
-
-impl std::fmt::Display for MammalError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Bundle(e) => e.fmt(f),
-            Self::Config(message) => write!(f, "config.json: {message}"),
-            Self::Input(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for MammalError {}
-
-impl From<BundleError> for MammalError {
-    fn from(e: BundleError) -> Self {
-        Self::Bundle(e)
-    }
 }
 
 /// Encoder inputs of a batch, row-major `[batch, len]`: ids, attention mask (1 = token) and
