@@ -20,16 +20,14 @@ mkdir -p "$out"
 # Target flags (WebAssembly SIMD, getrandom's browser backend) are in .cargo/config.toml.
 
 # The CPU module must stay under 1 MB gzipped: everything is optimised for size with one fat-LTO
-# codegen unit, except the matmul kernels (gemm) and our host loops (tessera-kernels: activations,
-# softmax), where nearly all CPU time goes. Size-optimised, LLVM does not vectorise those loops,
-# and they took a third of a pass (profiled in Node on the pbmc3k model); the rest of the code
-# costs no speed size-optimised. (Profile `wasm` in Cargo.toml stays opt-level 3 for anything
-# else built with it.)
+# codegen unit, except our host kernels (tessera-kernels: the matrix product, activations,
+# softmax), where nearly all CPU time goes: size-optimised, LLVM does not vectorise or unroll
+# them. gemm, which burn-flex still calls for the few products outside `nn::linear` and tiled
+# attention (small heads, autodiff), is size-optimised too since our kernel took the hot ones:
+# kept at opt-level 3 it cost 25 kB gzipped of the MAMMAL module. (Profile `wasm` in Cargo.toml
+# stays opt-level 3 for anything else built with it.)
 cpu_profile=(--config 'profile.wasm.opt-level="z"' --config 'profile.wasm.lto="fat"'
-  --config 'profile.wasm.codegen-units=1')
-for crate in gemm gemm-common gemm-f32 gemm-f64 gemm-f16 matrixmultiply tessera-kernels; do
-  cpu_profile+=(--config "profile.wasm.package.$crate.opt-level=3")
-done
+  --config 'profile.wasm.codegen-units=1' --config 'profile.wasm.package.tessera-kernels.opt-level=3')
 
 # Browsers with relaxed SIMD (Chromium 114+, Firefox 145+) get a second build of the annotation and
 # playground CPU modules whose matrix kernels use its fused multiply-add (`f32x4.relaxed_madd`, feature

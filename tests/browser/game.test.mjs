@@ -174,7 +174,7 @@ describe("game page", () => {
     assert.equal(errors.zero, "count: 0 is not a whole number from 1 to 10000");
     assert.equal(errors.many, "count: 20000 is not a whole number from 1 to 10000");
     assert.equal(errors.none, "players: give at least one player name");
-    assert.match(errors.unknown, /^unknown policy "nobody"/);
+    assert.match(errors.unknown, /^request\.player: unknown policy "nobody"/);
     assert.equal(errors.agentless, "no game agent with handle null");
     assert.equal(errors.side, "n: 300 is not a whole number from 2 to 256");
     assert.equal(errors.fraction, "n: 8.5 is not a whole number from 2 to 256");

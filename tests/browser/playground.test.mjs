@@ -5,6 +5,8 @@
 //   sub-tokenizer) equal `tessera mammal tokenize`'s;
 // - MAMMAL's other formats: a prompt whose gene tokens the small model does not know is refused
 //   with the id named, and a malformed prompt with its position, and the page works afterwards;
+// - a task with a wrong, missing or unknown field is refused naming the field, and every field
+//   tessera.d.ts declares for a task is one the module takes;
 // - no request leaves the site.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -147,4 +149,65 @@ describe("MAMMAL playground", () => {
     assert.equal(await runTemplate(page, "task:b3db-bbb", CAFFEINE), "answered", await page.textContent("#error"));
     await page.close();
   });
+
+  test("a task with a wrong, missing or unknown field is refused naming the field", async (t) => {
+    const opened = await openPage(t, "cpu");
+    if (!opened) return;
+    const { page } = opened;
+    const errors = await page.evaluate(async (declared) => {
+      const { Tessera } = await import("./pkg/tessera.js");
+      const tessera = await Tessera.create({ backend: "cpu", family: "mammal" });
+      const model = await tessera.loadMammalModel("models/mammal-molecules.tar");
+      const prompt = await model.taskPrompt("esol", { smiles: "CCO" });
+      const failure = (task) => model.run(prompt, task).then((r) => r.answer.kind, (e) => e.message);
+      const out = {
+        mean: await failure({ kind: "regress", mean: "1.5", std: 1 }),
+        unknown: await failure({ kind: "regress", meen: 1 }),
+        kind: await failure({ kind: "regres" }),
+        noKind: await failure({ mean: 1 }),
+        classes: await failure({ kind: "classify" }),
+        classToken: await failure({ kind: "classify", classes: ["<0>", 1] }),
+        tokens: await failure({ kind: "generate", maxNewTokens: 2.5 }),
+        range: await failure({ kind: "generate", maxNewTokens: 100000 }),
+        input: await model.taskPrompt("esol", { smiles: 5 }).then(() => "filled", (e) => e.message),
+        regress: await failure({ kind: "regress", mean: -3, std: 2 }),
+        readout: await failure(model.info.tasks[1].readout),
+        declared: await Promise.all(declared.map(failure)),
+      };
+      tessera.terminate();
+      return out;
+    }, declaredTasks());
+    assert.deepEqual(errors.declared, ["text", "classes", "value"], "every task field tessera.d.ts declares is taken");
+    assert.equal(errors.mean, 'task.mean: invalid type: string "1.5", expected f64');
+    assert.equal(errors.unknown, "task.meen: unknown field `meen`, expected `mean` or `std`");
+    assert.equal(errors.kind, "task.kind: unknown variant `regres`, expected one of `generate`, `classify`, `regress`");
+    assert.equal(errors.noKind, "task: missing field `kind`");
+    assert.equal(errors.classes, "task: missing field `classes`");
+    assert.match(errors.classToken, /^task\.classes\[1\]: a class token/);
+    assert.equal(errors.tokens, "task.maxNewTokens: invalid type: floating point `2.5`, expected u32");
+    assert.equal(errors.range, "task.maxNewTokens: 100000 is not a whole number from 1 to 512");
+    assert.equal(errors.input, "inputs.smiles: invalid type: integer `5`, expected a string");
+    assert.equal(errors.regress, "value");
+    assert.equal(errors.readout, "value");
+    await page.close();
+  });
 });
+
+/**
+ * One task per kind of tessera.d.ts's `MammalTaskSpec`, with every field it declares set (numbers
+ * to 1, string lists to one class token), so a field the types promise but the module refuses
+ * fails the test.
+ */
+function declaredTasks() {
+  const types = readFileSync(join(repo, "web/src/tessera.d.ts"), "utf8");
+  const spec = types.match(/export type MammalTaskSpec =([\s\S]*?);\n/)[1];
+  const tasks = [...spec.matchAll(/\{ kind: "(\w+)";([^}]*)\}/g)].map(([, kind, fields]) => {
+    const task = { kind };
+    for (const [, name, type] of fields.matchAll(/(\w+)\??: ([^;]+)/g)) {
+      task[name] = type.trim() === "number" ? 1 : ["<1>"];
+    }
+    return task;
+  });
+  assert.deepEqual(tasks.map((t) => t.kind), ["generate", "classify", "regress"], spec);
+  return tasks;
+}

@@ -33,8 +33,8 @@ pub fn umap_2d(embedding: &[f32], dim: usize, seed: Option<u32>) -> Result<Float
 /// with `results` (an `RnaDataset`'s results, plus `umap`: `cells × 2`) added as
 /// `tessera rna annotate --out-h5ad` adds them.
 #[wasm_bindgen(js_name = annotatedH5ad)]
-pub fn annotated_h5ad(files: Array, results: Object) -> Result<Uint8Array, JsError> {
-    let list = named_files(&files)?;
+pub fn annotated_h5ad(files: JsValue, results: Object) -> Result<Uint8Array, JsError> {
+    let list = named_files(files)?;
     let floats = |key: &str| -> Result<Vec<f32>, JsError> {
         Reflect::get(&results, &key.into())
             .ok()

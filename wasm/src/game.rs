@@ -2,14 +2,15 @@
 //! its board, and a trained agent (the CLI's bundle) choosing moves with its −Q·n heat map.
 
 use burn::tensor::Device;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tessera_core::bundle::Bundle;
 use tessera_core::game::evaluate::{Evaluation, Player, evaluate, evaluate_agent};
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{Agent, Board, Definition, Game};
 use wasm_bindgen::prelude::*;
 
-use crate::js_error;
+use crate::boundary::Preserved;
+use crate::{from_js, js_error, to_js};
 
 /// The board sides the page plays (drawn or read from a board line): larger boards make the
 /// baselines (`greedy`, `ci`, `corehd` recompute every site each move) and the canvas too slow
@@ -20,63 +21,81 @@ pub const PAGE_SIDES: std::ops::RangeInclusive<usize> = 1..=256;
 /// a move; larger sets are `tessera game eval`'s.
 pub const MAX_SCORED_BOARDS: usize = 10_000;
 
-/// Boards `first..first + count` of the set `tessera game boards --size n --p p --seed seed`
-/// draws (its first boards are the same whatever `--count`): one worker's share of an
-/// evaluation.
-fn board_share(
+/// One worker's share of an evaluation: boards `first..first + count` of the set `tessera game
+/// boards --size n --p p --seed seed` draws (its first boards are the same whatever `--count`),
+/// played by `player` under `definition`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScoreRequest {
     n: usize,
     p: f64,
     seed: u32,
     first: usize,
     count: usize,
-) -> Result<Vec<Board>, JsError> {
-    if n < 2 || !PAGE_SIDES.contains(&n) {
-        return Err(JsError::new(&format!(
-            "board side {n}: choose 2 to {}",
-            PAGE_SIDES.end()
-        )));
+    definition: String,
+    /// `random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`, or `agent` (a [`GameAgent`]'s).
+    player: String,
+}
+
+impl ScoreRequest {
+    fn definition(&self) -> Result<Definition, JsError> {
+        Definition::parse(&self.definition)
+            .map_err(|e| JsError::new(&format!("request.definition: {e}")))
     }
-    let end = first
-        .checked_add(count)
-        .filter(|&end| count > 0 && end <= MAX_SCORED_BOARDS)
-        .ok_or_else(|| {
-            JsError::new(&format!(
-                "boards {first}..{first}+{count}: give at least one board, at most {MAX_SCORED_BOARDS} in all"
-            ))
-        })?;
-    let mut boards = draw_boards(n, p, end, seed as u64).map_err(js_error)?;
-    Ok(boards.split_off(first))
+
+    /// The share's boards.
+    fn boards(&self) -> Result<Vec<Board>, JsError> {
+        let (n, first, count) = (self.n, self.first, self.count);
+        if n < 2 || !PAGE_SIDES.contains(&n) {
+            return Err(JsError::new(&format!(
+                "request.n: board side {n}: choose 2 to {}",
+                PAGE_SIDES.end()
+            )));
+        }
+        let end = first
+            .checked_add(count)
+            .filter(|&end| count > 0 && end <= MAX_SCORED_BOARDS)
+            .ok_or_else(|| {
+                JsError::new(&format!(
+                    "request.count: boards {first}..{first}+{count}: give at least one board, at \
+                     most {MAX_SCORED_BOARDS} in all"
+                ))
+            })?;
+        let mut boards = draw_boards(n, self.p, end, self.seed as u64).map_err(js_error)?;
+        Ok(boards.split_off(first))
+    }
 }
 
-/// `{ moves, robustness, reason }`: each board's moves to finish and robustness area R in board
-/// order, or `null`s and why there are none (the optimum where it cannot be computed).
-fn evaluation_object(evaluation: &Evaluation) -> Result<JsValue, JsError> {
-    let value = json!({
-        "moves": evaluation.steps,
-        "robustness": evaluation.robustness,
-        "reason": evaluation.reason,
-    });
-    js_sys::JSON::parse(&value.to_string()).map_err(|_| JsError::new("scores are not JSON"))
+/// Each board's moves to finish and robustness area R in board order, or `null`s and the
+/// `reason` there are none (the optimum where it cannot be computed).
+#[derive(Serialize)]
+struct Scores<'a> {
+    moves: Option<&'a [usize]>,
+    robustness: Option<&'a [f64]>,
+    reason: Option<&'a str>,
 }
 
-/// `player` (`random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`) on boards
-/// `first..first + count` of the set `tessera game boards --size n --p p --seed seed` draws,
-/// under `definition`: what `tessera game eval` reports for those boards, board by board
-/// (`random` plays board i with seed i, as the CLI's default `--seed 0` does).
+impl<'a> From<&'a Evaluation> for Scores<'a> {
+    fn from(evaluation: &'a Evaluation) -> Self {
+        Self {
+            moves: evaluation.steps.as_deref(),
+            robustness: evaluation.robustness.as_deref(),
+            reason: evaluation.reason.as_deref(),
+        }
+    }
+}
+
+/// A baseline's scores on a share of boards (a [`ScoreRequest`]; the agent's are
+/// [`GameAgent::score_boards`]): what `tessera game eval` reports for those boards, board by
+/// board (`random` plays board i with seed i, as the CLI's default `--seed 0` does).
 #[wasm_bindgen(js_name = scoreBoards)]
-pub fn score_boards(
-    n: usize,
-    p: f64,
-    seed: u32,
-    first: usize,
-    count: usize,
-    definition: &str,
-    player: &str,
-) -> Result<JsValue, JsError> {
-    let definition = Definition::parse(definition).map_err(js_error)?;
-    let player = Player::parse(player, first as u64).map_err(js_error)?;
-    let boards = board_share(n, p, seed, first, count)?;
-    evaluation_object(&evaluate(&boards, definition, player))
+pub fn score_boards(request: JsValue) -> Result<JsValue, JsError> {
+    let request: ScoreRequest = from_js("request", request)?;
+    let definition = request.definition()?;
+    let player = Player::parse(&request.player, request.first as u64)
+        .map_err(|e| JsError::new(&format!("request.player: {e}")))?;
+    let boards = request.boards()?;
+    to_js(&Scores::from(&evaluate(&boards, definition, player)))
 }
 
 /// One board being played: its start, the game so far and the functional-fraction curve.
@@ -209,12 +228,15 @@ impl GameSession {
     pub fn baseline(&self, name: &str) -> Result<JsValue, JsError> {
         let player = Player::parse(name, 0).map_err(js_error)?;
         let result = evaluate(std::slice::from_ref(&self.board), self.definition, player);
-        let value = json!({
-            "moves": result.steps.as_ref().and_then(|s| s.first()),
-            "reason": result.reason,
-        });
-        js_sys::JSON::parse(&value.to_string())
-            .map_err(|_| JsError::new("baseline result is not JSON"))
+        #[derive(Serialize)]
+        struct Baseline<'a> {
+            moves: Option<usize>,
+            reason: Option<&'a str>,
+        }
+        to_js(&Baseline {
+            moves: result.steps.as_ref().and_then(|s| s.first().copied()),
+            reason: result.reason.as_deref(),
+        })
     }
 }
 
@@ -235,8 +257,7 @@ pub fn load(archive: &[u8], device: &Device) -> Result<GameAgent, JsError> {
 impl GameAgent {
     /// `config.json` as an object: definition, training size and p, steps, validation score.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let text = serde_json::to_string(&self.agent.info).map_err(js_error)?;
-        js_sys::JSON::parse(&text).map_err(|_| JsError::new("agent info is not JSON"))
+        to_js(&self.agent.info)
     }
 
     /// The agent's next move in `session`.
@@ -256,25 +277,30 @@ impl GameAgent {
             .collect())
     }
 
-    /// The agent's scores on boards `first..first + count` of a drawn set, as [`score_boards`]
-    /// gives a baseline's.
+    /// The agent's scores on a share of boards (a [`ScoreRequest`] with `player: "agent"`), as
+    /// [`score_boards`] gives a baseline's.
     #[wasm_bindgen(js_name = scoreBoards)]
-    pub fn score_boards(
-        &self,
-        n: usize,
-        p: f64,
-        seed: u32,
-        first: usize,
-        count: usize,
-        definition: &str,
-    ) -> Result<JsValue, JsError> {
-        let definition = Definition::parse(definition).map_err(js_error)?;
-        let boards = board_share(n, p, seed, first, count)?;
-        evaluation_object(&evaluate_agent(&boards, definition, &self.agent))
+    pub fn score_boards(&self, request: JsValue) -> Result<JsValue, JsError> {
+        let request: ScoreRequest = from_js("request", request)?;
+        if request.player != "agent" {
+            return Err(JsError::new(&format!(
+                "request.player {:?}: a game agent plays as \"agent\" (baselines: the module's \
+                 scoreBoards)",
+                request.player
+            )));
+        }
+        let definition = request.definition()?;
+        let boards = request.boards()?;
+        to_js(&Scores::from(&evaluate_agent(
+            &boards,
+            definition,
+            &self.agent,
+        )))
     }
 
     /// The agent's whole game on `session`'s board from its start: `{ moves, curve }` — the
-    /// attacked sites in order and f(t) after each move from t = 0.
+    /// attacked sites in order (`Uint32Array`) and f(t) after each move from t = 0
+    /// (`Float64Array`).
     pub fn play(&self, session: &GameSession) -> Result<JsValue, JsError> {
         let moves = self
             .agent
@@ -288,15 +314,15 @@ impl GameAgent {
             game.attack(site).map_err(js_error)?;
             curve.push(game.functional_fraction());
         }
+        #[derive(Serialize)]
+        struct Played {
+            moves: Preserved,
+            curve: Preserved,
+        }
         let moves: Vec<u32> = moves.into_iter().map(|m| m as u32).collect();
-        let out = js_sys::Object::new();
-        let set = |key: &str, value: JsValue| js_sys::Reflect::set(&out, &key.into(), &value);
-        set("moves", js_sys::Uint32Array::from(moves.as_slice()).into())
-            .and(set(
-                "curve",
-                js_sys::Float64Array::from(curve.as_slice()).into(),
-            ))
-            .map_err(|_| JsError::new("could not build the result object"))?;
-        Ok(out.into())
+        to_js(&Played {
+            moves: Preserved(js_sys::Uint32Array::from(&moves[..]).into()),
+            curve: Preserved(js_sys::Float64Array::from(&curve[..]).into()),
+        })
     }
 }

@@ -18,8 +18,19 @@ mod mammal;
 mod rna;
 #[cfg(feature = "models")]
 mod runtime;
+
+mod boundary;
 #[cfg(feature = "anndata")]
 pub use anndata::{annotated_h5ad, umap_2d};
+#[cfg(feature = "mammal")]
+use boundary::from_js_tagged;
+use boundary::js_error;
+#[cfg(feature = "models")]
+use boundary::js_error_debug;
+#[cfg(any(feature = "rna", feature = "anndata"))]
+use boundary::named_files;
+#[cfg(feature = "models")]
+use boundary::{from_js, to_js};
 #[cfg(feature = "game")]
 pub use game::{GameAgent, GameSession};
 #[cfg(feature = "mammal")]
@@ -89,34 +100,4 @@ impl<T> Loading<T> {
 #[cfg(any(feature = "rna", feature = "mammal"))]
 fn finished() -> JsError {
     JsError::new("this loader has already finished")
-}
-
-/// The user's files as `(name, bytes)`: `files` is an array of `{ name, bytes }` (`bytes` a
-/// `Uint8Array`); an entry without them is named in the error.
-#[cfg(any(feature = "rna", feature = "anndata"))]
-fn named_files(files: &js_sys::Array) -> Result<Vec<(String, Vec<u8>)>, JsError> {
-    use js_sys::{Reflect, Uint8Array};
-    let mut list = Vec::with_capacity(files.length() as usize);
-    for (i, file) in files.iter().enumerate() {
-        let name = Reflect::get(&file, &"name".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .ok_or_else(|| JsError::new(&format!("files[{i}]: no `name` string")))?;
-        let bytes = Reflect::get(&file, &"bytes".into())
-            .ok()
-            .and_then(|v| v.dyn_into::<Uint8Array>().ok())
-            .ok_or_else(|| JsError::new(&format!("{name}: `bytes` is not a Uint8Array")))?;
-        list.push((name, bytes.to_vec()));
-    }
-    Ok(list)
-}
-
-/// `error` and its causes, one line (see [`tessera_core::error::chain`]).
-fn js_error(error: impl std::error::Error + 'static) -> JsError {
-    JsError::new(&tessera_core::error::chain(&error))
-}
-
-#[cfg_attr(not(feature = "models"), allow(dead_code))]
-fn js_error_debug(error: impl std::fmt::Debug) -> JsError {
-    JsError::new(&format!("{error:?}"))
 }

@@ -2,7 +2,8 @@
 //! its fine-tuned tasks) becomes a [`MammalSession`] that tokenizes prompts (with each token's
 //! sub-tokenizer, for colouring) and answers them — text, class probabilities or a value.
 //!
-//! Results cross as JSON-shaped JS objects; nothing here may panic on input. Prompts go through
+//! Requests and results cross as typed JS objects (serde-wasm-bindgen; a wrong field is an error
+//! naming it); nothing here may panic on input. Prompts go through
 //! the core tokenizer (linear in their length, warnings and padding bounded); a prompt the
 //! model would answer is also bounded in tokens ([`MAX_RUN_TOKENS`]), so a hostile page input
 //! is an error, never a trap.
@@ -11,16 +12,16 @@ use std::rc::Rc;
 
 use burn::tensor::Device;
 use js_sys::Promise;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tessera_core::bundle::BundleFiles;
-use tessera_core::models::mammal::finetune::MammalInfo;
+use tessera_core::models::mammal::finetune::{BundleTask, MammalInfo};
 use tessera_core::models::mammal::task::{Answer, Task, answer};
 use tessera_core::models::mammal::{MammalModel, MammalStreamLoad};
 use tessera_core::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{Loading, js_error};
+use crate::{Loading, from_js, from_js_tagged, js_error, to_js};
 
 /// The most tokens a prompt may have for the model to answer it in the tab: attention holds
 /// len² scores per head and layer, and the module's memory ends at 4 GiB. MAMMAL's tasks take a
@@ -95,76 +96,158 @@ impl MammalLoader {
     }
 }
 
-fn to_js(value: &Value) -> Result<JsValue, JsError> {
-    js_sys::JSON::parse(&value.to_string()).map_err(|_| JsError::new("internal: bad JSON"))
+/// A prompt's tokens as `tokenize` and `run` return them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EncodingOut<'a> {
+    ids: &'a [u32],
+    tokens: &'a [String],
+    sources: &'a [String],
+    scalars: &'a [f32],
+    scalars_valid: &'a [bool],
+    warnings: &'a [String],
 }
 
-/// A plain JS object as JSON (`null` for anything JSON cannot hold).
-fn from_js(value: &JsValue) -> Value {
-    js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null)
-}
-
-fn encoding_json(encoding: &Encoding) -> Value {
-    json!({
-        "ids": encoding.ids,
-        "tokens": encoding.tokens,
-        "sources": encoding.sources,
-        "scalars": encoding.scalars_values,
-        "scalarsValid": encoding.scalars_valid_mask,
-        "warnings": encoding.warnings,
-    })
-}
-
-/// `{kind: "generate", maxNewTokens?, beams?} | {kind: "classify", classes: [token…]} |
-/// {kind: "regress", mean, std}` → a core task.
-fn parse_task(task: &Value) -> Result<Task, String> {
-    let number = |key: &str, default: f64| task.get(key).and_then(Value::as_f64).unwrap_or(default);
-    match task.get("kind").and_then(Value::as_str) {
-        // Bounded so a typo cannot ask the tab for a day of decoding.
-        Some("generate") => Ok(Task::Generate {
-            max_new_tokens: number("maxNewTokens", 16.0).clamp(1.0, 512.0) as usize,
-            num_beams: number("beams", 1.0).clamp(1.0, 16.0) as usize,
-        }),
-        Some("classify") => Ok(Task::Classify {
-            classes: task
-                .get("classes")
-                .and_then(Value::as_array)
-                .ok_or("classify needs `classes`: class tokens such as \"<1>\"")?
-                .iter()
-                .map(|c| {
-                    c.as_str()
-                        .map(str::to_owned)
-                        .ok_or("a class token is not a string")
-                })
-                .collect::<Result<_, _>>()?,
-        }),
-        Some("regress") => Ok(Task::Regress {
-            mean: number("mean", 0.0),
-            std: number("std", 1.0),
-        }),
-        other => Err(format!(
-            "task kind {other:?}: expected \"generate\", \"classify\" or \"regress\""
-        )),
+impl<'a> From<&'a Encoding> for EncodingOut<'a> {
+    fn from(encoding: &'a Encoding) -> Self {
+        Self {
+            ids: &encoding.ids,
+            tokens: &encoding.tokens,
+            sources: &encoding.sources,
+            scalars: &encoding.scalars_values,
+            scalars_valid: &encoding.scalars_valid_mask,
+            warnings: &encoding.warnings,
+        }
     }
 }
 
-fn answer_json(answer: &Answer) -> Value {
-    match answer {
-        Answer::Text { ids, text, score } => {
-            json!({"kind": "text", "ids": ids, "text": text, "score": score})
-        }
-        Answer::Classes {
-            text,
-            probabilities,
-            predicted,
-        } => {
-            json!({"kind": "classes", "text": text, "probabilities": probabilities, "predicted": predicted})
-        }
-        Answer::Value { value, raw } => json!({"kind": "value", "value": value, "raw": raw}),
+/// What `run` answers with.
+#[derive(Serialize)]
+struct RunOut<'a> {
+    encoding: EncodingOut<'a>,
+    answer: &'a Answer,
+}
+
+/// What `info` returns.
+#[derive(Serialize)]
+struct InfoOut<'a> {
+    tasks: &'a [BundleTask],
+    model: ModelOut,
+    tokenizers: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelOut {
+    d_model: usize,
+    layers: usize,
+    heads: usize,
+    vocab: usize,
+    parameters: usize,
+}
+
+/// What `run` is asked to do: `{kind: "generate", maxNewTokens?, beams?} | {kind: "classify",
+/// classes} | {kind: "regress", mean?, std?}` (a bundle task's `readout` is one of these), read
+/// by [`from_js_tagged`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum TaskRequest {
+    Generate(GenerateRequest),
+    Classify(ClassifyRequest),
+    Regress(RegressRequest),
+}
+
+// One struct per kind: serde applies `deny_unknown_fields` to these, not to an enum's struct
+// variants.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GenerateRequest {
+    #[serde(default = "default_new_tokens")]
+    max_new_tokens: u32,
+    #[serde(default = "one")]
+    beams: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyRequest {
+    classes: Vec<ClassToken>,
+}
+
+/// Without `mean` and `std`, the value is the head's raw output.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegressRequest {
+    #[serde(default)]
+    mean: f64,
+    #[serde(default = "one_f64")]
+    std: f64,
+}
+
+fn default_new_tokens() -> u32 {
+    16
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+/// A class: its token (`"<1>"`), or a bundle task's `[label, token]` pair.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a class token such as \"<1>\", or a [label, token] pair"
+)]
+enum ClassToken {
+    Token(String),
+    Labelled(
+        #[expect(
+            dead_code,
+            reason = "the label is the page's; the model is asked for the token"
+        )]
+        String,
+        String,
+    ),
+}
+
+/// The most tokens `generate` may ask for, and beams: a typo cannot ask the tab for a day of
+/// decoding.
+const MAX_NEW_TOKENS: u32 = 512;
+const MAX_BEAMS: u32 = 16;
+
+impl TaskRequest {
+    fn into_task(self) -> Result<Task, JsError> {
+        let within = |field: &str, n: u32, max: u32| {
+            if (1..=max).contains(&n) {
+                Ok(n as usize)
+            } else {
+                Err(JsError::new(&format!(
+                    "task.{field}: {n} is not a whole number from 1 to {max}"
+                )))
+            }
+        };
+        Ok(match self {
+            Self::Generate(GenerateRequest {
+                max_new_tokens,
+                beams,
+            }) => Task::Generate {
+                max_new_tokens: within("maxNewTokens", max_new_tokens, MAX_NEW_TOKENS)?,
+                num_beams: within("beams", beams, MAX_BEAMS)?,
+            },
+            Self::Classify(ClassifyRequest { classes }) => Task::Classify {
+                classes: classes
+                    .into_iter()
+                    .map(|class| match class {
+                        ClassToken::Token(token) | ClassToken::Labelled(_, token) => token,
+                    })
+                    .collect(),
+            },
+            Self::Regress(RegressRequest { mean, std }) => Task::Regress { mean, std },
+        })
     }
 }
 
@@ -179,17 +262,17 @@ impl MammalSession {
             use burn::module::Module;
             s.model.net.num_params()
         };
-        to_js(&json!({
-            "tasks": serde_json::to_value(&s.info.tasks).map_err(js_error)?,
-            "model": {
-                "dModel": t5.d_model,
-                "layers": t5.num_layers,
-                "heads": t5.num_heads,
-                "vocab": t5.vocab_size,
-                "parameters": parameters,
+        to_js(&InfoOut {
+            tasks: &s.info.tasks,
+            model: ModelOut {
+                d_model: t5.d_model,
+                layers: t5.num_layers,
+                heads: t5.num_heads,
+                vocab: t5.vocab_size,
+                parameters,
             },
-            "tokenizers": s.tokenizer.names(),
-        }))
+            tokenizers: s.tokenizer.names(),
+        })
     }
 
     /// A prompt's tokens: `{ids, tokens, sources, scalars, scalarsValid, warnings}`; a malformed
@@ -200,7 +283,7 @@ impl MammalSession {
             .tokenizer
             .encode(prompt, EncodeOptions::default())
             .map_err(js_error)?;
-        to_js(&encoding_json(&encoding))
+        to_js(&EncodingOut::from(&encoding))
     }
 
     /// The prompt of the bundle's task `name` with its holes filled from `inputs`
@@ -208,25 +291,18 @@ impl MammalSession {
     #[wasm_bindgen(js_name = taskPrompt)]
     pub fn task_prompt(&self, name: &str, inputs: JsValue) -> Result<String, JsError> {
         let task = self.inner.info.task(name).map_err(js_error)?;
-        let inputs = from_js(&inputs);
-        let values: Vec<(String, String)> = inputs
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let inputs: std::collections::BTreeMap<String, String> = from_js("inputs", inputs)?;
+        let values: Vec<(String, String)> = inputs.into_iter().collect();
         task.fill(&values).map_err(js_error)
     }
 
-    /// Answers `prompt` with `task` (see `parse_task`; a bundle task's `readout` also works):
+    /// Answers `prompt` with `task` (a [`TaskRequest`]; a bundle task's `readout` also works):
     /// resolves to `{encoding, answer}` where answer is `{kind: "text", text, ids, score} |
     /// {kind: "classes", text, probabilities, predicted} | {kind: "value", value, raw}`.
     pub fn run(&self, prompt: String, task: JsValue) -> Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let task = readout_task(&from_js(&task)).map_err(|e| JsError::new(&e))?;
+            let task = from_js_tagged::<TaskRequest>("task", task)?.into_task()?;
             let s = &*inner;
             let encoding = s
                 .tokenizer
@@ -243,9 +319,10 @@ impl MammalSession {
             .await
             .map_err(js_error)?;
             let first = answers.first().ok_or_else(|| JsError::new("no answer"))?;
-            Ok(to_js(
-                &json!({"encoding": encoding_json(&encoding), "answer": answer_json(first)}),
-            )?)
+            Ok(to_js(&RunOut {
+                encoding: EncodingOut::from(&encoding),
+                answer: first,
+            })?)
         })
     }
 }
@@ -260,15 +337,4 @@ fn check_runnable(encoding: &Encoding) -> Result<(), JsError> {
         )));
     }
     Ok(())
-}
-
-/// A task object, or a bundle task's readout (`{kind: "classify", classes: [[label, token]…]}`).
-fn readout_task(task: &Value) -> Result<Task, String> {
-    if let Some(pairs) = task.get("classes").and_then(Value::as_array)
-        && pairs.iter().all(Value::is_array)
-    {
-        let tokens: Vec<Value> = pairs.iter().filter_map(|p| p.get(1).cloned()).collect();
-        return parse_task(&json!({"kind": "classify", "classes": tokens}));
-    }
-    parse_task(task)
 }

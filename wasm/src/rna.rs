@@ -10,8 +10,9 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use burn::tensor::Device;
-use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array, Uint32Array};
+use js_sys::{Float32Array, Promise, Uint8Array, Uint32Array};
 use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
 use tessera_core::data::h5ad::MatrixSource;
 use tessera_core::data::{CountMatrix, Opened, open_files};
 use tessera_core::eval::pca::Pca;
@@ -21,7 +22,8 @@ use tessera_core::models::bmfm_rna::{RnaError, RnaPipeline, RnaPipelineStream, b
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::{Loading, js_error, js_error_debug, named_files};
+use crate::boundary::Preserved;
+use crate::{Loading, from_js, js_error, js_error_debug, named_files, to_js};
 
 /// Cells per forward pass unless the caller says otherwise.
 pub const DEFAULT_BATCH: usize = 16;
@@ -108,42 +110,32 @@ impl Annotator {
 impl RnaAnnotator {
     /// `{ labelColumn, classNames, labels: [{ column, classes }], vocabSize, embeddingDim,
     /// modelType, maxLength, pooling }`; `labelColumn` is null for a model without label heads.
-    pub fn info(&self) -> Result<Object, JsError> {
+    pub fn info(&self) -> Result<JsValue, JsError> {
         let annotator = &*self.inner;
         let pipeline = &annotator.pipeline;
-        let out = Object::new();
         let (column, classes) = annotator.head().unzip();
-        set(
-            &out,
-            "labelColumn",
-            column.map_or(JsValue::NULL, JsValue::from),
-        )?;
-        set(&out, "classNames", strings(classes.unwrap_or_default()))?;
-        let labels = Array::new();
-        for (i, label) in pipeline.model.config.labels().iter().enumerate() {
-            let entry = Object::new();
-            set(&entry, "column", label.label_column_name.as_str().into())?;
-            set(&entry, "classes", strings(pipeline.class_names(i)))?;
-            labels.push(&entry);
-        }
-        set(&out, "labels", labels.into())?;
-        set(&out, "vocabSize", pipeline.encoder.vocab.len().into())?;
-        set(&out, "embeddingDim", annotator.embedding_dim().into())?;
-        set(
-            &out,
-            "modelType",
-            pipeline.model.config.model_type.as_str().into(),
-        )?;
-        set(&out, "maxLength", pipeline.encoder.config.max_length.into())?;
         // As tessera.json spells it (`"pooling_layer"`, `1`, `["first_token","mean_pooling"]`, …).
         let pooling = match serde_json::to_value(&pipeline.info.pooling) {
             Ok(serde_json::Value::String(name)) => name,
             Ok(other) => other.to_string(),
             Err(_) => String::new(),
         };
-        set(&out, "pooling", pooling.into())?;
-        set(&out, "defaultBatchSize", DEFAULT_BATCH.into())?;
-        Ok(out)
+        to_js(&InfoOut {
+            label_column: column,
+            class_names: classes.unwrap_or_default(),
+            labels: (pipeline.model.config.labels().iter().enumerate())
+                .map(|(i, label)| LabelOut {
+                    column: label.label_column_name.clone(),
+                    classes: pipeline.class_names(i),
+                })
+                .collect(),
+            vocab_size: pipeline.encoder.vocab.len(),
+            embedding_dim: annotator.embedding_dim(),
+            model_type: pipeline.model.config.model_type.clone(),
+            max_length: pipeline.encoder.config.max_length,
+            pooling,
+            default_batch_size: DEFAULT_BATCH,
+        })
     }
 
     /// Reads a data set from the user's files: `files` is an array of `{ name, bytes }`
@@ -155,28 +147,31 @@ impl RnaAnnotator {
     /// of the model's genes, or whose best type is below `minConfidence`, is called
     /// `Unassigned` (defaults: `tessera rna annotate`'s).
     #[wasm_bindgen(js_name = openData)]
-    pub fn open_data(
-        &self,
-        files: Array,
-        min_genes: Option<u32>,
-        min_cell_genes: Option<u32>,
-        min_confidence: Option<f32>,
-    ) -> Result<RnaDataset, JsError> {
+    pub fn open_data(&self, files: JsValue, options: JsValue) -> Result<RnaDataset, JsError> {
+        let options: OpenOptions = if options.is_undefined() || options.is_null() {
+            OpenOptions::default()
+        } else {
+            from_js("options", options)?
+        };
         let rule = CallRule {
-            min_model_genes: min_cell_genes.unwrap_or(CallRule::DEFAULT_MIN_MODEL_GENES),
-            min_confidence: min_confidence.unwrap_or(CallRule::DEFAULT_MIN_CONFIDENCE),
+            min_model_genes: options
+                .min_cell_genes
+                .unwrap_or(CallRule::DEFAULT_MIN_MODEL_GENES),
+            min_confidence: options
+                .min_confidence
+                .unwrap_or(CallRule::DEFAULT_MIN_CONFIDENCE),
         };
         if !(0.0..=1.0).contains(&rule.min_confidence) {
             return Err(JsError::new(&format!(
-                "minConfidence {}: a probability, between 0 and 1",
+                "options.minConfidence: {} is not a probability, between 0 and 1",
                 rule.min_confidence
             )));
         }
         let genes = GeneMatch {
             names: Default::default(),
-            min_genes: min_genes.map(|n| n as usize),
+            min_genes: options.min_genes.map(|n| n as usize),
         };
-        let list = named_files(&files)?;
+        let list = named_files(files)?;
         let opened = open_files(list, &MatrixSource::Counts).map_err(js_error)?;
         let (opened, panel, note) = match self.panel_for(&opened, &genes) {
             Ok(panel) => {
@@ -237,7 +232,7 @@ impl RnaAnnotator {
             let rows = rows?;
             let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
             let mut state = state.borrow_mut();
-            Ok(state.store(rows, &probabilities, &embedding)?.into())
+            Ok(state.store(rows, &probabilities, &embedding)?)
         })
     }
 
@@ -254,16 +249,13 @@ impl RnaAnnotator {
         future_to_promise(async move {
             let rows = rows?;
             let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
-            let out = Object::new();
-            set(&out, "start", rows.start.into())?;
-            set(&out, "count", rows.len().into())?;
-            set(
-                &out,
-                "probabilities",
-                Float32Array::from(&probabilities[..]).into(),
-            )?;
-            set(&out, "embedding", Float32Array::from(&embedding[..]).into())?;
-            Ok(out.into())
+            to_js(&BatchOutputs {
+                start: rows.start,
+                count: rows.len(),
+                probabilities: floats(&probabilities),
+                embedding: floats(&embedding),
+            })
+            .map_err(JsValue::from)
         })
     }
 
@@ -279,7 +271,7 @@ impl RnaAnnotator {
         start: usize,
         probabilities: JsValue,
         embedding: JsValue,
-    ) -> Result<Object, JsError> {
+    ) -> Result<JsValue, JsError> {
         if !Rc::ptr_eq(&self.inner, &dataset.annotator) {
             return Err(JsError::new("this data set was opened with another model"));
         }
@@ -319,49 +311,32 @@ impl RnaAnnotator {
     /// `{ labelColumn, classNames, cellIds, predicted, confidence, unassigned, totalCounts,
     /// nGenes, nModelGenes, minCellGenes, minConfidence, probabilities, embedding, embeddingDim,
     /// map }`. Fails until every cell is annotated.
-    pub fn results(&self, dataset: &RnaDataset) -> Result<Object, JsError> {
+    pub fn results(&self, dataset: &RnaDataset) -> Result<JsValue, JsError> {
         let mut state = dataset.state.borrow_mut();
         state.check_complete()?;
-        let map = state.map()?.to_vec();
-        let n = state.matrix.n_cells();
+        let map = floats(state.map()?);
         let calls = state.calls();
-        let out = Object::new();
         let (column, classes) = self.inner.head().unzip();
-        set(
-            &out,
-            "labelColumn",
-            column.map_or(JsValue::NULL, JsValue::from),
-        )?;
-        set(&out, "classNames", strings(classes.unwrap_or_default()))?;
-        set(&out, "cellIds", strings(state.matrix.cell_ids.clone()))?;
-        set_calls(&out, &calls)?;
         let qc = &state.qc;
         let counts: Vec<f32> = qc.iter().map(|q| q.total_counts).collect();
-        set(&out, "totalCounts", Float32Array::from(&counts[..]).into())?;
         let genes: Vec<u32> = qc.iter().map(|q| q.n_genes).collect();
-        set(&out, "nGenes", Uint32Array::from(&genes[..]).into())?;
         let model_genes: Vec<u32> = qc.iter().map(|q| q.n_model_genes).collect();
-        set(
-            &out,
-            "nModelGenes",
-            Uint32Array::from(&model_genes[..]).into(),
-        )?;
-        set(&out, "minCellGenes", state.rule.min_model_genes.into())?;
-        set(&out, "minConfidence", state.rule.min_confidence.into())?;
-        set(
-            &out,
-            "probabilities",
-            Float32Array::from(&state.probabilities[..]).into(),
-        )?;
-        set(
-            &out,
-            "embedding",
-            Float32Array::from(&state.embedding[..]).into(),
-        )?;
-        set(&out, "embeddingDim", state.dim.into())?;
-        set(&out, "map", Float32Array::from(&map[..]).into())?;
-        set(&out, "cells", n.into())?;
-        Ok(out)
+        to_js(&Results {
+            label_column: column,
+            class_names: classes.unwrap_or_default(),
+            cell_ids: &state.matrix.cell_ids,
+            calls: CallsOut::from(&calls[..]),
+            total_counts: floats(&counts),
+            n_genes: Preserved(Uint32Array::from(&genes[..]).into()),
+            n_model_genes: Preserved(Uint32Array::from(&model_genes[..]).into()),
+            min_cell_genes: state.rule.min_model_genes,
+            min_confidence: state.rule.min_confidence,
+            probabilities: floats(&state.probabilities),
+            embedding: floats(&state.embedding),
+            embedding_dim: state.dim,
+            map,
+            cells: state.matrix.n_cells(),
+        })
     }
 
     /// The annotations as CSV, exactly as `tessera rna annotate --out F.csv` writes them (see
@@ -392,19 +367,23 @@ impl RnaAnnotator {
     /// Whether a benchmark pass of `batch` cells × `length` tokens fits this backend:
     /// `{ workingBytes, largestTensorBytes, fits, reason }` (`reason` says why not, else null).
     #[wasm_bindgen(js_name = benchPlan)]
-    pub fn bench_plan(&self, batch: usize, length: usize) -> Result<Object, JsError> {
+    pub fn bench_plan(&self, batch: usize, length: usize) -> Result<JsValue, JsError> {
         let footprint = bench::footprint(&self.inner.pipeline.model.config, batch, length);
-        let out = Object::new();
-        set(&out, "workingBytes", (footprint.working as f64).into())?;
-        set(
-            &out,
-            "largestTensorBytes",
-            (footprint.largest_tensor as f64).into(),
-        )?;
         let reason = self.inner.bench_refusal(batch, length);
-        set(&out, "fits", reason.is_none().into())?;
-        set(&out, "reason", reason.map_or(JsValue::NULL, JsValue::from))?;
-        Ok(out)
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Plan {
+            working_bytes: u64,
+            largest_tensor_bytes: u64,
+            fits: bool,
+            reason: Option<String>,
+        }
+        to_js(&Plan {
+            working_bytes: footprint.working as u64,
+            largest_tensor_bytes: footprint.largest_tensor as u64,
+            fits: reason.is_none(),
+            reason,
+        })
     }
 
     /// One embedding pass over `batch` synthetic cells of exactly `length` tokens (the cells
@@ -585,7 +564,7 @@ impl DataState {
         rows: Range<usize>,
         probabilities: &[f32],
         embedding: &[f32],
-    ) -> Result<Object, JsError> {
+    ) -> Result<JsValue, JsError> {
         let n = rows.len();
         if probabilities.len() != n * self.classes || embedding.len() != n * self.dim {
             return Err(JsError::new(&format!(
@@ -608,12 +587,12 @@ impl DataState {
         }
         self.map = None;
         let calls = Call::all(probabilities, c, &self.qc[rows.clone()], &self.rule);
-        let out = Object::new();
-        set(&out, "start", rows.start.into())?;
-        set(&out, "count", n.into())?;
-        set_calls(&out, &calls)?;
-        set(&out, "done", self.n_done.into())?;
-        Ok(out)
+        to_js(&BatchCalls {
+            start: rows.start,
+            count: n,
+            calls: CallsOut::from(&calls[..]),
+            done: self.n_done,
+        })
     }
 
     fn check_complete(&self) -> Result<(), JsError> {
@@ -687,33 +666,101 @@ impl RnaAnnotator {
     }
 }
 
-/// `predicted` (best class), `confidence` and `unassigned` (0, or the reason's code) per cell.
-fn set_calls(out: &Object, calls: &[Call]) -> Result<(), JsError> {
-    let best: Vec<u32> = calls.iter().map(|c| c.best).collect();
-    set(out, "predicted", Uint32Array::from(&best[..]).into())?;
-    let confidence: Vec<f32> = calls.iter().map(|c| c.confidence).collect();
-    set(
-        out,
-        "confidence",
-        Float32Array::from(&confidence[..]).into(),
-    )?;
-    let unassigned: Vec<u8> = calls
-        .iter()
-        .map(|c| c.unassigned.map_or(0, |u| u.code()))
-        .collect();
-    set(out, "unassigned", Uint8Array::from(&unassigned[..]).into())
+fn floats(values: &[f32]) -> Preserved {
+    Preserved(Float32Array::from(values).into())
 }
 
-fn strings(values: Vec<String>) -> JsValue {
-    values
-        .into_iter()
-        .map(JsValue::from)
-        .collect::<Array>()
-        .into()
+/// `openData`'s options (each optional; see there).
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OpenOptions {
+    min_genes: Option<u32>,
+    min_cell_genes: Option<u32>,
+    min_confidence: Option<f32>,
 }
 
-fn set(object: &Object, key: &str, value: JsValue) -> Result<(), JsError> {
-    Reflect::set(object, &key.into(), &value)
-        .map(|_| ())
-        .map_err(|_| JsError::new(&format!("cannot set `{key}` on a result object")))
+/// What `info` returns.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InfoOut {
+    label_column: Option<String>,
+    class_names: Vec<String>,
+    labels: Vec<LabelOut>,
+    vocab_size: usize,
+    embedding_dim: usize,
+    model_type: String,
+    max_length: usize,
+    pooling: String,
+    default_batch_size: usize,
+}
+
+#[derive(Serialize)]
+struct LabelOut {
+    column: String,
+    classes: Vec<String>,
+}
+
+/// `predicted` (best class, `Uint32Array`), `confidence` (`Float32Array`) and `unassigned`
+/// (`Uint8Array`: 0, or the reason's code) per cell.
+#[derive(Serialize)]
+struct CallsOut {
+    predicted: Preserved,
+    confidence: Preserved,
+    unassigned: Preserved,
+}
+
+impl From<&[Call]> for CallsOut {
+    fn from(calls: &[Call]) -> Self {
+        let best: Vec<u32> = calls.iter().map(|c| c.best).collect();
+        let confidence: Vec<f32> = calls.iter().map(|c| c.confidence).collect();
+        let unassigned: Vec<u8> = calls
+            .iter()
+            .map(|c| c.unassigned.map_or(0, |u| u.code()))
+            .collect();
+        Self {
+            predicted: Preserved(Uint32Array::from(&best[..]).into()),
+            confidence: floats(&confidence),
+            unassigned: Preserved(Uint8Array::from(&unassigned[..]).into()),
+        }
+    }
+}
+
+/// What `annotateBatch` and `storeBatch` resolve to.
+#[derive(Serialize)]
+struct BatchCalls {
+    start: usize,
+    count: usize,
+    #[serde(flatten)]
+    calls: CallsOut,
+    done: usize,
+}
+
+/// What `batchOutputs` resolves to.
+#[derive(Serialize)]
+struct BatchOutputs {
+    start: usize,
+    count: usize,
+    probabilities: Preserved,
+    embedding: Preserved,
+}
+
+/// What `results` returns.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Results<'a> {
+    label_column: Option<String>,
+    class_names: Vec<String>,
+    cell_ids: &'a [String],
+    #[serde(flatten)]
+    calls: CallsOut,
+    total_counts: Preserved,
+    n_genes: Preserved,
+    n_model_genes: Preserved,
+    min_cell_genes: u32,
+    min_confidence: f32,
+    probabilities: Preserved,
+    embedding: Preserved,
+    embedding_dim: usize,
+    map: Preserved,
+    cells: usize,
 }

@@ -274,7 +274,12 @@ export interface MammalEncoding {
   warnings: string[];
 }
 
-/** What to read from the model; a bundle task's `readout` is accepted too. */
+/**
+ * What to read from the model; a bundle task's `readout` is accepted too. A wrong, missing or
+ * unknown field rejects naming it (`task.mean: invalid type: string "1.5", expected f64`);
+ * `maxNewTokens` is 1–512 and `beams` 1–16 (whole numbers); without `mean` and `std` a value is
+ * the head's raw output. (The browser tests check that every field declared here is accepted.)
+ */
 export type MammalTaskSpec =
   | { kind: "generate"; maxNewTokens?: number; beams?: number }
   | { kind: "classify"; classes: string[] }

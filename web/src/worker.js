@@ -811,9 +811,8 @@ async function gameScore({ n, p, definition, seed = 0, count, players, agent = n
 function scoreShare({ n, p, seed, first, count, definition, players }, agentModel) {
   const scores = {};
   for (const name of players) {
-    scores[name] = name === "agent"
-      ? agentModel.scoreBoards(n, p, seed, first, count, definition)
-      : api.scoreBoards(n, p, seed, first, count, definition, name);
+    const request = { n, p, seed, first, count, definition, player: name };
+    scores[name] = name === "agent" ? agentModel.scoreBoards(request) : api.scoreBoards(request);
   }
   return { first, count, scores };
 }
@@ -912,7 +911,7 @@ const handlers = {
     const model = rnaModel(handle);
     const read = await readFiles(files, progress);
     progress({ stage: "parse", loaded: 0, total: 1 });
-    const data = model.openData(read, minGenes ?? undefined, minCellGenes ?? undefined, minConfidence ?? undefined);
+    const data = model.openData(read, { minGenes, minCellGenes, minConfidence });
     progress({ stage: "parse", loaded: 1, total: 1 });
     const id = nextHandle++;
     // The files are kept (a `File` is only a reference) for the annotated .h5ad and for helper

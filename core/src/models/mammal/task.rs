@@ -25,8 +25,10 @@ pub enum Task {
     Regress { mean: f64, std: f64 },
 }
 
-/// The answer to one prompt.
-#[derive(Clone, Debug, PartialEq)]
+/// The answer to one prompt (serialised as `{kind: "text" | "classes" | "value", …}`, the form
+/// the browser API returns).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Answer {
     Text {
         ids: Vec<u32>,
