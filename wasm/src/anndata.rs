@@ -4,14 +4,44 @@
 //!
 //! Nothing here may panic on input: every entry returns `Result`.
 
-use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array, Uint32Array};
+use js_sys::{Float32Array, Uint8Array, Uint32Array};
+use serde::Deserialize;
 use tessera_core::data::h5ad::MatrixSource;
 use tessera_core::data::{Rows, open_files, write_h5ad_with};
 use tessera_core::eval::umap::{UmapConfig, umap};
 use tessera_core::models::bmfm_rna::annotation::{AnnotationTables, Call, CellQc, Unassigned};
 use wasm_bindgen::prelude::*;
 
+use crate::boundary::from_js_direct;
 use crate::{js_error, named_files};
+
+/// What `annotatedH5ad` takes of an `RnaDataset`'s results (other fields are not looked at), the
+/// arrays as the results hold them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnnotatedResults {
+    class_names: Vec<String>,
+    embedding_dim: usize,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    predicted: Uint32Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    confidence: Float32Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    unassigned: Uint8Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    total_counts: Float32Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    n_genes: Uint32Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    n_model_genes: Uint32Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    probabilities: Float32Array,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    embedding: Float32Array,
+    /// `cells × 2`.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    umap: Float32Array,
+}
 
 /// The 2-D UMAP (seed `seed`, 15 neighbours) of `cells × dim` embeddings, `cells × 2`.
 #[wasm_bindgen(js_name = umap2d)]
@@ -33,48 +63,26 @@ pub fn umap_2d(embedding: &[f32], dim: usize, seed: Option<u32>) -> Result<Float
 /// with `results` (an `RnaDataset`'s results, plus `umap`: `cells × 2`) added as
 /// `tessera rna annotate --out-h5ad` adds them.
 #[wasm_bindgen(js_name = annotatedH5ad)]
-pub fn annotated_h5ad(files: JsValue, results: Object) -> Result<Uint8Array, JsError> {
+pub fn annotated_h5ad(files: JsValue, results: JsValue) -> Result<Uint8Array, JsError> {
     let list = named_files(files)?;
-    let floats = |key: &str| -> Result<Vec<f32>, JsError> {
-        Reflect::get(&results, &key.into())
-            .ok()
-            .and_then(|v| v.dyn_into::<Float32Array>().ok())
-            .map(|a| a.to_vec())
-            .ok_or_else(|| JsError::new(&format!("results.{key}: not a Float32Array")))
-    };
-    let unsigned = |key: &str| -> Result<Vec<u32>, JsError> {
-        Reflect::get(&results, &key.into())
-            .ok()
-            .and_then(|v| v.dyn_into::<Uint32Array>().ok())
-            .map(|a| a.to_vec())
-            .ok_or_else(|| JsError::new(&format!("results.{key}: not a Uint32Array")))
-    };
-    let codes: Vec<u8> = Reflect::get(&results, &"unassigned".into())
-        .ok()
-        .and_then(|v| v.dyn_into::<Uint8Array>().ok())
-        .map(|a| a.to_vec())
-        .ok_or_else(|| JsError::new("results.unassigned: not a Uint8Array"))?;
-    let classes: Vec<String> = Reflect::get(&results, &"classNames".into())
-        .ok()
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().filter_map(|v| v.as_string()).collect())
-        .ok_or_else(|| JsError::new("results.classNames: not an array of strings"))?;
-    let dim = Reflect::get(&results, &"embeddingDim".into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .filter(|d| *d >= 1.0)
-        .ok_or_else(|| JsError::new("results.embeddingDim: not a positive number"))?
-        as usize;
-    let (best, confidence) = (unsigned("predicted")?, floats("confidence")?);
+    let results: AnnotatedResults = from_js_direct("results", results)?;
+    if results.embedding_dim == 0 {
+        return Err(JsError::new(
+            "results.embeddingDim: 0 is not a positive number",
+        ));
+    }
+    let (classes, dim) = (results.class_names, results.embedding_dim);
+    let (best, confidence) = (results.predicted.to_vec(), results.confidence.to_vec());
+    let codes = results.unassigned.to_vec();
     let (counts, genes, model_genes) = (
-        floats("totalCounts")?,
-        unsigned("nGenes")?,
-        unsigned("nModelGenes")?,
+        results.total_counts.to_vec(),
+        results.n_genes.to_vec(),
+        results.n_model_genes.to_vec(),
     );
     let (probabilities, embedding, map) = (
-        floats("probabilities")?,
-        floats("embedding")?,
-        floats("umap")?,
+        results.probabilities.to_vec(),
+        results.embedding.to_vec(),
+        results.umap.to_vec(),
     );
 
     let opened = open_files(list, &MatrixSource::Counts).map_err(js_error)?;

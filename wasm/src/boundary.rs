@@ -170,22 +170,33 @@ pub(crate) struct NamedFile {
 }
 
 /// The user's files as `(name, bytes)` from an array of [`NamedFile`]s; an entry without them is
-/// named in the error (`files[1].bytes: …`). Read directly, not through [`from_js`]'s JSON value,
-/// so the bytes are copied once.
+/// named in the error (`files[1].bytes: …`).
 #[cfg(any(feature = "rna", feature = "anndata"))]
 pub(crate) fn named_files(files: JsValue) -> Result<Vec<(String, Vec<u8>)>, JsError> {
-    let files: Vec<NamedFile> = serde_path_to_error::deserialize(
-        serde_wasm_bindgen::Deserializer::from(files),
-    )
-    .map_err(|e| {
-        let path = e.path().to_string();
-        let at = if path == "." { String::new() } else { path };
-        JsError::new(&format!(
-            "files{at}: {}",
-            strip_js_error(&e.inner().to_string())
-        ))
-    })?;
+    let files: Vec<NamedFile> = from_js_direct("files", files)?;
     Ok(files.into_iter().map(|f| (f.name, f.bytes)).collect())
+}
+
+/// `value` as a `T` read directly by serde-wasm-bindgen, for values carrying bulk data: bytes
+/// (`serde_bytes`) and typed arrays (`serde_wasm_bindgen::preserve`) are taken whole, not
+/// through [`from_js`]'s JSON value. Errors name the field's path under `what`; fields `T` does
+/// not have are not looked at (serde-wasm-bindgen reads only the ones it knows).
+#[cfg(any(feature = "rna", feature = "anndata"))]
+pub(crate) fn from_js_direct<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: JsValue,
+) -> Result<T, JsError> {
+    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(value)).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            what.to_owned()
+        } else if path.starts_with('[') {
+            format!("{what}{path}")
+        } else {
+            format!("{what}.{path}")
+        };
+        JsError::new(&format!("{at}: {}", strip_js_error(&e.inner().to_string())))
+    })
 }
 
 /// serde-wasm-bindgen's message without the `Error: ` its JS error prints first.
