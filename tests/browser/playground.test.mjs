@@ -163,6 +163,8 @@ describe("MAMMAL playground", () => {
       const out = {
         mean: await failure({ kind: "regress", mean: "1.5", std: 1 }),
         unknown: await failure({ kind: "regress", meen: 1 }),
+        nan: await failure({ kind: "regress", mean: NaN }),
+        array: await failure({ kind: "classify", classes: new Float32Array(2) }),
         kind: await failure({ kind: "regres" }),
         noKind: await failure({ mean: 1 }),
         classes: await failure({ kind: "classify" }),
@@ -180,6 +182,8 @@ describe("MAMMAL playground", () => {
     assert.deepEqual(errors.declared, ["text", "classes", "value"], "every task field tessera.d.ts declares is taken");
     assert.equal(errors.mean, 'task.mean: invalid type: string "1.5", expected f64');
     assert.equal(errors.unknown, "task.meen: unknown field `meen`, expected `mean` or `std`");
+    assert.equal(errors.nan, "task.mean: NaN is not a finite number");
+    assert.equal(errors.array, "task.classes: not a plain value (a number, string, boolean, array or object)");
     assert.equal(errors.kind, "task.kind: unknown variant `regres`, expected one of `generate`, `classify`, `regress`");
     assert.equal(errors.noKind, "task: missing field `kind`");
     assert.equal(errors.classes, "task: missing field `classes`");

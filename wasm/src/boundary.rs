@@ -64,8 +64,8 @@ pub(crate) fn from_js_tagged<T: serde::de::DeserializeOwned>(
 /// A request object as a JSON value, every entry read (serde-wasm-bindgen's struct reader reads
 /// only the fields it knows, so an unknown one would pass unseen; and this walk is smaller code
 /// than its general reader, which the CPU modules' download budget counts). `null` and
-/// `undefined` fields are dropped: both mean "not given". Functions, symbols, big integers and
-/// typed arrays are refused, named by their path.
+/// `undefined` fields are dropped: both mean "not given". NaN, infinities, functions, symbols,
+/// big integers and typed arrays are refused, named by their path.
 #[cfg(feature = "models")]
 fn request_value(what: &str, value: JsValue) -> Result<serde_json::Value, JsError> {
     use serde_json::Value;
@@ -76,13 +76,15 @@ fn request_value(what: &str, value: JsValue) -> Result<serde_json::Value, JsErro
         if let Some(x) = value.as_f64() {
             // Whole numbers as integers, so an integer field takes them.
             let whole = x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0;
-            return Ok(if whole && x >= 0.0 {
-                Value::from(x as u64)
+            return if whole && x >= 0.0 {
+                Ok(Value::from(x as u64))
             } else if whole {
-                Value::from(x as i64)
+                Ok(Value::from(x as i64))
             } else {
-                serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-            });
+                serde_json::Number::from_f64(x)
+                    .map(Value::Number)
+                    .ok_or_else(|| JsError::new(&format!("{at}: {x} is not a finite number")))
+            };
         }
         if let Some(text) = value.as_string() {
             return Ok(Value::String(text));
