@@ -3,10 +3,9 @@
 //! sub-tokenizer, for colouring) and answers them — text, class probabilities or a value.
 //!
 //! Requests and results cross as typed JS objects (serde-wasm-bindgen; a wrong field is an error
-//! naming it); nothing here may panic on input. Prompts go through
-//! the core tokenizer (linear in their length, warnings and padding bounded); a prompt the
-//! model would answer is also bounded in tokens ([`MAX_RUN_TOKENS`]), so a hostile page input
-//! is an error, never a trap.
+//! naming it); nothing here may panic on input. Prompts go through the core tokenizer (linear in
+//! their length, warnings and padding bounded); a prompt the model would answer is also bounded
+//! in tokens ([`MAX_RUN_TOKENS`]), so a hostile page input is an error, never a trap.
 
 use std::rc::Rc;
 
