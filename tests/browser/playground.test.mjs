@@ -165,6 +165,11 @@ describe("MAMMAL playground", () => {
         unknown: await failure({ kind: "regress", meen: 1 }),
         nan: await failure({ kind: "regress", mean: NaN }),
         array: await failure({ kind: "classify", classes: new Float32Array(2) }),
+        cyclic: await (async () => {
+          const task = { kind: "regress" };
+          task.std = task; // structured-cloned to the worker with its cycle
+          return failure(task);
+        })(),
         kind: await failure({ kind: "regres" }),
         noKind: await failure({ mean: 1 }),
         classes: await failure({ kind: "classify" }),
@@ -184,6 +189,7 @@ describe("MAMMAL playground", () => {
     assert.equal(errors.unknown, "task.meen: unknown field `meen`, expected `mean` or `std`");
     assert.equal(errors.nan, "task.mean: NaN is not a finite number");
     assert.equal(errors.array, "task.classes: not a plain value (a number, string, boolean, array or object)");
+    assert.match(errors.cyclic, /^task(\.std)+\.kind: nested more than 32 deep/);
     assert.equal(errors.kind, "task.kind: unknown variant `regres`, expected one of `generate`, `classify`, `regress`");
     assert.equal(errors.noKind, "task: missing field `kind`");
     assert.equal(errors.classes, "task: missing field `classes`");

@@ -12,15 +12,19 @@ pub(crate) fn from_js<T: serde::de::DeserializeOwned>(
     value: JsValue,
 ) -> Result<T, JsError> {
     let value = request_value(what, value)?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let at = if path == "." {
-            what.to_owned()
-        } else {
-            format!("{what}.{path}")
-        };
-        JsError::new(&format!("{at}: {}", e.inner()))
-    })
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| at_path(what, &e.path().to_string(), &e.inner().to_string()))
+}
+
+/// `message` at `path` (serde_path_to_error's form: `.` for the value itself, `a.b[2]`) under
+/// `what`: `what.a.b[2]: message`.
+fn at_path(what: &str, path: &str, message: &str) -> JsError {
+    let at = match path {
+        "." | "" => what.to_owned(),
+        _ if path.starts_with('[') => format!("{what}{path}"),
+        _ => format!("{what}.{path}"),
+    };
+    JsError::new(&format!("{at}: {message}"))
 }
 
 /// A request `{kind: "…", …fields}` as the enum `T`, whose variants are the kinds (camelCase),
@@ -52,12 +56,11 @@ pub(crate) fn from_js_tagged<T: serde::de::DeserializeOwned>(
         // The path starts at the kind; the user wrote it as a field beside the others.
         let message = e.inner().to_string();
         let path = e.path().to_string();
-        let at = match path.split_once('.') {
-            Some((_, rest)) if !rest.is_empty() => format!("{what}.{rest}"),
-            _ if message.starts_with("unknown variant") => format!("{what}.kind"),
-            _ => what.to_owned(),
-        };
-        JsError::new(&format!("{at}: {message}"))
+        match path.split_once('.') {
+            Some((_, fields)) if !fields.is_empty() => at_path(what, fields, &message),
+            _ if message.starts_with("unknown variant") => at_path(what, "kind", &message),
+            _ => at_path(what, ".", &message),
+        }
     })
 }
 
@@ -65,11 +68,18 @@ pub(crate) fn from_js_tagged<T: serde::de::DeserializeOwned>(
 /// only the fields it knows, so an unknown one would pass unseen; and this walk is smaller code
 /// than its general reader, which the CPU modules' download budget counts). `null` and
 /// `undefined` fields are dropped: both mean "not given". NaN, infinities, functions, symbols,
-/// big integers and typed arrays are refused, named by their path.
+/// big integers and typed arrays are refused, named by their path; so are nesting past
+/// [`MAX_DEPTH`] (a cyclic object would recurse until the stack ran out, a trap) and lists or
+/// objects past [`MAX_ENTRIES`].
 #[cfg(feature = "models")]
 fn request_value(what: &str, value: JsValue) -> Result<serde_json::Value, JsError> {
     use serde_json::Value;
-    fn walk(at: &mut String, value: &JsValue) -> Result<Value, JsError> {
+    fn walk(at: &mut String, value: &JsValue, depth: usize) -> Result<Value, JsError> {
+        if depth > MAX_DEPTH {
+            return Err(JsError::new(&format!(
+                "{at}: nested more than {MAX_DEPTH} deep (a request is a few levels; is it cyclic?)"
+            )));
+        }
         if let Some(b) = value.as_bool() {
             return Ok(Value::Bool(b));
         }
@@ -94,11 +104,14 @@ fn request_value(what: &str, value: JsValue) -> Result<serde_json::Value, JsErro
         }
         if js_sys::Array::is_array(value) {
             let array: &js_sys::Array = value.unchecked_ref();
+            if array.length() as usize > MAX_ENTRIES {
+                return Err(too_many(at, array.length()));
+            }
             let mut items = Vec::with_capacity(array.length() as usize);
             for (i, item) in array.iter().enumerate() {
                 let len = at.len();
                 at.push_str(&format!("[{i}]"));
-                items.push(walk(at, &item)?);
+                items.push(walk(at, &item, depth + 1)?);
                 at.truncate(len);
             }
             return Ok(Value::Array(items));
@@ -114,8 +127,12 @@ fn request_value(what: &str, value: JsValue) -> Result<serde_json::Value, JsErro
                 "{at}: not a plain value (a number, string, boolean, array or object)"
             )));
         }
+        let entries = js_sys::Object::entries(value.unchecked_ref());
+        if entries.length() as usize > MAX_ENTRIES {
+            return Err(too_many(at, entries.length()));
+        }
         let mut map = serde_json::Map::new();
-        for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
+        for entry in entries.iter() {
             let entry: js_sys::Array = entry.unchecked_into();
             let key = entry.get(0).as_string().unwrap_or_default();
             let item = entry.get(1);
@@ -125,14 +142,27 @@ fn request_value(what: &str, value: JsValue) -> Result<serde_json::Value, JsErro
             let len = at.len();
             at.push('.');
             at.push_str(&key);
-            let item = walk(at, &item)?;
+            let item = walk(at, &item, depth + 1)?;
             at.truncate(len);
             map.insert(key, item);
         }
         Ok(Value::Object(map))
     }
-    walk(&mut what.to_owned(), &value)
+    fn too_many(at: &str, n: u32) -> JsError {
+        JsError::new(&format!(
+            "{at}: {n} entries, more than a request takes ({MAX_ENTRIES})"
+        ))
+    }
+    walk(&mut what.to_owned(), &value, 0)
 }
+
+/// The deepest nesting a request may have.
+#[cfg(feature = "models")]
+const MAX_DEPTH: usize = 32;
+/// The most entries one list or object of a request may have (MAMMAL's class lists are at most
+/// its vocabulary, ~10⁵).
+#[cfg(feature = "models")]
+const MAX_ENTRIES: usize = 1 << 20;
 
 /// `value` as a plain JS object (maps as objects, 64-bit integers as numbers; a field kept as a
 /// JS value with `#[serde(with = "serde_wasm_bindgen::preserve")]`, such as a typed array, passes
@@ -189,15 +219,8 @@ pub(crate) fn from_js_direct<T: serde::de::DeserializeOwned>(
     value: JsValue,
 ) -> Result<T, JsError> {
     serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(value)).map_err(|e| {
-        let path = e.path().to_string();
-        let at = if path == "." {
-            what.to_owned()
-        } else if path.starts_with('[') {
-            format!("{what}{path}")
-        } else {
-            format!("{what}.{path}")
-        };
-        JsError::new(&format!("{at}: {}", strip_js_error(&e.inner().to_string())))
+        let message = e.inner().to_string();
+        at_path(what, &e.path().to_string(), strip_js_error(&message))
     })
 }
 
