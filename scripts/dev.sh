@@ -38,6 +38,17 @@ ensure_test_packages() {
   fi
   [ -x target/pyenv/bin/python ] || python3 -m venv target/pyenv
   target/pyenv/bin/python -c "import anndata" 2>/dev/null || target/pyenv/bin/pip install -q anndata h5py
+  # maturin builds the Python package's wheel (python/); pandas and scipy come with anndata.
+  [ -x target/pyenv/bin/maturin ] || target/pyenv/bin/pip install -q "maturin>=1.9,<2"
+}
+
+# The Python package: an abi3 wheel built by maturin into target/wheels/, installed into the venv.
+build_python_wheel() {
+  rm -f target/wheels/tessera-*.whl
+  target/pyenv/bin/maturin build --release -m python/Cargo.toml -i target/pyenv/bin/python \
+    -o target/wheels
+  target/pyenv/bin/pip uninstall -q -y tessera 2>/dev/null || true
+  target/pyenv/bin/pip install -q target/wheels/tessera-*.whl
 }
 
 case "${1:-}" in
@@ -53,7 +64,8 @@ case "${1:-}" in
     start=$SECONDS
     # Code health, kept: formatting, then clippy with warnings as errors for both targets.
     cargo fmt --all --check
-    cargo clippy --release -p tessera-kernels -p tessera-core -p tessera --all-targets -- -D warnings
+    PYO3_PYTHON=$PWD/target/pyenv/bin/python cargo clippy --release -p tessera-kernels \
+      -p tessera-core -p tessera -p tessera-python --all-targets -- -D warnings
     cargo clippy -p tessera-wasm --target wasm32-unknown-unknown \
       --features game,mammal,anndata,relaxed-simd -- -D warnings
     echo "lint done in $((SECONDS - start)) s"
@@ -61,6 +73,11 @@ case "${1:-}" in
     # Vulkan (Mesa's software driver at least) and the browser's WebGPU must be there.
     TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-kernels -p tessera-core -p tessera
     echo "rust tests done in $((SECONDS - start)) s"
+    # The Python package, installed from its wheel, against the CLI's answers.
+    cargo build --release -p tessera
+    build_python_wheel
+    (cd target && pyenv/bin/python -m unittest discover -s ../python/tests)
+    echo "python tests done in $((SECONDS - start)) s"
     scripts/build-wasm.sh all
     echo "wasm built at $((SECONDS - start)) s"
     (cd tests && TESSERA_REQUIRE_WEBGPU=1 npm test)

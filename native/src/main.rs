@@ -1,22 +1,11 @@
-//! `tessera`: the command-line front-end over tessera-core. Argument parsing, files and
-//! terminal output live here; model logic lives in the core.
+//! `tessera`: the command-line front-end over tessera-core. The commands live in the library
+//! (`lib.rs`), which the Python package shares; this file parses the arguments.
 
-mod backend;
-mod bench;
-mod bundle;
-mod bundle_io;
-mod data;
-mod encoder;
-mod fit;
-mod game;
-mod info;
-mod mammal;
+// The allocator is the binary's own: mimalloc's static TLS cannot be loaded into Python.
 mod memory;
-mod rna;
-mod serve;
-mod terminal;
 
 use clap::{Parser, Subcommand};
+use tessera::{bench, bundle, data, encoder, game, info, mammal, rna, serve, terminal};
 
 #[derive(Parser)]
 #[command(

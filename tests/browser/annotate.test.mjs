@@ -22,9 +22,12 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchChromium, out, readSafetensors, recordedPage, repo, serveRepo, shared, tessera } from "./support.mjs";
 import {
+  CALL_ALL,
   CLASS_NAMES,
   fixtureDir,
   fixtureTable,
+  nativeAnnotate,
+  nearTie,
   parseAnnotations,
   referenceCells,
   rnaBundle,
@@ -37,8 +40,6 @@ const SHIPPED_MODEL = join(repo, "www/models/rna-pbmc3k.tar");
 const SAMPLE = join(repo, "www/samples/pbmc3k-test.h5ad");
 const requireWebGpu = process.env.TESSERA_REQUIRE_WEBGPU === "1";
 const HEADER = "cell_id,predicted_type,confidence,best_type,unassigned_reason,total_counts,n_genes,n_model_genes";
-/** The fixture's cells are compared number for number with the reference: nothing unassigned. */
-const CALL_ALL = { minGenes: "0", minCellGenes: "0", minConfidence: "0" };
 /** |browser − reference| per probability; the CSV's 4 decimals add up to 5e-5 of rounding. */
 const TOLERANCE = 1e-4;
 const CSV_TOLERANCE = TOLERANCE + 5e-5;
@@ -82,19 +83,6 @@ function nativeForwardProbabilities(model) {
     result.set(cell.id, exps.map((e) => e / sum));
   }
   return result;
-}
-
-/** `tessera rna annotate` on `data`; the CSV text. */
-function nativeAnnotate(model, data, name, { precision = "f32", rule = CALL_ALL } = {}) {
-  const csv = join(out, `${name}.csv`);
-  // By default no minimum of model genes and nothing unassigned: the reference fixture's cells
-  // hold 110 of its 302 genes (the page is opened with CALL_ALL for them too); the minimum and
-  // the Unassigned calls have their own tests below.
-  const args = ["--min-genes", rule.minGenes ?? "0"];
-  if (rule.minCellGenes !== undefined) args.push("--min-cell-genes", rule.minCellGenes);
-  if (rule.minConfidence !== undefined) args.push("--min-confidence", rule.minConfidence);
-  execFileSync(tessera, ["rna", "annotate", "--model", model, "--data", data, "--out", csv, "--precision", precision, ...args], { stdio: "pipe" });
-  return readFileSync(csv, "utf8");
 }
 
 /** The engine line for `backend` in Chromium (which has relaxed SIMD) with `?simd=`. */
@@ -369,8 +357,7 @@ describe("the pbmc3k sample", () => {
         assert.deepEqual([cell.totalCounts, cell.nGenes, cell.nModelGenes], [theirs.totalCounts, theirs.nGenes, theirs.nModelGenes], cell.id);
         assert.equal(cell.nModelGenes, results.nModelGenes[c], cell.id);
         if (cell.type !== theirs.type || cell.best !== theirs.best) {
-          const p = results.probabilities.slice(c * k, (c + 1) * k).sort((a, b) => b - a);
-          const tie = p[0] - p[1] < 1e-4 || Math.abs(p[0] - Number(STRICT.minConfidence)) < 2e-4;
+          const tie = nearTie(results.probabilities.slice(c * k, (c + 1) * k), Number(STRICT.minConfidence));
           assert.ok(tie, `${cell.id}: page says ${cell.type} (${cell.raw}), native ${theirs.type} (${theirs.raw})`);
           ties += 1;
         }

@@ -31,7 +31,11 @@ export interface TesseraOptions {
   precision?: "f32" | "f16";
   /** Which models the worker's module holds (one family per module keeps downloads small). */
   family?: "rna" | "mammal" | "game";
-  /** URL of the folder holding tessera.js, worker.js and the wasm modules (default: this module's folder). */
+  /** Where the package's files (`dist/`: tessera.js, worker.js, the wasm modules and their glue)
+   * are served from, resolved against the page. Without it the worker is started with
+   * `new Worker(new URL("./worker.js", import.meta.url))` and finds the modules beside itself,
+   * the form webpack 5, Vite and Parcel follow; give it where a bundler does not (esbuild), or
+   * to serve the files from elsewhere. */
   base?: string | URL;
   /** The RNA and MAMMAL CPU modules' build: `"auto"` (default) takes the one with WebAssembly relaxed
    * SIMD's fused multiply-add where the browser validates it (its matrix products run ≈ 1.4×
@@ -433,3 +437,161 @@ export declare class Tessera {
 
 /** An error raised in the worker (bad bundle, bad input), with its message. */
 export declare class TesseraError extends Error {}
+
+// ---- pipeline() ---------------------------------------------------------------------------
+
+/** The tasks `pipeline` runs. */
+export type PipelineTask = "cell-annotation" | "mammal" | "attack-game";
+
+/** A model bundle (.tar): a URL (fetched with progress, kept in the Cache API), or a picked file. */
+export type ModelSource = string | URL | DataFile;
+
+export interface PipelineOptions {
+  /** The engine's `backend` (default `"auto"`: WebGPU where the browser gives an adapter, else
+   * the CPU). The attack game runs on the CPU only. */
+  device?: BackendChoice;
+  /** transformers.js's name for `precision`: `"fp32"` (default) or `"fp16"`. */
+  dtype?: "fp32" | "fp16";
+  /** The engine's `precision` (see `TesseraOptions.precision`); give this or `dtype`. */
+  precision?: "f32" | "f16";
+  /** See `TesseraOptions.simd`. */
+  simd?: "auto" | "relaxed" | "plain";
+  /** Where the package's files are served from (see `TesseraOptions.base`); needed with esbuild
+   * unless `dist/` is copied beside the bundle. */
+  base?: string | URL;
+  /**
+   * The engine's progress events (`Progress`: `{ stage, loaded, total }`), as they come: the
+   * engine's start (`"init …"`) and the model's `"download"`/`"cache"`/`"read"` and `"load"` while
+   * `pipeline` resolves, then each call's (`"read"`, `"parse"`, `"annotate"` per batch; `"score"`).
+   */
+  progress_callback?: (progress: Progress) => void;
+}
+
+/** One cell's call, in the style of transformers.js's classification outputs. */
+export interface CellLabel {
+  /** The data's cell id (`obs_names`, the barcode, or the CSV's first column). */
+  id: string;
+  /** The predicted type, or `"Unassigned"` (see `unassigned`); null for a bundle without a
+   * label head. */
+  label: string | null;
+  /** The probability of the most probable type (`best`), assigned or not. */
+  score: number;
+  best: string | null;
+  /** Why the cell is `Unassigned` (the CSV's `unassigned_reason`), or null. */
+  unassigned: "too_few_genes" | "low_confidence" | null;
+}
+
+/** What a `cell-annotation` pipeline resolves to. */
+export interface CellAnnotation {
+  /** Per cell, in the data's order. */
+  cells: CellLabel[];
+  /** Everything computed, typed arrays whole: probabilities, embeddings, QC, the PCA map. */
+  results: RnaResults;
+  run: RnaRun;
+  /** The data set as it was read. */
+  data: {
+    name: string;
+    format: "h5ad" | "10x" | "csv";
+    cells: number;
+    genes: number;
+    genesMatched: number;
+    geneSource: string;
+    note: string | null;
+  };
+}
+
+export interface CellAnnotationOptions {
+  /** Cells per forward pass (default 16). */
+  batchSize?: number;
+  /** Workers sharing the batches on the CPU (default `"auto"`; see `RnaDatasetClient.annotate`). */
+  workers?: number | "auto";
+  /** See `RnaAnnotatorClient.openData`. */
+  minGenes?: number;
+  minCellGenes?: number;
+  minConfidence?: number;
+  /** Stops between batches; the call then rejects with "cancelled". */
+  signal?: AbortSignal;
+  /** This call's progress (default: the pipeline's `progress_callback`). */
+  progress_callback?: (progress: Progress) => void;
+}
+
+/** `pipeline("cell-annotation", model)`: annotates every cell of a data set. */
+export interface CellAnnotationPipeline {
+  /** Reads `files` (one `.h5ad` or CSV, or a 10x folder's files), annotates every cell and frees
+   * the data in the worker. For the CSV, UMAP or annotated `.h5ad`, use `model.openData`. */
+  (files: DataFile | Iterable<DataFile> | ArrayLike<DataFile>, options?: CellAnnotationOptions): Promise<CellAnnotation>;
+  readonly task: "cell-annotation";
+  readonly info: RnaModelInfo;
+  /** The loaded bundle, for the rest of the API (`openData`, `benchmark`). */
+  readonly model: RnaAnnotatorClient;
+  readonly engine: Tessera;
+  /** Stops the pipeline's worker, freeing the model. */
+  dispose(): Promise<void>;
+}
+
+export interface MammalRun {
+  encoding: MammalEncoding;
+  answer: MammalAnswer;
+  seconds: number;
+  backend: "webgpu" | "cpu";
+}
+
+/** A bundle task's answer: the run, its prompt, and a class answer by the bundle's label. */
+export interface MammalTaskRun extends MammalRun {
+  task: string;
+  prompt: string;
+  /** Classification tasks: the predicted class's label and probability. */
+  label?: string;
+  score?: number;
+}
+
+/** `pipeline("mammal", model)`: answers prompts. */
+export interface MammalPipeline {
+  /** Runs a prompt with a readout (default `{ kind: "generate" }`). */
+  (prompt: string, task?: MammalTaskSpec): Promise<MammalRun>;
+  /** One of the bundle's own tasks (`info.tasks[].name`), its prompt's holes filled from
+   * `inputs` and read with its readout; an unknown task rejects listing the bundle's. */
+  (request: { task: string; inputs: Record<string, string> }): Promise<MammalTaskRun>;
+  readonly task: "mammal";
+  readonly info: MammalInfo;
+  readonly model: MammalClient;
+  readonly engine: Tessera;
+  tokenize(prompt: string): Promise<MammalEncoding>;
+  taskPrompt(name: string, inputs: Record<string, string>): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/** `pipeline("attack-game", agent?)`: scores players on drawn boards; plays games. */
+export interface AttackGamePipeline {
+  /** `Tessera.scoreBoards` with the pipeline's agent: `players` may name `"agent"` when one was
+   * loaded (and is `["agent"]` when omitted then). */
+  (options: {
+    n: number;
+    p: number;
+    definition: string;
+    seed?: number;
+    count: number;
+    players?: string[];
+    workers?: "auto" | number;
+    signal?: AbortSignal;
+    progress_callback?: (progress: Progress) => void;
+  }): Promise<BoardScores>;
+  readonly task: "attack-game";
+  /** The agent's config, or null without one. */
+  readonly info: GameAgentInfo | null;
+  readonly agent: GameAgentClient | null;
+  readonly engine: Tessera;
+  newGame(options: { n: number; p: number; definition: string; seed: number }): Promise<GameClient>;
+  gameFromBoard(line: string, definition: string): Promise<GameClient>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A ready-to-call pipeline, as transformers.js's `pipeline`: starts an engine (its own worker)
+ * for the task's model family on `options.device`, loads `model`, and resolves to an async
+ * function with `.info` and `.dispose()`. An unknown task, a missing model or a bad option
+ * rejects with a `TesseraError` naming it, before any worker starts.
+ */
+export declare function pipeline(task: "cell-annotation", model: ModelSource, options?: PipelineOptions): Promise<CellAnnotationPipeline>;
+export declare function pipeline(task: "mammal", model: ModelSource, options?: PipelineOptions): Promise<MammalPipeline>;
+export declare function pipeline(task: "attack-game", model?: ModelSource | null, options?: PipelineOptions): Promise<AttackGamePipeline>;

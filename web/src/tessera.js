@@ -285,20 +285,29 @@ export class Tessera {
   }
 
   static async create(options = {}) {
-    const base = new URL(options.base ?? ".", import.meta.url);
-    const worker = new Worker(new URL("worker.js", base), { type: "module" });
+    // An explicit `base` (where the package's files are served from) is resolved against the
+    // page, like a model URL; without one, the worker and the modules are found beside this file.
+    const base = options.base == null ? null : new URL(options.base, globalThis.location?.href ?? import.meta.url);
+    // Bundlers (webpack 5, Vite, Parcel) find the worker, and through it the wasm modules, only
+    // by this literal form: keep it as it is.
+    const worker = base
+      ? new Worker(new URL("worker.js", base), { type: "module" })
+      : new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     const channel = new Channel(worker);
     const info = await channel.call(
       "init",
       {
         backend: options.backend ?? "auto",
-        base: base.href,
+        base: base?.href ?? null,
         family: options.family ?? "rna",
         precision: options.precision ?? "f32",
         simd: options.simd ?? "auto",
       },
       options.onProgress,
-    );
+    ).catch((error) => {
+      worker.terminate();
+      throw error;
+    });
     return new Tessera(worker, channel, info);
   }
 
@@ -365,5 +374,193 @@ export class Tessera {
   terminate() {
     this.worker.terminate();
     this.channel.failAll("terminated");
+  }
+}
+
+// ---- pipeline() ---------------------------------------------------------------------------
+//
+// One call from a task name and a model to an async function that answers it, as
+// transformers.js's `pipeline` does. Each pipeline owns its engine (worker + wasm module) and
+// is a thin layer over the clients above: it holds no worker logic of its own.
+
+/** The tasks `pipeline` knows, with the model family each runs on and what its `model` is. */
+const PIPELINE_TASKS = {
+  "cell-annotation": { family: "rna", model: "a BMFM-RNA bundle" },
+  mammal: { family: "mammal", model: "a MAMMAL bundle" },
+  "attack-game": { family: "game", model: "an attack-game agent bundle (optional)" },
+};
+
+const DEVICES = ["auto", "webgpu", "cpu"];
+/** transformers.js's `dtype` names for the engine's precisions. */
+const DTYPES = { fp32: "f32", fp16: "f16" };
+
+/** A bundle source as `loadRnaModel` & co take it, or a TesseraError naming `model`. */
+function checkedSource(task, model) {
+  const source =
+    typeof model === "string" ||
+    model instanceof URL ||
+    (typeof Blob !== "undefined" && model instanceof Blob) ||
+    (model != null && typeof model === "object" && "bytes" in model);
+  if (!source) {
+    const given = model == null ? "none was given" : `got ${Object.prototype.toString.call(model)}`;
+    throw new TesseraError(
+      `model: "${task}" needs ${PIPELINE_TASKS[task].model}: a URL, a File/Blob or { name, bytes } (${given})`,
+    );
+  }
+  return model;
+}
+
+/** The engine options for `pipeline`'s options, or a TesseraError naming the bad field. */
+function engineOptions(family, { device = "auto", dtype, precision, simd, base, progress_callback } = {}) {
+  if (!DEVICES.includes(device)) {
+    throw new TesseraError(`device: expected ${DEVICES.map((d) => `"${d}"`).join(", ")}, not ${JSON.stringify(device)}`);
+  }
+  if (dtype !== undefined && !(dtype in DTYPES)) {
+    throw new TesseraError(`dtype: expected "fp32" or "fp16", not ${JSON.stringify(dtype)}`);
+  }
+  if (dtype !== undefined && precision !== undefined && DTYPES[dtype] !== precision) {
+    throw new TesseraError(`dtype: "${dtype}" contradicts precision: ${JSON.stringify(precision)}; give one of them`);
+  }
+  if (progress_callback !== undefined && typeof progress_callback !== "function") {
+    throw new TesseraError("progress_callback: expected a function");
+  }
+  return {
+    backend: device,
+    family,
+    precision: precision ?? (dtype === undefined ? undefined : DTYPES[dtype]),
+    simd,
+    base,
+    onProgress: progress_callback,
+  };
+}
+
+/** `fn` with `extras` as properties (the callable a pipeline resolves to). */
+function callable(fn, extras) {
+  return Object.assign(fn, extras);
+}
+
+/** Why cells are `Unassigned`, as `RnaResults.unassigned` codes them (the CSV's words). */
+const UNASSIGNED_REASONS = [null, "too_few_genes", "low_confidence"];
+
+/** `cell-annotation`: the callable over an RnaAnnotatorClient. */
+function cellAnnotationPipeline(engine, annotator, progress) {
+  const annotate = async (files, options = {}) => {
+    const { batchSize, workers, minGenes, minCellGenes, minConfidence, signal } = options;
+    const onProgress = options.progress_callback ?? progress;
+    // One file (an .h5ad, a CSV) may come alone; a 10x folder's files come as a list.
+    if ((typeof Blob !== "undefined" && files instanceof Blob) || (files != null && typeof files === "object" && "bytes" in files)) {
+      files = [files];
+    }
+    if (files == null || typeof files !== "object" || (typeof files[Symbol.iterator] !== "function" && typeof files.length !== "number")) {
+      throw new TesseraError("files: expected a File, { name, bytes }, or a list of them (an .h5ad, a CSV or a 10x folder's files)");
+    }
+    if (signal?.aborted) throw new TesseraError("cancelled");
+    const data = await annotator.openData(files, onProgress, { minGenes, minCellGenes, minConfidence });
+    try {
+      const run = await data.annotate({ batchSize, workers, onProgress, signal });
+      const results = await data.results();
+      const names = results.classNames;
+      const cells = results.cellIds.map((id, c) => {
+        const best = names[results.predicted[c]] ?? null;
+        const unassigned = UNASSIGNED_REASONS[results.unassigned[c]] ?? null;
+        return { id, label: unassigned ? "Unassigned" : best, score: results.confidence[c], best, unassigned };
+      });
+      const { name, format, genes, genesMatched, geneSource, note } = data;
+      return { cells, results, run, data: { name, format, cells: data.cells, genes, genesMatched, geneSource, note } };
+    } finally {
+      // The data set (its counts, embeddings and probabilities) is freed in the worker: the
+      // results above are copies. Failing to free it must not hide the annotation's own error.
+      await data.close().catch(() => {});
+    }
+  };
+  return callable(annotate, {
+    task: "cell-annotation",
+    info: annotator.info,
+    model: annotator,
+    engine,
+    dispose: async () => engine.terminate(),
+  });
+}
+
+/** `mammal`: the callable over a MammalClient. */
+function mammalPipeline(engine, model) {
+  const taskNamed = (name) => {
+    const task = model.info.tasks.find((t) => t.name === name);
+    if (!task) {
+      const known = model.info.tasks.map((t) => t.name).join(", ") || "none";
+      throw new TesseraError(`task: ${JSON.stringify(name)} is not one of this bundle's tasks (${known})`);
+    }
+    return task;
+  };
+  const run = async (request, spec = { kind: "generate" }) => {
+    if (typeof request === "string") return model.run(request, spec);
+    if (request == null || typeof request !== "object" || typeof request.task !== "string") {
+      throw new TesseraError('expected a prompt and a task, or { task: "<bundle task>", inputs: { … } }');
+    }
+    const task = taskNamed(request.task);
+    const prompt = await model.taskPrompt(task.name, request.inputs ?? {});
+    const out = await model.run(prompt, task.readout);
+    // A class answer also by its label, as the bundle names it (`classes` is [label, token][]).
+    const named =
+      out.answer.kind === "classes" && task.readout.kind === "classify"
+        ? { label: task.readout.classes[out.answer.predicted][0], score: out.answer.probabilities[out.answer.predicted] }
+        : {};
+    return { task: task.name, prompt, ...named, ...out };
+  };
+  return callable(run, {
+    task: "mammal",
+    info: model.info,
+    model,
+    engine,
+    tokenize: (prompt) => model.tokenize(prompt),
+    taskPrompt: (name, inputs) => model.taskPrompt(name, inputs),
+    dispose: async () => engine.terminate(),
+  });
+}
+
+/** `attack-game`: scoring boards (with the agent, when one was loaded) and new games. */
+function attackGamePipeline(engine, agent, progress) {
+  const score = async (options = {}) => {
+    const { players = agent ? ["agent"] : undefined } = options;
+    if (Array.isArray(players) && players.includes("agent") && !agent) {
+      throw new TesseraError('players: "agent" needs an agent bundle: pipeline("attack-game", model)');
+    }
+    return engine.scoreBoards({ ...options, players, agent, onProgress: options.progress_callback ?? progress });
+  };
+  return callable(score, {
+    task: "attack-game",
+    info: agent?.info ?? null,
+    agent,
+    engine,
+    newGame: (options) => engine.newGame(options),
+    gameFromBoard: (line, definition) => engine.gameFromBoard(line, definition),
+    dispose: async () => engine.terminate(),
+  });
+}
+
+/**
+ * A ready-to-call pipeline for `task` (see tessera.d.ts): starts an engine for the task's model
+ * family on `options.device`, loads `model` and resolves to an async function with `.info` and
+ * `.dispose()`. Progress (the engine's start, the download, each batch) goes to
+ * `options.progress_callback`.
+ */
+export async function pipeline(task, model, options = {}) {
+  const spec = Object.hasOwn(PIPELINE_TASKS, task) ? PIPELINE_TASKS[task] : null;
+  if (!spec) {
+    const known = Object.keys(PIPELINE_TASKS).map((t) => `"${t}"`).join(", ");
+    throw new TesseraError(`task: unknown task ${JSON.stringify(task)}; expected one of ${known}`);
+  }
+  // Everything that can be checked here is, before a worker starts.
+  if (task !== "attack-game" || model != null) checkedSource(task, model);
+  const engineSettings = engineOptions(spec.family, options);
+  const progress = engineSettings.onProgress;
+  const engine = await Tessera.create(engineSettings);
+  try {
+    if (task === "cell-annotation") return cellAnnotationPipeline(engine, await engine.loadRnaModel(model, progress), progress);
+    if (task === "mammal") return mammalPipeline(engine, await engine.loadMammalModel(model, progress));
+    return attackGamePipeline(engine, model == null ? null : await engine.loadGameAgent(model, progress), progress);
+  } catch (error) {
+    engine.terminate();
+    throw error;
   }
 }

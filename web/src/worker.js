@@ -7,7 +7,7 @@ let api = null;
 let runtime = null;
 /** The wasm module's exports (its memory's size guides how many helper workers fit). */
 let wasmExports = null;
-/** Where the wasm modules are (for the ones loaded on demand). */
+/** Where the page said the wasm modules are (`base`), or null: then `MODULES` finds them. */
 let moduleBase = null;
 /** The module this worker runs and the precision asked for: what helper workers start with. */
 let engine = null;
@@ -71,6 +71,33 @@ function moduleName(family, gpu, simd = "auto") {
   return relaxedSimd ? `${prefix}_cpu_relaxed` : `${prefix}_cpu`;
 }
 
+/**
+ * Every wasm module (scripts/build-wasm.sh builds them; scripts/pack-npm.sh reads this table to
+ * know what the package ships), each as a glue import and a wasm URL written literally: the only
+ * form bundlers (webpack 5, Vite, Parcel) follow, copying the files into the build. Used when
+ * the page gave no `base`; with one, `moduleFiles` resolves the same names against it.
+ */
+const MODULES = {
+  tessera_cpu: { glue: () => import("./tessera_cpu.js"), wasm: new URL("./tessera_cpu_bg.wasm", import.meta.url) },
+  tessera_cpu_relaxed: { glue: () => import("./tessera_cpu_relaxed.js"), wasm: new URL("./tessera_cpu_relaxed_bg.wasm", import.meta.url) },
+  tessera_webgpu: { glue: () => import("./tessera_webgpu.js"), wasm: new URL("./tessera_webgpu_bg.wasm", import.meta.url) },
+  tessera_mammal_cpu: { glue: () => import("./tessera_mammal_cpu.js"), wasm: new URL("./tessera_mammal_cpu_bg.wasm", import.meta.url) },
+  tessera_mammal_cpu_relaxed: { glue: () => import("./tessera_mammal_cpu_relaxed.js"), wasm: new URL("./tessera_mammal_cpu_relaxed_bg.wasm", import.meta.url) },
+  tessera_mammal_webgpu: { glue: () => import("./tessera_mammal_webgpu.js"), wasm: new URL("./tessera_mammal_webgpu_bg.wasm", import.meta.url) },
+  tessera_game_cpu: { glue: () => import("./tessera_game_cpu.js"), wasm: new URL("./tessera_game_cpu_bg.wasm", import.meta.url) },
+  tessera_anndata_cpu: { glue: () => import("./tessera_anndata_cpu.js"), wasm: new URL("./tessera_anndata_cpu_bg.wasm", import.meta.url) },
+};
+
+/** Module `name`'s glue (a function importing it) and wasm URL: under `moduleBase` where the
+ * page gave one, else from `MODULES`. */
+function moduleFiles(name) {
+  if (!(name in MODULES)) throw new Error(`no wasm module ${name}`);
+  if (!moduleBase) return MODULES[name];
+  // Resolved at run time: the comments keep webpack and Vite from trying to bundle it.
+  const glue = new URL(`${name}.js`, moduleBase).href;
+  return { glue: () => import(/* webpackIgnore: true */ /* @vite-ignore */ glue), wasm: new URL(`${name}_bg.wasm`, moduleBase) };
+}
+
 /** Families with a WebGPU module (the game's agent is small enough for the CPU alone). */
 const gpuFamilies = new Set(["rna", "mammal"]);
 
@@ -99,10 +126,11 @@ async function init({ backend, base, family = "rna", precision = "f32", simd = "
   const wantGpu =
     !helper && gpuFamilies.has(family) && backend !== "cpu" && (backend === "webgpu" || (await gpuAdapterAvailable()));
   const name = helper?.name ?? moduleName(family, wantGpu, simd);
-  moduleBase = base;
+  moduleBase = base ?? null;
   progress({ stage: `init ${name}`, loaded: 0, total: 1 });
-  api = await import(new URL(`${name}.js`, base).href);
-  const url = new URL(`${name}_bg.wasm`, base);
+  const files = moduleFiles(name);
+  api = await files.glue();
+  const url = files.wasm;
   // The CPU module is compiled here rather than by the loader, so that helper workers can be
   // handed the compiled module (and its optimised code) instead of compiling it again each.
   if (helper) compiledModule = Promise.resolve(helper.compiled);
@@ -126,8 +154,9 @@ async function init({ backend, base, family = "rna", precision = "f32", simd = "
 /** The CPU module with the annotation extras (`umap2d`, `annotatedH5ad`), loaded once. */
 function anndataModule() {
   extras ??= (async () => {
-    const module = await import(new URL("tessera_anndata_cpu.js", moduleBase).href);
-    await module.default({ module_or_path: new URL("tessera_anndata_cpu_bg.wasm", moduleBase) });
+    const files = moduleFiles("tessera_anndata_cpu");
+    const module = await files.glue();
+    await module.default({ module_or_path: files.wasm });
     return module;
   })().catch((error) => {
     extras = null;
@@ -416,6 +445,8 @@ const HELPER_QUEUE = 2;
 /** A helper worker, spoken to with the request protocol the page's client uses (`Channel`). */
 class Helper {
   constructor() {
+    // This module's own URL: unbundled it is this file, and Vite (8.3) and webpack (5.112) map
+    // it to the bundled worker itself (checked with the packed package, web/README.md).
     this.worker = new Worker(new URL(import.meta.url), { type: "module", name: "tessera helper" });
     this.channel = new Channel(this.worker);
     this.failed = null;
@@ -451,7 +482,8 @@ class Helper {
   /** Resolves once it runs this worker's module (compiled once, here, for every helper). */
   started() {
     this.module ??= (async () => {
-      const compiled = await (compiledModule ??= compileModule(new URL(`${engine.name}_bg.wasm`, moduleBase)));
+      const compiled = await (compiledModule ??= compileModule(moduleFiles(engine.name).wasm));
+      // The helper runs this very file, so with no `base` its `MODULES` finds the same files.
       await this.call("init", {
         backend: "cpu",
         base: moduleBase,

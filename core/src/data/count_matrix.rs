@@ -32,6 +32,12 @@ pub struct CountMatrix {
     pub gene_columns: BTreeMap<String, Vec<String>>,
 }
 
+/// Whether every value is a whole number: raw counts, not normalised values (the rule
+/// [`CountMatrix::is_counts`] applies, for callers holding only the values).
+pub fn are_counts(values: &[f32]) -> bool {
+    values.iter().all(|v| v.fract() == 0.0)
+}
+
 /// 2²⁴: from here up, not every whole number is a 32-bit float.
 const MAX_EXACT_COUNT: f32 = 16_777_216.0;
 
@@ -108,7 +114,7 @@ impl CountMatrix {
 
     /// Whether every value is a whole number (raw counts, not normalised values).
     pub fn is_counts(&self) -> bool {
-        self.values.iter().all(|v| v.fract() == 0.0)
+        are_counts(&self.values)
     }
 
     /// Fails unless every value is a whole number: models read raw counts, and a matrix of

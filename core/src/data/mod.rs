@@ -16,7 +16,7 @@ pub mod table;
 pub mod tenx_h5;
 mod text;
 
-pub use count_matrix::{CountMatrix, DataError};
+pub use count_matrix::{CountMatrix, DataError, are_counts};
 pub use csv::{Orientation, read_csv};
 #[cfg(not(target_arch = "wasm32"))]
 pub use h5ad_add::add_to_h5ad_file;

@@ -105,13 +105,15 @@ fn boards(args: BoardsArgs) -> Result<()> {
 }
 
 /// One entry of `--policy`: a baseline (or the optimum), or an agent loaded from its bundle.
-enum Contender {
+pub enum Contender {
     Baseline(Player),
     Agent { name: String, agent: Box<Agent> },
 }
 
 impl Contender {
-    fn parse(name: &str, definition: Definition, seed: u64) -> Result<Self> {
+    /// A policy name (`random` takes `seed`), `agent` (the shipped agent of `definition`) or
+    /// `agent=PATH`.
+    pub fn parse(name: &str, definition: Definition, seed: u64) -> Result<Self> {
         let path = match name.split_once('=') {
             Some(("agent", path)) => PathBuf::from(path),
             None if name == "agent" => shipped_agent(definition)?,
@@ -152,7 +154,7 @@ pub fn shipped_agent(definition: Definition) -> Result<PathBuf> {
 }
 
 /// What `eval` plays on: a board file or one graph.
-enum Boards {
+pub enum Boards {
     Lattice(Vec<Board>),
     Graph(GraphBoard),
 }
@@ -160,7 +162,13 @@ enum Boards {
 fn read_boards(path: &Path) -> Result<Vec<Board>> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
-    let boards = Board::read_lines(&text).with_context(|| file.clone())?;
+    boards_of(&file, &text)
+}
+
+/// The boards of a board file's text (JSON Lines), all of one size and p; `file` names it in
+/// errors.
+pub fn boards_of(file: &str, text: &str) -> Result<Vec<Board>> {
+    let boards = Board::read_lines(text).with_context(|| file.to_string())?;
     let Some(first) = boards.first() else {
         bail!("{file}: no boards");
     };
@@ -211,66 +219,17 @@ fn eval(args: EvalArgs) -> Result<()> {
         .split(',')
         .map(|name| Contender::parse(name.trim(), definition, args.seed))
         .collect::<Result<Vec<_>>>()?;
-    let (size, p, count, title) = match &boards {
-        Boards::Lattice(b) => (
-            b[0].n,
-            Some(b[0].p),
+    let title = match &boards {
+        Boards::Lattice(b) => format!(
+            "{} boards of {}×{} at p = {}",
             b.len(),
-            format!(
-                "{} boards of {}×{} at p = {}",
-                b.len(),
-                b[0].n,
-                b[0].n,
-                b[0].p
-            ),
+            b[0].n,
+            b[0].n,
+            b[0].p
         ),
-        Boards::Graph(g) => (
-            g.len(),
-            None,
-            1,
-            format!("a graph of {} nodes and {} edges", g.len(), g.edges()),
-        ),
+        Boards::Graph(g) => format!("a graph of {} nodes and {} edges", g.len(), g.edges()),
     };
-    let mut rows = Vec::new();
-    for player in &players {
-        let (name, trained_on, e) = match (player, &boards) {
-            (Contender::Baseline(player), Boards::Lattice(b)) => (
-                player.name().to_string(),
-                None,
-                evaluate(b, definition, *player),
-            ),
-            (Contender::Baseline(player), Boards::Graph(g)) => (
-                player.name().to_string(),
-                None,
-                evaluate_graph(g, definition, *player),
-            ),
-            (Contender::Agent { name, agent }, Boards::Lattice(b)) => (
-                name.clone(),
-                Some(agent.info.definition.name()),
-                evaluate_agent(b, definition, agent),
-            ),
-            (Contender::Agent { name, .. }, Boards::Graph(_)) => bail!(
-                "policy {name}: the agent's convolutional net plays lattice boards only, not graphs"
-            ),
-        };
-        let mut row = json!({
-            "policy": name,
-            "trained_on": trained_on,
-            "definition": definition.name(),
-            "size": size,
-            "p": p,
-            "boards": count,
-            "mean_steps": e.mean_steps(),
-            "std_steps": e.std_steps(),
-            "mean_auc": e.mean_robustness(),
-            "per_board_steps": e.steps,
-            "reason": e.reason,
-        });
-        if args.moves {
-            row["per_board_moves"] = json!(e.moves);
-        }
-        rows.push(row);
-    }
+    let rows = score(&boards, definition, &players, args.moves)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -304,4 +263,59 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every player's scores on `boards` under `definition`, one JSON object each — what
+/// `game eval --json` prints (`per_board_moves` too when `moves`).
+pub fn score(
+    boards: &Boards,
+    definition: Definition,
+    players: &[Contender],
+    moves: bool,
+) -> Result<Vec<serde_json::Value>> {
+    let (size, p, count) = match boards {
+        Boards::Lattice(b) => (b[0].n, Some(b[0].p), b.len()),
+        Boards::Graph(g) => (g.len(), None, 1),
+    };
+    let mut rows = Vec::new();
+    for player in players {
+        let (name, trained_on, e) = match (player, boards) {
+            (Contender::Baseline(player), Boards::Lattice(b)) => (
+                player.name().to_string(),
+                None,
+                evaluate(b, definition, *player),
+            ),
+            (Contender::Baseline(player), Boards::Graph(g)) => (
+                player.name().to_string(),
+                None,
+                evaluate_graph(g, definition, *player),
+            ),
+            (Contender::Agent { name, agent }, Boards::Lattice(b)) => (
+                name.clone(),
+                Some(agent.info.definition.name()),
+                evaluate_agent(b, definition, agent),
+            ),
+            (Contender::Agent { name, .. }, Boards::Graph(_)) => bail!(
+                "policy {name}: the agent's convolutional net plays lattice boards only, not graphs"
+            ),
+        };
+        let mut row = json!({
+            "policy": name,
+            "trained_on": trained_on,
+            "definition": definition.name(),
+            "size": size,
+            "p": p,
+            "boards": count,
+            "mean_steps": e.mean_steps(),
+            "std_steps": e.std_steps(),
+            "mean_auc": e.mean_robustness(),
+            "per_board_steps": e.steps,
+            "reason": e.reason,
+        });
+        if moves {
+            row["per_board_moves"] = json!(e.moves);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }

@@ -3,7 +3,7 @@
 mod baseline;
 mod eval;
 mod forward;
-mod run;
+pub mod run;
 mod tokenize;
 mod train;
 

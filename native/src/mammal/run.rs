@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
+use std::path::Path;
+
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use tessera_core::bundle::Bundle;
 use tessera_core::models::mammal::MammalModel;
 use tessera_core::models::mammal::finetune::{BundleTask, MammalInfo, Readout as TaskReadout};
 use tessera_core::models::mammal::task::{Answer, Task, answer};
@@ -61,6 +65,10 @@ pub struct RunArgs {
     /// Show each prompt's tokens too.
     #[arg(long)]
     pub show_tokens: bool,
+    /// One JSON object per prompt (JSON Lines): `prompt`, `tokens`, `answer` (`kind` text,
+    /// classes or value, as the browser API returns it) and `classes` (the class names).
+    #[arg(long)]
+    pub json: bool,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
     /// The precision the model computes in: f32, or f16 on a backend with f16 arithmetic.
@@ -70,15 +78,13 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let device = args.backend.device_in(args.precision)?;
-    let bundle = bundle_io::read_for(&args.model, args.backend)?;
-    let model = MammalModel::from_bundle(&bundle, &device)
-        .with_context(|| format!("model {}", args.model.display()))?;
-    let tokenizer = match &args.tokenizer {
-        Some(dir) => tokenize::load(dir)?,
-        None => ModularTokenizer::from_folder(bundle.files()).with_context(|| {
-            format!("{}: tokenizer/ (or give --tokenizer)", args.model.display())
-        })?,
-    };
+    let loaded = load(
+        &args.model,
+        args.tokenizer.as_deref(),
+        args.backend,
+        &device,
+    )?;
+    let bundle = &loaded.bundle;
     let lines: Option<Vec<String>> = match &args.prompts {
         Some(file) => Some(
             std::fs::read_to_string(file)
@@ -91,7 +97,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         None => None,
     };
     let bundle_task = match &args.task {
-        Some(name) => Some(MammalInfo::from_bundle(&bundle)?.task(name)?.clone()),
+        Some(name) => Some(MammalInfo::from_bundle(bundle)?.task(name)?.clone()),
         None => None,
     };
     let prompts: Vec<String> = match (&args.prompt, lines, &bundle_task) {
@@ -145,34 +151,14 @@ pub fn run(args: RunArgs) -> Result<()> {
             },
         },
     };
-    // Class names: the task's labels, else the class tokens.
-    let class_names: Vec<String> = match &bundle_task {
-        Some(BundleTask {
-            readout: TaskReadout::Classify { classes },
-            ..
-        }) => classes.iter().map(|(label, _)| label.clone()).collect(),
-        _ => args
-            .classes
-            .split(',')
-            .map(|c| c.trim().to_owned())
-            .collect(),
-    };
-    let encodings = prompts
-        .iter()
-        .enumerate()
-        .map(|(i, prompt)| {
-            tokenizer
-                .encode(prompt, EncodeOptions::default())
-                .with_context(|| format!("prompt {}", i + 1))
-        })
-        .collect::<Result<Vec<Encoding>>>()?;
-    for (i, encoding) in encodings.iter().enumerate() {
-        for warning in &encoding.warnings {
-            let warning = crate::terminal::printable(&warning.to_string()).into_owned();
-            eprintln!("prompt {}: warning: {warning}", i + 1);
+    let class_names = class_names(bundle_task.as_ref(), &task);
+    let (encodings, answers) = loaded.answer(&prompts, &task, &device)?;
+    if args.json {
+        for ((prompt, encoding), answer) in prompts.iter().zip(&encodings).zip(&answers) {
+            println!("{}", answer_json(prompt, encoding, answer, &class_names));
         }
+        return Ok(());
     }
-    let answers = pollster::block_on(answer(&model, &tokenizer, &encodings, &task, &device))?;
     for (i, (encoding, answer)) in encodings.iter().zip(&answers).enumerate() {
         if args.show_tokens || prompts.len() > 1 {
             println!("prompt {}: {} tokens", i + 1, encoding.len());
@@ -206,4 +192,98 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A MAMMAL bundle loaded: the model, its tokenizer and the bundle (for its tasks).
+pub struct Loaded {
+    pub bundle: Bundle,
+    pub model: MammalModel,
+    pub tokenizer: ModularTokenizer,
+}
+
+/// Reads the bundle at `model` onto `device`, with the tokenizer in it or in `tokenizer`.
+pub fn load(
+    model: &Path,
+    tokenizer: Option<&Path>,
+    backend: Backend,
+    device: &Device,
+) -> Result<Loaded> {
+    let bundle = bundle_io::read_for(model, backend)?;
+    let net = MammalModel::from_bundle(&bundle, device)
+        .with_context(|| format!("model {}", model.display()))?;
+    let tokenizer = match tokenizer {
+        Some(dir) => tokenize::load(dir)?,
+        None => ModularTokenizer::from_folder(bundle.files())
+            .with_context(|| format!("{}: tokenizer/ (or give --tokenizer)", model.display()))?,
+    };
+    Ok(Loaded {
+        bundle,
+        model: net,
+        tokenizer,
+    })
+}
+
+impl Loaded {
+    /// Every prompt tokenized (its warnings said on stderr) and answered as `task` asks.
+    pub fn answer(
+        &self,
+        prompts: &[String],
+        task: &Task,
+        device: &Device,
+    ) -> Result<(Vec<Encoding>, Vec<Answer>)> {
+        let encodings = prompts
+            .iter()
+            .enumerate()
+            .map(|(i, prompt)| {
+                self.tokenizer
+                    .encode(prompt, EncodeOptions::default())
+                    .with_context(|| format!("prompt {}", i + 1))
+            })
+            .collect::<Result<Vec<Encoding>>>()?;
+        for (i, encoding) in encodings.iter().enumerate() {
+            for warning in &encoding.warnings {
+                let warning = crate::terminal::printable(&warning.to_string()).into_owned();
+                eprintln!("prompt {}: warning: {warning}", i + 1);
+            }
+        }
+        let answers = pollster::block_on(answer(
+            &self.model,
+            &self.tokenizer,
+            &encodings,
+            task,
+            device,
+        ))?;
+        Ok((encodings, answers))
+    }
+}
+
+/// One prompt's answer as `mammal run --json` prints it.
+pub fn answer_json(
+    prompt: &str,
+    encoding: &Encoding,
+    answer: &Answer,
+    class_names: &[String],
+) -> serde_json::Value {
+    let classes = matches!(answer, Answer::Classes { .. }).then_some(class_names);
+    serde_json::json!({
+        "prompt": prompt,
+        "tokens": encoding.len(),
+        "answer": answer,
+        "classes": classes,
+    })
+}
+
+/// The names of `task`'s classes: a bundle task's labels, else the class tokens.
+pub fn class_names(bundle_task: Option<&BundleTask>, task: &Task) -> Vec<String> {
+    match (bundle_task, task) {
+        (
+            Some(BundleTask {
+                readout: TaskReadout::Classify { classes },
+                ..
+            }),
+            _,
+        ) => classes.iter().map(|(label, _)| label.clone()).collect(),
+        (_, Task::Classify { classes }) => classes.clone(),
+        _ => Vec::new(),
+    }
 }

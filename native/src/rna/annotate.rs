@@ -4,15 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_core::data::{AnnDataAdditions, CountMatrix, Rows, add_to_h5ad_file, write_h5ad_with};
-use tessera_core::eval::umap::{UmapConfig, umap};
+use tessera_core::data::{AnnDataAdditions, CountMatrix, add_to_h5ad_file, write_h5ad_with};
 use tessera_core::models::bmfm_rna::annotation::{
-    AnnotationTables, Call, CallRule, CellQc, UNASSIGNED, Unassigned, annotations_csv, csv_field,
+    AnnotationTables, Call, CallRule, UMAP_KEY, UNASSIGNED, Unassigned, annotations_csv, csv_field,
+    umap_rows,
 };
 use tessera_core::models::bmfm_rna::panel::{GeneMatch, GeneNames};
-use tessera_core::models::bmfm_rna::{Pooling, RnaPipeline};
+use tessera_core::models::bmfm_rna::{CellResults, Pooling, RnaPipeline};
 use tessera_core::precision::Precision;
 
 use super::data::read_opened;
@@ -178,20 +178,14 @@ pub fn annotate(cells: CellsArgs, calls: CallArgs, outputs: Outputs) -> Result<(
             .with_message(format!("UMAP of {} cells' embeddings", matrix.n_cells()));
         spinner.enable_steady_tick(std::time::Duration::from_millis(200));
         let started = std::time::Instant::now();
-        let map = umap(&results.embeddings, results.dim, &UmapConfig::default());
+        let map = umap_rows(&results.embeddings, results.dim);
         spinner.finish_and_clear();
         eprintln!(
             "UMAP of {} cells: {:.1} s",
             matrix.n_cells(),
             started.elapsed().as_secs_f64()
         );
-        additions.obsm.push((
-            "X_umap".into(),
-            Rows {
-                columns: 2,
-                values: map,
-            },
-        ));
+        additions.obsm.push((UMAP_KEY.into(), map));
         let input = (format == "h5ad").then_some(cells.data.as_path());
         write_annotated_h5ad(out, input, &matrix, &additions)?;
         written.push(out.display().to_string());
@@ -276,25 +270,6 @@ fn call_summary(calls: &[Call], names: &[String], rule: &CallRule) -> String {
     out
 }
 
-/// What a pass over the cells produces.
-pub struct CellResults {
-    pub dim: usize,
-    /// Row-major `[cells, dim]`.
-    pub embeddings: Vec<f32>,
-    /// Per label head: row-major `[cells, classes]`.
-    pub probabilities: Vec<Vec<f32>>,
-    /// Each cell's QC against the model's genes.
-    pub qc: Vec<CellQc>,
-}
-
-fn host(tensor: Tensor<2>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| anyhow!("reading a result tensor: {e:?}"))
-}
-
 pub fn load(model: &Path, backend: Backend, device: &Device) -> Result<RnaPipeline> {
     let bundle = bundle_io::read_for(model, backend)?;
     RnaPipeline::for_annotation(&bundle, device)
@@ -333,30 +308,9 @@ pub fn run(
             .expect("valid template"),
     );
     let started = std::time::Instant::now();
-    let mut results = CellResults {
-        dim: pipeline.embedding_dim(),
-        embeddings: Vec::with_capacity(rows.len() * pipeline.embedding_dim()),
-        probabilities: vec![Vec::new(); pipeline.model.config.labels().len()],
-        qc: rows
-            .iter()
-            .map(|&row| CellQc::of(matrix, &panel, row))
-            .collect(),
-    };
-    // Runs of consecutive rows become one batch each.
-    for chunk in rows.chunks(batch_size.max(1)) {
-        let batch = if chunk.windows(2).all(|w| w[1] == w[0] + 1) {
-            pipeline.batch(matrix, &panel, chunk[0]..chunk[chunk.len() - 1] + 1)?
-        } else {
-            let sub = matrix.subset(chunk);
-            pipeline.batch(&sub, &panel, 0..chunk.len())?
-        };
-        let outputs = pipeline.outputs(&batch, device)?;
-        results.embeddings.extend(host(outputs.embedding)?);
-        for (all, p) in results.probabilities.iter_mut().zip(outputs.probabilities) {
-            all.extend(host(p)?);
-        }
-        progress.inc(chunk.len() as u64);
-    }
+    let results = pipeline.run_cells(matrix, &panel, rows, batch_size, device, |cells| {
+        progress.inc(cells as u64)
+    })?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(

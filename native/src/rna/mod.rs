@@ -1,6 +1,6 @@
 //! `tessera rna …`: BMFM-RNA models on the command line.
 
-mod annotate;
+pub mod annotate;
 mod data;
 mod eval;
 mod train;

@@ -268,6 +268,18 @@ impl AnnotationTables<'_> {
     }
 }
 
+/// Where a UMAP of the embeddings goes in `obsm` (scanpy's name, so `sc.pl.umap` draws it).
+pub const UMAP_KEY: &str = "X_umap";
+
+/// A UMAP of row-major `[cells, dim]` embeddings (seed 0), as the `obsm` entry annotated files
+/// carry.
+pub fn umap_rows(embedding: &[f32], dim: usize) -> Rows {
+    Rows {
+        columns: 2,
+        values: crate::eval::umap::umap(embedding, dim, &crate::eval::umap::UmapConfig::default()),
+    }
+}
+
 /// A text field as CSV: quoted when it holds a separator, quote or line break, and prefixed
 /// with `'` when it starts with `=`, `+`, `-`, `@`, tab or carriage return, so a spreadsheet
 /// opening the file shows a cell id such as `=HYPERLINK(…)` as text instead of running it

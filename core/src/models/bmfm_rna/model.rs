@@ -170,6 +170,9 @@ pub enum RnaError {
     Bundle(#[from] BundleError),
     #[error("input: {0}")]
     Input(String),
+    /// A result could not be read back from the device.
+    #[error("reading a result tensor: {0}")]
+    Readback(String),
 }
 
 impl RnaModel {
