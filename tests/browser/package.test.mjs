@@ -1,6 +1,7 @@
 // The npm package @tessera/web as an app gets it: scripts/pack-npm.sh packs it; a tiny app
 // (fixtures/package-app/, copied to tests/out/package-app/) installs the tarball with npm,
-// imports `pipeline` from "@tessera/web", is bundled with esbuild — which does not follow
+// imports `pipeline` from "@tessera/web", is type-checked against the package's tessera.d.ts
+// (tsc --strict: the types promise what the app reads from the answers), is bundled with esbuild — which does not follow
 // `new URL("./worker.js", import.meta.url)`, so the package's dist/ is copied beside the bundle,
 // as web/README.md tells esbuild users — and runs in headless Chromium on the CPU:
 // - "cell-annotation" on the shipped sample through the shipped model, on two workers: every
@@ -56,7 +57,7 @@ before(async () => {
     type: "module",
     dependencies: { "@tessera/web": `file:${tarball}` },
   }, null, 2));
-  copyFileSync(join(repo, "tests/fixtures/package-app/app.js"), join(app, "app.js"));
+  copyFileSync(join(repo, "tests/fixtures/package-app/app.ts"), join(app, "app.ts"));
   // --offline: everything comes from the tarball; nothing may be needed from a registry.
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline"], { cwd: app, stdio: "pipe" });
   installed = join(app, "node_modules/@tessera/web");
@@ -65,7 +66,7 @@ before(async () => {
   copyFileSync(join(repo, "tests/fixtures/package-app/index.html"), join(site, "index.html"));
   const bundled = await build({
     absWorkingDir: app,
-    entryPoints: ["app.js"],
+    entryPoints: ["app.ts"],
     bundle: true,
     format: "esm",
     outfile: join(site, "app.js"),
@@ -83,6 +84,13 @@ after(async () => {
   await browser?.close();
   server?.close();
 });
+
+/** tsc from tests/node_modules, on the app with the installed package's types. */
+function typeCheck() {
+  const tsc = join(repo, "tests/node_modules/typescript/bin/tsc");
+  const flags = ["--noEmit", "--strict", "--target", "es2022", "--module", "esnext", "--moduleResolution", "bundler", "--lib", "es2022,dom"];
+  return execFileSync(process.execPath, [tsc, ...flags, "app.ts"], { cwd: app, encoding: "utf8" });
+}
 
 /** Opens the bundled app with `query`; what it reported, every URL it requested, its logs. */
 async function runApp(query) {
@@ -141,6 +149,12 @@ describe("the package", () => {
     assert.equal(require.resolve("@tessera/web"), join(installed, "dist/tessera.js"));
     assert.equal(require.resolve("@tessera/web/worker.js"), join(installed, "dist/worker.js"));
     assert.equal(require("@tessera/web/package.json").types, "./dist/tessera.d.ts");
+  });
+
+  test("the app type-checks against the package's tessera.d.ts (tsc --strict)", () => {
+    // The app below reads the answers it asserts through these types, so a field the types
+    // promise but the answers lack fails there, and a field they lack fails here.
+    assert.equal(typeCheck(), "");
   });
 
   test("pipeline() refuses an unknown task, a missing model and a bad device before starting a worker", async () => {
