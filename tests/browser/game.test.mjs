@@ -149,6 +149,35 @@ describe("game page", () => {
     await page.close();
   });
 
+  test("a new game and an attack refuse a number that is not a whole one, naming it", async () => {
+    const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");
+    const errors = await page.evaluate(async () => {
+      const { Tessera } = await import("./pkg/tessera.js");
+      const tessera = await Tessera.create({ backend: "cpu", family: "game" });
+      const failure = (promise) => promise.then(() => "done", (e) => e.message);
+      const game = await tessera.newGame({ n: 6, p: 0.8, definition: "network", seed: 1 });
+      const alive = game.state.sites.indexOf(1);
+      const out = {
+        side: await failure(tessera.newGame({ n: 6.5, p: 0.8, definition: "network", seed: 1 })),
+        seed: await failure(tessera.newGame({ n: 6, p: 0.8, definition: "network", seed: -2 })),
+        p: await failure(tessera.newGame({ n: 6, p: "0.8", definition: "network", seed: 1 })),
+        site: await failure(game.attack(alive + 0.5)),
+        text: await failure(game.attack(String(alive))),
+        fine: await failure(game.attack(alive)),
+      };
+      tessera.terminate();
+      return out;
+    });
+    // Before, wasm-bindgen truncated 6.5 to 6 and wrapped -2 to 4294967294 without a word.
+    assert.match(errors.side, /^game\.n: invalid type: floating point `6\.5`, expected usize/);
+    assert.match(errors.seed, /^game\.seed: invalid value: integer `-2`, expected u32/);
+    assert.match(errors.p, /^game\.p: invalid type: string "0\.8", expected f64/);
+    assert.match(errors.site, /^site: invalid type: floating point `.*\.5`, expected usize/);
+    assert.match(errors.text, /^site: invalid type: string/);
+    assert.equal(errors.fine, "done");
+    await page.close();
+  });
+
   test("an evaluation refuses what it cannot score, naming it", async () => {
     const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");
     const errors = await page.evaluate(async () => {

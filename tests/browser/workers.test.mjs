@@ -128,8 +128,8 @@ describe("annotation on several CPU workers", () => {
       const sample = await bytes("/www/samples/pbmc3k-test.h5ad");
       const open = () => model.openData([{ name: "pbmc3k-test.h5ad", bytes: sample }]);
       const [raw, stored] = [open(), open()];
-      const out = await model.batchOutputs(raw, 560, 16);
-      const expected = await model.annotateBatch(stored, 560, 16);
+      const out = await model.batchOutputs(raw, { start: 560, count: 16 });
+      const expected = await model.annotateBatch(stored, { start: 560, count: 16 });
       const got = model.storeBatch(raw, out.start, out.probabilities, out.embedding);
       const other = runtime.loadRnaModel(await bytes("/www/models/rna-pbmc3k.tar"));
       const refusal = (f) => {

@@ -108,12 +108,31 @@ pub struct GameSession {
     curve: Vec<f64>,
 }
 
+/// What `new GameSession(…)` takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewGame {
+    n: usize,
+    p: f64,
+    definition: String,
+    #[serde(default)]
+    seed: u32,
+}
+
 #[wasm_bindgen]
 impl GameSession {
-    /// A board of side `n` at occupation `p` drawn from `seed` (the same board as
-    /// `tessera game boards --size n --p p --count 1 --seed seed`), under `definition`.
+    /// `new GameSession({ n, p, definition, seed })`: a board of side `n` at occupation `p`
+    /// drawn from `seed` (default 0; the same board as `tessera game boards --size n --p p
+    /// --count 1 --seed seed`), under `definition`.
     #[wasm_bindgen(constructor)]
-    pub fn new(n: usize, p: f64, definition: &str, seed: u32) -> Result<GameSession, JsError> {
+    pub fn new(game: JsValue) -> Result<GameSession, JsError> {
+        let NewGame {
+            n,
+            p,
+            definition,
+            seed,
+        } = from_js("game", game)?;
+        let definition = definition.as_str();
         if n < 2 || !PAGE_SIDES.contains(&n) {
             return Err(JsError::new(&format!(
                 "board side {n}: choose 2 to {}",
@@ -182,7 +201,8 @@ impl GameSession {
 
     /// Attacks `site` (row-major index); returns how many other sites died with it. Refuses a
     /// site that is not `Alive`, naming it.
-    pub fn attack(&mut self, site: usize) -> Result<usize, JsError> {
+    pub fn attack(&mut self, site: JsValue) -> Result<usize, JsError> {
+        let site: usize = from_js("site", site)?;
         let killed = self.game.attack(site).map_err(js_error)?;
         self.moves.push(site as u32);
         self.curve.push(self.game.functional_fraction());

@@ -219,15 +219,16 @@ impl RnaAnnotator {
         })
     }
 
-    /// Annotates cells `start .. start + count` (clamped to the data set) in one forward pass.
+    /// Annotates cells `{ start, count }` (`start .. start + count`, clamped to the data set) in
+    /// one forward pass.
     /// Resolves to `{ start, count, predicted: Uint32Array, confidence: Float32Array,
     /// unassigned: Uint8Array, done }` (per cell: the most probable class, its probability, and
     /// 0 = assigned, 1 = too few model genes, 2 = low confidence; cells annotated so far).
     #[wasm_bindgen(js_name = annotateBatch)]
-    pub fn annotate_batch(&self, dataset: &RnaDataset, start: usize, count: usize) -> Promise {
+    pub fn annotate_batch(&self, dataset: &RnaDataset, cells: JsValue) -> Promise {
         let annotator = Rc::clone(&self.inner);
         let state = Rc::clone(&dataset.state);
-        let rows = self.batch_rows(dataset, start, count);
+        let rows = self.cells_rows(dataset, cells);
         future_to_promise(async move {
             let rows = rows?;
             let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
@@ -236,16 +237,16 @@ impl RnaAnnotator {
         })
     }
 
-    /// Runs cells `start .. start + count` (clamped to the data set) like `annotateBatch` but
+    /// Runs cells `{ start, count }` (clamped to the data set) like `annotateBatch` but
     /// stores nothing: resolves to the raw outputs `{ start, count, probabilities: Float32Array
     /// (count × classes), embedding: Float32Array (count × embeddingDim) }`. A helper worker
     /// computes these for the worker that holds the results, which takes them with
     /// `storeBatch` (each worker has its own module instance, so they share no memory).
     #[wasm_bindgen(js_name = batchOutputs)]
-    pub fn batch_outputs(&self, dataset: &RnaDataset, start: usize, count: usize) -> Promise {
+    pub fn batch_outputs(&self, dataset: &RnaDataset, cells: JsValue) -> Promise {
         let annotator = Rc::clone(&self.inner);
         let state = Rc::clone(&dataset.state);
-        let rows = self.batch_rows(dataset, start, count);
+        let rows = self.cells_rows(dataset, cells);
         future_to_promise(async move {
             let rows = rows?;
             let (probabilities, embedding) = run_batch(&annotator, &state, rows.clone()).await?;
@@ -358,16 +359,33 @@ impl RnaAnnotator {
     }
 }
 
+/// A benchmark pass's size: `batch` cells of `length` tokens.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchShape {
+    batch: usize,
+    length: usize,
+}
+
+/// Which cells a batch call runs: `start .. start + count`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cells {
+    start: usize,
+    count: usize,
+}
+
 /// The most activation memory a benchmark pass may need on the wasm CPU backend: a wasm32
 /// module addresses 4 GiB, and the model, the page's data and the allocator need room too.
 const CPU_WORKING_LIMIT: u64 = 2 << 30;
 
 #[wasm_bindgen]
 impl RnaAnnotator {
-    /// Whether a benchmark pass of `batch` cells × `length` tokens fits this backend:
+    /// Whether a benchmark pass of `{ batch, length }` (cells × tokens) fits this backend:
     /// `{ workingBytes, largestTensorBytes, fits, reason }` (`reason` says why not, else null).
     #[wasm_bindgen(js_name = benchPlan)]
-    pub fn bench_plan(&self, batch: usize, length: usize) -> Result<JsValue, JsError> {
+    pub fn bench_plan(&self, shape: JsValue) -> Result<JsValue, JsError> {
+        let BenchShape { batch, length } = from_js("shape", shape)?;
         let footprint = bench::footprint(&self.inner.pipeline.model.config, batch, length);
         let reason = self.inner.bench_refusal(batch, length);
         #[derive(Serialize)]
@@ -390,9 +408,11 @@ impl RnaAnnotator {
     /// `tessera bench rna` times), resolved once the embeddings are read back. Rejects, without
     /// running, a size `benchPlan` says does not fit.
     #[wasm_bindgen(js_name = benchPass)]
-    pub fn bench_pass(&self, batch: usize, length: usize) -> Promise {
+    pub fn bench_pass(&self, shape: JsValue) -> Promise {
         let annotator = Rc::clone(&self.inner);
+        let shape = from_js::<BenchShape>("shape", shape);
         future_to_promise(async move {
+            let BenchShape { batch, length } = shape?;
             if batch == 0 || length < 2 {
                 return Err(JsError::new("a benchmark needs at least 1 cell of 2 tokens").into());
             }
@@ -639,6 +659,12 @@ impl DataState {
 impl RnaAnnotator {
     /// Cells `start .. start + count` of `dataset`, clamped to its end; an error when the data
     /// set belongs to another model or the range holds no cell of it.
+    /// [`batch_rows`](Self::batch_rows) of a `{ start, count }` request.
+    fn cells_rows(&self, dataset: &RnaDataset, cells: JsValue) -> Result<Range<usize>, JsValue> {
+        let Cells { start, count } = from_js("cells", cells)?;
+        self.batch_rows(dataset, start, count)
+    }
+
     fn batch_rows(
         &self,
         dataset: &RnaDataset,

@@ -537,7 +537,7 @@ class Helper {
 function memoryCap(entry, batchSize) {
   let working = 0;
   try {
-    working = entry.model.benchPlan(batchSize, entry.model.info().maxLength).workingBytes;
+    working = entry.model.benchPlan({ batch: batchSize, length: entry.model.info().maxLength }).workingBytes;
   } catch {
     // No estimate: the memory already in use still counts.
   }
@@ -731,7 +731,7 @@ async function annotate({ dataset: id, batchSize, start = 0, workers = "auto" },
       ready: (helper) => helper.open(id, entry),
       here: async (s) => {
         const t0 = performance.now();
-        const out = await model.annotateBatch(data, s, size);
+        const out = await model.annotateBatch(data, { start: s, count: size });
         firstBatch ??= (performance.now() - t0) / 1000;
         return out;
       },
@@ -904,7 +904,7 @@ const handlers = {
   },
   async gameNew({ n, p, definition, seed }) {
     if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
-    return keepGame(new api.GameSession(n, p, definition, seed));
+    return keepGame(new api.GameSession({ n, p, definition, seed }));
   },
   async gameFromBoard({ line, definition }) {
     if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
@@ -953,12 +953,12 @@ const handlers = {
   },
   async annotateBatch({ dataset: id, start, count }) {
     const { model, data } = dataset(id);
-    return batchResult(await model.annotateBatch(data, start, count));
+    return batchResult(await model.annotateBatch(data, { start, count }));
   },
   /** One batch's raw outputs, stored nowhere (a helper worker's part of `annotate`). */
   async batchOutputs({ dataset: id, start, count }) {
     const { model, data } = dataset(id);
-    const out = await model.batchOutputs(data, start, count);
+    const out = await model.batchOutputs(data, { start, count });
     const value = { start: out.start, count: out.count, probabilities: out.probabilities, embedding: out.embedding };
     return { value, transfer: [value.probabilities.buffer, value.embedding.buffer] };
   },
@@ -982,7 +982,7 @@ const handlers = {
         const tokens = batch * length;
         // Attention makes a token's cost grow with the length.
         const estimate = secondsPerToken === null ? 0 : secondsPerToken * tokens * (length / lengths[0]);
-        const plan = model.benchPlan(batch, length);
+        const plan = model.benchPlan({ batch, length });
         let row;
         if (!plan.fits) {
           row = { batch, length, skipped: plan.reason };
@@ -990,12 +990,12 @@ const handlers = {
           row = { batch, length, skipped: `a pass would take about ${Math.round(estimate)} s (limit ${maxSeconds} s)` };
         } else {
           api.resetHeapPeak();
-          await model.benchPass(batch, length);
+          await model.benchPass({ batch, length });
           const times = [];
           const began = performance.now();
           while (times.length === 0 || (times.length < 15 && performance.now() - began < 3000)) {
             const t0 = performance.now();
-            await model.benchPass(batch, length);
+            await model.benchPass({ batch, length });
             times.push((performance.now() - t0) / 1000);
           }
           times.sort((a, b) => a - b);
