@@ -1,9 +1,7 @@
 //! `tessera mammal run`: prompts (one, or a file with one per line) through a model, printing
 //! what each became — generated text, class probabilities, or a regression value.
 
-use std::path::PathBuf;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
