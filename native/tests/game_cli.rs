@@ -592,3 +592,222 @@ fn graph_boards_from_edge_lists_are_played_by_every_baseline() {
     ]);
     assert!(e.contains("line 2"), "{e}");
 }
+
+/// A topohub-shaped node-link file: the two cliques and bridge above, numeric ids, city names
+/// and positions, `links` as networkx writes them (one link given both ways, as directed data has).
+fn node_link_two_cliques() -> String {
+    let mut nodes = Vec::new();
+    let mut links = Vec::new();
+    for id in 0..9 {
+        let name = match id {
+            8 => "Bridge".to_string(),
+            _ => format!("{}{}", if id < 4 { "a" } else { "b" }, id % 4),
+        };
+        nodes.push(serde_json::json!({"id": id, "name": name, "pos": [id as f64, -(id as f64)]}));
+    }
+    for clique in [0, 4] {
+        for i in 0..4 {
+            for j in i + 1..4 {
+                links.push(
+                    serde_json::json!({"source": clique + i, "target": clique + j, "dist": 1.0}),
+                );
+            }
+        }
+    }
+    links.push(serde_json::json!({"source": 0, "target": 8}));
+    links.push(serde_json::json!({"source": 8, "target": 0}));
+    links.push(serde_json::json!({"source": 8, "target": 4}));
+    serde_json::json!({
+        "directed": false, "multigraph": false,
+        "graph": {"name": "two-cliques"}, "nodes": nodes, "links": links,
+    })
+    .to_string()
+}
+
+#[test]
+fn real_networks_import_from_node_link_json_and_play_as_edge_lists_do() {
+    let dir = scratch("game-graph-import");
+    let source = dir.join("two-cliques.node-link.json");
+    std::fs::write(&source, node_link_two_cliques()).unwrap();
+    let graph = dir.join("two-cliques.json");
+    ok(&[
+        "game",
+        "graph",
+        "import",
+        "--node-link",
+        p(&source),
+        "--out",
+        p(&graph),
+        "--attribution",
+        "made up for a test",
+        "--source",
+        "a1,a2",
+        "--sink",
+        "b3",
+    ]);
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&graph).unwrap()).unwrap();
+    assert_eq!(file["name"], "two-cliques");
+    assert_eq!(file["attribution"], "made up for a test");
+    assert_eq!(file["nodes"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        file["nodes"][8],
+        serde_json::json!({"id": "8", "label": "Bridge", "x": 8.0, "y": -8.0})
+    );
+    // The same graph as an edge list, named by the labels: every player makes the same moves
+    // (as node indices: both number the nodes the same way here) under every definition.
+    let edges = dir.join("two-cliques.edges");
+    let mut text = String::new();
+    for clique in ["a", "b"] {
+        for i in 0..4 {
+            for j in i + 1..4 {
+                text.push_str(&format!("{clique}{i} {clique}{j}\n"));
+            }
+        }
+    }
+    text.push_str("b0 b1\na0 Bridge\nBridge b0\n");
+    std::fs::write(&edges, text).unwrap();
+    let policies = "random,degree,greedy,ci,corehd,optimal";
+    for definition in ["network", "flow", "noodle"] {
+        let play = |file: &std::path::Path, sides: bool| -> Vec<Value> {
+            let mut args = vec![
+                "game",
+                "eval",
+                "--graph",
+                p(file),
+                "--definition",
+                definition,
+                "--policy",
+                policies,
+                "--json",
+            ];
+            if sides {
+                args.extend(["--source", "a1,a2", "--sink", "b3"]);
+            }
+            let rows: Vec<Value> = serde_json::from_str(&ok(&args)).unwrap();
+            rows.iter().map(|r| r["per_board_steps"].clone()).collect()
+        };
+        // The graph file's own sides, by label; the edge list's given.
+        assert_eq!(play(&graph, false), play(&edges, true), "{definition}");
+    }
+    let optimal: Vec<Value> = serde_json::from_str(&ok(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&graph),
+        "--definition",
+        "flow",
+        "--source",
+        "a1",
+        "--sink",
+        "b2",
+        "--policy",
+        "optimal",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        optimal[0]["per_board_steps"][0], 1,
+        "one cut node: the bridge, a0 or b0"
+    );
+    // Bad files and names are refused by file and field.
+    let bad = |json: &str| {
+        std::fs::write(&source, json).unwrap();
+        fails(&[
+            "game",
+            "graph",
+            "import",
+            "--node-link",
+            p(&source),
+            "--out",
+            p(&dir.join("bad.json")),
+            "--attribution",
+            "x",
+        ])
+    };
+    let e = bad(
+        r#"{"graph":{"name":"g"},"nodes":[{"id":1,"pos":[0,0]},{"id":1,"pos":[1,1]}],"links":[]}"#,
+    );
+    assert!(
+        e.contains("two-cliques.node-link.json: nodes[1].id") && e.contains("node 0"),
+        "{e}"
+    );
+    let e = bad(r#"{"graph":{"name":"g"},"nodes":[{"id":1,"pos":[0,0]},{"id":2}],"links":[]}"#);
+    assert!(e.contains("nodes[1].pos: missing"), "{e}");
+    let e = bad(
+        r#"{"graph":{"name":"g"},"nodes":[{"id":1,"pos":[0,0]}],"links":[{"source":1,"target":7}]}"#,
+    );
+    assert!(e.contains("edges[0][1]: no node has id \"7\""), "{e}");
+    assert!(
+        !dir.join("bad.json").exists(),
+        "nothing written for a refused file"
+    );
+    let e = fails(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&graph),
+        "--definition",
+        "flow",
+        "--source",
+        "Nowhere",
+        "--sink",
+        "b3",
+    ]);
+    assert!(e.contains("\"Nowhere\""), "{e}");
+    std::fs::write(
+        &graph,
+        r#"{"name":"g","attribution":"x","nodes":[],"edges":[],"extra":1}"#,
+    )
+    .unwrap();
+    let e = fails(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&graph),
+        "--definition",
+        "network",
+    ]);
+    assert!(e.contains("extra"), "{e}");
+}
+
+#[test]
+fn shipped_networks_are_played_with_the_flow_optimum_between_their_sides() {
+    let dir = repo().join("www/graphs");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            names.push(path);
+        }
+    }
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for graph in &names {
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(graph).unwrap()).unwrap();
+        assert!(
+            file["attribution"].as_str().unwrap().contains("topohub"),
+            "{graph:?}"
+        );
+        let rows: Vec<Value> = serde_json::from_str(&ok(&[
+            "game",
+            "eval",
+            "--graph",
+            p(graph),
+            "--definition",
+            "flow",
+            "--policy",
+            "random,degree,greedy,ci,corehd,optimal",
+            "--json",
+        ]))
+        .unwrap();
+        let steps: Vec<u64> = rows
+            .iter()
+            .map(|r| r["per_board_steps"][0].as_u64().unwrap())
+            .collect();
+        let optimum = steps[5];
+        assert!(
+            optimum >= 1 && steps.iter().all(|&s| s >= optimum),
+            "{graph:?}: {steps:?}"
+        );
+    }
+}

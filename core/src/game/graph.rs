@@ -91,11 +91,54 @@ impl GraphBoard {
                 "the edge list has no edges (lines of two node names)".into(),
             ));
         }
+        Self::from_pairs(order, pairs)
+    }
+
+    /// A graph of the nodes `names` (in that order, every one a node even without an edge) and
+    /// the `edges` between them (indices into `names`; repeats count once). A self-loop, an
+    /// index past the nodes, no edge at all, or more than [`MAX_NODES`] nodes or [`MAX_EDGES`]
+    /// distinct edges is an error naming it.
+    pub fn from_edges<S: AsRef<str>>(
+        names: &[S],
+        edges: &[(usize, usize)],
+    ) -> Result<Self, BoardError> {
+        if names.len() > MAX_NODES {
+            return Err(BoardError::Invalid(format!(
+                "{} nodes, above the limit of {MAX_NODES}",
+                names.len()
+            )));
+        }
+        let mut pairs = Vec::with_capacity(edges.len());
+        for (i, &(a, b)) in edges.iter().enumerate() {
+            if a >= names.len() || b >= names.len() {
+                return Err(BoardError::Invalid(format!(
+                    "edge {i}: node index {} is past the {} nodes",
+                    a.max(b),
+                    names.len()
+                )));
+            }
+            if a == b {
+                return Err(BoardError::Invalid(format!(
+                    "edge {i}: self-loop on node {:?}",
+                    shortened(names[a].as_ref())
+                )));
+            }
+            // Below MAX_NODES, so within u32.
+            pairs.push(((a.min(b)) as u32, (a.max(b)) as u32));
+        }
+        if pairs.is_empty() {
+            return Err(BoardError::Invalid("the graph has no edges".into()));
+        }
+        Self::from_pairs(names.iter().map(AsRef::as_ref).collect(), pairs)
+    }
+
+    /// The graph of nodes `order` and edges `pairs` (smaller index first), laid out as CSR.
+    fn from_pairs(order: Vec<&str>, mut pairs: Vec<(u32, u32)>) -> Result<Self, BoardError> {
         pairs.sort_unstable();
         pairs.dedup();
         if pairs.len() > MAX_EDGES {
             return Err(BoardError::Invalid(format!(
-                "the edge list has {} distinct edges, above the limit of {MAX_EDGES}",
+                "the graph has {} distinct edges, above the limit of {MAX_EDGES}",
                 pairs.len()
             )));
         }

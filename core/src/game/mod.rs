@@ -2,6 +2,7 @@
 //! robustness definitions, and the players that attack them.
 //!
 //! `board` draws and stores lattice boards and `graph` reads graph boards from edge lists;
+//! `graph_file` reads real networks (nodes with positions, links, attribution) and imports them;
 //! `topology` is who neighbours whom on either, `clusters` keeps the clusters under removals,
 //! `rules` is the game itself, `policy` the baselines, `optimal` the exact optima (flow by duality
 //! on lattices and max flow on graphs, any definition by exhaustive search on small boards),
@@ -14,6 +15,7 @@ pub mod board;
 pub mod clusters;
 pub mod evaluate;
 pub mod graph;
+pub mod graph_file;
 pub mod incremental;
 pub mod optimal;
 pub mod policy;
@@ -24,5 +26,6 @@ pub mod topology;
 pub use agent::{Agent, AgentError};
 pub use board::{Board, BoardError, MAX_SIDE, MAX_SITES, Site, Symmetry};
 pub use graph::{GraphBoard, MAX_EDGES, MAX_NODES};
+pub use graph_file::{GraphFile, GraphFileError, GraphNode};
 pub use policy::Policy;
 pub use rules::{Definition, FlowDirection, Game, GameError, UnknownDefinition};

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent, evaluate_graph};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Agent, Board, Definition, GraphBoard};
+use tessera_core::game::{Agent, Board, Definition, GraphBoard, GraphFile};
 
 use crate::bundle_io;
 
@@ -26,6 +26,38 @@ pub enum GameCommand {
     /// Train the attack agent for one definition (double DQN; scaled for 2 CPU cores unless
     /// --reference).
     Train(train::TrainArgs),
+    /// Real networks as graph files (nodes with positions, links, attribution).
+    #[command(subcommand)]
+    Graph(GraphCommand),
+}
+
+#[derive(Subcommand)]
+pub enum GraphCommand {
+    /// Convert networkx node-link JSON (topohub's Topology Zoo, SNDlib and CAIDA networks) into a
+    /// graph file that `game eval --graph` and the game page read.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// A node-link JSON file (`nodes` with `id` and `pos`, `edges` or `links`).
+    #[arg(long)]
+    pub node_link: PathBuf,
+    /// Where to write the graph file (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The network's name (default: the file's `graph.name`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where the network comes from and whom to credit, kept in the file.
+    #[arg(long)]
+    pub attribution: String,
+    /// `flow`'s sides kept in the file (comma-separated node ids or labels), played when
+    /// `game eval` is given none.
+    #[arg(long, value_delimiter = ',', requires = "sink")]
+    pub source: Vec<String>,
+    #[arg(long, value_delimiter = ',', requires = "source")]
+    pub sink: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -49,10 +81,12 @@ pub struct EvalArgs {
     /// A board file (JSON Lines, one size and p).
     #[arg(long, required_unless_present = "graph", conflicts_with = "graph")]
     pub boards: Option<PathBuf>,
-    /// A graph board instead: an edge list, two node names per line (`#` comments).
+    /// A graph board instead: a graph file (`game graph import`, www/graphs/) or an edge list,
+    /// two node names per line (`#` comments).
     #[arg(long)]
     pub graph: Option<PathBuf>,
-    /// `flow` on a graph: the nodes on one side (comma-separated names).
+    /// `flow` on a graph: the nodes on one side (comma-separated names; in a graph file, ids or
+    /// labels).
     #[arg(long, requires = "graph", value_delimiter = ',')]
     pub source: Vec<String>,
     /// `flow` on a graph: the nodes on the other side.
@@ -82,6 +116,7 @@ pub fn run(command: GameCommand) -> Result<()> {
         GameCommand::Boards(args) => boards(args),
         GameCommand::Eval(args) => eval(args),
         GameCommand::Train(args) => train::train(args),
+        GameCommand::Graph(GraphCommand::Import(args)) => import(args),
     }
 }
 
@@ -193,18 +228,50 @@ pub fn boards_of(file: &str, text: &str) -> Result<Vec<Board>> {
 
 fn read_graph(args: &EvalArgs, path: &Path, definition: Definition) -> Result<GraphBoard> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{file}: cannot read"))?;
+    let bytes = std::fs::read(path).with_context(|| format!("{file}: cannot read"))?;
     let source: Vec<&str> = args.source.iter().map(String::as_str).collect();
     let sink: Vec<&str> = args.sink.iter().map(String::as_str).collect();
-    let graph = GraphBoard::from_edge_list(&text)
-        .and_then(|g| g.with_terminals(&source, &sink))
-        .with_context(|| file.clone())?;
+    // A graph file is a JSON object; anything else is read as an edge list.
+    let graph = if bytes.trim_ascii_start().starts_with(b"{") {
+        GraphFile::parse(&file, &bytes)?.board_between(&file, &source, &sink)?
+    } else {
+        let text = String::from_utf8(bytes).with_context(|| format!("{file}: not UTF-8 text"))?;
+        GraphBoard::from_edge_list(&text)
+            .and_then(|g| g.with_terminals(&source, &sink))
+            .with_context(|| file.clone())?
+    };
     if matches!(definition, Definition::Flow { .. })
         && (graph.source.is_empty() || graph.sink.is_empty())
     {
-        bail!("{file}: flow on a graph needs --source and --sink (the node sets it connects)");
+        bail!(
+            "{file}: flow on a graph needs --source and --sink (the node sets it connects), or a \
+             graph file naming its own"
+        );
     }
     Ok(graph)
+}
+
+/// `game graph import`: a node-link file to a graph file, written atomically.
+fn import(args: ImportArgs) -> Result<()> {
+    let file = args.node_link.display().to_string();
+    let bytes = std::fs::read(&args.node_link).with_context(|| format!("{file}: cannot read"))?;
+    let mut graph =
+        GraphFile::from_node_link(&file, &bytes, args.name.as_deref(), &args.attribution)?;
+    graph.source = args.source;
+    graph.sink = args.sink;
+    // The board is built once so a graph the game cannot play (or sides it does not have) is
+    // refused here, not later.
+    let board = graph.board_between(&file, &[], &[])?;
+    let text = serde_json::to_string_pretty(&graph)? + "\n";
+    bundle_io::write_file_atomic(&args.out, text.as_bytes())?;
+    eprintln!(
+        "{}: {} nodes, {} links → {}",
+        graph.name,
+        board.len(),
+        board.edges(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
