@@ -14,7 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyDict, PyList};
 use tessera::backend::Backend;
-use tessera::game::{Boards, Contender, boards_of, score};
+use tessera::game::{Boards, Contender, boards_of, graph_of, score};
 use tessera::mammal::run::{Loaded, answer_json, class_names, load as load_mammal};
 use tessera_core::data::{CountMatrix, ObsColumn, are_counts};
 use tessera_core::game::Definition;
@@ -447,10 +447,15 @@ impl Mammal {
     }
 }
 
-/// Scores `policies` on the boards of a board file's text (JSON Lines) under `definition`:
-/// the JSON array `tessera game eval --json` prints.
+/// Scores `policies` on the boards of a board file's text (JSON Lines), or on a graph file or
+/// edge list when `graph` (with `flow`'s sides `source` / `sink`, ids or labels), under
+/// `definition`: the JSON array `tessera game eval --json` prints.
 #[pyfunction]
-#[pyo3(signature = (file, text, definition, policies, seed = 0, moves = false))]
+#[pyo3(signature = (
+    file, text, definition, policies, seed = 0, moves = false, graph = false,
+    source = Vec::new(), sink = Vec::new()
+))]
+#[allow(clippy::too_many_arguments)]
 fn game_evaluate(
     file: &str,
     text: &str,
@@ -458,9 +463,18 @@ fn game_evaluate(
     policies: Vec<String>,
     seed: u64,
     moves: bool,
+    graph: bool,
+    source: Vec<String>,
+    sink: Vec<String>,
 ) -> PyResult<String> {
     let definition = Definition::parse(definition).map_err(|e| core_error(&e))?;
-    let boards = Boards::Lattice(boards_of(file, text).map_err(error)?);
+    let boards = if graph {
+        let source: Vec<&str> = source.iter().map(String::as_str).collect();
+        let sink: Vec<&str> = sink.iter().map(String::as_str).collect();
+        Boards::Graph(graph_of(file, text.as_bytes(), &source, &sink, definition).map_err(error)?)
+    } else {
+        Boards::Lattice(boards_of(file, text).map_err(error)?)
+    };
     let players = policies
         .iter()
         .map(|name| Contender::parse(name.trim(), definition, seed))

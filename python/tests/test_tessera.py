@@ -188,6 +188,20 @@ class Game(unittest.TestCase):
                 self.assertEqual(tessera.game.evaluate(path, definition, ["degree"])[0]["per_board_steps"],
                                  want[1]["per_board_steps"])
 
+    def test_real_networks_equal_the_clis(self):
+        graph = ROOT / "www" / "graphs" / "germany50.json"
+        policies = "degree,ci,corehd,optimal"
+        for definition, sides in (("flow", []), ("flow", ["--source", "Kiel", "--sink", "Passau"]), ("network", [])):
+            want = json.loads(cli(
+                "game", "eval", "--graph", str(graph), "--definition", definition, "--policy", policies,
+                "--json", "--moves", *sides,
+            ))
+            kwargs = {"source": [sides[1]], "sink": [sides[3]]} if sides else {}
+            got = tessera.game.evaluate(graph, definition, policies.split(","), moves=True, **kwargs)
+            self.assertEqual(got, want, (definition, sides))
+        with self.assertRaisesRegex(tessera.TesseraError, "Nowhere"):
+            tessera.game.evaluate(graph, "flow", ["degree"], source=["Nowhere"], sink=["Passau"])
+
     def test_bad_input_is_named(self):
         with self.assertRaisesRegex(tessera.TesseraError, "nobody"):
             tessera.game.evaluate(tessera.game.boards(4, 0.9, 1), "flow", ["nobody"])

@@ -231,14 +231,25 @@ fn read_graph(args: &EvalArgs, path: &Path, definition: Definition) -> Result<Gr
     let bytes = std::fs::read(path).with_context(|| format!("{file}: cannot read"))?;
     let source: Vec<&str> = args.source.iter().map(String::as_str).collect();
     let sink: Vec<&str> = args.sink.iter().map(String::as_str).collect();
-    // A graph file is a JSON object; anything else is read as an edge list.
+    graph_of(&file, &bytes, &source, &sink, definition)
+}
+
+/// The graph board of a graph file (a JSON object) or an edge list (anything else), with
+/// `flow`'s sides `source` and `sink` (a graph file's own when none are given); `file` names it.
+pub fn graph_of(
+    file: &str,
+    bytes: &[u8],
+    source: &[&str],
+    sink: &[&str],
+    definition: Definition,
+) -> Result<GraphBoard> {
     let graph = if bytes.trim_ascii_start().starts_with(b"{") {
-        GraphFile::parse(&file, &bytes)?.board_between(&file, &source, &sink)?
+        GraphFile::parse(file, bytes)?.board_between(file, source, sink)?
     } else {
-        let text = String::from_utf8(bytes).with_context(|| format!("{file}: not UTF-8 text"))?;
-        GraphBoard::from_edge_list(&text)
-            .and_then(|g| g.with_terminals(&source, &sink))
-            .with_context(|| file.clone())?
+        let text = std::str::from_utf8(bytes).with_context(|| format!("{file}: not UTF-8 text"))?;
+        GraphBoard::from_edge_list(text)
+            .and_then(|g| g.with_terminals(source, sink))
+            .with_context(|| file.to_string())?
     };
     if matches!(definition, Definition::Flow { .. })
         && (graph.source.is_empty() || graph.sink.is_empty())
