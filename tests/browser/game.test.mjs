@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launchChromium, out, recordedPage, serveRepo, tessera } from "./support.mjs";
+import { launchChromium, out, recordedPage, repo, serveRepo, tessera } from "./support.mjs";
 
 let server, browser;
 
@@ -146,6 +146,54 @@ describe("game page", () => {
     assert.equal(await page.evaluate(() => window.tesseraGame.evaluation), null);
     assert.ok(await page.isEnabled("#eval-run"));
     assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
+    await page.close();
+  });
+
+  test("a real network plays in the tab as `tessera game eval --graph` plays it", async () => {
+    // flow on germany50 (its optimum by max flow), network on nobel-eu (exhaustive search, kept
+    // to a graph it ends quickly on).
+    const cases = [
+      { name: "germany50", definition: "flow", nodes: 50, edges: 88, first: { id: "0", label: "Aachen", x: 6.04, y: 50.76 }, credit: /SNDlib/ },
+      { name: "nobel-eu", definition: "network", nodes: 28, edges: 41, first: { id: "0", label: "Amsterdam", x: 4.51, y: 52.2 }, credit: /SNDlib/ },
+    ];
+    for (const c of cases) {
+      c.want = JSON.parse(execFileSync(tessera, ["game", "eval", "--graph", join(repo, `www/graphs/${c.name}.json`),
+        "--definition", c.definition, "--policy", "degree,ci,optimal", "--json", "--moves"], { encoding: "utf8" }));
+    }
+    const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");
+    const got = await page.evaluate(async (cases) => {
+      const { Tessera } = await import("./pkg/tessera.js");
+      const tessera = await Tessera.create({ backend: "cpu", family: "game" });
+      const out = [];
+      for (const c of cases) {
+        const text = await (await fetch(`./graphs/${c.name}.json`)).text();
+        const game = await tessera.gameFromGraph(text, c.definition);
+        const baselines = {};
+        for (const name of ["degree", "ci", "optimal"]) baselines[name] = (await game.baseline(name)).moves;
+        // degree's moves by click: the game ends on the last one, with the CLI's R.
+        let state = game.state;
+        for (const site of c.want[0].per_board_moves[0]) state = await game.attack(site);
+        const g = game.graph;
+        out.push({ baselines, over: state.over, robustness: state.robustness, kind: state.kind, n: state.n,
+          nodes: g.nodes.length, edges: g.edges.length / 2, sides: [g.source.length, g.sink.length],
+          first: g.nodes[0], attribution: g.attribution });
+      }
+      const bad = await tessera.gameFromGraph('{"name":"g","attribution":"x","nodes":[{"id":"a","x":0}],"edges":[]}', "network")
+        .then(() => "played", (e) => e.message);
+      tessera.terminate();
+      return { out, bad };
+    }, cases);
+    cases.forEach((c, i) => {
+      const [rows, g] = [c.want, got.out[i]];
+      const steps = (row) => row.per_board_steps[0];
+      assert.deepEqual(g.baselines, { degree: steps(rows[0]), ci: steps(rows[1]), optimal: steps(rows[2]) }, c.name);
+      assert.equal(g.over, true, c.name);
+      assert.ok(Math.abs(g.robustness - rows[0].mean_auc) < 1e-12, `${c.name}: ${g.robustness} vs ${rows[0].mean_auc}`);
+      assert.deepEqual([g.kind, g.n, g.nodes, g.edges, g.sides], ["graph", c.nodes, c.nodes, c.edges, [3, 3]], c.name);
+      assert.deepEqual(g.first, c.first, c.name);
+      assert.match(g.attribution, c.credit, c.name);
+    });
+    assert.match(got.bad, /^graph: nodes\[0\]: missing field `y`/);
     await page.close();
   });
 

@@ -4,9 +4,9 @@
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use tessera_core::bundle::Bundle;
-use tessera_core::game::evaluate::{Evaluation, Player, evaluate, evaluate_agent};
+use tessera_core::game::evaluate::{Evaluation, Player, evaluate, evaluate_agent, evaluate_graph};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Agent, Board, Definition, Game};
+use tessera_core::game::{Agent, Board, Definition, Game, GraphBoard, GraphFile};
 use wasm_bindgen::prelude::*;
 
 use crate::boundary::Preserved;
@@ -98,10 +98,29 @@ pub fn score_boards(request: JsValue) -> Result<JsValue, JsError> {
     to_js(&Scores::from(&evaluate(&boards, definition, player)))
 }
 
+/// What a game is played on: a lattice board, or a real network (its graph file, as read, and
+/// the board made from it with `flow`'s sides).
+enum Start {
+    Lattice(Board),
+    Graph {
+        file: Box<GraphFile>,
+        board: Box<GraphBoard>,
+    },
+}
+
+impl Start {
+    fn game(&self, definition: Definition) -> Game {
+        match self {
+            Self::Lattice(board) => Game::new(board, definition),
+            Self::Graph { board, .. } => Game::on_graph(board, definition),
+        }
+    }
+}
+
 /// One board being played: its start, the game so far and the functional-fraction curve.
 #[wasm_bindgen]
 pub struct GameSession {
-    board: Board,
+    start: Start,
     definition: Definition,
     game: Game,
     moves: Vec<u32>,
@@ -171,12 +190,31 @@ impl GameSession {
         Self::start(board, definition)
     }
 
+    /// A real network from its graph file's text (`www/graphs/`, `tessera game graph import`),
+    /// every node occupied; `flow` connects the file's own sides. Errors name the field.
+    #[wasm_bindgen(js_name = fromGraph)]
+    pub fn from_graph(text: &str, definition: &str) -> Result<GameSession, JsError> {
+        let file = GraphFile::parse("graph", text.as_bytes()).map_err(js_error)?;
+        let board = file.board_between("graph", &[], &[]).map_err(js_error)?;
+        Self::begin(
+            Start::Graph {
+                file: Box::new(file),
+                board: Box::new(board),
+            },
+            definition,
+        )
+    }
+
     fn start(board: Board, definition: &str) -> Result<GameSession, JsError> {
+        Self::begin(Start::Lattice(board), definition)
+    }
+
+    fn begin(start: Start, definition: &str) -> Result<GameSession, JsError> {
         let definition = Definition::parse(definition).map_err(js_error)?;
-        let game = Game::new(&board, definition);
+        let game = start.game(definition);
         let curve = vec![game.functional_fraction()];
         Ok(Self {
-            board,
+            start,
             definition,
             game,
             moves: Vec::new(),
@@ -184,9 +222,51 @@ impl GameSession {
         })
     }
 
+    /// A lattice's side, or a graph's node count.
     #[wasm_bindgen(getter)]
     pub fn n(&self) -> usize {
-        self.game.n()
+        match &self.start {
+            Start::Lattice(_) => self.game.n(),
+            Start::Graph { board, .. } => board.len(),
+        }
+    }
+
+    /// `"lattice"` or `"graph"`.
+    #[wasm_bindgen(getter)]
+    pub fn kind(&self) -> String {
+        match self.start {
+            Start::Lattice(_) => "lattice".into(),
+            Start::Graph { .. } => "graph".into(),
+        }
+    }
+
+    /// A graph game's network to draw: `{ name, attribution, nodes: [{ id, label, x, y }],
+    /// edges: Uint32Array (node index pairs), source, sink (node indices) }`; null on a lattice.
+    pub fn graph(&self) -> Result<JsValue, JsError> {
+        let Start::Graph { file, board } = &self.start else {
+            return Ok(JsValue::NULL);
+        };
+        #[derive(Serialize)]
+        struct Drawn<'a> {
+            name: &'a str,
+            attribution: &'a str,
+            nodes: &'a [tessera_core::game::GraphNode],
+            edges: Preserved,
+            source: &'a [usize],
+            sink: &'a [usize],
+        }
+        let edges: Vec<u32> = board
+            .edge_pairs()
+            .flat_map(|(a, b)| [a as u32, b as u32])
+            .collect();
+        to_js(&Drawn {
+            name: &file.name,
+            attribution: &file.attribution,
+            nodes: &file.nodes,
+            edges: Preserved(js_sys::Uint32Array::from(&edges[..]).into()),
+            source: &board.source,
+            sink: &board.sink,
+        })
     }
 
     #[wasm_bindgen(getter)]
@@ -194,7 +274,8 @@ impl GameSession {
         self.definition.name().into()
     }
 
-    /// Site states, row-major: 0 Wall, 1 Alive, 2 Dead, 3 Attacked.
+    /// Site states (row-major on a lattice; node order on a graph): 0 Wall, 1 Alive, 2 Dead,
+    /// 3 Attacked.
     pub fn sites(&self) -> Vec<u8> {
         self.game.sites().iter().map(|&s| s as u8).collect()
     }
@@ -231,15 +312,19 @@ impl GameSession {
 
     /// Back to the board's start.
     pub fn reset(&mut self) {
-        self.game = Game::new(&self.board, self.definition);
+        self.game = self.start.game(self.definition);
         self.moves.clear();
         self.curve = vec![self.game.functional_fraction()];
     }
 
-    /// The board as a board-file line (for `tessera game eval`).
+    /// The board as a board-file line (for `tessera game eval --boards`), or a graph's file
+    /// (for `--graph`).
     #[wasm_bindgen(js_name = boardLine)]
-    pub fn board_line(&self) -> String {
-        self.board.to_json_line()
+    pub fn board_line(&self) -> Result<String, JsError> {
+        match &self.start {
+            Start::Lattice(board) => Ok(board.to_json_line()),
+            Start::Graph { file, .. } => serde_json::to_string(file).map_err(js_error),
+        }
     }
 
     /// Moves `name` (`degree`, `greedy`, `random`, `ci`, `corehd`, `optimal`) needs on this
@@ -247,7 +332,10 @@ impl GameSession {
     /// known (network and noodle beyond small boards).
     pub fn baseline(&self, name: &str) -> Result<JsValue, JsError> {
         let player = Player::parse(name, 0).map_err(js_error)?;
-        let result = evaluate(std::slice::from_ref(&self.board), self.definition, player);
+        let result = match &self.start {
+            Start::Lattice(board) => evaluate(std::slice::from_ref(board), self.definition, player),
+            Start::Graph { board, .. } => evaluate_graph(board, self.definition, player),
+        };
         #[derive(Serialize)]
         struct Baseline<'a> {
             moves: Option<usize>,
@@ -322,13 +410,18 @@ impl GameAgent {
     /// attacked sites in order (`Uint32Array`) and f(t) after each move from t = 0
     /// (`Float64Array`).
     pub fn play(&self, session: &GameSession) -> Result<JsValue, JsError> {
+        let Start::Lattice(board) = &session.start else {
+            return Err(JsError::new(
+                "the agent's convolutional net plays lattice boards only, not graphs",
+            ));
+        };
         let moves = self
             .agent
-            .play_all(std::slice::from_ref(&session.board), session.definition)
+            .play_all(std::slice::from_ref(board), session.definition)
             .pop()
             .map(|p| p.moves)
             .unwrap_or_default();
-        let mut game = Game::new(&session.board, session.definition);
+        let mut game = Game::new(board, session.definition);
         let mut curve = vec![game.functional_fraction()];
         for &site in &moves {
             game.attack(site).map_err(js_error)?;

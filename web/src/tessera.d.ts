@@ -310,9 +310,12 @@ export declare class MammalClient {
 /** An attack game's state (../shared/specs/lattice-game.md). */
 export interface GameState {
   handle: number;
+  /** A lattice, or a real network (`Tessera.gameFromGraph`). */
+  kind: "lattice" | "graph";
+  /** A lattice's side, or a graph's node count. */
   n: number;
   definition: "network" | "flow" | "noodle";
-  /** Row-major site states: 0 Wall, 1 Alive, 2 Dead, 3 Attacked. */
+  /** Site states (row-major on a lattice, node order on a graph): 0 Wall, 1 Alive, 2 Dead, 3 Attacked. */
   sites: Uint8Array;
   /** The attacked sites in order. */
   moves: Uint32Array;
@@ -321,10 +324,24 @@ export interface GameState {
   curve: Float64Array;
   /** R = Σ_t f(t) / occupied. */
   robustness: number;
-  /** The board as a board-file line, for `tessera game eval`. */
+  /** The board as a board-file line, for `tessera game eval --boards`; a graph's file, for `--graph`. */
   boardLine: string;
   /** Sites that died with the last attack (after `attack`). */
   killed?: number;
+}
+
+/** The network a graph game is played on, to draw. */
+export interface GameGraph {
+  name: string;
+  /** Where the network comes from and whom to credit (show it with the drawing). */
+  attribution: string;
+  /** Node ids, labels and positions (longitude, latitude for geographic networks), in node order. */
+  nodes: { id: string; label?: string; x: number; y: number }[];
+  /** Links as node-index pairs: `[a0, b0, a1, b1, …]`. */
+  edges: Uint32Array;
+  /** `flow`'s two sides (node indices). */
+  source: number[];
+  sink: number[];
 }
 
 /** A game held in the worker. */
@@ -332,6 +349,8 @@ export declare class GameClient {
   readonly handle: number;
   /** The latest state. */
   readonly state: GameState;
+  /** The network of a graph game (`Tessera.gameFromGraph`); null on a lattice. */
+  readonly graph: GameGraph | null;
   /** Attacks an Alive site; any other site rejects, naming it. */
   attack(site: number): Promise<GameState>;
   reset(): Promise<GameState>;
@@ -411,6 +430,9 @@ export declare class Tessera {
   newGame(options: { n: number; p: number; definition: string; seed: number }): Promise<GameClient>;
   /** A game on one line of a board file. */
   gameFromBoard(line: string, definition: string): Promise<GameClient>;
+  /** A game on a real network: a graph file's text (`www/graphs/`, `tessera game graph import`);
+   * `flow` connects the file's own sides. The agent plays lattices only. */
+  gameFromGraph(text: string, definition: string): Promise<GameClient>;
   /** Loads an attack-game agent bundle (.tar: config.json, model.safetensors). */
   loadGameAgent(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<GameAgentClient>;
   /** `players` (`random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`, `agent` with `agent`)

@@ -207,12 +207,15 @@ export class MammalClient {
   }
 }
 
-/** An attack game held by the worker (see tessera.d.ts); `state` is its latest state. */
+/** An attack game held by the worker (see tessera.d.ts); `state` is its latest state, `graph`
+ * the network a graph game is played on (null on a lattice). */
 export class GameClient {
   constructor(channel, state) {
     this.channel = channel;
     this.handle = state.handle;
-    this.state = state;
+    const { graph = null, ...rest } = state;
+    this.graph = graph;
+    this.state = rest;
   }
 
   async #update(request) {
@@ -341,6 +344,12 @@ export class Tessera {
    * draws for the same n, p and seed. */
   async newGame({ n, p, definition, seed }) {
     return new GameClient(this.channel, await this.channel.call("gameNew", { n, p, definition, seed }));
+  }
+
+  /** A game on a real network: a graph file's text (`www/graphs/`, `tessera game graph
+   * import`), `flow` between the file's own sides. */
+  async gameFromGraph(text, definition) {
+    return new GameClient(this.channel, await this.channel.call("gameFromGraph", { text: String(text), definition }));
   }
 
   /** A game on a board-file line (`{"n":…,"p":…,"sites":"…"}`). */

@@ -367,6 +367,7 @@ function gameState(handle) {
   const game = gameSession(handle);
   return {
     handle,
+    kind: game.kind,
     n: game.n,
     definition: game.definition,
     sites: game.sites(),
@@ -905,6 +906,11 @@ const handlers = {
   async gameNew({ n, p, definition, seed }) {
     if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
     return keepGame(new api.GameSession({ n, p, definition, seed }));
+  },
+  async gameFromGraph({ text, definition }) {
+    if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
+    const game = api.GameSession.fromGraph(String(text), definition);
+    return { ...keepGame(game), graph: game.graph() };
   },
   async gameFromBoard({ line, definition }) {
     if (!api?.GameSession) throw new Error("this engine's module has no game (start it with family \"game\")");
