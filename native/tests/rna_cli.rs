@@ -741,7 +741,9 @@ fn cells_the_model_cannot_judge_are_unassigned() {
         "1.5",
     ]);
     assert!(!run.status.success());
-    assert!(String::from_utf8_lossy(&run.stderr).contains("--min-confidence 1.5: a probability"));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("--min-confidence 1.5 is not a probability")
+    );
 }
 
 /// `rna annotate --out-h5ad`: the user's `.h5ad` comes back whole (its layers, obsm, uns and obs

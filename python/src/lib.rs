@@ -272,15 +272,8 @@ impl CellRun {
                 "the model has no label head; fine-tune one with `tessera rna train --objective finetune --init`",
             ));
         }
-        if !(0.0..=1.0).contains(&min_confidence) {
-            return Err(TesseraError::new_err(format!(
-                "min_confidence {min_confidence}: a probability, between 0 and 1"
-            )));
-        }
-        let rule = CallRule {
-            min_model_genes: min_cell_genes,
-            min_confidence,
-        };
+        let rule = CallRule::new(min_cell_genes, min_confidence)
+            .map_err(|e| TesseraError::new_err(format!("min_confidence {e}")))?;
         let results = &self.results;
         let calls = Call::all(
             &results.probabilities[0],

@@ -96,6 +96,8 @@ class Annotate(unittest.TestCase):
         # Both reasons occur, so the rule is exercised.
         self.assertEqual(set(reasons) - {""}, {"too_few_genes", "low_confidence"})
         self.assertNotIn("X_umap", adata.obsm)
+        with self.assertRaisesRegex(tessera.TesseraError, "min_confidence 1.5 is not a probability"):
+            tessera.annotate(adata, self.model, min_confidence=1.5, progress=False)
 
     def test_dense_and_csc_matrices_give_the_same_results(self):
         for convert in (lambda x: x.toarray(), sp.csc_matrix):

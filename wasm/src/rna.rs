@@ -153,20 +153,15 @@ impl RnaAnnotator {
         } else {
             from_js("options", options)?
         };
-        let rule = CallRule {
-            min_model_genes: options
+        let rule = CallRule::new(
+            options
                 .min_cell_genes
                 .unwrap_or(CallRule::DEFAULT_MIN_MODEL_GENES),
-            min_confidence: options
+            options
                 .min_confidence
                 .unwrap_or(CallRule::DEFAULT_MIN_CONFIDENCE),
-        };
-        if !(0.0..=1.0).contains(&rule.min_confidence) {
-            return Err(JsError::new(&format!(
-                "options.minConfidence: {} is not a probability, between 0 and 1",
-                rule.min_confidence
-            )));
-        }
+        )
+        .map_err(|e| JsError::new(&format!("options.minConfidence: {e}")))?;
         let genes = GeneMatch {
             names: Default::default(),
             min_genes: options.min_genes.map(|n| n as usize),
@@ -659,18 +654,9 @@ impl DataState {
 impl RnaAnnotator {
     /// Cells `start .. start + count` of `dataset`, clamped to its end; an error when the data
     /// set belongs to another model or the range holds no cell of it.
-    /// [`batch_rows`](Self::batch_rows) of a `{ start, count }` request.
+    /// The rows a `{ start, count }` request names (clamped to the data set), or why none.
     fn cells_rows(&self, dataset: &RnaDataset, cells: JsValue) -> Result<Range<usize>, JsValue> {
         let Cells { start, count } = from_js("cells", cells)?;
-        self.batch_rows(dataset, start, count)
-    }
-
-    fn batch_rows(
-        &self,
-        dataset: &RnaDataset,
-        start: usize,
-        count: usize,
-    ) -> Result<Range<usize>, JsValue> {
         if !Rc::ptr_eq(&self.inner, &dataset.annotator) {
             return Err(JsError::new("this data set was opened with another model").into());
         }

@@ -120,16 +120,8 @@ pub struct CallArgs {
 
 impl CallArgs {
     fn rule(&self) -> Result<CallRule> {
-        if !(0.0..=1.0).contains(&self.min_confidence) {
-            bail!(
-                "--min-confidence {}: a probability, between 0 and 1",
-                self.min_confidence
-            );
-        }
-        Ok(CallRule {
-            min_model_genes: self.min_cell_genes,
-            min_confidence: self.min_confidence,
-        })
+        CallRule::new(self.min_cell_genes, self.min_confidence)
+            .map_err(|e| anyhow!("--min-confidence {e}"))
     }
 }
 

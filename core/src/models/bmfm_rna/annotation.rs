@@ -67,7 +67,23 @@ pub struct CallRule {
 impl CallRule {
     pub const DEFAULT_MIN_MODEL_GENES: u32 = 50;
     pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.5;
+
+    /// A rule; `min_confidence` must be a probability (NaN is not).
+    pub fn new(min_model_genes: u32, min_confidence: f32) -> Result<Self, NotAProbability> {
+        if !(0.0..=1.0).contains(&min_confidence) {
+            return Err(NotAProbability(min_confidence));
+        }
+        Ok(Self {
+            min_model_genes,
+            min_confidence,
+        })
+    }
 }
+
+/// A minimum confidence outside [0, 1]; front ends name the field it came from.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("{0} is not a probability, between 0 and 1")]
+pub struct NotAProbability(pub f32);
 
 impl Default for CallRule {
     fn default() -> Self {
