@@ -1,19 +1,27 @@
-// The attack game page: the board on a canvas, attacks by click, the functional-fraction curve,
-// the end scores (you, the agent, degree, greedy, the optimum) and the agent playing with its
-// heat map, and every player scored on many boards (shared among workers). The game and the
-// agent run in the worker (tessera.js, family "game").
+// The attack game page: the board — a lattice, or a real network from graphs/ drawn at its
+// nodes' positions — on a canvas, attacks by click (or arrow keys and Enter), the
+// functional-fraction curve, the end scores (you, the agent, degree, greedy, ci, CoreHD, the
+// optimum) and the agent playing with its heat map, and every player scored on many lattice
+// boards (shared among workers). The game and the agent run in the worker (tessera.js, family
+// "game"); on a network the agent is the message-passing one (models/game-agent-graph-*.tar).
 import { startEngine, sameSite, escape } from "./engine.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ui = {
   form: $("board-form"),
+  graph: $("graph"),
+  latticeOnly: document.querySelectorAll(".lattice-only"),
   size: $("size"),
   p: $("p"),
   definition: $("definition"),
   seed: $("seed"),
   newBoard: $("new-board"),
   board: $("board"),
+  tip: $("tip"),
+  attribution: $("attribution"),
+  wallLegend: $("wall-legend"),
+  sidesLegend: $("sides-legend"),
   curve: $("curve"),
   moves: $("moves"),
   movesUnit: $("moves-unit"),
@@ -29,6 +37,7 @@ const ui = {
   scoreRows: $("score-rows"),
   scoreNote: $("score-note"),
   agentFile: $("agent-file"),
+  evaluate: $("evaluate"),
   evalForm: $("eval-form"),
   evalCount: $("eval-count"),
   evalRun: $("eval-run"),
@@ -43,11 +52,31 @@ const ui = {
 // Milliseconds between the agent's moves when watching (tests set 0).
 const delay = Number(params.get("delay") ?? 400);
 const colours = { 0: "#dfe3ea", 1: "#2aa35a", 2: "#e3a33b", 3: "#c8323a" };
+const stateNames = { 0: "empty", 1: "alive", 2: "dead", 3: "attacked" };
+const sideColours = { source: "#2f6fdf", sink: "#b0369a" };
+/** The real networks offered (graphs/NAME.json): the chooser's options. */
+const networks = Array.from(ui.graph.options, (option) => option.value).filter(Boolean);
+/**
+ * The exact optimum of network and noodle is an exhaustive search: kept to networks of at most
+ * this many nodes here (germany50's network optimum takes about 50 s in this tab); flow's is a
+ * maximum flow, computed on any network.
+ */
+const searchNodes = 30;
 
 const page = {
   tessera: null,
   game: null,
-  /** Agents by definition (a Promise each: loading starts once). */
+  /** A network's node positions on the canvas (null on a lattice): see `graphLayout`. */
+  layout: null,
+  /** The site or node the keyboard points at (null until an arrow key is pressed). */
+  cursor: null,
+  /** The network node the tooltip names. */
+  tipNode: null,
+  /** The network played (its graphs/ file name), or "" on a lattice. */
+  network: "",
+  /** Graph files' texts by network name. */
+  graphTexts: new Map(),
+  /** Agents by bundle path (a Promise each: loading starts once). */
   agents: new Map(),
   /** The agent's curve on this board, once known (dashed on the plot). */
   agentCurve: null,
@@ -56,27 +85,93 @@ const page = {
   /** The running evaluation's AbortController. */
   evaluating: null,
 };
-// For tests and the curious: the latest game state and scores.
-window.tesseraGame = { state: null, scores: null, agentMoves: null, evaluation: null };
+// For tests and the curious: the latest game state and scores, the network played (null on a
+// lattice) and where its nodes are drawn.
+window.tesseraGame = {
+  state: null,
+  scores: null,
+  agentMoves: null,
+  evaluation: null,
+  graph: null,
+  /**
+   * Node `i`'s centre on the board: `x`, `y` in CSS pixels from the canvas's top-left corner (a
+   * click position inside it), `clientX`, `clientY` in the viewport, and its drawn radius `r`
+   * (CSS pixels); null on a lattice.
+   */
+  nodeCentre(i) {
+    const point = page.layout?.points[i];
+    if (!point) return null;
+    const rect = ui.board.getBoundingClientRect();
+    const scale = rect.width / ui.board.width;
+    const [x, y] = [point.x * scale, point.y * scale];
+    return { x, y, clientX: rect.left + x, clientY: rect.top + y, r: page.layout.radius * scale };
+  },
+};
 
 for (const [key, input] of [["n", ui.size], ["p", ui.p], ["definition", ui.definition], ["seed", ui.seed], ["boards", ui.evalCount]]) {
   if (params.has(key)) input.value = params.get(key);
 }
+if (params.has("graph")) ui.graph.value = networks.includes(params.get("graph")) ? params.get("graph") : "";
 
 function showError(error) {
   ui.error.textContent = String(error?.message ?? error);
   ui.error.hidden = false;
 }
 
-function agentFor(definition) {
-  if (!page.agents.has(definition)) {
-    const url = sameSite(`models/game-agent-${definition}.tar`);
-    page.agents.set(definition, page.tessera.loadGameAgent(url).catch((error) => {
-      page.agents.delete(definition);
+/** The agent bundle a game is scored against: the lattice agents' convolutional nets refuse
+ * networks, which the message-passing graph agents play. */
+const agentPath = (definition, graph) => `models/game-agent-${graph ? "graph-" : ""}${definition}.tar`;
+
+function agentFor(definition, graph = false) {
+  const path = agentPath(definition, graph);
+  if (!page.agents.has(path)) {
+    page.agents.set(path, page.tessera.loadGameAgent(sameSite(path)).catch((error) => {
+      page.agents.delete(path);
       throw error;
     }));
   }
-  return page.agents.get(definition);
+  return page.agents.get(path);
+}
+
+/** A network's graph file (graphs/NAME.json), fetched once. */
+async function graphText(name) {
+  if (!page.graphTexts.has(name)) {
+    const response = await fetch(sameSite(`graphs/${name}.json`));
+    if (!response.ok) throw new Error(`graphs/${name}.json: ${response.status} ${response.statusText}`);
+    page.graphTexts.set(name, await response.text());
+  }
+  return page.graphTexts.get(name);
+}
+
+/**
+ * Where a network's nodes sit on the canvas (canvas pixels): x = longitude, y = latitude with
+ * north up, fitted inside a margin with one scale for both axes. Positions in degrees are drawn
+ * with a degree of longitude cos(mid-latitude) as wide as one of latitude (an equirectangular
+ * map), so a country keeps its shape. `radius` is a node's drawn size (smaller where nodes
+ * crowd), `pick` how far from a node a click still finds it.
+ */
+function graphLayout(graph) {
+  const { width, height } = ui.board;
+  const margin = 24;
+  const xs = graph.nodes.map((node) => node.x);
+  const ys = graph.nodes.map((node) => node.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const degrees = x0 >= -180 && x1 <= 180 && y0 >= -90 && y1 <= 90;
+  const kx = degrees ? Math.max(0.2, Math.cos((((y0 + y1) / 2) * Math.PI) / 180)) : 1;
+  const w = (x1 - x0) * kx;
+  const h = y1 - y0;
+  const fit = Math.min(w > 0 ? (width - 2 * margin) / w : Infinity, h > 0 ? (height - 2 * margin) / h : Infinity);
+  const scale = Number.isFinite(fit) ? fit : 1;
+  const [ox, oy] = [(width - w * scale) / 2, (height - h * scale) / 2];
+  const points = graph.nodes.map((node) => ({ x: ox + (node.x - x0) * kx * scale, y: oy + (y1 - node.y) * scale }));
+  let nearest = Infinity;
+  for (let a = 0; a < points.length; a++) {
+    for (let b = a + 1; b < points.length; b++) {
+      nearest = Math.min(nearest, Math.hypot(points[a].x - points[b].x, points[a].y - points[b].y));
+    }
+  }
+  const radius = Math.max(4.5, Math.min(8, nearest * 0.42));
+  return { points, radius, pick: Math.max(14, 2 * radius) };
 }
 
 /** Board side on the canvas, and the site under a pointer position. */
@@ -84,11 +179,36 @@ function cellSize(state) {
   return ui.board.width / state.n;
 }
 
-function siteAt(event, state) {
+/** A pointer event's position in canvas pixels. */
+function canvasPoint(event) {
   const rect = ui.board.getBoundingClientRect();
-  const scale = ui.board.width / rect.width;
-  const x = (event.clientX - rect.left) * scale;
-  const y = (event.clientY - rect.top) * scale;
+  return {
+    x: ((event.clientX - rect.left) * ui.board.width) / rect.width,
+    y: ((event.clientY - rect.top) * ui.board.height) / rect.height,
+  };
+}
+
+/** The network's node nearest (x, y) within `within` canvas pixels, optionally only Alive. */
+function nearestNode(x, y, within, sites = null) {
+  let best = null;
+  let bestDistance = Infinity;
+  page.layout.points.forEach((point, i) => {
+    if (sites && sites[i] !== 1) return;
+    const distance = Math.hypot(point.x - x, point.y - y);
+    if (distance <= within && distance < bestDistance) [best, bestDistance] = [i, distance];
+  });
+  return best;
+}
+
+/**
+ * The site a click means: on a lattice the square under it; on a network the node whose circle
+ * it lands in (Alive or not), else the nearest Alive node within the pick radius, else none.
+ */
+function siteAt(event, state) {
+  const { x, y } = canvasPoint(event);
+  if (page.layout) {
+    return nearestNode(x, y, page.layout.radius + 1) ?? nearestNode(x, y, page.layout.pick, state.sites);
+  }
   const size = cellSize(state);
   const i = Math.floor(y / size);
   const j = Math.floor(x / size);
@@ -104,11 +224,8 @@ function heatColour(t) {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
-function drawBoard() {
-  const state = page.game.state;
-  const ctx = ui.board.getContext("2d");
-  const size = cellSize(state);
-  ctx.clearRect(0, 0, ui.board.width, ui.board.height);
+/** The heat map shown (null when off or none) and its range over the Alive sites. */
+function heatShown() {
   const heat = ui.heat.checked ? page.heat : null;
   let low = Infinity;
   let high = -Infinity;
@@ -116,6 +233,22 @@ function drawBoard() {
     for (const v of heat) if (!Number.isNaN(v)) [low, high] = [Math.min(low, v), Math.max(high, v)];
   }
   ui.heatLegend.hidden = !heat;
+  return { heat, low, high };
+}
+
+/** Whether to draw the keyboard's cursor: the board has focus from the keyboard. */
+const cursorShown = () => page.cursor !== null && document.activeElement === ui.board && ui.board.matches(":focus-visible");
+
+function drawBoard() {
+  if (page.layout) {
+    drawGraph();
+    return;
+  }
+  const state = page.game.state;
+  const ctx = ui.board.getContext("2d");
+  const size = cellSize(state);
+  ctx.clearRect(0, 0, ui.board.width, ui.board.height);
+  const { heat, low, high } = heatShown();
   for (let site = 0; site < state.sites.length; site++) {
     const x = (site % state.n) * size;
     const y = Math.floor(site / state.n) * size;
@@ -152,6 +285,129 @@ function drawBoard() {
       ctx.strokeRect((best % state.n) * size + 1, Math.floor(best / state.n) * size + 1, size - 2, size - 2);
     }
   }
+  if (cursorShown()) {
+    ctx.strokeStyle = "#2f6fdf";
+    ctx.lineWidth = 2;
+    ctx.setLineDash([4, 3]);
+    ctx.strokeRect((page.cursor % state.n) * size + 2, Math.floor(page.cursor / state.n) * size + 2, size - 4, size - 4);
+    ctx.setLineDash([]);
+  }
+}
+
+/** A network on the canvas: links as lines (faint and dashed once an end is attacked), nodes as
+ * circles in the sites' colours or the agent's heat, flow's sides ringed. */
+function drawGraph() {
+  const state = page.game.state;
+  const graph = page.game.graph;
+  const { points, radius } = page.layout;
+  const ctx = ui.board.getContext("2d");
+  ctx.clearRect(0, 0, ui.board.width, ui.board.height);
+  const { heat, low, high } = heatShown();
+  const ring = (i, r, colour, width, dash = []) => {
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = width;
+    ctx.setLineDash(dash);
+    ctx.beginPath();
+    ctx.arc(points[i].x, points[i].y, r, 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.setLineDash([]);
+  };
+  ctx.lineCap = "round";
+  for (let k = 0; k + 1 < graph.edges.length; k += 2) {
+    const [a, b] = [graph.edges[k], graph.edges[k + 1]];
+    const cut = state.sites[a] === 3 || state.sites[b] === 3;
+    ctx.strokeStyle = cut ? "#dfe3ea" : "#9aa3b2";
+    ctx.lineWidth = cut ? 1 : 1.5;
+    ctx.setLineDash(cut ? [3, 3] : []);
+    ctx.beginPath();
+    ctx.moveTo(points[a].x, points[a].y);
+    ctx.lineTo(points[b].x, points[b].y);
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  if (state.definition === "flow") {
+    for (const i of graph.source) ring(i, radius + 3, sideColours.source, 2.5);
+    for (const i of graph.sink) ring(i, radius + 3, sideColours.sink, 2.5);
+  }
+  for (let i = 0; i < points.length; i++) {
+    const s = state.sites[i];
+    const value = heat?.[i];
+    ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
+      ? heatColour(high > low ? (value - low) / (high - low) : 0)
+      : colours[s];
+    ctx.beginPath();
+    ctx.arc(points[i].x, points[i].y, radius, 0, 2 * Math.PI);
+    ctx.fill();
+    if (s === 3) {
+      const d = radius * 0.5;
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = Math.max(1, radius / 4);
+      ctx.beginPath();
+      ctx.moveTo(points[i].x - d, points[i].y - d);
+      ctx.lineTo(points[i].x + d, points[i].y + d);
+      ctx.moveTo(points[i].x + d, points[i].y - d);
+      ctx.lineTo(points[i].x - d, points[i].y + d);
+      ctx.stroke();
+    }
+  }
+  if (heat && Number.isFinite(low)) {
+    // Ring the agent's choice: the lowest predicted moves left.
+    const best = heat.findIndex((v, i) => v === low && state.sites[i] === 1);
+    if (best >= 0) ring(best, radius + 1.5, "#1d2430", 2.5);
+  }
+  if (cursorShown()) ring(page.cursor, radius + 6, "#2f6fdf", 2, [4, 3]);
+}
+
+/** The tooltip over a network's node `i` (its label, state, side and heat), or none. */
+function showTip(i) {
+  page.tipNode = i;
+  if (i === null || !page.layout) {
+    ui.tip.hidden = true;
+    return;
+  }
+  const state = page.game.state;
+  const graph = page.game.graph;
+  const words = [graph.nodes[i].label, stateNames[state.sites[i]]];
+  if (state.definition === "flow") {
+    if (graph.source.includes(i)) words.push("source");
+    if (graph.sink.includes(i)) words.push("sink");
+  }
+  const value = ui.heat.checked ? page.heat?.[i] : undefined;
+  if (value !== undefined && !Number.isNaN(value)) words.push(`${value.toFixed(1)} moves left`);
+  ui.tip.textContent = `${words[0]} (${words.slice(1).join(", ")})`;
+  const point = page.layout.points[i];
+  const scale = ui.board.getBoundingClientRect().width / ui.board.width;
+  ui.tip.style.left = `${ui.board.offsetLeft + point.x * scale}px`;
+  ui.tip.style.top = `${ui.board.offsetTop + (point.y - page.layout.radius) * scale}px`;
+  ui.tip.hidden = false;
+}
+
+/** The keyboard cursor's next site from an arrow key (dx, dy): on a lattice the next square;
+ * on a network the nearest node that way (within 60° of it, straighter ones preferred). */
+function stepCursor(state, dx, dy) {
+  if (page.cursor === null) {
+    const alive = state.sites.indexOf(1);
+    return alive >= 0 ? alive : 0;
+  }
+  if (!page.layout) {
+    const n = state.n;
+    const [i, j] = [Math.floor(page.cursor / n), page.cursor % n];
+    const [ni, nj] = [Math.min(n - 1, Math.max(0, i + dy)), Math.min(n - 1, Math.max(0, j + dx))];
+    return ni * n + nj;
+  }
+  const from = page.layout.points[page.cursor];
+  let best = page.cursor;
+  let bestCost = Infinity;
+  page.layout.points.forEach((point, i) => {
+    const [vx, vy] = [point.x - from.x, point.y - from.y];
+    const distance = Math.hypot(vx, vy);
+    if (i === page.cursor || distance === 0) return;
+    const cos = (vx * dx + vy * dy) / distance;
+    if (cos < 0.5) return;
+    const cost = distance * (1 + 2 * (1 - cos));
+    if (cost < bestCost) [best, bestCost] = [i, cost];
+  });
+  return best;
 }
 
 function drawCurve() {
@@ -199,52 +455,123 @@ function render() {
   ui.robustness.textContent = state.robustness.toFixed(3);
   drawBoard();
   drawCurve();
+  if (!ui.tip.hidden) showTip(page.tipNode);
+}
+
+/** What the board is: a lattice or a network; the controls that apply to it. */
+function showBoardKind(graph) {
+  for (const label of ui.latticeOnly) label.hidden = graph;
+  ui.evaluate.hidden = graph;
+}
+
+/** The status line when a game starts (or restarts). */
+function readyMessage() {
+  const state = page.game.state;
+  const unit = page.layout ? "node" : "site";
+  if (state.over) {
+    return `Nothing works on this network under ${state.definition} before the first move, so there is nothing to attack: choose another definition or network.`;
+  }
+  return `Click an alive ${unit} to attack it (or focus the board, move with the arrow keys and press Enter).`;
+}
+
+function ready() {
+  const over = page.game.state.over;
+  ui.status.textContent = readyMessage();
+  ui.watch.disabled = over;
+  document.body.dataset.state = over ? "over" : "playing";
 }
 
 async function newBoard() {
   ui.error.hidden = true;
   ui.scores.hidden = true;
+  ui.tip.hidden = true;
   const n = Math.round(Number(ui.size.value));
   const p = Number(ui.p.value);
   const seed = Math.round(Number(ui.seed.value));
   const definition = ui.definition.value;
+  const network = ui.graph.value;
   await page.game?.close();
+  page.network = network;
   page.game = null;
+  page.layout = null;
+  page.cursor = null;
   page.heat = null;
   page.agentCurve = null;
   window.tesseraGame.scores = null;
   window.tesseraGame.agentMoves = null;
-  page.game = await page.tessera.newGame({ n, p, definition, seed });
-  ui.agentFile.textContent = `models/game-agent-${definition}.tar`;
-  ui.status.textContent = "Click an alive site to attack it.";
-  document.body.dataset.state = "playing";
+  window.tesseraGame.graph = null;
+  if (network) {
+    page.game = await page.tessera.gameFromGraph(await graphText(network), definition);
+    page.layout = graphLayout(page.game.graph);
+  } else {
+    page.game = await page.tessera.newGame({ n, p, definition, seed });
+  }
+  const graph = page.game.graph;
+  window.tesseraGame.graph = graph;
+  showBoardKind(Boolean(graph));
+  ui.wallLegend.hidden = Boolean(graph);
+  ui.sidesLegend.hidden = !graph || definition !== "flow";
+  ui.attribution.hidden = !graph;
+  ui.attribution.textContent = graph
+    ? `${graph.name}: ${graph.nodes.length} nodes, ${graph.edges.length / 2} links (hover a node for its name). Data: ${graph.attribution}.`
+    : "";
+  ui.board.setAttribute("aria-label", graph
+    ? `game board: the ${graph.name} network; click an alive node, or move with the arrow keys and attack with Enter`
+    : "game board: click an alive site, or move with the arrow keys and attack with Enter");
+  ui.agentFile.textContent = agentPath(definition, Boolean(graph));
+  ready();
   render();
+  // Start fetching the agent now so the end of the game does not wait for it.
+  agentFor(definition, Boolean(graph)).catch(() => {});
+}
+
+/** Score-table labels of the players. */
+const labels = {
+  agent: "agent (deep Q-network)",
+  degree: "highest degree",
+  greedy: "greedy (kills most now)",
+  ci: "collective influence",
+  corehd: "CoreHD",
+  random: "random",
+  optimal: "exact optimum",
+};
+
+/** What the score note says about the agent's training. */
+function agentTraining(info) {
+  const lattices = `${info.size}×${info.size} boards at p = ${info.p}`;
+  if (info.architecture === "message-passing" && info.graphs) {
+    const g = info.graphs;
+    return `The agent is a message-passing Q-network, trained on ${lattices} and on random graphs of ${g.min_nodes}–${g.max_nodes} nodes (mean degree ${g.min_degree}–${g.max_degree}; ${info.steps} steps).`;
+  }
+  return `The agent was trained on ${lattices} (${info.steps} steps).`;
 }
 
 /** The score table: `who` played this game (you or the agent); then the agent and baselines. */
 async function showScores(who) {
   const state = page.game.state;
+  const graph = state.kind === "graph";
   const rows = [[who, state.moves.length]];
   let agentNote = "";
   try {
-    const agent = await agentFor(state.definition);
+    const agent = await agentFor(state.definition, graph);
     const played = await agent.play(page.game);
     window.tesseraGame.agentMoves = Array.from(played.moves);
     page.agentCurve = played.curve;
-    if (who !== "agent") rows.push(["agent (deep Q-network)", played.moves.length]);
-    const info = agent.info;
-    agentNote = `The agent was trained on ${info.size}×${info.size} boards at p = ${info.p} (${info.steps} steps).`;
+    if (who !== "agent") rows.push([labels.agent, played.moves.length]);
+    agentNote = agentTraining(agent.info);
   } catch (error) {
     agentNote = `No agent: ${error.message ?? error}.`;
   }
-  const names = { degree: "highest degree", greedy: "greedy (kills most now)", optimal: "exact optimum" };
   const notes = [];
-  for (const name of ["degree", "greedy", "optimal"]) {
-    const result = await page.game.baseline(name);
-    if (result.moves === null) {
-      notes.push(`The exact optimum is computed for flow on any board and for network and noodle on boards of at most 64 sites (8×8); this one is ${state.n}×${state.n}.`);
+  for (const name of ["degree", "greedy", "ci", "corehd", "optimal"]) {
+    if (name === "optimal" && graph && state.definition !== "flow" && state.n > searchNodes) {
+      notes.push(`The exact optimum of ${state.definition} is an exhaustive search, done here on networks of at most ${searchNodes} nodes; this one has ${state.n} (natively: tessera game eval --graph www/graphs/${page.network}.json --definition ${state.definition} --policy optimal).`);
+      continue;
     }
-    else rows.push([names[name], result.moves]);
+    const result = await page.game.baseline(name);
+    if (result.moves !== null) rows.push([labels[name], result.moves]);
+    else if (graph) notes.push(`No exact optimum: ${result.reason}.`);
+    else notes.push(`The exact optimum is computed for flow on any board and for network and noodle on boards of at most 64 sites (8×8); this one is ${state.n}×${state.n}.`);
   }
   window.tesseraGame.scores = Object.fromEntries(rows);
   ui.scoreRows.innerHTML = rows
@@ -263,9 +590,14 @@ async function finish(who) {
   document.body.dataset.state = "over";
 }
 
-async function attack(event) {
+function attack(event) {
+  if (!page.game) return;
+  return attackSite(siteAt(event, page.game.state));
+}
+
+/** Attacks `site` if the game is on and it is Alive; anything else does nothing. */
+async function attackSite(site) {
   if (page.busy || !page.game || page.game.state.over) return;
-  const site = siteAt(event, page.game.state);
   if (site === null || page.game.state.sites[site] !== 1) return;
   page.busy = true;
   try {
@@ -286,10 +618,11 @@ async function watch() {
   ui.scores.hidden = true;
   document.body.dataset.state = "watching";
   try {
-    const agent = await agentFor(page.game.state.definition);
+    const agent = await agentFor(page.game.state.definition, page.game.state.kind === "graph");
     page.agentCurve = null;
     await page.game.reset();
-    ui.status.textContent = "The agent plays: the heat map is its predicted number of moves left after attacking each site (lower is better); it takes the lowest.";
+    const unit = page.layout ? "node" : "site";
+    ui.status.textContent = `The agent plays: the heat map is its predicted number of moves left after attacking each ${unit} (lower is better); it takes the lowest.`;
     for (;;) {
       const { site, movesLeft } = await agent.move(page.game);
       page.heat = movesLeft;
@@ -311,15 +644,7 @@ async function watch() {
 }
 
 /** Players of an evaluation, in table order, with their labels. */
-const evalPlayers = [
-  ["agent", "agent (deep Q-network)"],
-  ["degree", "highest degree"],
-  ["greedy", "greedy (kills most now)"],
-  ["ci", "collective influence"],
-  ["corehd", "CoreHD"],
-  ["random", "random"],
-  ["optimal", "exact optimum"],
-];
+const evalPlayers = ["agent", "degree", "greedy", "ci", "corehd", "random", "optimal"].map((name) => [name, labels[name]]);
 
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const sd = (values) => {
@@ -379,7 +704,7 @@ async function evaluate() {
     let agent = null;
     let agentNote = "";
     try {
-      agent = await agentFor(definition);
+      agent = await agentFor(definition, false);
     } catch (error) {
       agentNote = ` No agent: ${error.message ?? error}.`;
     }
@@ -395,7 +720,6 @@ async function evaluate() {
       },
     });
     window.tesseraGame.evaluation = result;
-    const labels = Object.fromEntries(evalPlayers);
     const rows = players
       .filter((name) => result.scores[name].moves)
       .map((name) => ({
@@ -442,8 +766,7 @@ ui.restart.addEventListener("click", async () => {
   page.agentCurve = null;
   ui.scores.hidden = true;
   await page.game.reset();
-  document.body.dataset.state = "playing";
-  ui.status.textContent = "Click an alive site to attack it.";
+  ready();
   render();
 });
 ui.watch.addEventListener("click", watch);
@@ -453,18 +776,51 @@ ui.evalForm.addEventListener("submit", (event) => {
 });
 ui.evalStop.addEventListener("click", () => page.evaluating?.abort());
 ui.heat.addEventListener("change", () => page.game && drawBoard());
+ui.graph.addEventListener("change", () => {
+  for (const label of ui.latticeOnly) label.hidden = Boolean(ui.graph.value);
+});
 ui.board.addEventListener("mousemove", (event) => {
   const state = page.game?.state;
-  const site = state && siteAt(event, state);
+  const site = state ? siteAt(event, state) : null;
   ui.board.style.cursor = site !== null && state?.sites[site] === 1 && !state.over ? "pointer" : "default";
+  if (page.layout) {
+    const { x, y } = canvasPoint(event);
+    showTip(nearestNode(x, y, page.layout.radius + 1) ?? nearestNode(x, y, page.layout.pick));
+  }
 });
+ui.board.addEventListener("mouseleave", () => {
+  ui.tip.hidden = true;
+});
+// The keyboard: arrows move a cursor over the sites (on a network, to the nearest node that
+// way), Enter or Space attacks the one under it.
+const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+ui.board.addEventListener("keydown", (event) => {
+  const state = page.game?.state;
+  if (!state) return;
+  if (event.key in arrows) {
+    event.preventDefault();
+    page.cursor = stepCursor(state, ...arrows[event.key]);
+    drawBoard();
+    showTip(page.layout ? page.cursor : null);
+  } else if ((event.key === "Enter" || event.key === " ") && page.cursor !== null) {
+    event.preventDefault();
+    attackSite(page.cursor);
+  }
+});
+for (const type of ["focus", "blur"]) {
+  ui.board.addEventListener(type, () => {
+    if (type === "blur") ui.tip.hidden = true;
+    if (page.game) drawBoard();
+  });
+}
 
 try {
   page.tessera = await startEngine({ backend: "cpu", family: "game" });
   await newBoard();
-  for (const button of [ui.newBoard, ui.restart, ui.watch, ui.evalRun]) button.disabled = false;
-  // Start fetching the agent now so the end of the game does not wait for it.
-  agentFor(ui.definition.value).catch(() => {});
+  if (params.has("graph") && !networks.includes(params.get("graph"))) {
+    showError(`graph: unknown network "${params.get("graph")}" (one of ${networks.join(", ")}); playing a lattice`);
+  }
+  for (const button of [ui.newBoard, ui.restart, ui.evalRun]) button.disabled = false;
 } catch (error) {
   document.body.dataset.state = "error";
   showError(error);

@@ -11,7 +11,7 @@ use tessera_core::game::optimal::flow_optimum;
 use tessera_core::game::qnet::QNetConfig;
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::{
-    Board, Definition, FlowDirection, Game, GraphBoard, Policy, Site, Symmetry,
+    Board, Definition, FlowDirection, Game, GraphBoard, Net, Policy, Site, Symmetry,
 };
 use tessera_core::train::Fit;
 use tessera_core::train::dqn::{DqnConfig, DqnTrainer};
@@ -40,6 +40,8 @@ fn agent(features: usize, depth: usize, seed: u64) -> Agent {
     let device = Device::flex();
     let info = AgentInfo {
         model: AGENT_MODEL.into(),
+        architecture: Default::default(),
+        graphs: None,
         net: QNetConfig::new(features, depth),
         definition: Definition::Network,
         size: 6,
@@ -47,7 +49,7 @@ fn agent(features: usize, depth: usize, seed: u64) -> Agent {
         steps: 0,
         validation_moves: None,
     };
-    let net = info.net.init(seed, &device);
+    let net = Net::Convolutional(info.net.init(seed, &device));
     Agent::new(info, net, &device)
 }
 

@@ -14,7 +14,7 @@ use tessera_core::game::board::{rng, unit};
 use tessera_core::game::incremental::{HostNetError, Incremental, computes_on_host};
 use tessera_core::game::qnet::{QNet, QNetConfig, masked_argmax};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Board, Definition, FlowDirection, Game, Site};
+use tessera_core::game::{Board, Definition, FlowDirection, Game, Net, Site};
 
 const DEFINITIONS: [Definition; 3] = [
     Definition::Network,
@@ -35,9 +35,16 @@ fn shipped(definition: Definition) -> Agent {
     Agent::from_bundle(&Bundle::from_tar(&tar).unwrap(), &Device::flex()).unwrap()
 }
 
+/// The agent's convolutional net (every agent here is one).
+fn conv(agent: &Agent) -> &QNet {
+    agent.net.convolutional().expect("a convolutional agent")
+}
+
 fn fresh(features: usize, depth: usize, seed: u64, definition: Definition) -> Agent {
     let info = AgentInfo {
         model: AGENT_MODEL.into(),
+        architecture: Default::default(),
+        graphs: None,
         net: QNetConfig::new(features, depth),
         definition,
         size: 8,
@@ -45,7 +52,7 @@ fn fresh(features: usize, depth: usize, seed: u64, definition: Definition) -> Ag
         steps: 0,
         validation_moves: None,
     };
-    let net = info.net.init(seed, &Device::flex());
+    let net = Net::Convolutional(info.net.init(seed, &Device::flex()));
     Agent::new(info, net, &Device::flex())
 }
 
@@ -122,14 +129,14 @@ fn incremental_values_equal_the_forward_pass_after_attacks() {
             let what = format!("{} agent, n = {n}", definition.name());
             worst = worst.max(check_game(
                 &what,
-                &agent.net,
+                conv(&agent),
                 Game::new(board, definition),
                 |game, q| masked_argmax(q, game.sites()).unwrap(),
             ));
             let mut r = rng(seed);
             worst = worst.max(check_game(
                 &format!("{what}, random moves"),
-                &agent.net,
+                conv(&agent),
                 Game::new(board, definition),
                 |game, _| {
                     let alive = game.alive_sites();
@@ -145,7 +152,7 @@ fn incremental_values_equal_the_forward_pass_after_attacks() {
             let board = &draw_boards(13, 0.75, 1, 4).unwrap()[0];
             worst = worst.max(check_game(
                 &format!("F = {features}, depth {depth}, {}", definition.name()),
-                &agent.net,
+                conv(&agent),
                 Game::new(board, definition),
                 |game, q| masked_argmax(q, game.sites()).unwrap(),
             ));
@@ -179,7 +186,7 @@ fn the_agents_moves_on_the_cpu_equal_the_full_forward_pass() {
         for (n, seed) in [(6, 5), (16, 6), (40, 7)] {
             let board = &draw_boards(n, 0.8, 1, seed).unwrap()[0];
             let expected = greedy(board, definition, usize::MAX, |game| {
-                forward(&agent.net, game)
+                forward(conv(&agent), game)
             });
             let mut game = Game::new(board, definition);
             let mut moves = Vec::new();
@@ -209,14 +216,14 @@ fn incremental_play_equals_full_recomputation_on_big_boards() {
         let agent = shipped(definition);
         for (n, stride) in [(64, 40), (128, 200)] {
             let board = &draw_boards(n, 0.8, 1, 8).unwrap()[0];
-            let mut incremental = Incremental::of(&agent.net).unwrap();
+            let mut incremental = Incremental::of(conv(&agent)).unwrap();
             let mut game = Game::new(board, definition);
             let mut checked = 0;
             loop {
                 let q = incremental.evaluate(game.sites(), n).unwrap();
                 let site = masked_argmax(q, game.sites());
                 if game.moves().is_multiple_of(stride) || site.is_none() {
-                    let mut scratch = Incremental::of(&agent.net).unwrap();
+                    let mut scratch = Incremental::of(conv(&agent)).unwrap();
                     assert_eq!(
                         scratch.evaluate(game.sites(), n).unwrap(),
                         q,
@@ -250,7 +257,7 @@ fn any_change_of_board_is_followed() {
     // Unrelated boards in a row, of the same and of other sizes, equal fresh evaluations: the
     // evaluator diffs against what it last scored, whatever happened in between.
     let agent = shipped(Definition::Network);
-    let mut incremental = Incremental::of(&agent.net).unwrap();
+    let mut incremental = Incremental::of(conv(&agent)).unwrap();
     let mut r = rng(9);
     for round in 0..12 {
         let n = [7, 7, 12, 7, 30, 30][round % 6];
@@ -262,7 +269,7 @@ fn any_change_of_board_is_followed() {
             }
         }
         let q = incremental.evaluate(game.sites(), n).unwrap().to_vec();
-        let fresh = Incremental::of(&agent.net)
+        let fresh = Incremental::of(conv(&agent))
             .unwrap()
             .evaluate(game.sites(), n)
             .unwrap()
@@ -271,7 +278,7 @@ fn any_change_of_board_is_followed() {
         assert_near_forward(
             "unrelated boards",
             &q,
-            &forward(&agent.net, &game),
+            &forward(conv(&agent), &game),
             incremental.magnitude(),
         );
     }
@@ -285,13 +292,13 @@ fn any_change_of_board_is_followed() {
     )
     .unwrap();
     let mut game = Game::new(&board, DEFINITIONS[1]);
-    let mut incremental = Incremental::of(&agent.net).unwrap();
+    let mut incremental = Incremental::of(conv(&agent)).unwrap();
     incremental.evaluate(game.sites(), 5).unwrap();
     // The bridge, then the top half's middle column: its two halves touch one side each.
     for (site, died) in [(12, 0), (2, 0), (7, 8)] {
         assert_eq!(game.attack(site).unwrap(), died, "attacking {site}");
         let q = incremental.evaluate(game.sites(), 5).unwrap().to_vec();
-        let fresh = Incremental::of(&agent.net)
+        let fresh = Incremental::of(conv(&agent))
             .unwrap()
             .evaluate(game.sites(), 5)
             .unwrap()
@@ -303,7 +310,7 @@ fn any_change_of_board_is_followed() {
 #[test]
 fn the_host_evaluator_refuses_what_it_cannot_score() {
     let agent = shipped(Definition::Network);
-    let mut incremental = Incremental::of(&agent.net).unwrap();
+    let mut incremental = Incremental::of(conv(&agent)).unwrap();
     assert_eq!(
         incremental.evaluate(&[Site::Alive; 5], 2),
         Err(HostNetError::Board { sites: 5, n: 2 })

@@ -811,3 +811,108 @@ fn shipped_networks_are_played_with_the_flow_optimum_between_their_sides() {
         );
     }
 }
+
+#[test]
+fn the_graph_agent_trains_and_plays_networks_and_lattices_in_eval() {
+    let dir = scratch("graph-agent");
+    let run = dir.join("run");
+    let mut train = tiny_train("network", "20", p(&run));
+    train.extend(["--graphs", "--nodes", "10-20"]);
+    let log = ok(&train);
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["architecture"], "message-passing", "{log}");
+    assert_eq!(config["graphs"]["min_nodes"], 10);
+    let model = format!("agent={}", p(&run.join("model")));
+    let abilene = repo().join("www/graphs/abilene.json");
+    let row = |args: &[&str]| -> Value {
+        let rows: Vec<Value> = serde_json::from_str(&ok(args)).unwrap();
+        rows.into_iter().next().unwrap()
+    };
+    // On a real network the agent plays the game to its end; on lattices too.
+    let played = row(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&abilene),
+        "--definition",
+        "network",
+        "--policy",
+        &model,
+        "--json",
+        "--moves",
+    ]);
+    let moves = played["per_board_moves"][0].as_array().unwrap();
+    assert_eq!(
+        played["per_board_steps"][0].as_u64().unwrap() as usize,
+        moves.len()
+    );
+    assert!(!moves.is_empty() && moves.iter().all(|m| m.as_u64().unwrap() < 11));
+    assert_eq!(played["trained_on"], "network");
+    let boards = dir.join("boards.jsonl");
+    ok(&[
+        "game",
+        "boards",
+        "--size",
+        "6",
+        "--p",
+        "0.8",
+        "--count",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        p(&boards),
+    ]);
+    let lattice = row(&[
+        "game",
+        "eval",
+        "--boards",
+        p(&boards),
+        "--definition",
+        "network",
+        "--policy",
+        &model,
+        "--json",
+    ]);
+    assert_eq!(lattice["per_board_steps"].as_array().unwrap().len(), 3);
+
+    // `agent` on a graph is the shipped graph agent, as `graph-agent` names it.
+    let germany = repo().join("www/graphs/germany50.json");
+    let rows: Vec<Value> = serde_json::from_str(&ok(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&germany),
+        "--definition",
+        "noodle",
+        "--policy",
+        "agent,graph-agent",
+        "--json",
+        "--moves",
+    ]))
+    .unwrap();
+    assert_eq!(rows[0]["per_board_moves"], rows[1]["per_board_moves"]);
+    assert_eq!(rows[0]["trained_on"], "noodle");
+
+    // The lattice agent refuses a network and says which agent plays one.
+    let lattice_agent = format!(
+        "agent={}",
+        p(&repo().join("www/models/game-agent-network.tar"))
+    );
+    let refusal = fails(&[
+        "game",
+        "eval",
+        "--graph",
+        p(&abilene),
+        "--definition",
+        "network",
+        "--policy",
+        &lattice_agent,
+    ]);
+    assert!(
+        refusal.contains("graph of 11 nodes") && refusal.contains("--graphs"),
+        "{refusal}"
+    );
+}

@@ -470,7 +470,7 @@ fn game_evaluate(
     };
     let players = policies
         .iter()
-        .map(|name| Contender::parse(name.trim(), definition, seed))
+        .map(|name| Contender::parse(name.trim(), definition, seed, graph))
         .collect::<anyhow::Result<Vec<_>>>()
         .map_err(error)?;
     let rows = score(&boards, definition, &players, moves).map_err(error)?;

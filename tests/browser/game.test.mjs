@@ -9,6 +9,12 @@
 // - "Score on many boards" on three workers: every player's moves on every board, and its mean
 //   R, equal `tessera game eval`'s on the file `tessera game boards` draws from the same settings;
 //   "Stop" ends it; `scoreBoards` refuses bad counts, sides, seeds and players by name;
+// - a real network chosen by `?graph=` (germany50 under network and flow, nobel-eu under
+//   network): drawn north up with its attribution; clicks on the drawn nodes of `degree`'s moves
+//   (from `tessera game eval --graph --moves`) end the game in degree's moves with every score
+//   as the CLI computes it (the optimum where the page computes it), clicks away from an Alive
+//   node do nothing, and "Watch the agent" (the graph agent) moves as the CLI's `agent` does on
+//   the same graph;
 // - no request leaves the site.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -57,6 +63,32 @@ async function clickSite(page, site, n) {
   const size = box.width / n;
   await board.click({ position: { x: (site % n) * size + size / 2, y: Math.floor(site / n) * size + size / 2 } });
 }
+
+/** `tessera game eval --graph www/graphs/NAME.json --json --moves`: rows by policy name. */
+function nativeGraphEval(name, definition, policies) {
+  const text = execFileSync(
+    tessera,
+    ["game", "eval", "--graph", join(repo, `www/graphs/${name}.json`), "--definition", definition, "--policy", policies, "--json", "--moves"],
+    { encoding: "utf8" },
+  );
+  return Object.fromEntries(JSON.parse(text).map((row) => [row.policy, row]));
+}
+
+/** Clicks node `i` of the network on the board where the page draws it. */
+async function clickNode(page, i) {
+  const centre = await page.evaluate((i) => window.tesseraGame.nodeCentre(i), i);
+  await page.locator("#board").click({ position: { x: centre.x, y: centre.y } });
+}
+
+/** The colour drawn inside node `i`'s circle (half way down from its centre, clear of an
+ * attacked node's cross), as [r, g, b]. */
+const nodeColour = (page, i) => page.evaluate((i) => {
+  const canvas = document.getElementById("board");
+  const scale = canvas.width / canvas.getBoundingClientRect().width;
+  const { x, y, r } = window.tesseraGame.nodeCentre(i);
+  const at = [Math.round(x * scale), Math.round((y + r / 2) * scale)];
+  return Array.from(canvas.getContext("2d").getImageData(at[0], at[1], 1, 1).data.slice(0, 3));
+}, i);
 
 const gameState = (page) => page.evaluate(() => {
   const s = window.tesseraGame.state;
@@ -196,6 +228,86 @@ describe("game page", () => {
     assert.match(got.bad, /^graph: nodes\[0\]: missing field `y`/);
     await page.close();
   });
+
+  // flow's optimum is a maximum flow; network's an exhaustive search, which the page leaves to
+  // the CLI on germany50's 50 nodes and computes on nobel-eu's 28. `north`: a city north of
+  // another, `west`: one west of another.
+  const networkCases = [
+    { name: "germany50", definition: "network", optimum: false, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
+    { name: "germany50", definition: "flow", optimum: true, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
+    { name: "nobel-eu", definition: "network", optimum: true, north: ["Oslo", "Athens"], west: ["Dublin", "Warsaw"] },
+  ];
+  for (const { name, definition, optimum, north, west } of networkCases) {
+    test(`${name} under ${definition} on the page plays as \`tessera game eval --graph\` plays it`, async () => {
+      const policies = ["degree", "greedy", "ci", "corehd", "agent", ...(optimum ? ["optimal"] : [])];
+      const native = nativeGraphEval(name, definition, policies.join(","));
+      const { page, logs, requests } = await openGame(`graph=${name}&definition=${definition}`);
+      const start = await gameState(page);
+      // The page plays the shipped graph file, and draws it with its attribution, north up, the
+      // lattice's settings and the many-boards score (lattices only) out of the way.
+      const file = JSON.parse(readFileSync(join(repo, `www/graphs/${name}.json`), "utf8"));
+      assert.deepEqual(JSON.parse(start.boardLine), file);
+      assert.equal(start.n, file.nodes.length);
+      const graph = await page.evaluate(() => window.tesseraGame.graph);
+      assert.deepEqual(graph.nodes.map((node) => node.label), file.nodes.map((node) => node.label));
+      assert.match(await page.textContent("#attribution"), new RegExp(`^${name}: ${file.nodes.length} nodes, ${file.edges.length} links .*SNDlib .*Orlowski`));
+      assert.ok(await page.isVisible("#attribution"));
+      assert.ok(await page.isHidden("#size") && await page.isHidden("#seed") && await page.isHidden("#evaluate"));
+      assert.equal(await page.isVisible("#sides-legend"), definition === "flow");
+      const at = (label) => page.evaluate((i) => window.tesseraGame.nodeCentre(i), file.nodes.findIndex((node) => node.label === label));
+      const [n0, n1, w0, w1] = await Promise.all([...north, ...west].map(at));
+      assert.ok(n0.y < n1.y, "north is up");
+      assert.ok(w0.x < w1.x, "west is left");
+
+      const degree = native.degree.per_board_moves[0];
+      assert.deepEqual(await nodeColour(page, degree[0]), [0x2a, 0xa3, 0x5a], "an alive node is drawn green");
+      // A click away from every node does nothing.
+      await page.locator("#board").click({ position: { x: 3, y: 3 } });
+      for (const [k, site] of degree.entries()) {
+        await clickNode(page, site);
+        await page.waitForFunction((k) => window.tesseraGame.state.moves.length === k + 1, k);
+        // Nor does a click on the node just attacked (its circle is hit, and it is not Alive).
+        if (k === 0) {
+          await clickNode(page, site);
+          assert.deepEqual(await nodeColour(page, site), [0xc8, 0x32, 0x3a], "an attacked node is drawn red");
+        }
+      }
+      await page.waitForFunction(() => document.body.dataset.state === "over", null, { timeout: 60_000 });
+      const end = await gameState(page);
+      assert.equal(end.over, true);
+      assert.deepEqual(end.moves, degree);
+      const steps = (policy) => native[policy].per_board_steps[0];
+      assert.equal(Number(await page.textContent("#moves")), steps("degree"));
+      const scores = await page.evaluate(() => window.tesseraGame.scores);
+      const want = {
+        you: steps("degree"),
+        "agent (deep Q-network)": steps("agent"),
+        "highest degree": steps("degree"),
+        "greedy (kills most now)": steps("greedy"),
+        "collective influence": steps("ci"),
+        CoreHD: steps("corehd"),
+        ...(optimum ? { "exact optimum": steps("optimal") } : {}),
+      };
+      assert.deepEqual(scores, want);
+      const rows = await page.$$eval("#score-rows tr", (trs) => trs.map((tr) => Array.from(tr.cells, (td) => td.textContent)));
+      assert.deepEqual(rows, Object.entries(want).map(([player, moves]) => [player, String(moves)]));
+      if (!optimum) assert.match(await page.textContent("#score-note"), /at most 30 nodes; this one has 50/);
+      assert.deepEqual(await page.evaluate(() => window.tesseraGame.agentMoves), native.agent.per_board_moves[0]);
+
+      // "Watch the agent": the graph agent's moves are the CLI's `agent` on the same graph.
+      await page.click("#watch");
+      await page.waitForFunction(() => document.body.dataset.state === "over" && window.tesseraGame.scores?.agent !== undefined
+        || !document.getElementById("error").hidden, null, { timeout: 120_000 });
+      assert.ok(await page.isHidden("#error"), await page.textContent("#error"));
+      const watched = await gameState(page);
+      assert.deepEqual(watched.moves, native.agent.per_board_moves[0], logs.join("\n"));
+      assert.equal((await page.evaluate(() => window.tesseraGame.scores)).agent, steps("agent"));
+      assert.equal(await page.textContent("#agent-file"), `models/game-agent-graph-${definition}.tar`);
+      for (const url of requests) assert.ok(url.startsWith(server.url), `request left the site: ${url}`);
+      assert.ok(!logs.some((l) => l.startsWith("pageerror")), logs.join("\n"));
+      await page.close();
+    });
+  }
 
   test("a new game and an attack refuse a number that is not a whole one, naming it", async () => {
     const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");

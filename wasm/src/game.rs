@@ -410,18 +410,14 @@ impl GameAgent {
     /// attacked sites in order (`Uint32Array`) and f(t) after each move from t = 0
     /// (`Float64Array`).
     pub fn play(&self, session: &GameSession) -> Result<JsValue, JsError> {
-        let Start::Lattice(board) = &session.start else {
-            return Err(JsError::new(
-                "the agent's convolutional net plays lattice boards only, not graphs",
-            ));
-        };
         let moves = self
             .agent
-            .play_all(std::slice::from_ref(board), session.definition)
+            .play_games(vec![session.start.game(session.definition)])
+            .map_err(js_error)?
             .pop()
             .map(|p| p.moves)
             .unwrap_or_default();
-        let mut game = Game::new(board, session.definition);
+        let mut game = session.start.game(session.definition);
         let mut curve = vec![game.functional_fraction()];
         for &site in &moves {
             game.attack(site).map_err(js_error)?;

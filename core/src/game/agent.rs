@@ -1,11 +1,11 @@
 //! A trained agent as a player: its bundle (`config.json` + the Q-network's weights, the format
 //! every model uses) and greedy play — the highest-Q `Alive` site, ties to the smallest index.
 //!
-//! On a CPU device (f32) boards are scored one at a time by the host's incremental evaluator: an
-//! attack recomputes only the changed sites' neighbourhoods, equal to a full recomputation bit
-//! for bit and to the forward pass to float rounding. Elsewhere (GPUs, other precisions) each
-//! move is a forward pass, and many boards are played in lockstep so each move of every game
-//! costs one batched pass.
+//! A convolutional agent on a CPU device (f32) scores boards one at a time on the host's
+//! incremental evaluator: an attack recomputes only the changed sites' neighbourhoods, equal to a
+//! full recomputation bit for bit and to the forward pass to float rounding. Otherwise (graph
+//! agents, GPUs, other precisions) each move is a forward pass, and many boards are played in
+//! lockstep so each move of every game costs one batched pass.
 
 use std::sync::{Mutex, TryLockError};
 
@@ -13,11 +13,13 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::board::{Board, Site};
+use super::gnn::GraphState;
 use super::incremental::{HostNetError, Incremental, IncrementalStats, computes_on_host};
+use super::net::{Architecture, Net};
 use super::policy::Played;
-use super::qnet::{QNet, QNetConfig, masked_argmax};
+use super::qnet::{QNetConfig, masked_argmax};
 use super::rules::{Definition, Game};
-use crate::bundle::{Bundle, BundleError, KeyMap};
+use crate::bundle::{Bundle, BundleError};
 
 /// `config.json`'s `model` field for an agent.
 pub const AGENT_MODEL: &str = "tessera-game-agent";
@@ -26,13 +28,19 @@ pub const AGENT_MODEL: &str = "tessera-game-agent";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {
     pub model: String,
+    /// Which net (absent in bundles from before graph agents: convolutional).
+    #[serde(default)]
+    pub architecture: Architecture,
     /// The net's shape.
     pub net: QNetConfig,
     /// The definition it was trained on.
     pub definition: Definition,
-    /// Board side and occupation probability of its training boards.
+    /// Board side and occupation probability of its training lattices.
     pub size: usize,
     pub p: f64,
+    /// The random graphs a graph agent was trained on besides those lattices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphs: Option<crate::game::random_graphs::GraphMix>,
     /// Gradient steps taken, and the greedy validation score of these weights (mean moves).
     pub steps: usize,
     pub validation_moves: Option<f64>,
@@ -42,7 +50,8 @@ pub struct AgentInfo {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
     #[error(
-        "the agent's convolutional net plays n×n lattice boards; this board is a graph of {0} nodes"
+        "the agent's convolutional net plays n×n lattice boards; this board is a graph of {0} nodes \
+         (a graph agent, trained with game train --graphs, plays any graph)"
     )]
     NotALattice(usize),
     #[error("the game is over: no Alive site to choose")]
@@ -51,9 +60,10 @@ pub enum AgentError {
 
 pub struct Agent {
     pub info: AgentInfo,
-    /// The Q-network. On a CPU device its weights are copied to the host evaluator the first
-    /// time a board is scored: to change the weights after that, make a new agent.
-    pub net: QNet,
+    /// The Q-network. On a CPU device a convolutional net's weights are copied to the host
+    /// evaluator the first time a board is scored: to change the weights after that, make a new
+    /// agent.
+    pub net: Net,
     device: Device,
     /// The host evaluator and the last board it scored (locked per move).
     host: Mutex<Host>,
@@ -69,7 +79,7 @@ enum Host {
 }
 
 impl Agent {
-    pub fn new(info: AgentInfo, net: QNet, device: &Device) -> Self {
+    pub fn new(info: AgentInfo, net: Net, device: &Device) -> Self {
         Self {
             info,
             net,
@@ -98,8 +108,13 @@ impl Agent {
             }
         };
         if let Host::Untried = *host {
-            *host = match computes_on_host(&self.device).then(|| Incremental::of(&self.net)) {
-                Some(Ok(incremental)) => Host::Ready(Box::new(incremental)),
+            *host = match &self.net {
+                Net::Convolutional(net) if computes_on_host(&self.device) => {
+                    match Incremental::of(net) {
+                        Ok(incremental) => Host::Ready(Box::new(incremental)),
+                        Err(_) => Host::Unavailable,
+                    }
+                }
                 _ => Host::Unavailable,
             };
         }
@@ -114,17 +129,23 @@ impl Agent {
         self.with_host(|incremental| Ok(incremental.stats()))
     }
 
-    fn forward(&self, sites: &[Site], n: usize) -> Vec<f32> {
+    fn forward(&self, game: &Game) -> Vec<f32> {
         self.net
-            .q_values(&[sites], n, &self.device)
+            .q_values(&[state(game)], game.definition(), &self.device)
             .pop()
             .expect("one board in, one out")
     }
 
-    fn side(game: &Game) -> Result<usize, AgentError> {
-        game.topology()
-            .lattice_side()
-            .ok_or(AgentError::NotALattice(game.sites().len()))
+    /// The lattice side the host evaluator needs (`None` for a graph agent); refuses a graph to a
+    /// convolutional agent.
+    fn side(&self, game: &Game) -> Result<Option<usize>, AgentError> {
+        if !self.net.plays(&state(game)) {
+            return Err(AgentError::NotALattice(game.sites().len()));
+        }
+        Ok(match self.net {
+            Net::Convolutional(_) => game.topology().lattice_side(),
+            Net::MessagePassing(_) => None,
+        })
     }
 
     /// The agent in `bundle`; refuses a bundle of another model.
@@ -147,93 +168,130 @@ impl Agent {
                 message: "a net needs at least one channel".into(),
             });
         }
-        let mut net = info.net.init(0, device);
-        bundle.load_weights(&mut net, &KeyMap::new())?;
+        let mut net = Net::init(info.architecture, &info.net, 0, device);
+        net.load(bundle, None)?;
         Ok(Self::new(info, net, device))
     }
 
     pub fn to_bundle(&self) -> Result<Bundle, BundleError> {
-        Bundle::build(&self.info, &self.net)
+        self.net.bundle(&self.info)
     }
 
-    /// Q-values of every site of `game` (`Alive` or not); a lattice game only (the net reads
-    /// the board as an n×n image). On the host they equal the forward pass's to float rounding
-    /// (a few ulps).
+    /// Q-values of every site of `game` (`Alive` or not); a convolutional agent plays lattice
+    /// games only (the net reads the board as an n×n image). On the host they equal the forward
+    /// pass's to float rounding (a few ulps).
     pub fn q_values(&self, game: &Game) -> Result<Vec<f32>, AgentError> {
-        let n = Self::side(game)?;
-        Ok(self
-            .with_host(|incremental| incremental.evaluate(game.sites(), n).map(<[f32]>::to_vec))
-            .unwrap_or_else(|| self.forward(game.sites(), n)))
+        let host = match self.side(game)? {
+            Some(n) => self.with_host(|incremental| {
+                incremental.evaluate(game.sites(), n).map(<[f32]>::to_vec)
+            }),
+            None => None,
+        };
+        Ok(host.unwrap_or_else(|| self.forward(game)))
     }
 
-    /// The predicted moves left after attacking each `Alive` site, −Q·n (`None` elsewhere): the
-    /// heat map the game page shows.
+    /// The predicted moves left after attacking each `Alive` site, −Q·√sites (−Q·n on an n×n
+    /// lattice; `None` elsewhere): the heat map the game page shows.
     pub fn moves_left(&self, game: &Game) -> Result<Vec<Option<f32>>, AgentError> {
-        let n = game.n() as f32;
+        let scale = move_scale(game.sites().len());
         Ok(self
             .q_values(game)?
             .iter()
             .zip(game.sites())
-            .map(|(&q, &site)| (site == Site::Alive).then_some(-q * n))
+            .map(|(&q, &site)| (site == Site::Alive).then_some(-q * scale))
             .collect())
     }
 
     /// The agent's move in `game`: the highest-Q Alive site, ties to the smallest index.
     pub fn choose(&self, game: &Game) -> Result<usize, AgentError> {
-        let n = Self::side(game)?;
         let sites = game.sites();
-        self.with_host(|incremental| {
-            incremental
-                .evaluate(sites, n)
-                .map(|q| masked_argmax(q, sites))
-        })
-        .unwrap_or_else(|| masked_argmax(&self.forward(sites, n), sites))
-        .ok_or(AgentError::Over)
+        let host = match self.side(game)? {
+            Some(n) => self.with_host(|incremental| {
+                incremental
+                    .evaluate(sites, n)
+                    .map(|q| masked_argmax(q, sites))
+            }),
+            None => None,
+        };
+        host.unwrap_or_else(|| masked_argmax(&self.forward(game), sites))
+            .ok_or(AgentError::Over)
     }
 
     /// Plays every board to the end under `definition`.
     pub fn play_all(&self, boards: &[Board], definition: Definition) -> Vec<Played> {
-        play_greedy(&self.net, &self.device, boards, definition)
+        let games = boards.iter().map(|b| Game::new(b, definition)).collect();
+        play_greedy(&self.net, &self.device, games)
+    }
+
+    /// Plays every game to the end (a convolutional agent refuses graphs).
+    pub fn play_games(&self, games: Vec<Game>) -> Result<Vec<Played>, AgentError> {
+        if let Some(graph) = games.iter().find(|g| !self.net.plays(&state(g))) {
+            return Err(AgentError::NotALattice(graph.sites().len()));
+        }
+        Ok(play_greedy(&self.net, &self.device, games))
     }
 }
 
-/// Plays every board to the end, always taking `net`'s highest-Q `Alive` site: on a CPU device
-/// one board after another on the host evaluator, elsewhere boards of one size sharing each
-/// forward pass.
-pub fn play_greedy(
-    net: &QNet,
-    device: &Device,
-    boards: &[Board],
-    definition: Definition,
-) -> Vec<Played> {
-    if computes_on_host(device)
-        && let Ok(mut incremental) = Incremental::of(net)
+/// What one move is worth in Q: a move costs −1/√sites (−1/n on an n×n lattice, the spec's
+/// reward), so −Q·√sites reads as moves.
+pub fn move_scale(sites: usize) -> f32 {
+    (sites as f32).sqrt()
+}
+
+/// How the nets read a game in progress.
+pub fn state(game: &Game) -> GraphState<'_> {
+    GraphState {
+        sites: game.sites(),
+        topology: game.topology(),
+    }
+}
+
+/// Nodes a lockstep batch may hold: bounds a graph agent's activations (`[nodes, F]` a layer).
+const LOCKSTEP_NODES: usize = 1 << 16;
+
+/// Plays every game to the end, always taking `net`'s highest-Q `Alive` site: a convolutional net
+/// on a CPU device one game after another on the host evaluator; otherwise games in lockstep, one
+/// batched forward pass a move for as many games as fit [`LOCKSTEP_NODES`]. The nets must play
+/// the games' boards ([`Net::plays`]).
+pub fn play_greedy(net: &Net, device: &Device, games: Vec<Game>) -> Vec<Played> {
+    if let Net::Convolutional(conv) = net
+        && computes_on_host(device)
+        && let Ok(mut incremental) = Incremental::of(conv)
     {
-        return boards
-            .iter()
-            .map(|board| play_on_host(net, device, &mut incremental, board, definition))
+        return games
+            .into_iter()
+            .map(|game| play_on_host(net, device, &mut incremental, game))
             .collect();
     }
-    let mut games: Vec<Game> = boards.iter().map(|b| Game::new(b, definition)).collect();
-    let mut moves: Vec<Vec<usize>> = vec![Vec::new(); boards.len()];
-    let mut sizes: Vec<usize> = boards.iter().map(|b| b.n).collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    for n in sizes {
-        loop {
-            let playing: Vec<usize> = (0..games.len())
-                .filter(|&i| games[i].n() == n && !games[i].is_over())
-                .collect();
-            if playing.is_empty() {
-                break;
-            }
-            let states: Vec<&[Site]> = playing.iter().map(|&i| games[i].sites()).collect();
-            let q = net.q_values(&states, n, device);
-            for (&i, q) in playing.iter().zip(&q) {
-                let site = masked_argmax(q, games[i].sites()).expect("the game is not over");
-                games[i].attack(site).expect("an Alive site");
-                moves[i].push(site);
-            }
+    let mut played = Vec::with_capacity(games.len());
+    let mut group: Vec<Game> = Vec::new();
+    let mut nodes = 0;
+    for game in games {
+        if !group.is_empty() && nodes + game.sites().len() > LOCKSTEP_NODES {
+            played.extend(play_lockstep(net, device, std::mem::take(&mut group)));
+            nodes = 0;
+        }
+        nodes += game.sites().len();
+        group.push(game);
+    }
+    played.extend(play_lockstep(net, device, group));
+    played
+}
+
+fn play_lockstep(net: &Net, device: &Device, mut games: Vec<Game>) -> Vec<Played> {
+    let mut moves: Vec<Vec<usize>> = vec![Vec::new(); games.len()];
+    loop {
+        let playing: Vec<usize> = (0..games.len()).filter(|&i| !games[i].is_over()).collect();
+        let Some(first) = playing.first() else {
+            break;
+        };
+        let definition = games[*first].definition();
+        let states: Vec<GraphState<'_>> = playing.iter().map(|&i| state(&games[i])).collect();
+        let q = net.q_values(&states, definition, device);
+        for (&i, q) in playing.iter().zip(&q) {
+            let site = masked_argmax(q, games[i].sites()).expect("the game is not over");
+            games[i].attack(site).expect("an Alive site");
+            moves[i].push(site);
         }
     }
     games
@@ -246,22 +304,22 @@ pub fn play_greedy(
         .collect()
 }
 
-/// One board to the end on the host evaluator (boards too large for it by the forward pass).
+/// One lattice game to the end on the host evaluator (boards too large for it by the forward
+/// pass).
 fn play_on_host(
-    net: &QNet,
+    net: &Net,
     device: &Device,
     incremental: &mut Incremental,
-    board: &Board,
-    definition: Definition,
+    mut game: Game,
 ) -> Played {
-    let n = board.n;
-    let mut game = Game::new(board, definition);
+    let n = game.n();
+    let definition = game.definition();
     let mut moves = Vec::new();
     while !game.is_over() {
         let sites = game.sites();
         let site = match incremental.evaluate(sites, n) {
             Ok(q) => masked_argmax(q, sites),
-            Err(_) => masked_argmax(&net.q_values(&[sites], n, device)[0], sites),
+            Err(_) => masked_argmax(&net.q_values(&[state(&game)], definition, device)[0], sites),
         }
         .expect("the game is not over");
         game.attack(site).expect("an Alive site");

@@ -129,7 +129,8 @@ pub fn evaluate_graph(graph: &GraphBoard, definition: Definition, player: Player
     evaluate_games(std::iter::once(Game::on_graph(graph, definition)), player)
 }
 
-fn evaluate_games(games: impl Iterator<Item = Game>, player: Player) -> Evaluation {
+/// Plays every game with `player` (`random` seeded per game, `seed + index`).
+pub fn evaluate_games(games: impl Iterator<Item = Game>, player: Player) -> Evaluation {
     let mut played = Vec::new();
     for (i, mut game) in games.enumerate() {
         match player {

@@ -71,10 +71,7 @@ impl QNetConfig {
             theta3: conv(2 * f, f, 1),
             theta4: conv(f, 1, 1),
         };
-        net.map(&mut UniformInit {
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-            device: device.clone(),
-        })
+        net.map(&mut UniformInit::new(seed, device))
     }
 }
 
@@ -147,10 +144,20 @@ pub fn masked_argmax(q: &[f32], sites: &[Site]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// U(−0.01, 0.01) for every weight, 0 for every bias.
-struct UniformInit {
+/// U(−0.01, 0.01) for every weight, 0 for every bias (the spec's initialisation, drawn on the
+/// host so every device gets the same net).
+pub(crate) struct UniformInit {
     rng: Xoshiro256PlusPlus,
     device: Device,
+}
+
+impl UniformInit {
+    pub(crate) fn new(seed: u64, device: &Device) -> Self {
+        Self {
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            device: device.clone(),
+        }
+    }
 }
 
 impl ModuleMapper for UniformInit {

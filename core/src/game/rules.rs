@@ -161,7 +161,7 @@ const NOWHERE: u32 = u32::MAX;
 impl Game {
     /// A new game: every occupied site `Alive`, then the definition's update.
     pub fn new(board: &Board, definition: Definition) -> Self {
-        Self::on(
+        Self::on_topology(
             Arc::new(Topology::lattice(board.n)),
             board.occupied.clone(),
             definition,
@@ -171,14 +171,19 @@ impl Game {
     /// A new game on a graph board: every node occupied (`flow` connects its source and sink
     /// nodes; `noodle` counts what a node lacks of the largest degree as blocked).
     pub fn on_graph(graph: &GraphBoard, definition: Definition) -> Self {
-        Self::on(
+        Self::on_topology(
             Arc::new(graph.topology()),
             vec![true; graph.len()],
             definition,
         )
     }
 
-    fn on(topology: Arc<Topology>, occupied: Vec<bool>, definition: Definition) -> Self {
+    /// A new game on any topology whose `occupied` nodes start `Alive` (the others are walls).
+    pub fn on_topology(
+        topology: Arc<Topology>,
+        occupied: Vec<bool>,
+        definition: Definition,
+    ) -> Self {
         let count = occupied.len();
         let n = topology.lattice_side().unwrap_or(count);
         let sites: Vec<Site> = occupied

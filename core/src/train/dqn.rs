@@ -1,5 +1,6 @@
 //! Training the game agent (../shared/specs/lattice-game.md §5): double DQN over a replay memory,
-//! a target net copied every few steps, Boltzmann exploration, Huber loss, clipped Adam.
+//! a target net copied every few steps, Boltzmann exploration, Huber loss, clipped Adam — the
+//! convolutional agent on lattices of one size, or the graph agent on a mix of random graphs.
 //!
 //! Every random choice (boards, symmetries, moves, samples) is drawn from the seed and a counter,
 //! so a resumed run is the same run; the weights with the best greedy validation score are kept.
@@ -7,21 +8,25 @@
 //! thrust-rl) are written for the generic-backend API before 0.22 and checkpoint no replay
 //! memory or sampling state.
 
-use burn::module::Module;
+use std::sync::Arc;
+
 use burn::nn::loss::{HuberLossConfig, Reduction};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
 use super::optimizer::{AdamW, AdamWConfig, Schedule};
 use super::replay::{REPLAY_FILE, Replay, Transition};
-use crate::bundle::{Bundle, KeyMap};
-use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, play_greedy};
+use crate::bundle::Bundle;
+use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, move_scale, play_greedy};
 use crate::game::board::{rng, unit};
-use crate::game::qnet::{QNet, QNetConfig, masked_argmax, one_hot};
+use crate::game::gnn::GraphState;
+use crate::game::qnet::{QNetConfig, masked_argmax};
+use crate::game::random_graphs::{GraphMix, Start};
 use crate::game::rules::draw_boards;
-use crate::game::{Board, Definition, Game, Site};
+use crate::game::topology::Topology;
+use crate::game::{Architecture, Board, Definition, Game, Net, Site};
 
 /// Checkpoint files besides the common ones.
 pub const TARGET_FILE: &str = "target.safetensors";
@@ -51,9 +56,13 @@ impl Temperature {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DqnConfig {
     pub definition: Definition,
-    /// Board side and occupation probability of the training and validation boards.
+    /// Board side and occupation probability of the training and validation lattices.
     pub size: usize,
     pub p: f64,
+    /// A graph agent (the message-passing net) trained on these random graphs besides the
+    /// lattices; `None`: the convolutional net on lattices only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphs: Option<GraphMix>,
     pub net: QNetConfig,
     /// Gradient steps.
     pub steps: usize,
@@ -87,6 +96,7 @@ impl DqnConfig {
             definition,
             size: 20,
             p: 0.8,
+            graphs: None,
             net: QNetConfig::new(64, 10),
             steps: 1_000_000,
             batch: 128,
@@ -131,6 +141,14 @@ impl DqnConfig {
         self
     }
 
+    /// The net these settings train.
+    pub fn architecture(&self) -> Architecture {
+        match self.graphs {
+            Some(_) => Architecture::MessagePassing,
+            None => Architecture::Convolutional,
+        }
+    }
+
     fn optimizer(&self) -> AdamWConfig {
         AdamWConfig {
             lr: self.lr,
@@ -165,6 +183,10 @@ impl DqnConfig {
                 "train_boards, validation_boards and burn_in_games must be positive".into(),
             );
         }
+        if let Some(mix) = &self.graphs {
+            mix.check(self.size)
+                .map_err(|e| TrainError::Setup(format!("dqn: {e}")))?;
+        }
         Ok(())
     }
 }
@@ -189,16 +211,103 @@ pub struct DqnRun {
 
 pub struct DqnTrainer {
     /// On the autodiff device.
-    online: QNet,
-    target: QNet,
-    best: Option<QNet>,
+    online: Net,
+    target: Net,
+    best: Option<Net>,
     optimizer: AdamW,
     state: TrainerState<DqnRun>,
     replay: Replay,
-    boards: Vec<Board>,
-    validation: Vec<Board>,
+    pool: Pool,
     device: Device,
     inner: Device,
+}
+
+/// The fixed training and validation boards.
+enum Pool {
+    /// The convolutional agent's: lattices of one side, each game's turned by a symmetry.
+    Lattices {
+        train: Vec<Board>,
+        validation: Vec<Board>,
+        topology: Arc<Topology>,
+    },
+    /// The graph agent's mix (lattices among them, as graphs; no symmetries, the net has them).
+    Graphs {
+        train: Vec<Start>,
+        validation: Vec<Start>,
+    },
+}
+
+impl Pool {
+    fn draw(config: &DqnConfig) -> Result<Self, TrainError> {
+        let setup = |e: String| TrainError::Setup(format!("dqn: {e}"));
+        Ok(match &config.graphs {
+            None => {
+                let draw = |count, stream| {
+                    draw_boards(config.size, config.p, count, mix(config.seed, 0, stream))
+                        .map_err(|e| setup(e.to_string()))
+                };
+                Self::Lattices {
+                    train: draw(config.train_boards, TRAIN_BOARDS)?,
+                    validation: draw(config.validation_boards, VALIDATION_BOARDS)?,
+                    topology: Arc::new(Topology::lattice(config.size)),
+                }
+            }
+            Some(graphs) => {
+                let draw = |count, stream| {
+                    graphs
+                        .draw(
+                            config.size,
+                            config.p,
+                            count,
+                            config.definition,
+                            mix(config.seed, 0, stream),
+                        )
+                        .map_err(|e| setup(e.to_string()))
+                };
+                Self::Graphs {
+                    train: draw(config.train_boards, TRAIN_BOARDS)?,
+                    validation: draw(config.validation_boards, VALIDATION_BOARDS)?,
+                }
+            }
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Lattices { train, .. } => train.len(),
+            Self::Graphs { train, .. } => train.len(),
+        }
+    }
+
+    /// The topology of training board `index`.
+    fn topology(&self, index: u32) -> &Topology {
+        match self {
+            Self::Lattices { topology, .. } => topology,
+            Self::Graphs { train, .. } => &train[index as usize].topology,
+        }
+    }
+
+    /// A new game on training board `index` (a lattice turned by `symmetry`).
+    fn game(&self, index: usize, symmetry: crate::game::Symmetry, definition: Definition) -> Game {
+        match self {
+            Self::Lattices { train, .. } => {
+                Game::new(&train[index].transformed(symmetry), definition)
+            }
+            Self::Graphs { train, .. } => train[index].game(definition),
+        }
+    }
+
+    fn validation_games(&self, definition: Definition) -> Vec<Game> {
+        match self {
+            Self::Lattices { validation, .. } => validation
+                .iter()
+                .map(|b| Game::new(b, definition))
+                .collect(),
+            Self::Graphs { validation, .. } => {
+                validation.iter().map(|s| s.game(definition)).collect()
+            }
+        }
+    }
 }
 
 impl DqnTrainer {
@@ -214,10 +323,17 @@ impl DqnTrainer {
         let online = match init {
             Some(bundle) => {
                 let agent = Agent::from_bundle(bundle, &autodiff)?;
+                if agent.info.architecture != config.architecture() {
+                    return Err(TrainError::Setup(format!(
+                        "dqn: the hot start is a {} agent; these settings train a {} one",
+                        agent.info.architecture.name(),
+                        config.architecture().name()
+                    )));
+                }
                 config.net = agent.info.net;
                 agent.net
             }
-            None => config.net.init(config.seed, &autodiff),
+            None => Net::init(config.architecture(), &config.net, config.seed, &autodiff),
         };
         Self::assemble(
             DqnRun {
@@ -236,14 +352,15 @@ impl DqnTrainer {
         let inner = device.clone().without_autodiff();
         let mut optimizer = AdamW::new(AdamWConfig::default());
         let state: TrainerState<DqnRun> = fit::restore(checkpoint, &mut optimizer, device)?;
-        let net = state.config.config.net.clone();
-        let mut online = net.init(0, &device.clone().autodiff());
-        checkpoint.load_weights(&mut online, &KeyMap::new())?;
+        let config = &state.config.config;
+        let fresh = |device: &Device| Net::init(config.architecture(), &config.net, 0, device);
+        let mut online = fresh(&device.clone().autodiff());
+        online.load(checkpoint, None)?;
         let mut trainer = Self::assemble(state.config.clone(), online, device)?;
-        checkpoint.load_weights_file(TARGET_FILE, &mut trainer.target)?;
+        trainer.target.load(checkpoint, Some(TARGET_FILE))?;
         if checkpoint.file(BEST_FILE).is_ok() {
-            let mut best = net.init(0, &inner);
-            checkpoint.load_weights_file(BEST_FILE, &mut best)?;
+            let mut best = fresh(&inner);
+            best.load(checkpoint, Some(BEST_FILE))?;
             trainer.best = Some(best);
         }
         trainer.replay = Replay::from_bytes(checkpoint.file(REPLAY_FILE)?)?;
@@ -253,24 +370,17 @@ impl DqnTrainer {
         Ok(trainer)
     }
 
-    fn assemble(run: DqnRun, online: QNet, device: &Device) -> Result<Self, TrainError> {
-        let config = &run.config;
-        config.check()?;
-        let draw = |count, stream| {
-            draw_boards(config.size, config.p, count, mix(config.seed, 0, stream))
-                .map_err(|e| TrainError::Setup(format!("dqn: {e}")))
-        };
-        let boards = draw(config.train_boards, TRAIN_BOARDS)?;
-        let validation = draw(config.validation_boards, VALIDATION_BOARDS)?;
+    fn assemble(run: DqnRun, online: Net, device: &Device) -> Result<Self, TrainError> {
+        run.config.check()?;
+        let pool = Pool::draw(&run.config)?;
         Ok(Self {
             target: online.valid(),
             online,
             best: None,
-            optimizer: AdamW::new(config.optimizer()),
-            replay: Replay::new(config.replay),
+            optimizer: AdamW::new(run.config.optimizer()),
+            replay: Replay::new(run.config.replay),
             state: TrainerState::new(run),
-            boards,
-            validation,
+            pool,
             device: device.clone().autodiff(),
             inner: device.clone().without_autodiff(),
         })
@@ -289,30 +399,34 @@ impl DqnTrainer {
         let config = self.config();
         AgentInfo {
             model: AGENT_MODEL.into(),
+            architecture: config.architecture(),
             net: config.net.clone(),
             definition: config.definition,
             size: config.size,
             p: config.p,
+            graphs: config.graphs.clone(),
             steps: validation.map_or(self.state.step, |v| v.step),
             validation_moves: validation.map(|v| v.moves),
         }
     }
 
-    /// Plays `count` games on training boards, each turned by a random symmetry, into the replay
-    /// memory: uniformly random moves without a temperature, Boltzmann over the online net's Q
-    /// with one.
+    /// Plays `count` games on training boards (lattices turned by a random symmetry) into the
+    /// replay memory: uniformly random moves without a temperature, Boltzmann over the online
+    /// net's Q with one.
     fn play(&mut self, count: usize, temperature: Option<f64>) {
         let config = self.state.config.config.clone();
         let net = self.online.valid();
         let symmetries = config.definition.symmetries();
         let mut games = Vec::with_capacity(count);
+        let mut boards = Vec::with_capacity(count);
         let mut rngs = Vec::with_capacity(count);
         for _ in 0..count {
             let mut rng = rng(mix(config.seed, self.state.config.games, GAMES));
             self.state.config.games += 1;
-            let board = &self.boards[pick(&mut rng, self.boards.len())];
+            let board = pick(&mut rng, self.pool.len());
             let symmetry = symmetries[pick(&mut rng, symmetries.len())];
-            games.push(Game::new(&board.transformed(symmetry), config.definition));
+            games.push(self.pool.game(board, symmetry, config.definition));
+            boards.push(board as u32);
             rngs.push(rng);
         }
         loop {
@@ -322,8 +436,11 @@ impl DqnTrainer {
             }
             let q = match temperature {
                 Some(_) => {
-                    let states: Vec<&[Site]> = playing.iter().map(|&i| games[i].sites()).collect();
-                    net.q_values(&states, config.size, &self.inner)
+                    let states: Vec<GraphState<'_>> = playing
+                        .iter()
+                        .map(|&i| crate::game::agent::state(&games[i]))
+                        .collect();
+                    net.q_values(&states, config.definition, &self.inner)
                 }
                 None => Vec::new(),
             };
@@ -344,42 +461,52 @@ impl DqnTrainer {
                     action: site,
                     after: game.sites().to_vec(),
                     done: game.is_over(),
+                    board: boards[i],
                 });
             }
         }
     }
 
-    /// Double-DQN targets `−1/n + γ·Q_target(s', argmax_a' Q_online(s', a'))` (no second term
-    /// when the move ended the game).
+    /// How the nets read transition `row`'s board before or after its move.
+    fn state(&self, row: usize, after: bool) -> GraphState<'_> {
+        let t = self.replay.get(row);
+        GraphState {
+            sites: if after { &t.after } else { &t.before },
+            topology: self.pool.topology(t.board),
+        }
+    }
+
+    /// Double-DQN targets `−1/√sites + γ·Q_target(s', argmax_a' Q_online(s', a'))` (−1/n on an
+    /// n×n lattice; no second term when the move ended the game).
     fn targets(&self, rows: &[usize]) -> Vec<f32> {
         let config = self.config();
-        let n = config.size;
         let pending: Vec<usize> = rows
             .iter()
             .copied()
             .filter(|&r| !self.replay.get(r).done)
             .collect();
-        let after: Vec<&[Site]> = pending
-            .iter()
-            .map(|&r| self.replay.get(r).after.as_slice())
-            .collect();
-        let chooser = self.online.valid().q_values(&after, n, &self.inner);
-        let valuer = self.target.q_values(&after, n, &self.inner);
+        let after: Vec<GraphState<'_>> = pending.iter().map(|&r| self.state(r, true)).collect();
+        let definition = config.definition;
+        let chooser = self
+            .online
+            .valid()
+            .q_values(&after, definition, &self.inner);
+        let valuer = self.target.q_values(&after, definition, &self.inner);
         let mut next = (0..pending.len()).map(|k| {
-            let a =
-                masked_argmax(&chooser[k], after[k]).expect("a game not over has an Alive site");
+            let a = masked_argmax(&chooser[k], after[k].sites)
+                .expect("a game not over has an Alive site");
             valuer[k][a]
         });
-        let reward = -1.0 / n as f32;
         // `pending` keeps the order of `rows`, so its values come in turn.
         rows.iter()
             .map(|&r| {
-                let future = if self.replay.get(r).done {
+                let t = self.replay.get(r);
+                let future = if t.done {
                     0.0
                 } else {
                     next.next().expect("one value per pending row")
                 };
-                reward + config.gamma as f32 * future
+                -1.0 / move_scale(t.before.len()) + config.gamma as f32 * future
             })
             .collect()
     }
@@ -389,8 +516,7 @@ impl DqnTrainer {
         let played = play_greedy(
             &self.online.valid(),
             &self.inner,
-            &self.validation,
-            config.definition,
+            self.pool.validation_games(config.definition),
         );
         let moves =
             played.iter().map(|p| p.moves.len()).sum::<usize>() as f64 / played.len() as f64;
@@ -423,29 +549,26 @@ impl Fit for DqnTrainer {
             .map(|_| pick(&mut sampler, self.replay.len()))
             .collect();
         let targets = self.targets(&rows);
-        let n = config.size;
-        let before: Vec<&[Site]> = rows
-            .iter()
-            .map(|&r| self.replay.get(r).before.as_slice())
-            .collect();
-        let actions: Vec<i64> = rows
-            .iter()
-            .map(|&r| self.replay.get(r).action as i64)
-            .collect();
+        let before: Vec<GraphState<'_>> = rows.iter().map(|&r| self.state(r, false)).collect();
+        let actions: Vec<usize> = rows.iter().map(|&r| self.replay.get(r).action).collect();
         let batch = rows.len();
-        let q = self
+        let chosen = self
             .online
-            .forward(one_hot(&before, n, &self.device))
-            .reshape([batch, n * n]);
-        let actions =
-            Tensor::<2, Int>::from_data(TensorData::new(actions, [batch, 1]), &self.device);
-        let chosen = q.gather(1, actions).reshape([batch]);
+            .chosen(&before, &actions, config.definition, &self.device);
         let targets = Tensor::<1>::from_data(TensorData::new(targets, [batch]), &self.device);
         let loss = HuberLossConfig::new(1.0)
             .init()
             .forward(chosen, targets, Reduction::Mean);
-        let (online, mut log) =
-            fit::descend(&mut self.optimizer, self.online.clone(), loss, &[], step)?;
+        let (online, mut log) = match self.online.clone() {
+            Net::Convolutional(net) => {
+                let (net, log) = fit::descend(&mut self.optimizer, net, loss, &[], step)?;
+                (Net::Convolutional(net), log)
+            }
+            Net::MessagePassing(net) => {
+                let (net, log) = fit::descend(&mut self.optimizer, net, loss, &[], step)?;
+                (Net::MessagePassing(net), log)
+            }
+        };
         self.online = online;
         self.state.step += 1;
         let done = self.state.step;
@@ -476,17 +599,19 @@ impl Fit for DqnTrainer {
     /// The agent with the best validation so far (the current net before the first one).
     fn bundle(&self) -> Result<Bundle, TrainError> {
         Ok(match &self.best {
-            Some(best) => Bundle::build(&self.info(self.state.config.best), best)?,
-            None => Bundle::build(&self.info(None), &self.online.valid())?,
+            Some(best) => best.bundle(&self.info(self.state.config.best))?,
+            None => self.online.valid().bundle(&self.info(None))?,
         })
     }
 
     fn checkpoint(&self) -> Result<Bundle, TrainError> {
-        let mut bundle = Bundle::build(&self.info(None), &self.online.valid())?
-            .with_weights_file(TARGET_FILE, &self.target)?
+        let bundle = self.online.valid().bundle(&self.info(None))?;
+        let mut bundle = self
+            .target
+            .add_to(bundle, TARGET_FILE)?
             .with_file(REPLAY_FILE, self.replay.to_bytes());
         if let Some(best) = &self.best {
-            bundle = bundle.with_weights_file(BEST_FILE, best)?;
+            bundle = best.add_to(bundle, BEST_FILE)?;
         }
         fit::checkpoint(bundle, &self.state, &self.optimizer)
     }

@@ -1,7 +1,8 @@
 //! The DQN's replay memory: a ring of one-step transitions (board before, site attacked, board
 //! after, whether the game ended), saved in checkpoints so a resumed run samples the same ones.
 //!
-//! Boards are kept as their site states (one byte a site); the one-hot input is built per batch.
+//! Boards are kept as their site states (one byte a site) with the index of the training board they
+//! were played on (whose topology the net reads); the net's input is built per batch.
 
 use crate::bundle::{BundleError, parse_json};
 use crate::game::Site;
@@ -17,6 +18,8 @@ pub struct Transition {
     pub after: Vec<Site>,
     /// The move ended the game (no `Alive` site after it).
     pub done: bool,
+    /// The training board the game was played on.
+    pub board: u32,
 }
 
 /// At most `capacity` transitions; the oldest is overwritten first.
@@ -32,8 +35,10 @@ pub struct Replay {
 struct Header {
     capacity: usize,
     next: usize,
-    sites: usize,
     len: usize,
+    /// Records of the first format (every board `sites` long, no board index); absent since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sites: Option<usize>,
 }
 
 impl Replay {
@@ -66,20 +71,22 @@ impl Replay {
         &self.items[index]
     }
 
-    /// A JSON header line, then per transition: before, after (a byte a site), the action (u32
-    /// little-endian) and done.
+    /// A JSON header line, then per transition: the board index and the site count (u32
+    /// little-endian each), before, after (a byte a site), the action (u32) and done.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let sites = self.items.first().map_or(0, |t| t.before.len());
         let header = Header {
             capacity: self.capacity,
             next: self.next,
-            sites,
             len: self.items.len(),
+            sites: None,
         };
         let mut bytes = serde_json::to_vec(&header).expect("a plain struct serialises");
         bytes.push(b'\n');
-        bytes.reserve(self.items.len() * (2 * sites + 5));
+        let sites: usize = self.items.iter().map(|t| t.before.len()).sum();
+        bytes.reserve(self.items.len() * 13 + 2 * sites);
         for t in &self.items {
+            bytes.extend(t.board.to_le_bytes());
+            bytes.extend((t.before.len() as u32).to_le_bytes());
             bytes.extend(t.before.iter().map(|&s| s as u8));
             bytes.extend(t.after.iter().map(|&s| s as u8));
             bytes.extend((t.action as u32).to_le_bytes());
@@ -88,6 +95,8 @@ impl Replay {
         bytes
     }
 
+    /// Reads [`Replay::to_bytes`]'s format, or the first one (fixed-size boards, no index);
+    /// lengths are checked against the bytes there are before anything is allocated.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, BundleError> {
         let corrupt = |message: String| BundleError::Corrupt {
             file: REPLAY_FILE.into(),
@@ -98,13 +107,11 @@ impl Replay {
             .position(|&b| b == b'\n')
             .ok_or_else(|| corrupt("no header line".into()))?;
         let header: Header = parse_json(REPLAY_FILE, &bytes[..split])?;
-        let body = &bytes[split + 1..];
-        let record = 2 * header.sites + 5;
-        if body.len() != header.len * record || header.len > header.capacity.max(1) {
+        let mut body = &bytes[split + 1..];
+        if header.len > header.capacity.max(1) || header.next >= header.capacity.max(1) {
             return Err(corrupt(format!(
-                "{} bytes of transitions, expected {} × {record}",
-                body.len(),
-                header.len
+                "{} transitions, next {}, in a memory of {}",
+                header.len, header.next, header.capacity
             )));
         }
         let site = |b: u8| match b {
@@ -114,24 +121,54 @@ impl Replay {
             3 => Ok(Site::Attacked),
             other => Err(corrupt(format!("site state {other}"))),
         };
-        let items = body
-            .chunks_exact(record.max(1))
-            .map(|r| {
-                let (boards, rest) = r.split_at(2 * header.sites);
-                Ok(Transition {
-                    before: boards[..header.sites]
-                        .iter()
-                        .map(|&b| site(b))
-                        .collect::<Result<_, _>>()?,
-                    after: boards[header.sites..]
-                        .iter()
-                        .map(|&b| site(b))
-                        .collect::<Result<_, _>>()?,
-                    action: u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize,
-                    done: rest[4] != 0,
-                })
+        fn cut<'a>(body: &mut &'a [u8], count: usize) -> Option<&'a [u8]> {
+            let (head, rest) = body.split_at_checked(count)?;
+            *body = rest;
+            Some(head)
+        }
+        let mut take = |count: usize, what: &str, index: usize| {
+            let left = body.len();
+            cut(&mut body, count).ok_or_else(|| {
+                corrupt(format!(
+                    "transition {index}: {what} cut short ({left} bytes left, {count} needed)"
+                ))
             })
-            .collect::<Result<Vec<_>, BundleError>>()?;
+        };
+        let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let mut items = Vec::with_capacity(header.len.min(bytes.len() / 5 + 1));
+        for index in 0..header.len {
+            let (board, sites) = match header.sites {
+                Some(sites) => (0, sites),
+                None => {
+                    let head = take(8, "header", index)?;
+                    (word(&head[..4]), word(&head[4..]) as usize)
+                }
+            };
+            let boards = take(sites.saturating_mul(2), "boards", index)?;
+            let before = boards[..sites]
+                .iter()
+                .map(|&b| site(b))
+                .collect::<Result<_, _>>()?;
+            let after = boards[sites..]
+                .iter()
+                .map(|&b| site(b))
+                .collect::<Result<_, _>>()?;
+            let rest = take(5, "action", index)?;
+            items.push(Transition {
+                before,
+                action: word(rest) as usize,
+                after,
+                done: rest[4] != 0,
+                board,
+            });
+        }
+        if !body.is_empty() {
+            return Err(corrupt(format!(
+                "{} bytes after the {} transitions",
+                body.len(),
+                header.len
+            )));
+        }
         Ok(Self {
             capacity: header.capacity.max(1),
             items,
@@ -150,6 +187,7 @@ mod tests {
             action,
             after: vec![Site::Attacked, Site::Wall],
             done: action.is_multiple_of(2),
+            board: action as u32 % 2,
         }
     }
 

@@ -9,11 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo};
+use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentInfo, state};
 use tessera_core::game::optimal::flow_optimum;
 use tessera_core::game::qnet::{QNetConfig, masked_argmax};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Definition, Game, Policy, Site};
+use tessera_core::game::{Architecture, Definition, Game, Net, Policy};
 
 use super::{devices, median_seconds};
 use crate::backend::Backend;
@@ -100,26 +100,30 @@ pub fn run(args: GameBench) -> Result<()> {
 fn agent(args: &GameBench) -> Result<()> {
     let (bundle, what) = match &args.agent {
         Some(path) => (bundle_io::read(path)?, path.display().to_string()),
-        None => match crate::game::shipped_agent(Definition::Network) {
-            Ok(path) => (bundle_io::read(&path)?, path.display().to_string()),
-            Err(_) => {
-                // No shipped agent in this tree: time the shipped shape with fresh weights.
-                let info = AgentInfo {
-                    model: AGENT_MODEL.into(),
-                    net: QNetConfig::new(16, 4),
-                    definition: Definition::Network,
-                    size: 10,
-                    p: 0.8,
-                    steps: 0,
-                    validation_moves: None,
-                };
-                let net = info.net.init(0, &Device::flex());
-                (
-                    Agent::new(info, net, &Device::flex()).to_bundle()?,
-                    "fresh weights, F = 16, depth 4".into(),
-                )
+        None => {
+            match crate::game::shipped_agent(Definition::Network, Architecture::Convolutional) {
+                Ok(path) => (bundle_io::read(&path)?, path.display().to_string()),
+                Err(_) => {
+                    // No shipped agent in this tree: time the shipped shape with fresh weights.
+                    let info = AgentInfo {
+                        model: AGENT_MODEL.into(),
+                        architecture: Architecture::Convolutional,
+                        graphs: None,
+                        net: QNetConfig::new(16, 4),
+                        definition: Definition::Network,
+                        size: 10,
+                        p: 0.8,
+                        steps: 0,
+                        validation_moves: None,
+                    };
+                    let net = Net::Convolutional(info.net.init(0, &Device::flex()));
+                    (
+                        Agent::new(info, net, &Device::flex()).to_bundle()?,
+                        "fresh weights, F = 16, depth 4".into(),
+                    )
+                }
             }
-        },
+        }
     };
     println!(
         "{:<8} {:>5} {:>13} {:>13} {:>7} {:>19}",
@@ -213,7 +217,13 @@ fn timed_game(
 fn agent_speed(agent: &Agent, n: usize, args: &GameBench, device: &Device) -> Result<AgentSpeed> {
     let board = &draw_boards(n, args.p, 1, 1)?[0];
     let game = Game::new(board, agent.info.definition);
-    let forward = |game: &Game| agent.net.q_values(&[game.sites()], n, device).remove(0);
+    let definition = agent.info.definition;
+    let forward = |game: &Game| {
+        agent
+            .net
+            .q_values(&[state(game)], definition, device)
+            .remove(0)
+    };
     let (full, full_moves) = timed_game(&game, |game| {
         masked_argmax(&forward(game), game.sites()).context("the game is over")
     })?;
@@ -241,9 +251,9 @@ fn agent_speed(agent: &Agent, n: usize, args: &GameBench, device: &Device) -> Re
         });
     }
     let fresh = Game::new(board, agent.info.definition);
-    let states: Vec<&[Site]> = vec![fresh.sites(); args.agent_batch.max(1)];
+    let states = vec![state(&fresh); args.agent_batch.max(1)];
     let s = median_seconds(|| {
-        agent.net.q_values(&states, n, device);
+        agent.net.q_values(&states, definition, device);
         Ok(())
     })?;
     Ok(AgentSpeed {

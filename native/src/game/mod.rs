@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
-use tessera_core::game::evaluate::{Player, evaluate, evaluate_agent, evaluate_graph};
+use tessera_core::game::evaluate::{Evaluation, Player, evaluate, evaluate_agent, evaluate_graph};
 use tessera_core::game::rules::draw_boards;
-use tessera_core::game::{Agent, Board, Definition, GraphBoard, GraphFile};
+use tessera_core::game::{Agent, Architecture, Board, Definition, Game, GraphBoard, GraphFile};
 
 use crate::bundle_io;
 
@@ -96,8 +96,9 @@ pub struct EvalArgs {
     #[arg(long)]
     pub definition: String,
     /// Comma-separated: random, degree, greedy, ci, corehd, optimal, agent (the shipped agent
-    /// of this definition, www/models/game-agent-DEFINITION.tar) or agent=PATH (any agent bundle,
-    /// e.g. one trained on another definition: cross-play).
+    /// of this definition: www/models/game-agent-DEFINITION.tar on lattices, the graph agent
+    /// game-agent-graph-DEFINITION.tar on graphs), graph-agent (the shipped graph agent, also on
+    /// lattices) or agent=PATH (any agent bundle, e.g. one trained on another definition).
     #[arg(long, default_value = "random,degree,greedy,ci,corehd,optimal")]
     pub policy: String,
     /// `random`'s seed (board i plays with seed + i).
@@ -146,12 +147,19 @@ pub enum Contender {
 }
 
 impl Contender {
-    /// A policy name (`random` takes `seed`), `agent` (the shipped agent of `definition`) or
+    /// A policy name (`random` takes `seed`), `agent` (the shipped agent of `definition` for
+    /// lattices, or for graphs when `on_graph`), `graph-agent` (the shipped graph agent) or
     /// `agent=PATH`.
-    pub fn parse(name: &str, definition: Definition, seed: u64) -> Result<Self> {
+    pub fn parse(name: &str, definition: Definition, seed: u64, on_graph: bool) -> Result<Self> {
         let path = match name.split_once('=') {
             Some(("agent", path)) => PathBuf::from(path),
-            None if name == "agent" => shipped_agent(definition)?,
+            None if name == "agent" && on_graph => {
+                shipped_agent(definition, Architecture::MessagePassing)?
+            }
+            None if name == "agent" => shipped_agent(definition, Architecture::Convolutional)?,
+            None if name == "graph-agent" => {
+                shipped_agent(definition, Architecture::MessagePassing)?
+            }
             _ => {
                 return Ok(Self::Baseline(Player::parse(name, seed)?));
             }
@@ -166,10 +174,15 @@ impl Contender {
     }
 }
 
-/// The shipped agent of `definition`: `www/models/game-agent-DEFINITION.tar` under the current
-/// folder or the source tree this binary was built from.
-pub fn shipped_agent(definition: Definition) -> Result<PathBuf> {
-    let file = format!("www/models/game-agent-{}.tar", definition.name());
+/// The shipped agent of `definition`: `www/models/game-agent-DEFINITION.tar` (the graph agent:
+/// `game-agent-graph-DEFINITION.tar`) under the current folder or the source tree this binary was
+/// built from.
+pub fn shipped_agent(definition: Definition, architecture: Architecture) -> Result<PathBuf> {
+    let kind = match architecture {
+        Architecture::Convolutional => "",
+        Architecture::MessagePassing => "graph-",
+    };
+    let file = format!("www/models/game-agent-{kind}{}.tar", definition.name());
     let candidates = [
         PathBuf::from(&file),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&file),
@@ -295,7 +308,10 @@ fn eval(args: EvalArgs) -> Result<()> {
     let players = args
         .policy
         .split(',')
-        .map(|name| Contender::parse(name.trim(), definition, args.seed))
+        .map(|name| {
+            let on_graph = matches!(boards, Boards::Graph(_));
+            Contender::parse(name.trim(), definition, args.seed, on_graph)
+        })
         .collect::<Result<Vec<_>>>()?;
     let title = match &boards {
         Boards::Lattice(b) => format!(
@@ -373,8 +389,14 @@ pub fn score(
                 Some(agent.info.definition.name()),
                 evaluate_agent(b, definition, agent),
             ),
-            (Contender::Agent { name, .. }, Boards::Graph(_)) => bail!(
-                "policy {name}: the agent's convolutional net plays lattice boards only, not graphs"
+            (Contender::Agent { name, agent }, Boards::Graph(g)) => (
+                name.clone(),
+                Some(agent.info.definition.name()),
+                Evaluation::from_played(
+                    agent
+                        .play_games(vec![Game::on_graph(g, definition)])
+                        .with_context(|| format!("policy {name}"))?,
+                ),
             ),
         };
         let mut row = json!({

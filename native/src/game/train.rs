@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use tessera_core::game::Definition;
 use tessera_core::game::qnet::QNetConfig;
+use tessera_core::game::random_graphs::GraphMix;
 use tessera_core::train::dqn::{DqnConfig, DqnTrainer};
 
 use crate::backend::Backend;
@@ -20,7 +21,14 @@ pub struct TrainArgs {
     /// instead of the 2-core ones (n = 10, F = 16, depth 4, 20,000 steps of 64).
     #[arg(long)]
     pub reference: bool,
-    /// Board side of the training and validation boards.
+    /// Train the graph agent (a message-passing net that plays any graph) on a mix of lattices
+    /// and Erdős–Rényi, Barabási–Albert and random geometric graphs, instead of the lattice agent.
+    #[arg(long)]
+    pub graphs: bool,
+    /// With --graphs: the random graphs' node counts, MIN-MAX (default 20-100).
+    #[arg(long, requires = "graphs")]
+    pub nodes: Option<String>,
+    /// Board side of the training and validation lattices.
     #[arg(long)]
     pub size: Option<usize>,
     /// Occupation probability.
@@ -80,6 +88,17 @@ fn config(args: &TrainArgs) -> Result<DqnConfig> {
     config.lr = args.lr.unwrap_or(config.lr);
     config.validate_every = args.validate_every.unwrap_or(config.validate_every);
     config.seed = args.seed;
+    if args.graphs {
+        let mut mix = GraphMix::default();
+        if let Some(range) = &args.nodes {
+            let (min, max) = range
+                .split_once('-')
+                .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+                .with_context(|| format!("--nodes {range:?}: expected MIN-MAX, e.g. 20-100"))?;
+            (mix.min_nodes, mix.max_nodes) = (min, max);
+        }
+        config.graphs = Some(mix);
+    }
     Ok(config)
 }
 
@@ -105,12 +124,17 @@ pub fn train(args: TrainArgs) -> Result<()> {
         }
     };
     let c = trainer.config();
+    let boards = match &c.graphs {
+        None => format!("{}×{} boards at p = {}", c.size, c.size, c.p),
+        Some(mix) => format!(
+            "{}×{} lattices at p = {} and random graphs of {}–{} nodes",
+            c.size, c.size, c.p, mix.min_nodes, mix.max_nodes
+        ),
+    };
     eprintln!(
-        "training a {} agent: {}×{} boards at p = {}, net F = {} depth {}, {} steps of {}, seed {}",
+        "training a {} {} agent: {boards}, net F = {} depth {}, {} steps of {}, seed {}",
         c.definition.name(),
-        c.size,
-        c.size,
-        c.p,
+        c.architecture().name(),
         c.net.features,
         c.net.depth,
         c.steps,
