@@ -18,6 +18,7 @@ const ui = {
   seed: $("seed"),
   newBoard: $("new-board"),
   board: $("board"),
+  boardGpu: $("board-gpu"),
   tip: $("tip"),
   attribution: $("attribution"),
   wallLegend: $("wall-legend"),
@@ -63,8 +64,16 @@ const networks = Array.from(ui.graph.options, (option) => option.value).filter(B
  */
 const searchNodes = 30;
 
+/** How the board is drawn: `webgpu` (wgpu in the worker), `canvas` (2-D), or `auto` (WebGPU
+ * where the browser has an adapter, else the 2-D canvas). */
+const rendererChoice = params.get("renderer") ?? "auto";
+
 const page = {
   tessera: null,
+  /** The WebGPU board renderer (null: the 2-D canvas draws everything). */
+  renderer: null,
+  /** The renderer's last draw, awaited by tests: `{ items, milliseconds }`. */
+  drawn: null,
   game: null,
   /** A network's node positions on the canvas (null on a lattice): see `graphLayout`. */
   layout: null,
@@ -88,6 +97,21 @@ const page = {
 // For tests and the curious: the latest game state and scores, the network played (null on a
 // lattice) and where its nodes are drawn.
 window.tesseraGame = {
+  /** `webgpu` or `canvas`: what draws the board. */
+  renderer: null,
+  /** The WebGPU renderer's latest draw (a Promise of `{ items, milliseconds }`), else null. */
+  drawn: null,
+  /** The board as drawn now, RGBA rows from the top (`{ width, height, pixels }`): the 2-D
+   * canvas's, or the WebGPU renderer's frame read back (the overlays are not in it). */
+  async pixels() {
+    const { width, height } = ui.board;
+    if (!page.renderer) {
+      const data = ui.board.getContext("2d").getImageData(0, 0, width, height).data;
+      return { width, height, pixels: new Uint8Array(data.buffer) };
+    }
+    const pixels = await page.renderer.snapshot(page.game, heatShown().heat);
+    return { width, height, pixels };
+  },
   state: null,
   scores: null,
   agentMoves: null,
@@ -239,6 +263,16 @@ function heatShown() {
 /** Whether to draw the keyboard's cursor: the board has focus from the keyboard. */
 const cursorShown = () => page.cursor !== null && document.activeElement === ui.board && ui.board.matches(":focus-visible");
 
+/** The base layer through WebGPU when there is a renderer (the 2-D canvas then draws only the
+ * overlays); the promise is kept for tests and errors are shown. */
+function drawOnGpu(heat) {
+  if (!page.renderer) return false;
+  page.drawn = page.renderer.draw(page.game, heat);
+  window.tesseraGame.drawn = page.drawn;
+  page.drawn.catch(showError);
+  return true;
+}
+
 function drawBoard() {
   if (page.layout) {
     drawGraph();
@@ -249,15 +283,18 @@ function drawBoard() {
   const size = cellSize(state);
   ctx.clearRect(0, 0, ui.board.width, ui.board.height);
   const { heat, low, high } = heatShown();
+  const gpu = drawOnGpu(heat);
   for (let site = 0; site < state.sites.length; site++) {
     const x = (site % state.n) * size;
     const y = Math.floor(site / state.n) * size;
     const s = state.sites[site];
     const value = heat?.[site];
-    ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
-      ? heatColour(high > low ? (value - low) / (high - low) : 0)
-      : colours[s];
-    ctx.fillRect(x + 1, y + 1, size - 2, size - 2);
+    if (!gpu) {
+      ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
+        ? heatColour(high > low ? (value - low) / (high - low) : 0)
+        : colours[s];
+      ctx.fillRect(x + 1, y + 1, size - 2, size - 2);
+    }
     if (s === 3) {
       ctx.strokeStyle = "#fff";
       ctx.lineWidth = Math.max(1, size / 12);
@@ -303,6 +340,7 @@ function drawGraph() {
   const ctx = ui.board.getContext("2d");
   ctx.clearRect(0, 0, ui.board.width, ui.board.height);
   const { heat, low, high } = heatShown();
+  const gpu = drawOnGpu(heat);
   const ring = (i, r, colour, width, dash = []) => {
     ctx.strokeStyle = colour;
     ctx.lineWidth = width;
@@ -313,7 +351,7 @@ function drawGraph() {
     ctx.setLineDash([]);
   };
   ctx.lineCap = "round";
-  for (let k = 0; k + 1 < graph.edges.length; k += 2) {
+  for (let k = 0; !gpu && k + 1 < graph.edges.length; k += 2) {
     const [a, b] = [graph.edges[k], graph.edges[k + 1]];
     const cut = state.sites[a] === 3 || state.sites[b] === 3;
     ctx.strokeStyle = cut ? "#dfe3ea" : "#9aa3b2";
@@ -325,19 +363,21 @@ function drawGraph() {
     ctx.stroke();
   }
   ctx.setLineDash([]);
-  if (state.definition === "flow") {
+  if (state.definition === "flow" && !gpu) {
     for (const i of graph.source) ring(i, radius + 3, sideColours.source, 2.5);
     for (const i of graph.sink) ring(i, radius + 3, sideColours.sink, 2.5);
   }
   for (let i = 0; i < points.length; i++) {
     const s = state.sites[i];
     const value = heat?.[i];
-    ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
-      ? heatColour(high > low ? (value - low) / (high - low) : 0)
-      : colours[s];
-    ctx.beginPath();
-    ctx.arc(points[i].x, points[i].y, radius, 0, 2 * Math.PI);
-    ctx.fill();
+    if (!gpu) {
+      ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
+        ? heatColour(high > low ? (value - low) / (high - low) : 0)
+        : colours[s];
+      ctx.beginPath();
+      ctx.arc(points[i].x, points[i].y, radius, 0, 2 * Math.PI);
+      ctx.fill();
+    }
     if (s === 3) {
       const d = radius * 0.5;
       ctx.strokeStyle = "#fff";
@@ -508,6 +548,9 @@ async function newBoard() {
   }
   const graph = page.game.graph;
   window.tesseraGame.graph = graph;
+  await page.renderer?.scene(page.layout
+    ? { kind: "graph", points: page.layout.points.map(({ x, y }) => [x, y]), radius: page.layout.radius }
+    : { kind: "lattice", n: page.game.state.n });
   showBoardKind(Boolean(graph));
   ui.wallLegend.hidden = Boolean(graph);
   ui.sidesLegend.hidden = !graph || definition !== "flow";
@@ -814,8 +857,27 @@ for (const type of ["focus", "blur"]) {
   });
 }
 
+/** The WebGPU renderer unless the 2-D canvas was asked for or there is no adapter (`?renderer=
+ * webgpu` then says why); the page works the same either way. */
+async function startRenderer() {
+  if (rendererChoice !== "canvas" && "gpu" in navigator) {
+    try {
+      page.renderer = await page.tessera.boardRenderer(ui.boardGpu);
+      ui.boardGpu.hidden = false;
+    } catch (error) {
+      if (rendererChoice === "webgpu") showError(`renderer: WebGPU: ${error.message ?? error}`);
+    }
+  } else if (rendererChoice === "webgpu") {
+    showError("renderer: WebGPU: this browser has no navigator.gpu; drawing on the 2-D canvas");
+  }
+  const kind = page.renderer ? "webgpu" : "canvas";
+  document.body.dataset.renderer = kind;
+  window.tesseraGame.renderer = kind;
+}
+
 try {
   page.tessera = await startEngine({ backend: "cpu", family: "game" });
+  await startRenderer();
   await newBoard();
   if (params.has("graph") && !networks.includes(params.get("graph"))) {
     showError(`graph: unknown network "${params.get("graph")}" (one of ${networks.join(", ")}); playing a lattice`);

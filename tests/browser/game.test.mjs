@@ -23,6 +23,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchChromium, out, recordedPage, repo, serveRepo, tessera } from "./support.mjs";
 
+const requireWebGpu = process.env.TESSERA_REQUIRE_WEBGPU === "1";
+
 let server, browser;
 
 before(async () => {
@@ -231,21 +233,33 @@ describe("game page", () => {
 
   // flow's optimum is a maximum flow; network's an exhaustive search, which the page leaves to
   // the CLI on germany50's 50 nodes and computes on nobel-eu's 28. `north`: a city north of
-  // another, `west`: one west of another.
+  // another, `west`: one west of another. Each renderer plays: the 2-D canvas, and wgpu on
+  // WebGPU (its pixels are checked in the renderer's own test below).
   const networkCases = [
-    { name: "germany50", definition: "network", optimum: false, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
-    { name: "germany50", definition: "flow", optimum: true, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
-    { name: "nobel-eu", definition: "network", optimum: true, north: ["Oslo", "Athens"], west: ["Dublin", "Warsaw"] },
+    { name: "germany50", definition: "network", renderer: "canvas", optimum: false, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
+    { name: "germany50", definition: "network", renderer: "webgpu", optimum: false, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
+    { name: "germany50", definition: "flow", renderer: "webgpu", optimum: true, north: ["Kiel", "Muenchen"], west: ["Aachen", "Dresden"] },
+    { name: "nobel-eu", definition: "network", renderer: "canvas", optimum: true, north: ["Oslo", "Athens"], west: ["Dublin", "Warsaw"] },
   ];
-  for (const { name, definition, optimum, north, west } of networkCases) {
-    test(`${name} under ${definition} on the page plays as \`tessera game eval --graph\` plays it`, async () => {
+  for (const { name, definition, renderer, optimum, north, west } of networkCases) {
+    test(`${name} under ${definition} on the page (${renderer}) plays as \`tessera game eval --graph\` plays it`, async (t) => {
       const policies = ["degree", "greedy", "ci", "corehd", "agent", ...(optimum ? ["optimal"] : [])];
       const native = nativeGraphEval(name, definition, policies.join(","));
-      const { page, logs, requests } = await openGame(`graph=${name}&definition=${definition}`);
+      const { page, logs, requests } = await openGame(`graph=${name}&definition=${definition}&renderer=${renderer}`);
+      const drawnBy = await page.evaluate(() => document.body.dataset.renderer);
+      if (drawnBy !== renderer && !requireWebGpu) {
+        t.skip(`no WebGPU adapter in this browser: ${await page.textContent("#error")}`);
+        return;
+      }
+      assert.equal(drawnBy, renderer, await page.textContent("#error"));
+      const gpu = renderer === "webgpu";
+      // Through WebGPU every frame draws every node, without a WebGPU error.
+      const drawn = async () => gpu && assert.equal((await page.evaluate(() => window.tesseraGame.drawn)).items, file.nodes.length);
       const start = await gameState(page);
       // The page plays the shipped graph file, and draws it with its attribution, north up, the
       // lattice's settings and the many-boards score (lattices only) out of the way.
       const file = JSON.parse(readFileSync(join(repo, `www/graphs/${name}.json`), "utf8"));
+      await drawn();
       assert.deepEqual(JSON.parse(start.boardLine), file);
       assert.equal(start.n, file.nodes.length);
       const graph = await page.evaluate(() => window.tesseraGame.graph);
@@ -260,7 +274,7 @@ describe("game page", () => {
       assert.ok(w0.x < w1.x, "west is left");
 
       const degree = native.degree.per_board_moves[0];
-      assert.deepEqual(await nodeColour(page, degree[0]), [0x2a, 0xa3, 0x5a], "an alive node is drawn green");
+      if (!gpu) assert.deepEqual(await nodeColour(page, degree[0]), [0x2a, 0xa3, 0x5a], "an alive node is drawn green");
       // A click away from every node does nothing.
       await page.locator("#board").click({ position: { x: 3, y: 3 } });
       for (const [k, site] of degree.entries()) {
@@ -269,8 +283,9 @@ describe("game page", () => {
         // Nor does a click on the node just attacked (its circle is hit, and it is not Alive).
         if (k === 0) {
           await clickNode(page, site);
-          assert.deepEqual(await nodeColour(page, site), [0xc8, 0x32, 0x3a], "an attacked node is drawn red");
+          if (!gpu) assert.deepEqual(await nodeColour(page, site), [0xc8, 0x32, 0x3a], "an attacked node is drawn red");
         }
+        await drawn();
       }
       await page.waitForFunction(() => document.body.dataset.state === "over", null, { timeout: 60_000 });
       const end = await gameState(page);
@@ -308,6 +323,75 @@ describe("game page", () => {
       await page.close();
     });
   }
+
+  test("the WebGPU renderer draws each node and site in its state's or heat's colour where the page places it", async (t) => {
+    // A renderer of its own on a fresh canvas, read back through `snapshot` (the frame drawn into
+    // a texture): headless Chromium on SwiftShader loses the device once a WebGPU canvas frame
+    // is presented, so the frame is read before any is.
+    const { page } = await openGame("graph=germany50&definition=flow&renderer=canvas");
+    const got = await page.evaluate(async () => {
+      const canvas = Object.assign(document.createElement("canvas"), { width: 480, height: 480 });
+      let renderer;
+      try {
+        renderer = await window.tessera.boardRenderer(canvas);
+      } catch (error) {
+        return { unavailable: String(error.message ?? error) };
+      }
+      const text = await (await fetch("graphs/germany50.json")).text();
+      const game = await window.tessera.gameFromGraph(text, "flow");
+      const points = game.graph.nodes.map((_, i) => window.tesseraGame.nodeCentre(i)).map(({ x, y }) => [x * 480 / document.getElementById("board").getBoundingClientRect().width, y * 480 / document.getElementById("board").getBoundingClientRect().width]);
+      const radius = 6;
+      await renderer.scene({ kind: "graph", points, radius });
+      // Attack the first source node: it turns red, its links fade; others stay green.
+      const attacked = game.graph.source[0];
+      await game.attack(attacked);
+      const rgb = (pixels, [x, y]) => Array.from(pixels.slice((Math.round(y) * 480 + Math.round(x)) * 4, (Math.round(y) * 480 + Math.round(x)) * 4 + 3));
+      const plain = await renderer.snapshot(game);
+      const heat = new Float32Array(game.state.sites.length).fill(NaN);
+      const alive = Array.from(game.state.sites.keys()).filter((i) => game.state.sites[i] === 1);
+      heat[alive[0]] = 1;
+      heat[alive[1]] = 9;
+      const hot = await renderer.snapshot(game, heat);
+      const source = game.graph.source.find((i) => i !== attacked);
+      const out = {
+        sites: Array.from(game.state.sites),
+        attacked: rgb(plain, points[attacked]),
+        alive: rgb(plain, points[alive[2]]),
+        ring: rgb(plain, [points[source][0] + radius + 3, points[source][1]]),
+        corner: rgb(plain, [1, 1]),
+        low: rgb(hot, points[alive[0]]),
+        high: rgb(hot, points[alive[1]]),
+        uncoloured: rgb(hot, points[alive[2]]),
+      };
+      // A lattice fills the canvas with squares, walls in the empty colour.
+      const lattice = await window.tessera.newGame({ n: 4, p: 0.5, definition: "network", seed: 3 });
+      await renderer.scene({ kind: "lattice", n: 4 });
+      const squares = await renderer.snapshot(lattice);
+      out.lattice = Array.from(lattice.state.sites, (_, i) => rgb(squares, [(i % 4) * 120 + 60, Math.floor(i / 4) * 120 + 60]));
+      out.latticeSites = Array.from(lattice.state.sites);
+      out.refusal = await renderer.scene({ kind: "graph", points: [[0, 0]], radius: -1 }).then(() => null, (e) => e.message);
+      out.drawn = await renderer.draw(lattice);
+      return out;
+    });
+    if (got.unavailable) {
+      if (requireWebGpu) assert.fail(got.unavailable);
+      t.skip(`no WebGPU adapter in this browser: ${got.unavailable}`);
+      return;
+    }
+    const colours = { 0: [0xdf, 0xe3, 0xea], 1: [0x2a, 0xa3, 0x5a], 2: [0xe3, 0xa3, 0x3b], 3: [0xc8, 0x32, 0x3a] };
+    assert.deepEqual(got.attacked, colours[3]);
+    assert.deepEqual(got.alive, colours[1]);
+    assert.deepEqual(got.ring, [0x2f, 0x6f, 0xdf], "flow's source ring");
+    assert.deepEqual(got.corner, [255, 255, 255]);
+    assert.deepEqual(got.low, [253, 231, 37], "fewest moves left: the ramp's pale end");
+    assert.deepEqual(got.high, [48, 18, 120], "most moves left: the ramp's deep end");
+    assert.deepEqual(got.uncoloured, colours[1], "a site without a value keeps its state's colour");
+    assert.deepEqual(got.lattice, got.latticeSites.map((s) => colours[s]));
+    assert.ok(got.latticeSites.includes(0) && got.latticeSites.includes(1));
+    assert.match(got.refusal, /scene\.radius -1: must be positive/);
+    assert.deepEqual(got.drawn, { items: 16, milliseconds: got.drawn.milliseconds });
+    await page.close();
+  });
 
   test("a new game and an attack refuse a number that is not a whole one, naming it", async () => {
     const { page } = await openGame("n=6&p=0.8&definition=network&seed=1");

@@ -32,7 +32,7 @@ fn at_path(what: &str, path: &str, message: &str) -> JsError {
 /// externally tagged form: its internally tagged enums buffer the fields first and lose their
 /// paths, so a `mean: "1.5"` could not be named. Errors name the field under `what`
 /// (`task.mean: …`, `task.kind: unknown variant …`).
-#[cfg(feature = "mammal")]
+#[cfg(any(feature = "mammal", feature = "game"))]
 pub(crate) fn from_js_tagged<T: serde::de::DeserializeOwned>(
     what: &str,
     value: JsValue,

@@ -222,6 +222,11 @@ impl GameSession {
         })
     }
 
+    /// The game as played so far (for the renderer).
+    pub(crate) fn game(&self) -> &Game {
+        &self.game
+    }
+
     /// A lattice's side, or a graph's node count.
     #[wasm_bindgen(getter)]
     pub fn n(&self) -> usize {

@@ -14,6 +14,8 @@ mod anndata;
 mod game;
 #[cfg(feature = "mammal")]
 mod mammal;
+#[cfg(all(feature = "game", target_arch = "wasm32"))]
+mod render;
 #[cfg(feature = "rna")]
 mod rna;
 #[cfg(feature = "models")]
@@ -35,6 +37,8 @@ use boundary::{from_js, to_js};
 pub use game::{GameAgent, GameSession};
 #[cfg(feature = "mammal")]
 pub use mammal::{MammalLoader, MammalSession};
+#[cfg(all(feature = "game", target_arch = "wasm32"))]
+pub use render::GameRenderer;
 #[cfg(feature = "rna")]
 pub use rna::{RnaAnnotator, RnaDataset, RnaLoader};
 #[cfg(feature = "models")]

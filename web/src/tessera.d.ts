@@ -382,6 +382,23 @@ export declare class GameAgentClient {
   close(): Promise<boolean>;
 }
 
+/** Where a board renderer draws: a lattice filling the canvas, or a network's nodes at the
+ * page's layout (canvas pixels) as discs of `radius`. */
+export type BoardScene =
+  | { kind: "lattice"; n: number }
+  | { kind: "graph"; points: Array<[number, number]>; radius: number };
+
+/** A game board drawn through WebGPU in the worker (wgpu in the game module). */
+export declare class BoardRendererClient {
+  scene(scene: BoardScene): Promise<null>;
+  /** Draws the game's board; with `heat` (−Q·n per site, NaN where not Alive) the Alive sites
+   * take the agent's heat ramp. */
+  draw(game: GameClient, heat?: Float32Array | null): Promise<{ items: number; milliseconds: number }>;
+  /** The frame `draw` would show, read back from a texture: RGBA, rows from the top. */
+  snapshot(game: GameClient, heat?: Float32Array | null): Promise<Uint8Array>;
+  close(): Promise<boolean>;
+}
+
 /** One player's scores on an evaluation's boards, in board order. */
 export interface PlayerScores {
   /** Moves to finish each board; null (with `reason`) where the player cannot play them. */
@@ -431,8 +448,12 @@ export declare class Tessera {
   /** A game on one line of a board file. */
   gameFromBoard(line: string, definition: string): Promise<GameClient>;
   /** A game on a real network: a graph file's text (`www/graphs/`, `tessera game graph import`);
-   * `flow` connects the file's own sides. The agent plays lattices only. */
+   * `flow` connects the file's own sides. Graph agents (game-agent-graph-*.tar) play it; the
+   * lattice agents refuse it. */
   gameFromGraph(text: string, definition: string): Promise<GameClient>;
+  /** Draws game boards on `canvas` through WebGPU in the worker (needs `family: "game"`); the
+   * canvas is handed over. Rejects where the browser has no WebGPU adapter. */
+  boardRenderer(canvas: HTMLCanvasElement): Promise<BoardRendererClient>;
   /** Loads an attack-game agent bundle (.tar: config.json, model.safetensors). */
   loadGameAgent(source: string | URL | DataFile, onProgress?: (progress: Progress) => void): Promise<GameAgentClient>;
   /** `players` (`random`, `degree`, `greedy`, `ci`, `corehd`, `optimal`, `agent` with `agent`)

@@ -265,6 +265,36 @@ export class GameAgentClient {
   }
 }
 
+/** A game board drawn through WebGPU in the worker (wgpu in the game module), on a canvas the
+ * page handed over (see tessera.d.ts). */
+export class BoardRendererClient {
+  constructor(channel, handle) {
+    this.channel = channel;
+    this.handle = handle;
+  }
+
+  /** What the board is: `{ kind: "lattice", n }`, or `{ kind: "graph", points: [[x, y], …],
+   * radius }` in canvas pixels (where the page draws and picks nodes). */
+  scene(scene) {
+    return this.channel.call("rendererScene", { handle: this.handle, scene });
+  }
+
+  /** Draws `game`'s board, Alive sites in the agent's heat ramp when `heat` (−Q·n per site, NaN
+   * where not Alive) is given: `{ items, milliseconds }`. */
+  draw(game, heat = null) {
+    return this.channel.call("rendererDraw", { handle: this.handle, game: game.handle, heat });
+  }
+
+  /** The frame `draw` would show, read back: RGBA pixels (a `Uint8Array`), rows from the top. */
+  snapshot(game, heat = null) {
+    return this.channel.call("rendererSnapshot", { handle: this.handle, game: game.handle, heat });
+  }
+
+  close() {
+    return this.channel.call("closeModel", { handle: this.handle });
+  }
+}
+
 /** A model source as the worker takes it: a URL, or the bytes of a file the user picked. */
 async function sourcePayload(source) {
   if (typeof source === "string" || source instanceof URL) {
@@ -355,6 +385,17 @@ export class Tessera {
   /** A game on a board-file line (`{"n":…,"p":…,"sites":"…"}`). */
   async gameFromBoard(line, definition) {
     return new GameClient(this.channel, await this.channel.call("gameFromBoard", { line, definition }));
+  }
+
+  /** A board renderer drawing on `canvas` through WebGPU in the worker (the canvas is handed
+   * over: the page no longer draws on it); rejects where there is no adapter. */
+  async boardRenderer(canvas) {
+    if (typeof canvas?.transferControlToOffscreen !== "function") {
+      throw new TesseraError("boardRenderer: canvas: not a <canvas> element that can be handed to the worker");
+    }
+    const offscreen = canvas.transferControlToOffscreen();
+    const { handle } = await this.channel.call("boardRenderer", { canvas: offscreen }, undefined, [offscreen]);
+    return new BoardRendererClient(this.channel, handle);
   }
 
   /** Loads an attack-game agent bundle (a URL of the site's, or a picked file). */

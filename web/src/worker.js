@@ -362,6 +362,17 @@ function gameAgent(handle) {
   return agent;
 }
 
+function boardRenderer(handle) {
+  const renderer = models.get(handle);
+  if (!renderer || typeof renderer.setScene !== "function") throw new Error(`no board renderer with handle ${handle}`);
+  return renderer;
+}
+
+/** A renderer's frame: the heat map with null where a site is not Alive (NaN has no JSON). */
+function heatFrame(heat) {
+  return heat ? { heat: Array.from(heat, (v) => (Number.isNaN(v) ? null : v)) } : null;
+}
+
 /** Everything the page draws of a game. */
 function gameState(handle) {
   const game = gameSession(handle);
@@ -927,6 +938,30 @@ const handlers = {
   async gameBaseline({ handle, name }) {
     return gameSession(handle).baseline(name);
   },
+  /** A board renderer (wgpu on WebGPU, in the game module) on the page's OffscreenCanvas;
+   * rejects where the browser offers no adapter, and the page keeps its 2-D canvas. */
+  async boardRenderer({ canvas }) {
+    if (!api?.GameRenderer) throw new Error("this engine's module has no board renderer (start it with family \"game\")");
+    const renderer = await api.GameRenderer.create(canvas);
+    const handle = nextHandle++;
+    models.set(handle, renderer);
+    return { handle };
+  },
+  async rendererScene({ handle, scene }) {
+    boardRenderer(handle).setScene(scene);
+    return null;
+  },
+  /** Draws a game's board; `heat` (−Q per site, NaN where not Alive) colours the Alive ones. */
+  async rendererDraw({ handle, game, heat }) {
+    const began = performance.now();
+    const items = await boardRenderer(handle).draw(gameSession(game), heatFrame(heat));
+    return { items, milliseconds: performance.now() - began };
+  },
+  /** The same frame read back from a texture: RGBA pixels, rows from the top. */
+  async rendererSnapshot({ handle, game, heat }) {
+    const pixels = await boardRenderer(handle).snapshot(gameSession(game), heatFrame(heat));
+    return { value: pixels, transfer: [pixels.buffer] };
+  },
   loadGameAgent(source, progress) {
     return loadModel("loadGameAgent", source, progress);
   },
@@ -1075,7 +1110,7 @@ const handlers = {
 };
 
 /** Handlers that answer `{ value, transfer }`. */
-const TRANSFERS = new Set(["results", "umap", "annotatedH5ad", "batchOutputs"]);
+const TRANSFERS = new Set(["results", "umap", "annotatedH5ad", "batchOutputs", "rendererSnapshot"]);
 
 self.onmessage = async (event) => {
   const { id, type, ...payload } = event.data;

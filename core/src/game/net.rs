@@ -33,6 +33,8 @@ impl Architecture {
     }
 }
 
+// One per agent or trainer, moved rarely: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Net {
     Convolutional(QNet),

@@ -13,8 +13,8 @@ use super::board::{Board, rng, unit};
 use super::rules::{Definition, Game};
 use super::topology::Topology;
 
-/// Draws in a row that may be over before the first move before the mix is refused.
-const ATTEMPTS: usize = 10_000;
+/// Draws in a row over before the first move after which a family is left out of the mix.
+const ATTEMPTS: usize = 1_000;
 
 /// Each side `flow` joins on a random graph: this many nodes (the shipped networks' sides have 3).
 const SIDE_NODES: usize = 3;
@@ -79,12 +79,10 @@ pub enum MixError {
     #[error("graphs: {0}")]
     Invalid(String),
     #[error(
-        "{ATTEMPTS} {family:?} boards in a row were over before the first move under {definition}"
+        "under {definition}, every family's boards were over before the first move \
+         ({ATTEMPTS} draws in a row each)"
     )]
-    AlwaysOver {
-        family: Family,
-        definition: &'static str,
-    },
+    AlwaysOver { definition: &'static str },
 }
 
 impl GraphMix {
@@ -116,7 +114,9 @@ impl GraphMix {
     }
 
     /// `count` boards from `seed`, the families in turn (lattice, ER, BA, geometric, lattice, …);
-    /// a board already over under `definition` is drawn again.
+    /// a board already over under `definition` is drawn again, and a family whose boards are
+    /// over [`ATTEMPTS`] times in a row is left out (Barabási–Albert under noodle: its hubs'
+    /// degree makes every other node's deficit count against its cluster).
     pub fn draw(
         &self,
         lattice_side: usize,
@@ -129,10 +129,17 @@ impl GraphMix {
         let mut rng = rng(seed);
         let lattice = Arc::new(Topology::lattice(lattice_side));
         let mut starts = Vec::with_capacity(count);
-        for i in 0..count {
-            let family = FAMILIES[i % FAMILIES.len()];
+        let mut families = FAMILIES.to_vec();
+        let mut turn = 0;
+        while starts.len() < count {
+            if families.is_empty() {
+                return Err(MixError::AlwaysOver {
+                    definition: definition.name(),
+                });
+            }
+            let family = families[turn % families.len()];
             let mut attempt = 0;
-            let start = loop {
+            let drawn = loop {
                 let start = match family {
                     Family::Lattice => Start {
                         family,
@@ -144,17 +151,20 @@ impl GraphMix {
                     _ => self.graph(family, &mut rng),
                 };
                 if !start.game(definition).is_over() {
-                    break start;
+                    break Some(start);
                 }
                 attempt += 1;
                 if attempt == ATTEMPTS {
-                    return Err(MixError::AlwaysOver {
-                        family,
-                        definition: definition.name(),
-                    });
+                    break None;
                 }
             };
-            starts.push(start);
+            match drawn {
+                Some(start) => {
+                    starts.push(start);
+                    turn += 1;
+                }
+                None => families.retain(|&f| f != family),
+            }
         }
         Ok(starts)
     }
@@ -283,6 +293,14 @@ mod tests {
             }
         }
         assert!(mix.draw(6, 0.8, 1, Definition::Network, 6).unwrap()[0].family == Family::Lattice);
+        let noodle = mix
+            .draw(6, 0.8, 12, Definition::Noodle { d: 2.0 }, 7)
+            .unwrap();
+        assert!(
+            noodle.iter().all(|s| s.family != Family::BarabasiAlbert),
+            "hubs put every Barabási–Albert board over at the start under noodle"
+        );
+        assert!(noodle.iter().any(|s| s.family == Family::Geometric));
         let bad = GraphMix {
             min_nodes: 50,
             max_nodes: 10,
