@@ -94,22 +94,25 @@ def main():
           f"({', '.join(sorted(set(skipped.values())))[:200]})")
     print()
     print("| definition | networks | random | degree | ci | corehd | graph agent | optimal "
-          "| agent < best heuristic | = | > |")
+          "| agent vs degree | vs ci | vs corehd |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for definition in ("network", "flow", "noodle"):
         games = [r[definition] for r in results.values() if r[definition]["random"] > 0]
         mean = lambda key: statistics.mean(g[key] for g in games)
-        best = [min(g[h] for h in HEURISTICS) for g in games]
-        better = sum(g["agent"] < b for g, b in zip(games, best))
-        same = sum(g["agent"] == b for g, b in zip(games, best))
+
+        def record(heuristic):
+            wins = sum(g["agent"] < g[heuristic] for g in games)
+            losses = sum(g["agent"] > g[heuristic] for g in games)
+            return f"{wins}–{len(games) - wins - losses}–{losses}"
+
         optimal = f"{mean('optimal'):.2f}" if definition == "flow" else "n/a"
         print(f"| {definition} | {len(games)} | {mean('random'):.2f} | {mean('degree'):.2f} "
               f"| {mean('ci'):.2f} | {mean('corehd'):.2f} | **{mean('agent'):.2f}** | {optimal} "
-              f"| {better} | {same} | {len(games) - better - same} |")
+              f"| {record('degree')} | {record('ci')} | {record('corehd')} |")
     print()
-    print("(mean moves to disable each network over the networks whose game is not over at the "
-          "start; the last three columns count networks where the agent needs fewer, as many, "
-          "or more moves than the best of degree, ci and corehd on that network)")
+    print("(mean moves to disable each network, over the networks whose game is not over at the "
+          "start; the last three columns count the networks where the agent needs fewer, as many "
+          "and more moves than that heuristic)")
 
 
 if __name__ == "__main__":

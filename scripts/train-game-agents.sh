@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Trains the three shipped attack agents (network, flow, noodle) with the 2-core settings of
-# `tessera game train` (10×10 boards at p = 0.8, F = 16, depth 4, 20,000 steps of 64, seed 1) and
-# packs each best-validated agent as www/models/game-agent-DEFINITION.tar. About 10 minutes per
-# agent on a 2-core machine.
+# Trains the shipped attack agents and packs each best-validated one into www/models/:
+# - the lattice agents game-agent-DEFINITION.tar (network, flow, noodle): the 2-core settings of
+#   `tessera game train` (10×10 boards at p = 0.8, F = 16, depth 4, 20,000 steps of 64, seed 1),
+#   12.5–14.5 minutes each on a 2-core machine;
+# - the graph agents game-agent-graph-DEFINITION.tar: message-passing nets (F = 32, depth 5) on a
+#   mix of 10×10 lattices and Erdős–Rényi, Barabási–Albert and random geometric graphs of 20–100
+#   nodes, 20,000 steps of 64, seed 1, 11–15 minutes each.
+# Usage: scripts/train-game-agents.sh [OUT] [lattice|graph|all]   (default runs/game-agents, all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/game-agents}
+which=${2:-all}
 cargo build --release -p tessera
 for definition in network flow noodle; do
-  target/release/tessera game train --definition "$definition" --seed 1 --out "$out/$definition"
-  target/release/tessera bundle pack "$out/$definition/model" "www/models/game-agent-$definition.tar"
+  if [ "$which" != graph ]; then
+    target/release/tessera game train --definition "$definition" --seed 1 --out "$out/$definition"
+    target/release/tessera bundle pack "$out/$definition/model" "www/models/game-agent-$definition.tar"
+  fi
+  if [ "$which" != lattice ]; then
+    target/release/tessera game train --definition "$definition" --graphs --features 32 --depth 5 \
+      --seed 1 --out "$out/graph-$definition"
+    target/release/tessera bundle pack "$out/graph-$definition/model" "www/models/game-agent-graph-$definition.tar"
+  fi
 done

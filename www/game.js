@@ -248,6 +248,13 @@ function heatColour(t) {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
+/** A site's or node's fill: its heat on the ramp when shown and it is Alive, else its state's colour. */
+function siteFill(state, value, heat, low, high) {
+  return heat && state === 1 && !Number.isNaN(value)
+    ? heatColour(high > low ? (value - low) / (high - low) : 0)
+    : colours[state];
+}
+
 /** The heat map shown (null when off or none) and its range over the Alive sites. */
 function heatShown() {
   const heat = ui.heat.checked ? page.heat : null;
@@ -290,9 +297,7 @@ function drawBoard() {
     const s = state.sites[site];
     const value = heat?.[site];
     if (!gpu) {
-      ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
-        ? heatColour(high > low ? (value - low) / (high - low) : 0)
-        : colours[s];
+      ctx.fillStyle = siteFill(s, value, heat, low, high);
       ctx.fillRect(x + 1, y + 1, size - 2, size - 2);
     }
     if (s === 3) {
@@ -371,9 +376,7 @@ function drawGraph() {
     const s = state.sites[i];
     const value = heat?.[i];
     if (!gpu) {
-      ctx.fillStyle = heat && s === 1 && !Number.isNaN(value)
-        ? heatColour(high > low ? (value - low) / (high - low) : 0)
-        : colours[s];
+      ctx.fillStyle = siteFill(s, value, heat, low, high);
       ctx.beginPath();
       ctx.arc(points[i].x, points[i].y, radius, 0, 2 * Math.PI);
       ctx.fill();

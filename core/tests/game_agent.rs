@@ -3,6 +3,8 @@
 //! training is seeded, resumable to the same weights, and learns to beat `degree`.
 #![cfg(feature = "train")]
 
+mod common;
+
 use burn::tensor::Device;
 use tessera_core::bundle::Bundle;
 use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentError, AgentInfo};
@@ -198,27 +200,8 @@ fn training_symmetries_keep_each_definition() {
 fn training_is_seeded_and_resumes_to_the_same_weights() {
     let device = Device::flex();
     let config = tiny(Definition::Network, 30);
-    let mut straight = DqnTrainer::new(config.clone(), None, &device).unwrap();
-    while !straight.done() {
-        straight.step().unwrap();
-    }
-    let mut first = DqnTrainer::new(config.clone(), None, &device).unwrap();
-    for _ in 0..20 {
-        first.step().unwrap();
-    }
-    let tar = first.checkpoint().unwrap().to_tar().unwrap();
-    let mut resumed = DqnTrainer::resume(&Bundle::from_tar(&tar).unwrap(), &device).unwrap();
-    assert_eq!(resumed.position(), (20, 30));
-    while !resumed.done() {
-        resumed.step().unwrap();
-    }
-    // Equal to float rounding: the CPU backend's threaded reductions may sum in another order
-    // from run to run.
-    let close = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
-    };
+    let (straight, resumed) = common::straight_and_resumed(&config, 20, &device);
+    let close = common::nearly_equal;
     let losses = |t: &DqnTrainer| {
         t.history()
             .iter()

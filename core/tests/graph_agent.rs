@@ -2,9 +2,10 @@
 //! survives its bundle, plays real networks and lattices, and trains reproducibly.
 #![cfg(feature = "train")]
 
+mod common;
+
 use burn::tensor::Device;
 use proptest::prelude::*;
-use tessera_core::bundle::Bundle;
 use tessera_core::game::agent::{AGENT_MODEL, Agent, AgentError, AgentInfo, state};
 use tessera_core::game::evaluate::{Evaluation, Player, evaluate_games};
 use tessera_core::game::qnet::QNetConfig;
@@ -183,20 +184,7 @@ fn tiny(definition: Definition, steps: usize) -> DqnConfig {
 fn graph_training_is_seeded_and_resumes_to_the_same_weights() {
     let device = Device::flex();
     let config = tiny(Definition::Noodle { d: 2.0 }, 30);
-    let mut straight = DqnTrainer::new(config.clone(), None, &device).unwrap();
-    while !straight.done() {
-        straight.step().unwrap();
-    }
-    let mut first = DqnTrainer::new(config.clone(), None, &device).unwrap();
-    for _ in 0..20 {
-        first.step().unwrap();
-    }
-    let tar = first.checkpoint().unwrap().to_tar().unwrap();
-    let mut resumed = DqnTrainer::resume(&Bundle::from_tar(&tar).unwrap(), &device).unwrap();
-    assert_eq!(resumed.position(), (20, 30));
-    while !resumed.done() {
-        resumed.step().unwrap();
-    }
+    let (straight, resumed) = common::straight_and_resumed(&config, 20, &device);
     let losses = |t: &DqnTrainer| {
         t.history()
             .iter()

@@ -31,8 +31,9 @@ def evaluate(
     """Scores each policy on ``boards`` under ``definition`` (``network``, ``flow`` or
     ``noodle``): one dict per policy with ``mean_steps``, ``std_steps``, ``mean_auc``,
     ``per_board_steps`` (and ``per_board_moves`` with ``moves``), or ``reason`` where it has
-    none. Policies: the baselines, ``optimal``, ``agent`` (the shipped agent of the definition)
-    or ``agent=PATH``.
+    none. Policies: the baselines, ``optimal``, ``agent`` (the shipped agent of the definition:
+    the lattice agent on boards, the graph agent on a graph), ``graph-agent`` (the shipped graph
+    agent, on boards too) or ``agent=PATH``.
 
     ``boards``: a board file, board objects / lines of one size and p, or a graph — a graph file
     (``www/graphs/``, ``tessera game graph import``) or an edge list (``.edges`` / ``.txt``) —

@@ -88,3 +88,44 @@ pub fn mammal_tokenizer() -> tessera_core::tokenize::mammal::ModularTokenizer {
     }
     tessera_core::tokenize::mammal::ModularTokenizer::from_files(&files, "").unwrap()
 }
+
+/// A DQN run taken to its end in one go, and the same run stopped after `stop` steps,
+/// checkpointed to a tar, resumed from those bytes and taken to its end: `(straight, resumed)`.
+#[cfg(feature = "train")]
+pub fn straight_and_resumed(
+    config: &tessera_core::train::dqn::DqnConfig,
+    stop: usize,
+    device: &burn::tensor::Device,
+) -> (
+    tessera_core::train::dqn::DqnTrainer,
+    tessera_core::train::dqn::DqnTrainer,
+) {
+    use tessera_core::bundle::Bundle;
+    use tessera_core::train::Fit;
+    use tessera_core::train::dqn::DqnTrainer;
+    let mut straight = DqnTrainer::new(config.clone(), None, device).unwrap();
+    while !straight.done() {
+        straight.step().unwrap();
+    }
+    let mut first = DqnTrainer::new(config.clone(), None, device).unwrap();
+    for _ in 0..stop {
+        first.step().unwrap();
+    }
+    let tar = first.checkpoint().unwrap().to_tar().unwrap();
+    let resumed = DqnTrainer::resume(&Bundle::from_tar(&tar).unwrap(), device).unwrap();
+    assert_eq!(resumed.position(), (stop, config.steps));
+    let mut resumed = resumed;
+    while !resumed.done() {
+        resumed.step().unwrap();
+    }
+    (straight, resumed)
+}
+
+/// Equal to float rounding (the CPU backend's threaded reductions may sum in another order from
+/// run to run).
+pub fn nearly_equal(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
+}
