@@ -22,6 +22,7 @@ use crate::bundle::Bundle;
 use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, move_scale, play_greedy};
 use crate::game::board::{rng, unit};
 use crate::game::gnn::GraphState;
+use crate::game::optimal::flow_optimum;
 use crate::game::qnet::{QNetConfig, masked_argmax};
 use crate::game::random_graphs::{GraphMix, Start};
 use crate::game::rules::draw_boards;
@@ -86,7 +87,24 @@ pub struct DqnConfig {
     pub validation_boards: usize,
     pub validate_every: usize,
     pub temperature: Temperature,
+    /// What a move's value is regressed on.
+    #[serde(default)]
+    pub targets: Targets,
     pub seed: u64,
+}
+
+/// The regression targets of a training step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Targets {
+    /// Double DQN's: the move's reward plus the discounted target net's value of the next board
+    /// at the online net's choice (the spec's).
+    #[default]
+    DoubleDqn,
+    /// `flow` only: the move's reward plus the discounted value of the next board played
+    /// optimally, its minimum cut (exact at any size, by duality): Q* itself, so the net learns
+    /// the optimum's values instead of bootstrapping its own.
+    FlowOptimum,
 }
 
 impl DqnConfig {
@@ -116,6 +134,7 @@ impl DqnConfig {
                 end: 0.01,
                 decay: 1e5,
             },
+            targets: Targets::DoubleDqn,
             seed: 0,
         }
     }
@@ -182,6 +201,13 @@ impl DqnConfig {
             return bad(
                 "train_boards, validation_boards and burn_in_games must be positive".into(),
             );
+        }
+        if self.targets == Targets::FlowOptimum && !matches!(self.definition, Definition::Flow { .. })
+        {
+            return bad(format!(
+                "targets flow-optimum: the exact optimum's values are known for flow only, not {}",
+                self.definition.name()
+            ));
         }
         if let Some(mix) = &self.graphs {
             mix.check(self.size)
@@ -280,7 +306,7 @@ impl Pool {
     }
 
     /// The topology of training board `index`.
-    fn topology(&self, index: u32) -> &Topology {
+    fn topology(&self, index: u32) -> &Arc<Topology> {
         match self {
             Self::Lattices { topology, .. } => topology,
             Self::Graphs { train, .. } => &train[index as usize].topology,
@@ -480,6 +506,9 @@ impl DqnTrainer {
     /// n×n lattice; no second term when the move ended the game).
     fn targets(&self, rows: &[usize]) -> Vec<f32> {
         let config = self.config();
+        if config.targets == Targets::FlowOptimum {
+            return rows.iter().map(|&r| self.optimum_target(r)).collect();
+        }
         let pending: Vec<usize> = rows
             .iter()
             .copied()
@@ -509,6 +538,30 @@ impl DqnTrainer {
                 -1.0 / move_scale(t.before.len()) + config.gamma as f32 * future
             })
             .collect()
+    }
+
+    /// `−1/√sites + γ·V*(s')`, V* the value of playing the board after the move optimally: its
+    /// minimum cut of c moves is worth `−(1 + γ + … + γ^(c−1))/√sites`.
+    fn optimum_target(&self, row: usize) -> f32 {
+        let config = self.config();
+        let t = self.replay.get(row);
+        let scale = move_scale(t.before.len());
+        let gamma = config.gamma as f32;
+        let cut = if t.done {
+            0
+        } else {
+            // flow has no history: the board is its sites, attacked ones removed.
+            let occupied = t
+                .after
+                .iter()
+                .map(|&s| s == Site::Alive || s == Site::Dead)
+                .collect();
+            let topology = self.pool.topology(t.board).clone();
+            let game = Game::on_topology(topology, occupied, config.definition);
+            flow_optimum(&game).map_or(0, |(cut, _)| cut)
+        };
+        let future: f32 = (0..cut).map(|k| gamma.powi(k as i32)).sum();
+        -1.0 / scale - gamma * future / scale
     }
 
     fn validate(&mut self) -> f64 {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use tessera_core::game::Definition;
 use tessera_core::game::qnet::QNetConfig;
 use tessera_core::game::random_graphs::GraphMix;
-use tessera_core::train::dqn::{DqnConfig, DqnTrainer};
+use tessera_core::train::dqn::{DqnConfig, DqnTrainer, Targets};
 
 use crate::backend::Backend;
 use crate::bundle_io;
@@ -47,6 +47,10 @@ pub struct TrainArgs {
     pub batch: Option<usize>,
     #[arg(long)]
     pub lr: Option<f64>,
+    /// What each move's value is regressed on: double-dqn (the spec's bootstrapped targets) or,
+    /// for flow, flow-optimum (the exact optimum's values, a minimum cut per board).
+    #[arg(long, value_parser = ["double-dqn", "flow-optimum"])]
+    pub targets: Option<String>,
     /// Greedy validation on the held-out boards every N steps (the best weights are kept).
     #[arg(long)]
     pub validate_every: Option<usize>,
@@ -88,6 +92,12 @@ fn config(args: &TrainArgs) -> Result<DqnConfig> {
     config.lr = args.lr.unwrap_or(config.lr);
     config.validate_every = args.validate_every.unwrap_or(config.validate_every);
     config.seed = args.seed;
+    if let Some(targets) = &args.targets {
+        config.targets = match targets.as_str() {
+            "flow-optimum" => Targets::FlowOptimum,
+            _ => Targets::DoubleDqn,
+        };
+    }
     if args.graphs {
         let mut mix = GraphMix::default();
         if let Some(range) = &args.nodes {
