@@ -2,7 +2,8 @@
 # Trains the shipped attack agents and packs each best-validated one into www/models/:
 # - the lattice agents game-agent-DEFINITION.tar (network, flow, noodle): the 2-core settings of
 #   `tessera game train` (10×10 boards at p = 0.8, F = 16, depth 4, 20,000 steps of 64, seed 1),
-#   12.5–14.5 minutes each on a 2-core machine;
+#   12.5–14.5 minutes each on a 2-core machine; flow's with 8 blocks and the exact optimum's
+#   values as targets (--depth 8 --targets flow-optimum), 20 minutes;
 # - the graph agents game-agent-graph-DEFINITION.tar: message-passing nets (F = 32, depth 5) on a
 #   mix of 10×10 lattices and Erdős–Rényi, Barabási–Albert and random geometric graphs of 20–100
 #   nodes, 20,000 steps of 64, seed 1, 11–15 minutes each.
@@ -14,7 +15,9 @@ which=${2:-all}
 cargo build --release -p tessera
 for definition in network flow noodle; do
   if [ "$which" != graph ]; then
-    target/release/tessera game train --definition "$definition" --seed 1 --out "$out/$definition"
+    flow=()
+    [ "$definition" = flow ] && flow=(--depth 8 --targets flow-optimum)
+    target/release/tessera game train --definition "$definition" "${flow[@]}" --seed 1 --out "$out/$definition"
     target/release/tessera bundle pack "$out/$definition/model" "www/models/game-agent-$definition.tar"
   fi
   if [ "$which" != lattice ]; then
