@@ -154,7 +154,7 @@ fn a_graph_agent_survives_its_bundle_and_plays_networks_and_lattices() {
     );
     let refusal = conv.play_games(vec![game]).unwrap_err().to_string();
     assert!(
-        refusal.contains("graph of 50 nodes") && refusal.contains("--graphs"),
+        refusal.contains("graph of 50 nodes") && refusal.contains("a graph agent"),
         "{refusal}"
     );
 }

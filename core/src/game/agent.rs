@@ -51,7 +51,7 @@ pub struct AgentInfo {
 pub enum AgentError {
     #[error(
         "the agent's convolutional net plays n×n lattice boards; this board is a graph of {0} nodes \
-         (a graph agent, trained with game train --graphs, plays any graph)"
+         (a graph agent, whose message-passing net plays any graph, does)"
     )]
     NotALattice(usize),
     #[error("the game is over: no Alive site to choose")]

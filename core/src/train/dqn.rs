@@ -202,7 +202,8 @@ impl DqnConfig {
                 "train_boards, validation_boards and burn_in_games must be positive".into(),
             );
         }
-        if self.targets == Targets::FlowOptimum && !matches!(self.definition, Definition::Flow { .. })
+        if self.targets == Targets::FlowOptimum
+            && !matches!(self.definition, Definition::Flow { .. })
         {
             return bad(format!(
                 "targets flow-optimum: the exact optimum's values are known for flow only, not {}",
