@@ -334,23 +334,27 @@ fn the_host_evaluator_refuses_what_it_cannot_score() {
 
 #[test]
 fn exact_ties_go_to_the_smallest_index() {
-    // Two full rows far enough from the edges (and each other) for the receptive fields (9×9
-    // for depth 4) to be the same: their sites tie exactly on the host.
-    let mut rows = vec![vec!['.'; 20]; 20];
-    rows[5] = vec!['#'; 20];
-    rows[14] = vec!['#'; 20];
-    let picture: Vec<String> = rows.iter().map(|r| r.iter().collect()).collect();
-    let board = Board::parse(&picture.join("\n")).unwrap();
+    // Two full rows far enough from the edges (and each other) for their receptive fields
+    // ((2·depth + 1)² sites: 17×17 for the flow agent's 8 blocks) to look the same: their sites
+    // tie exactly on the host.
     let flow = DEFINITIONS[1];
     let agent = shipped(flow);
+    let depth = agent.info.net.depth;
+    let side = 4 * depth + 8;
+    let (upper, lower) = (depth + 1, side - depth - 2);
+    let mut rows = vec![vec!['.'; side]; side];
+    rows[upper] = vec!['#'; side];
+    rows[lower] = vec!['#'; side];
+    let picture: Vec<String> = rows.iter().map(|r| r.iter().collect()).collect();
+    let board = Board::parse(&picture.join("\n")).unwrap();
     let game = Game::new(&board, flow);
     let q = agent.q_values(&game).unwrap();
-    for c in 0..20 {
-        assert_eq!(q[5 * 20 + c], q[14 * 20 + c], "column {c}");
+    for c in 0..side {
+        assert_eq!(q[upper * side + c], q[lower * side + c], "column {c}");
     }
     let chosen = agent.choose(&game).unwrap();
     assert!(
-        chosen < 10 * 20,
+        chosen < (upper + 1) * side,
         "the upper row's site, not the lower's: {chosen}"
     );
     assert_eq!(Some(chosen), masked_argmax(&q, game.sites()));
