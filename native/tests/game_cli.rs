@@ -912,7 +912,7 @@ fn the_graph_agent_trains_and_plays_networks_and_lattices_in_eval() {
         &lattice_agent,
     ]);
     assert!(
-        refusal.contains("graph of 11 nodes") && refusal.contains("--graphs"),
+        refusal.contains("graph of 11 nodes") && refusal.contains("a graph agent"),
         "{refusal}"
     );
 }

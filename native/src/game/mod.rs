@@ -395,7 +395,12 @@ pub fn score(
                 Evaluation::from_played(
                     agent
                         .play_games(vec![Game::on_graph(g, definition)])
-                        .with_context(|| format!("policy {name}"))?,
+                        .with_context(|| {
+                            format!(
+                                "policy {name} (on a graph: graph-agent, or an agent trained with \
+                                 game train --graphs)"
+                            )
+                        })?,
                 ),
             ),
         };
