@@ -896,6 +896,19 @@ fn the_graph_agent_trains_and_plays_networks_and_lattices_in_eval() {
     assert_eq!(rows[0]["per_board_moves"], rows[1]["per_board_moves"]);
     assert_eq!(rows[0]["trained_on"], "noodle");
 
+    // Exact targets are refused, by name, for a definition without them.
+    let refused = fails(&[
+        "game",
+        "train",
+        "--definition",
+        "network",
+        "--targets",
+        "flow-optimum",
+        "--out",
+        p(&dir.join("t")),
+    ]);
+    assert!(refused.contains("targets flow-optimum"), "{refused}");
+
     // The lattice agent refuses a network and says which agent plays one.
     let lattice_agent = format!(
         "agent={}",
