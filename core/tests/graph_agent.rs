@@ -15,6 +15,7 @@ use tessera_core::game::topology::Topology;
 use tessera_core::game::{Architecture, Definition, FlowDirection, Game, GraphFile, Net, Policy};
 use tessera_core::train::Fit;
 use tessera_core::train::dqn::{DqnConfig, DqnTrainer};
+use tessera_core::train::replay::{REPLAY_FILE, Replay};
 
 const FLOW: Definition = Definition::Flow {
     direction: FlowDirection::Horizontal,
@@ -205,6 +206,24 @@ fn graph_training_is_seeded_and_resumes_to_the_same_weights() {
     assert!(
         !close(&q(&fresh), &q(&straight)),
         "training changed the weights"
+    );
+
+    // A checkpoint whose memory names a board this run does not have is refused by file.
+    let mut replay =
+        Replay::from_bytes(straight.checkpoint().unwrap().file(REPLAY_FILE).unwrap()).unwrap();
+    let mut stray = replay.get(0).clone();
+    stray.board = config.train_boards as u32;
+    replay.push(stray);
+    let corrupt = straight
+        .checkpoint()
+        .unwrap()
+        .with_file(REPLAY_FILE, replay.to_bytes());
+    let Err(error) = DqnTrainer::resume(&corrupt, &device) else {
+        panic!("a replay memory naming a board past the run's was resumed");
+    };
+    assert!(
+        error.to_string().contains(REPLAY_FILE) && error.to_string().contains("board 60"),
+        "{error}"
     );
 
     // A hot start must be the same kind of net.

@@ -521,7 +521,7 @@ impl GameRenderer {
         );
         let (items, ends): (Vec<Item>, Vec<LineEnd>) = match scene {
             Scene::Lattice(LatticeScene { n }) => {
-                if *n * *n != sites.len() {
+                if n.checked_mul(*n) != Some(sites.len()) {
                     return Err(JsError::new(&format!(
                         "the scene is a {n}×{n} lattice; the game has {} sites",
                         sites.len()

@@ -197,12 +197,4 @@ impl Net {
             Self::MessagePassing(_) => None,
         }
     }
-
-    /// Parameters.
-    pub fn num_params(&self) -> usize {
-        match self {
-            Self::Convolutional(net) => net.num_params(),
-            Self::MessagePassing(net) => net.num_params(),
-        }
-    }
 }

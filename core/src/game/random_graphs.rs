@@ -16,6 +16,9 @@ use super::topology::Topology;
 /// Draws in a row over before the first move after which a family is left out of the mix.
 const ATTEMPTS: usize = 1_000;
 
+/// The largest random graph drawn (the generators are quadratic in the nodes).
+pub const MAX_NODES: usize = 10_000;
+
 /// Each side `flow` joins on a random graph: this many nodes (the shipped networks' sides have 3).
 const SIDE_NODES: usize = 3;
 
@@ -96,8 +99,9 @@ impl GraphMix {
                 2 * SIDE_NODES + 1
             ));
         }
-        if self.max_nodes > 1 << 16 {
-            return bad(format!("max_nodes {}: at most 65,536", self.max_nodes));
+        // The generators compare every pair of nodes: 10,000 is 5·10⁷ pairs, a second or so.
+        if self.max_nodes > MAX_NODES {
+            return bad(format!("max_nodes {}: at most {MAX_NODES}", self.max_nodes));
         }
         if !(self.min_degree >= 1.0 && self.min_degree <= self.max_degree)
             || self.max_degree >= self.min_nodes as f64

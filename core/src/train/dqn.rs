@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
 use super::optimizer::{AdamW, AdamWConfig, Schedule};
 use super::replay::{REPLAY_FILE, Replay, Transition};
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, BundleError};
 use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, move_scale, play_greedy};
 use crate::game::board::{rng, unit};
 use crate::game::gnn::GraphState;
@@ -391,6 +391,7 @@ impl DqnTrainer {
             trainer.best = Some(best);
         }
         trainer.replay = Replay::from_bytes(checkpoint.file(REPLAY_FILE)?)?;
+        trainer.check_replay()?;
         optimizer.config = trainer.optimizer.config.clone();
         trainer.optimizer = optimizer;
         trainer.state = state;
@@ -411,6 +412,34 @@ impl DqnTrainer {
             device: device.clone().autodiff(),
             inner: device.clone().without_autodiff(),
         })
+    }
+
+    /// Every remembered transition names a training board of this run, is as long as that board
+    /// and attacks one of its sites: a checkpoint's memory is checked before a step reads it.
+    fn check_replay(&self) -> Result<(), BundleError> {
+        for i in 0..self.replay.len() {
+            let t = self.replay.get(i);
+            let sites = (t.board as usize)
+                .lt(&self.pool.len())
+                .then(|| self.pool.topology(t.board).len());
+            if sites != Some(t.before.len())
+                || t.after.len() != t.before.len()
+                || t.action >= t.before.len()
+            {
+                return Err(BundleError::Corrupt {
+                    file: REPLAY_FILE.into(),
+                    message: format!(
+                        "transition {i}: board {} ({} sites, action {}) is not one of this run's {} \
+                         training boards",
+                        t.board,
+                        t.before.len(),
+                        t.action,
+                        self.pool.len()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn config(&self) -> &DqnConfig {
