@@ -584,7 +584,8 @@ const labels = {
 
 /** What the score note says about the agent's training. */
 function agentTraining(info) {
-  const lattices = `${info.size}×${info.size} boards at p = ${info.p}`;
+  const sides = [info.size, ...(info.mixed_sizes ?? [])].map((n) => `${n}×${n}`);
+  const lattices = `${sides.join(" and ")} boards at p = ${info.p}`;
   if (info.architecture === "message-passing" && info.graphs) {
     const g = info.graphs;
     return `The agent is a message-passing Q-network, trained on ${lattices} and on random graphs of ${g.min_nodes}–${g.max_nodes} nodes (mean degree ${g.min_degree}–${g.max_degree}; ${info.steps} steps).`;

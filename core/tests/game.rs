@@ -1,16 +1,21 @@
 //! The attack game: clusters under removals equal clusters recomputed from scratch; the rules
 //! (incremental) equal a from-scratch reading of the spec move by move; hand-drawn boards where
 //! the definitions disagree; the random attacker's mean game length as the spec measured it; the
-//! flow optimum (duality on lattices, max flow on graphs) against exhaustive search; seeded
-//! boards and board files.
+//! flow optimum (duality on lattices, max flow on graphs) against exhaustive search, and every
+//! move's effect on it against searching again; seeded boards and board files.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+mod common;
+
+use proptest::prelude::*;
 use tessera_core::game::board::{rng, unit};
 use tessera_core::game::clusters::Clusters;
 use tessera_core::game::evaluate::{Player, evaluate_graph};
-use tessera_core::game::optimal::{SearchLimit, exhaustive_optimum, flow_optimum};
+use tessera_core::game::optimal::{
+    SearchLimit, exhaustive_optimum, flow_critical_sites, flow_optimum,
+};
 use tessera_core::game::rules::draw_boards;
 use tessera_core::game::topology::Topology;
 use tessera_core::game::{Board, Definition, FlowDirection, Game, GraphBoard, Policy, Site};
@@ -337,6 +342,48 @@ fn the_flow_optimum_by_duality_equals_exhaustive_search() {
             }
             assert!(play.is_over());
             assert_eq!(play.moves(), optimum);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(common::fuzz_config())]
+
+    /// Every move's exact value in two searches: a site is critical exactly when attacking it
+    /// (and searching again) lowers the minimum cut by one, in either flow direction, mid-game.
+    #[test]
+    fn critical_sites_are_the_moves_that_lower_the_cut(
+        n in 1usize..13,
+        p in 0.4f64..1.0,
+        seed in any::<u64>(),
+        vertical in any::<bool>(),
+        attacks in 0usize..6,
+    ) {
+        let definition = Definition::Flow {
+            direction: if vertical { FlowDirection::Vertical } else { FlowDirection::Horizontal },
+        };
+        let mut r = rng(seed);
+        let board = Board::random(n, p, &mut r).unwrap();
+        let mut game = Game::new(&board, definition);
+        for _ in 0..attacks {
+            let alive = game.alive_sites();
+            if alive.is_empty() {
+                break;
+            }
+            let site = alive[(unit(&mut r) * alive.len() as f64) as usize % alive.len()];
+            game.attack(site as usize).unwrap();
+        }
+        let (cut, critical) = flow_critical_sites(&game).unwrap();
+        prop_assert_eq!(cut, flow_optimum(&game).unwrap().0);
+        for (site, &lowers) in critical.iter().enumerate() {
+            if game.sites()[site] != Site::Alive {
+                prop_assert!(!lowers);
+                continue;
+            }
+            let mut next = game.clone();
+            next.attack(site).unwrap();
+            let after = flow_optimum(&next).unwrap().0;
+            prop_assert_eq!(after, cut - usize::from(lowers), "site {}", site);
         }
     }
 }

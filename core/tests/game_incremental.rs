@@ -48,6 +48,7 @@ fn fresh(features: usize, depth: usize, seed: u64, definition: Definition) -> Ag
         net: QNetConfig::new(features, depth),
         definition,
         size: 8,
+        mixed_sizes: Vec::new(),
         p: 0.8,
         steps: 0,
         validation_moves: None,

@@ -28,6 +28,7 @@ fn graph_agent(features: usize, depth: usize, seed: u64, definition: Definition)
         net: QNetConfig::new(features, depth),
         definition,
         size: 6,
+        mixed_sizes: Vec::new(),
         p: 0.8,
         graphs: Some(GraphMix::default()),
         steps: 0,

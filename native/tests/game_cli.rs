@@ -345,7 +345,17 @@ fn game_train_checkpoints_resumes_hot_starts_and_its_agent_plays_in_eval() {
         );
     }
 
-    // Hot start on larger boards from the 5×5 agent (one net plays every size).
+    // A resumed run with a new end trains to it (train longer, or stop sooner).
+    let sooner = dir.join("sooner");
+    let mut args = tiny_train("noodle", "25", p(&sooner));
+    args.extend(["--resume", p(&step_20)]);
+    ok(&args);
+    let steps: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(sooner.join("history.json")).unwrap())
+            .unwrap();
+    assert_eq!(steps.len(), 25);
+
+    // Hot start on larger boards, mixed sizes, from the 5×5 agent (one net plays every size).
     let hot = dir.join("hot");
     ok(&[
         "game",
@@ -353,7 +363,7 @@ fn game_train_checkpoints_resumes_hot_starts_and_its_agent_plays_in_eval() {
         "--definition",
         "noodle",
         "--size",
-        "7",
+        "7,6",
         "--batch",
         "8",
         "--steps",
@@ -376,6 +386,7 @@ fn game_train_checkpoints_resumes_hot_starts_and_its_agent_plays_in_eval() {
         (Some(7), Some(4)),
         "the net's shape comes from the agent it starts from"
     );
+    assert_eq!(hot_config["mixed_sizes"], serde_json::json!([6]));
 
     // The agent plays any definition's boards (cross-play) beside the baselines.
     let boards = dir.join("boards.jsonl");

@@ -38,6 +38,9 @@ pub struct AgentInfo {
     /// Board side and occupation probability of its training lattices.
     pub size: usize,
     pub p: f64,
+    /// Further sides mixed into its training lattices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mixed_sizes: Vec<usize>,
     /// The random graphs a graph agent was trained on besides those lattices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graphs: Option<crate::game::random_graphs::GraphMix>,

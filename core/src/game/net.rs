@@ -91,32 +91,26 @@ impl Net {
     ) -> Vec<Vec<f32>> {
         match self {
             Self::MessagePassing(net) => net.q_values(states, definition, device),
-            Self::Convolutional(net) => {
-                let side = |s: &GraphState<'_>| {
-                    s.topology
-                        .lattice_side()
-                        .expect("the convolutional net plays lattices only")
-                };
-                let mut sides: Vec<usize> = states.iter().map(side).collect();
-                sides.sort_unstable();
-                sides.dedup();
-                let mut rows = vec![Vec::new(); states.len()];
-                for n in sides {
-                    let which: Vec<usize> = (0..states.len())
-                        .filter(|&i| side(&states[i]) == n)
-                        .collect();
-                    let boards: Vec<_> = which.iter().map(|&i| states[i].sites).collect();
-                    for (i, row) in which.into_iter().zip(net.q_values(&boards, n, device)) {
-                        rows[i] = row;
-                    }
+            Self::Convolutional(_) => {
+                if states.is_empty() {
+                    return Vec::new();
                 }
-                rows
+                let (q, starts) = self.every_site(states, definition, device);
+                let values = q
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .expect("the Q-network computes in f32");
+                states
+                    .iter()
+                    .zip(starts)
+                    .map(|(s, start)| values[start..start + s.sites.len()].to_vec())
+                    .collect()
             }
         }
     }
 
     /// Q of `actions[i]` on board `states[i]`, as a tensor on `device` (the loss's input; with
-    /// autodiff there). The convolutional net needs boards of one side.
+    /// autodiff there).
     ///
     /// # Shapes
     /// `[states.len()]`.
@@ -127,31 +121,62 @@ impl Net {
         definition: Definition,
         device: &Device,
     ) -> Tensor<1> {
-        let batch = states.len();
+        let (q, starts) = self.every_site(states, definition, device);
+        let rows: Vec<i64> = starts
+            .iter()
+            .zip(actions)
+            .map(|(&start, &a)| (start + a) as i64)
+            .collect();
+        let batch = rows.len();
+        q.select(
+            0,
+            Tensor::<1, Int>::from_data(TensorData::new(rows, [batch]), device),
+        )
+    }
+
+    /// Q of every site of every board, as one tensor on `device` (with autodiff there), and
+    /// where each board's sites start in it: board `i`'s site `s` is row `starts[i] + s`. The
+    /// convolutional net runs one forward pass per lattice side, so boards of one side are
+    /// adjacent, not necessarily in the order given.
+    ///
+    /// # Shapes
+    /// `[Σ sites]`.
+    pub fn every_site(
+        &self,
+        states: &[GraphState<'_>],
+        definition: Definition,
+        device: &Device,
+    ) -> (Tensor<1>, Vec<usize>) {
         match self {
             Self::Convolutional(net) => {
-                let n = states[0]
-                    .topology
-                    .lattice_side()
-                    .expect("the convolutional net plays lattices only");
-                let boards: Vec<_> = states.iter().map(|s| s.sites).collect();
-                let q = net
-                    .forward(one_hot(&boards, n, device))
-                    .reshape([batch, n * n]);
-                let actions: Vec<i64> = actions.iter().map(|&a| a as i64).collect();
-                let actions =
-                    Tensor::<2, Int>::from_data(TensorData::new(actions, [batch, 1]), device);
-                q.gather(1, actions).reshape([batch])
+                let side = |i: usize| {
+                    states[i]
+                        .topology
+                        .lattice_side()
+                        .expect("the convolutional net plays lattices only")
+                };
+                let mut order: Vec<usize> = (0..states.len()).collect();
+                order.sort_by_key(|&i| side(i));
+                let mut starts = vec![0; states.len()];
+                let mut parts = Vec::new();
+                let mut offset = 0;
+                for group in order.chunk_by(|&a, &b| side(a) == side(b)) {
+                    let n = side(group[0]);
+                    for (k, &i) in group.iter().enumerate() {
+                        starts[i] = offset + k * n * n;
+                    }
+                    offset += group.len() * n * n;
+                    let boards: Vec<_> = group.iter().map(|&i| states[i].sites).collect();
+                    parts.push(
+                        net.forward(one_hot(&boards, n, device))
+                            .reshape([group.len() * n * n]),
+                    );
+                }
+                (Tensor::cat(parts, 0), starts)
             }
             Self::MessagePassing(net) => {
                 let graphs = GraphBatch::new(states, definition, device);
-                let rows: Vec<i64> = actions
-                    .iter()
-                    .zip(&graphs.starts)
-                    .map(|(&a, &start)| (start + a) as i64)
-                    .collect();
-                let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch]), device);
-                net.forward(&graphs).select(0, rows)
+                (net.forward(&graphs), graphs.starts.clone())
             }
         }
     }

@@ -32,10 +32,26 @@ pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
     if game.is_over() {
         return Some((0, Vec::new()));
     }
-    Some(match game.topology().lattice_side() {
-        Some(_) => dual_path_cut(game, sides.0 == TOP),
+    Some(match lattice_cut_direction(game) {
+        Some(transposed) => dual_path_cut(game, transposed),
         None => min_node_cut(game, sides),
     })
+}
+
+/// Which way a lattice's `flow` runs: horizontal flow is cut by a top-to-bottom dual path,
+/// vertical flow by a left-to-right one (the same search on the transposed board); `None` for
+/// other definitions, graphs and flow in both directions.
+fn lattice_cut_direction(game: &Game) -> Option<bool> {
+    game.topology().lattice_side()?;
+    match game.definition() {
+        Definition::Flow {
+            direction: FlowDirection::Horizontal,
+        } => Some(false),
+        Definition::Flow {
+            direction: FlowDirection::Vertical,
+        } => Some(true),
+        _ => None,
+    }
 }
 
 /// The cheapest crossing path on the dual lattice (see the module doc); `transposed` for
@@ -43,72 +59,129 @@ pub fn flow_optimum(game: &Game) -> Option<(usize, Vec<usize>)> {
 fn dual_path_cut(game: &Game, transposed: bool) -> (usize, Vec<usize>) {
     let n = game.n();
     let sites = game.sites();
-    // Horizontal flow is cut by a top-to-bottom path; vertical flow by a left-to-right one
-    // (the same search on the transposed board).
-    let index = |a: usize, b: usize| if transposed { b * n + a } else { a * n + b };
-    let cost = |site: usize| usize::from(sites[site] == Site::Alive);
-    let mut distance = vec![usize::MAX; n * n];
-    let mut parent = vec![usize::MAX; n * n];
-    let mut queue = VecDeque::with_capacity(n * n);
-    for b in 0..n {
-        let s = index(0, b);
-        distance[s] = cost(s);
-        if cost(s) == 0 {
-            queue.push_front(s);
-        } else {
-            queue.push_back(s);
+    let search = DualSearch::from_edge(game, transposed, false);
+    let end = (0..n)
+        .map(|b| search.index(n - 1, b))
+        .min_by_key(|&s| search.distance[s])
+        .expect("a lattice has a row");
+    let mut cut = Vec::new();
+    let mut at = end;
+    loop {
+        if sites[at] == Site::Alive {
+            cut.push(at);
         }
+        if search.parent[at] == usize::MAX {
+            break;
+        }
+        at = search.parent[at];
     }
-    // Positions in search coordinates (a: across the cut's direction, b: along it).
-    let mut position = vec![(0usize, 0usize); n * n];
-    for a in 0..n {
+    cut.reverse();
+    (search.distance[end], cut)
+}
+
+/// `flow` on a lattice: the minimum cut c and, for every site, whether attacking it leaves a cut
+/// of c − 1, i.e. whether it lies on some minimum cut. By duality that is a cheapest crossing
+/// path through it: its costs from the two edges (each counting the site itself) sum to c + 1.
+/// Every move's exact value from two searches, O(n²). `None` where [`flow_optimum`] has no
+/// dual path (other definitions, graphs, flow in both directions).
+pub fn flow_critical_sites(game: &Game) -> Option<(usize, Vec<bool>)> {
+    let transposed = lattice_cut_direction(game)?;
+    let sites = game.sites();
+    if game.is_over() {
+        return Some((0, vec![false; sites.len()]));
+    }
+    let n = game.n();
+    let near = DualSearch::from_edge(game, transposed, false);
+    let far = DualSearch::from_edge(game, transposed, true);
+    let cut = (0..n)
+        .map(|b| near.distance[near.index(n - 1, b)])
+        .min()
+        .expect("a lattice has a row");
+    let critical = (0..sites.len())
+        .map(|s| sites[s] == Site::Alive && near.distance[s] + far.distance[s] == cut + 1)
+        .collect();
+    Some((cut, critical))
+}
+
+/// A 0-1 breadth-first search over the 8-connected dual lattice from one edge (`far`: the last
+/// row across the cut's direction, else the first), where entering an Alive site costs 1 and
+/// any other site 0: every site's cost, its own included, and the site it was reached from.
+struct DualSearch {
+    n: usize,
+    transposed: bool,
+    distance: Vec<usize>,
+    parent: Vec<usize>,
+}
+
+impl DualSearch {
+    fn from_edge(game: &Game, transposed: bool, far: bool) -> Self {
+        let n = game.n();
+        let sites = game.sites();
+        let mut search = Self {
+            n,
+            transposed,
+            distance: vec![usize::MAX; n * n],
+            parent: vec![usize::MAX; n * n],
+        };
+        let cost = |site: usize| usize::from(sites[site] == Site::Alive);
+        let mut queue = VecDeque::with_capacity(n * n);
+        let first = if far { n - 1 } else { 0 };
         for b in 0..n {
-            position[index(a, b)] = (a, b);
-        }
-    }
-    let mut done = vec![false; n * n];
-    while let Some(s) = queue.pop_front() {
-        if done[s] {
-            continue;
-        }
-        done[s] = true;
-        let (a, b) = position[s];
-        if a == n - 1 {
-            let mut cut = Vec::new();
-            let mut at = s;
-            loop {
-                if sites[at] == Site::Alive {
-                    cut.push(at);
-                }
-                if parent[at] == usize::MAX {
-                    break;
-                }
-                at = parent[at];
+            let s = search.index(first, b);
+            search.distance[s] = cost(s);
+            if cost(s) == 0 {
+                queue.push_front(s);
+            } else {
+                queue.push_back(s);
             }
-            cut.reverse();
-            return (distance[s], cut);
         }
-        for da in -1i64..=1 {
-            for db in -1i64..=1 {
-                let (na, nb) = (a as i64 + da, b as i64 + db);
-                if (da, db) == (0, 0) || na < 0 || nb < 0 || na >= n as i64 || nb >= n as i64 {
-                    continue;
-                }
-                let t = index(na as usize, nb as usize);
-                let d = distance[s] + cost(t);
-                if d < distance[t] {
-                    distance[t] = d;
-                    parent[t] = s;
-                    if cost(t) == 0 {
-                        queue.push_front(t);
-                    } else {
-                        queue.push_back(t);
+        let mut done = vec![false; n * n];
+        while let Some(s) = queue.pop_front() {
+            if done[s] {
+                continue;
+            }
+            done[s] = true;
+            let (a, b) = search.position(s);
+            for da in -1i64..=1 {
+                for db in -1i64..=1 {
+                    let (na, nb) = (a as i64 + da, b as i64 + db);
+                    if (da, db) == (0, 0) || na < 0 || nb < 0 || na >= n as i64 || nb >= n as i64 {
+                        continue;
+                    }
+                    let t = search.index(na as usize, nb as usize);
+                    let d = search.distance[s] + cost(t);
+                    if d < search.distance[t] {
+                        search.distance[t] = d;
+                        search.parent[t] = s;
+                        if cost(t) == 0 {
+                            queue.push_front(t);
+                        } else {
+                            queue.push_back(t);
+                        }
                     }
                 }
             }
         }
+        search
     }
-    unreachable!("the bottom row is reached: every site is passable at some cost")
+
+    /// The site at search coordinates (a: across the cut's direction, b: along it).
+    fn index(&self, a: usize, b: usize) -> usize {
+        if self.transposed {
+            b * self.n + a
+        } else {
+            a * self.n + b
+        }
+    }
+
+    fn position(&self, site: usize) -> (usize, usize) {
+        let (row, column) = (site / self.n, site % self.n);
+        if self.transposed {
+            (column, row)
+        } else {
+            (row, column)
+        }
+    }
 }
 
 /// The fewest Alive nodes whose removal leaves no path from a `sides.0` node to a `sides.1`

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use burn::nn::loss::{HuberLossConfig, Reduction};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +22,7 @@ use crate::bundle::{Bundle, BundleError};
 use crate::game::agent::{AGENT_MODEL, Agent, AgentInfo, move_scale, play_greedy};
 use crate::game::board::{rng, unit};
 use crate::game::gnn::GraphState;
-use crate::game::optimal::flow_optimum;
+use crate::game::optimal::{flow_critical_sites, flow_optimum};
 use crate::game::qnet::{QNetConfig, masked_argmax};
 use crate::game::random_graphs::{GraphMix, Start};
 use crate::game::rules::draw_boards;
@@ -60,6 +60,10 @@ pub struct DqnConfig {
     /// Board side and occupation probability of the training and validation lattices.
     pub size: usize,
     pub p: f64,
+    /// Further lattice sides whose boards join `size`'s, the same number of each (the
+    /// convolutional net plays any side): training on mixed sizes. Empty: `size` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mixed_sizes: Vec<usize>,
     /// A graph agent (the message-passing net) trained on these random graphs besides the
     /// lattices; `None`: the convolutional net on lattices only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +109,21 @@ pub enum Targets {
     /// optimally, its minimum cut (exact at any size, by duality): Q* itself, so the net learns
     /// the optimum's values instead of bootstrapping its own.
     FlowOptimum,
+    /// `flow` on lattices: every Alive site of each sampled board regressed on its exact value,
+    /// not only the move that was played (each site's minimum cut after it is attacked, from two
+    /// searches a board): a board's every value, so the net learns which sites lie on a minimum
+    /// cut from hundreds of targets a board instead of one.
+    FlowOptimumAll,
+}
+
+impl Targets {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::DoubleDqn => "double-dqn",
+            Self::FlowOptimum => "flow-optimum",
+            Self::FlowOptimumAll => "flow-optimum-all",
+        }
+    }
 }
 
 impl DqnConfig {
@@ -114,6 +133,7 @@ impl DqnConfig {
             definition,
             size: 20,
             p: 0.8,
+            mixed_sizes: Vec::new(),
             graphs: None,
             net: QNetConfig::new(64, 10),
             steps: 1_000_000,
@@ -160,6 +180,13 @@ impl DqnConfig {
         self
     }
 
+    /// Every lattice side trained on: `size`, then `mixed_sizes`.
+    pub fn sides(&self) -> Vec<usize> {
+        std::iter::once(self.size)
+            .chain(self.mixed_sizes.iter().copied())
+            .collect()
+    }
+
     /// The net these settings train.
     pub fn architecture(&self) -> Architecture {
         match self.graphs {
@@ -185,8 +212,14 @@ impl DqnConfig {
         // Named by the config's fields (a checkpoint's `trainer.json` holds them too); the CLI's
         // flags share the names.
         let bad = |what: String| Err(TrainError::Setup(format!("dqn: {what}")));
-        if self.size < 2 {
-            return bad(format!("size {}: must be at least 2", self.size));
+        if let Some(size) = self.sides().into_iter().find(|&n| n < 2) {
+            return bad(format!("size {size}: must be at least 2"));
+        }
+        if self.graphs.is_some() && !self.mixed_sizes.is_empty() {
+            return bad(format!(
+                "mixed_sizes {:?}: a graph agent's lattices are of one size (its graphs mix the sizes)",
+                self.mixed_sizes
+            ));
         }
         if !(self.p > 0.0 && self.p <= 1.0) {
             return bad(format!("p {}: must be in (0, 1]", self.p));
@@ -202,13 +235,20 @@ impl DqnConfig {
                 "train_boards, validation_boards and burn_in_games must be positive".into(),
             );
         }
-        if self.targets == Targets::FlowOptimum
-            && !matches!(self.definition, Definition::Flow { .. })
+        if self.targets != Targets::DoubleDqn && !matches!(self.definition, Definition::Flow { .. })
         {
             return bad(format!(
-                "targets flow-optimum: the exact optimum's values are known for flow only, not {}",
+                "targets {}: the exact optimum's values are known for flow only, not {}",
+                self.targets.name(),
                 self.definition.name()
             ));
+        }
+        if self.targets == Targets::FlowOptimumAll && self.graphs.is_some() {
+            return bad(
+                "targets flow-optimum-all: every site's exact value is found on lattices (by \
+                 duality) only; a graph agent takes flow-optimum"
+                    .into(),
+            );
         }
         if let Some(mix) = &self.graphs {
             mix.check(self.size)
@@ -251,11 +291,13 @@ pub struct DqnTrainer {
 
 /// The fixed training and validation boards.
 enum Pool {
-    /// The convolutional agent's: lattices of one side, each game's turned by a symmetry.
+    /// The convolutional agent's: lattices of one side or of several mixed, each game's turned
+    /// by a symmetry.
     Lattices {
         train: Vec<Board>,
         validation: Vec<Board>,
-        topology: Arc<Topology>,
+        /// One per side, as `DqnConfig::sides`.
+        topologies: Vec<Arc<Topology>>,
     },
     /// The graph agent's mix (lattices among them, as graphs; no symmetries, the net has them).
     Graphs {
@@ -269,14 +311,27 @@ impl Pool {
         let setup = |e: String| TrainError::Setup(format!("dqn: {e}"));
         Ok(match &config.graphs {
             None => {
-                let draw = |count, stream| {
-                    draw_boards(config.size, config.p, count, mix(config.seed, 0, stream))
-                        .map_err(|e| setup(e.to_string()))
+                // `size`'s boards are drawn as in a run of one size; each further side from its
+                // own stream.
+                let draw = |count, stream| -> Result<Vec<Board>, TrainError> {
+                    let mut boards = Vec::new();
+                    for (k, n) in config.sides().into_iter().enumerate() {
+                        let counter = if k == 0 { 0 } else { n as u64 };
+                        boards.extend(
+                            draw_boards(n, config.p, count, mix(config.seed, counter, stream))
+                                .map_err(|e| setup(e.to_string()))?,
+                        );
+                    }
+                    Ok(boards)
                 };
                 Self::Lattices {
                     train: draw(config.train_boards, TRAIN_BOARDS)?,
                     validation: draw(config.validation_boards, VALIDATION_BOARDS)?,
-                    topology: Arc::new(Topology::lattice(config.size)),
+                    topologies: config
+                        .sides()
+                        .into_iter()
+                        .map(|n| Arc::new(Topology::lattice(n)))
+                        .collect(),
                 }
             }
             Some(graphs) => {
@@ -309,7 +364,15 @@ impl Pool {
     /// The topology of training board `index`.
     fn topology(&self, index: u32) -> &Arc<Topology> {
         match self {
-            Self::Lattices { topology, .. } => topology,
+            Self::Lattices {
+                train, topologies, ..
+            } => {
+                let n = train[index as usize].n;
+                topologies
+                    .iter()
+                    .find(|t| t.lattice_side() == Some(n))
+                    .expect("a topology per side drawn")
+            }
             Self::Graphs { train, .. } => &train[index as usize].topology,
         }
     }
@@ -446,6 +509,20 @@ impl DqnTrainer {
         &self.state.config.config
     }
 
+    /// Moves a resumed run's end to `steps` gradient steps (train longer, or stop sooner), keeping
+    /// everything else, the exploration temperature's schedule included; refused below the steps
+    /// already taken.
+    pub fn extend(&mut self, steps: usize) -> Result<(), TrainError> {
+        if steps < self.state.step {
+            return Err(TrainError::Setup(format!(
+                "dqn: steps {steps}: the run has already taken {} steps",
+                self.state.step
+            )));
+        }
+        self.state.config.config.steps = steps;
+        Ok(())
+    }
+
     /// The latest and the best validation.
     pub fn validations(&self) -> (Option<Validation>, Option<Validation>) {
         (self.state.config.last, self.state.config.best)
@@ -459,6 +536,7 @@ impl DqnTrainer {
             net: config.net.clone(),
             definition: config.definition,
             size: config.size,
+            mixed_sizes: config.mixed_sizes.clone(),
             p: config.p,
             graphs: config.graphs.clone(),
             steps: validation.map_or(self.state.step, |v| v.step),
@@ -594,6 +672,49 @@ impl DqnTrainer {
         -1.0 / scale - gamma * future / scale
     }
 
+    /// [`Targets::FlowOptimumAll`]'s loss: the Huber loss of every Alive site of each sampled
+    /// board against its exact value, each board weighing the same whatever its size.
+    fn every_site_loss(&self, rows: &[usize]) -> Tensor<1> {
+        let config = self.config();
+        let gamma = config.gamma as f32;
+        let before: Vec<GraphState<'_>> = rows.iter().map(|&r| self.state(r, false)).collect();
+        let (q, starts) = self
+            .online
+            .every_site(&before, config.definition, &self.device);
+        let (mut picked, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+        for ((state, start), &row) in before.iter().zip(starts).zip(rows) {
+            let sites = state.sites.len();
+            let scale = move_scale(sites);
+            // flow has no history: the board is its sites, attacked ones removed.
+            let occupied = state
+                .sites
+                .iter()
+                .map(|&s| s == Site::Alive || s == Site::Dead)
+                .collect();
+            let topology = self.pool.topology(self.replay.get(row).board).clone();
+            let game = Game::on_topology(topology, occupied, config.definition);
+            let (cut, critical) =
+                flow_critical_sites(&game).expect("flow on a lattice (checked with the config)");
+            let alive = game.alive_sites();
+            for &site in alive {
+                let after = cut - usize::from(critical[site as usize]);
+                let future: f32 = (0..after).map(|k| gamma.powi(k as i32)).sum();
+                picked.push((start + site as usize) as i64);
+                targets.push(-1.0 / scale - gamma * future / scale);
+                weights.push(1.0 / (alive.len() * rows.len()) as f32);
+            }
+        }
+        let count = picked.len();
+        let tensor = |values: Vec<f32>| {
+            Tensor::<1>::from_data(TensorData::new(values, [count]), &self.device)
+        };
+        let picked = Tensor::<1, Int>::from_data(TensorData::new(picked, [count]), &self.device);
+        let errors = HuberLossConfig::new(1.0)
+            .init()
+            .forward_no_reduction(q.select(0, picked), tensor(targets));
+        (errors * tensor(weights)).sum()
+    }
+
     fn validate(&mut self) -> f64 {
         let config = self.config();
         let played = play_greedy(
@@ -631,17 +752,24 @@ impl Fit for DqnTrainer {
         let rows: Vec<usize> = (0..config.batch)
             .map(|_| pick(&mut sampler, self.replay.len()))
             .collect();
-        let targets = self.targets(&rows);
-        let before: Vec<GraphState<'_>> = rows.iter().map(|&r| self.state(r, false)).collect();
-        let actions: Vec<usize> = rows.iter().map(|&r| self.replay.get(r).action).collect();
-        let batch = rows.len();
-        let chosen = self
-            .online
-            .chosen(&before, &actions, config.definition, &self.device);
-        let targets = Tensor::<1>::from_data(TensorData::new(targets, [batch]), &self.device);
-        let loss = HuberLossConfig::new(1.0)
-            .init()
-            .forward(chosen, targets, Reduction::Mean);
+        let loss = match config.targets {
+            Targets::FlowOptimumAll => self.every_site_loss(&rows),
+            _ => {
+                let targets = self.targets(&rows);
+                let before: Vec<GraphState<'_>> =
+                    rows.iter().map(|&r| self.state(r, false)).collect();
+                let actions: Vec<usize> = rows.iter().map(|&r| self.replay.get(r).action).collect();
+                let batch = rows.len();
+                let chosen = self
+                    .online
+                    .chosen(&before, &actions, config.definition, &self.device);
+                let targets =
+                    Tensor::<1>::from_data(TensorData::new(targets, [batch]), &self.device);
+                HuberLossConfig::new(1.0)
+                    .init()
+                    .forward(chosen, targets, Reduction::Mean)
+            }
+        };
         let (online, mut log) = match self.online.clone() {
             Net::Convolutional(net) => {
                 let (net, log) = fit::descend(&mut self.optimizer, net, loss, &[], step)?;

@@ -112,6 +112,7 @@ fn agent(args: &GameBench) -> Result<()> {
                         net: QNetConfig::new(16, 4),
                         definition: Definition::Network,
                         size: 10,
+                        mixed_sizes: Vec::new(),
                         p: 0.8,
                         steps: 0,
                         validation_moves: None,

@@ -28,13 +28,15 @@ pub struct TrainArgs {
     /// With --graphs: the random graphs' node counts, MIN-MAX (default 20-100).
     #[arg(long, requires = "graphs")]
     pub nodes: Option<String>,
-    /// Board side of the training and validation lattices.
-    #[arg(long)]
-    pub size: Option<usize>,
+    /// Board side of the training and validation lattices; several (`10,20`) mix the sizes,
+    /// as many boards of each (lattice agent only).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub size: Option<Vec<usize>>,
     /// Occupation probability.
     #[arg(long)]
     pub p: Option<f64>,
-    /// Gradient steps (the exploration temperature decays over the first tenth).
+    /// Gradient steps (the exploration temperature decays over the first tenth). With --resume:
+    /// the run's new end, its other settings and temperature schedule kept (train longer).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Channels F of the net.
@@ -48,8 +50,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub lr: Option<f64>,
     /// What each move's value is regressed on: double-dqn (the spec's bootstrapped targets) or,
-    /// for flow, flow-optimum (the exact optimum's values, a minimum cut per board).
-    #[arg(long, value_parser = ["double-dqn", "flow-optimum"])]
+    /// for flow, flow-optimum (the played move's exact value, a minimum cut per board) or
+    /// flow-optimum-all (on lattices: every Alive site's exact value, two searches a board).
+    #[arg(long, value_parser = ["double-dqn", "flow-optimum", "flow-optimum-all"])]
     pub targets: Option<String>,
     /// Greedy validation on the held-out boards every N steps (the best weights are kept).
     #[arg(long)]
@@ -82,7 +85,10 @@ fn config(args: &TrainArgs) -> Result<DqnConfig> {
     if let Some(steps) = args.steps {
         config = config.with_steps(steps);
     }
-    config.size = args.size.unwrap_or(config.size);
+    if let Some(sizes) = &args.size {
+        config.size = sizes[0];
+        config.mixed_sizes = sizes[1..].to_vec();
+    }
     config.p = args.p.unwrap_or(config.p);
     config.net = QNetConfig::new(
         args.features.unwrap_or(config.net.features),
@@ -95,6 +101,7 @@ fn config(args: &TrainArgs) -> Result<DqnConfig> {
     if let Some(targets) = &args.targets {
         config.targets = match targets.as_str() {
             "flow-optimum" => Targets::FlowOptimum,
+            "flow-optimum-all" => Targets::FlowOptimumAll,
             _ => Targets::DoubleDqn,
         };
     }
@@ -116,7 +123,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let device = args.backend.device()?;
     let mut trainer = match &args.resume {
         Some(dir) => {
-            let trainer = DqnTrainer::resume(&bundle_io::read(dir)?, &device)?;
+            let mut trainer = DqnTrainer::resume(&bundle_io::read(dir)?, &device)?;
+            if let Some(steps) = args.steps {
+                trainer.extend(steps)?;
+            }
             let (step, total) = tessera_core::train::Fit::position(&trainer);
             eprintln!("resuming at step {step} of {total}");
             trainer
@@ -135,7 +145,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
     };
     let c = trainer.config();
     let boards = match &c.graphs {
-        None => format!("{}×{} boards at p = {}", c.size, c.size, c.p),
+        None => {
+            let sides: Vec<String> = c.sides().iter().map(|n| format!("{n}×{n}")).collect();
+            format!("{} boards at p = {}", sides.join(" and "), c.p)
+        }
         Some(mix) => format!(
             "{}×{} lattices at p = {} and random graphs of {}–{} nodes",
             c.size, c.size, c.p, mix.min_nodes, mix.max_nodes
