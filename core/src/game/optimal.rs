@@ -3,8 +3,9 @@
 //! 8-connected lattice where Alive sites cost 1 and every other site 0, a 0-1 breadth-first
 //! search, O(n²); on a graph, which has no dual, by Menger's theorem — the fewest nodes that
 //! separate the terminal sets equal the most node-disjoint paths between them, a maximum flow
-//! (petgraph's Dinic). Any definition on small boards by exhaustive search (iterative deepening
-//! with a memo).
+//! (petgraph's Dinic). On a lattice, which moves lower the cut (every move's exact value), from
+//! a second search from the other edge. Any definition on small boards by exhaustive search
+//! (iterative deepening with a memo).
 
 use std::collections::VecDeque;
 
