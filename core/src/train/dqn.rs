@@ -651,23 +651,31 @@ impl DqnTrainer {
     /// `−1/√sites + γ·V*(s')`, V* the value of playing the board after the move optimally: its
     /// minimum cut of c moves is worth `−(1 + γ + … + γ^(c−1))/√sites`.
     fn optimum_target(&self, row: usize) -> f32 {
-        let config = self.config();
         let t = self.replay.get(row);
-        let scale = move_scale(t.before.len());
-        let gamma = config.gamma as f32;
         let cut = if t.done {
             0
         } else {
-            // flow has no history: the board is its sites, attacked ones removed.
-            let occupied = t
-                .after
-                .iter()
-                .map(|&s| s == Site::Alive || s == Site::Dead)
-                .collect();
-            let topology = self.pool.topology(t.board).clone();
-            let game = Game::on_topology(topology, occupied, config.definition);
-            flow_optimum(&game).map_or(0, |(cut, _)| cut)
+            flow_optimum(&self.flow_game(&t.after, t.board)).map_or(0, |(cut, _)| cut)
         };
+        self.exact_value(t.before.len(), cut)
+    }
+
+    /// Training board `board` in the state `sites`, as a new game: flow has no history, so the
+    /// board is its sites, attacked ones removed.
+    fn flow_game(&self, sites: &[Site], board: u32) -> Game {
+        let occupied = sites
+            .iter()
+            .map(|&s| s == Site::Alive || s == Site::Dead)
+            .collect();
+        let topology = self.pool.topology(board).clone();
+        Game::on_topology(topology, occupied, self.config().definition)
+    }
+
+    /// The exact value of a move on a board of `sites` sites that leaves a minimum cut of `cut`:
+    /// `−1/√sites − γ·(1 + γ + … + γ^(cut−1))/√sites`.
+    fn exact_value(&self, sites: usize, cut: usize) -> f32 {
+        let gamma = self.config().gamma as f32;
+        let scale = move_scale(sites);
         let future: f32 = (0..cut).map(|k| gamma.powi(k as i32)).sum();
         -1.0 / scale - gamma * future / scale
     }
@@ -676,31 +684,20 @@ impl DqnTrainer {
     /// board against its exact value, each board weighing the same whatever its size.
     fn every_site_loss(&self, rows: &[usize]) -> Tensor<1> {
         let config = self.config();
-        let gamma = config.gamma as f32;
         let before: Vec<GraphState<'_>> = rows.iter().map(|&r| self.state(r, false)).collect();
         let (q, starts) = self
             .online
             .every_site(&before, config.definition, &self.device);
         let (mut picked, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new());
         for ((state, start), &row) in before.iter().zip(starts).zip(rows) {
-            let sites = state.sites.len();
-            let scale = move_scale(sites);
-            // flow has no history: the board is its sites, attacked ones removed.
-            let occupied = state
-                .sites
-                .iter()
-                .map(|&s| s == Site::Alive || s == Site::Dead)
-                .collect();
-            let topology = self.pool.topology(self.replay.get(row).board).clone();
-            let game = Game::on_topology(topology, occupied, config.definition);
+            let game = self.flow_game(state.sites, self.replay.get(row).board);
             let (cut, critical) =
                 flow_critical_sites(&game).expect("flow on a lattice (checked with the config)");
             let alive = game.alive_sites();
             for &site in alive {
                 let after = cut - usize::from(critical[site as usize]);
-                let future: f32 = (0..after).map(|k| gamma.powi(k as i32)).sum();
                 picked.push((start + site as usize) as i64);
-                targets.push(-1.0 / scale - gamma * future / scale);
+                targets.push(self.exact_value(state.sites.len(), after));
                 weights.push(1.0 / (alive.len() * rows.len()) as f32);
             }
         }
