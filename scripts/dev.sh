@@ -25,6 +25,11 @@ ensure_test_packages() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || missing+=(mesa-vulkan-drivers)
+  # Open MPI for the data-parallel tests (`--features mpi`: mpirun, and the headers and
+  # libclang its bindings are generated with).
+  command -v mpirun >/dev/null || missing+=(openmpi-bin)
+  command -v mpicc >/dev/null || missing+=(libopenmpi-dev)
+  compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null || missing+=(libclang-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
@@ -64,17 +69,20 @@ case "${1:-}" in
     start=$SECONDS
     # Code health, kept: formatting, then clippy with warnings as errors for both targets.
     cargo fmt --all --check
+    # The CLI is built and tested with MPI (`tessera/mpi`) so the multi-process tests run.
     PYO3_PYTHON=$PWD/target/pyenv/bin/python cargo clippy --release -p tessera-kernels \
-      -p tessera-core -p tessera -p tessera-python --all-targets -- -D warnings
+      -p tessera-core -p tessera -p tessera-python --features tessera/mpi --all-targets \
+      -- -D warnings
     cargo clippy -p tessera-wasm --target wasm32-unknown-unknown \
       --features game,mammal,anndata,relaxed-simd -- -D warnings
     echo "lint done in $((SECONDS - start)) s"
     # Release profile for tests too: burn is compiled once for the binary and the tests.
     # Vulkan (Mesa's software driver at least) and the browser's WebGPU must be there.
-    TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-kernels -p tessera-core -p tessera
+    TESSERA_REQUIRE_VULKAN=1 cargo test --release -p tessera-kernels -p tessera-core -p tessera \
+      --features tessera/mpi
     echo "rust tests done in $((SECONDS - start)) s"
     # The Python package, installed from its wheel, against the CLI's answers.
-    cargo build --release -p tessera
+    cargo build --release -p tessera --features mpi
     build_python_wheel
     (cd target && pyenv/bin/python -m unittest discover -s ../python/tests)
     echo "python tests done in $((SECONDS - start)) s"

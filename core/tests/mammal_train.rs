@@ -84,6 +84,7 @@ fn setup() -> (Bundle, Vec<Prepared>, MammalTrainConfig) {
             ..AdamWConfig::default()
         },
         scalar_loss: ScalarLoss::Mse,
+        micro_batch: None,
     };
     (bundle, data, config)
 }

@@ -107,3 +107,47 @@ fn wgpu_device((device, setup): (Device, burn::tensor::wgpu::WgpuSetup)) -> Resu
     WGPU_MAX_TENSOR_BYTES.get_or_init(|| max);
     Ok(device)
 }
+
+/// One device of a `--devices` list: `cpu`, `vulkan` / `vulkan:N` (the N-th discrete GPU),
+/// `wgpu`, `cuda:N`; each computes in f32.
+pub fn parse_device(spec: &str) -> Result<Device> {
+    let (kind, index) = match spec.split_once(':') {
+        Some((kind, index)) => {
+            let index: usize = index
+                .parse()
+                .with_context(|| format!("--devices {spec}: `{index}` is not a device number"))?;
+            (kind, Some(index))
+        }
+        None => (spec, None),
+    };
+    match (kind, index) {
+        ("cpu", None) => Backend::Cpu.device(),
+        #[cfg(feature = "wgpu")]
+        ("wgpu", None) => Backend::Wgpu.device(),
+        #[cfg(feature = "wgpu")]
+        ("vulkan", None) => Backend::Vulkan.device(),
+        #[cfg(feature = "wgpu")]
+        ("vulkan", Some(index)) => wgpu_device(
+            Device::wgpu_options()
+                .graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan)
+                .device_kind(burn::tensor::DeviceKind::DiscreteGpu(index))
+                .init_with_setup()
+                .with_context(|| format!("--devices {spec}: no Vulkan GPU number {index}"))?,
+        ),
+        #[cfg(feature = "cuda")]
+        ("cuda", Some(index)) => Ok(Device::cuda(index)),
+        _ => anyhow::bail!(
+            "--devices {spec}: not a device of this build (cpu{}{})",
+            if cfg!(feature = "wgpu") {
+                ", wgpu, vulkan, vulkan:N"
+            } else {
+                ""
+            },
+            if cfg!(feature = "cuda") {
+                ", cuda:N"
+            } else {
+                ""
+            },
+        ),
+    }
+}

@@ -12,6 +12,7 @@ pub mod fit;
 pub mod game;
 pub mod info;
 pub mod mammal;
+pub mod parallel;
 pub mod rna;
 pub mod serve;
 pub mod terminal;

@@ -769,11 +769,11 @@ impl Fit for DqnTrainer {
         };
         let (online, mut log) = match self.online.clone() {
             Net::Convolutional(net) => {
-                let (net, log) = fit::descend(&mut self.optimizer, net, loss, &[], step)?;
+                let (net, log) = fit::descend(&mut self.optimizer, net, loss, step)?;
                 (Net::Convolutional(net), log)
             }
             Net::MessagePassing(net) => {
-                let (net, log) = fit::descend(&mut self.optimizer, net, loss, &[], step)?;
+                let (net, log) = fit::descend(&mut self.optimizer, net, loss, step)?;
                 (Net::MessagePassing(net), log)
             }
         };

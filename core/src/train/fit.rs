@@ -15,7 +15,6 @@ use rand::seq::SliceRandom;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::objectives::LossTerm;
 use super::optimizer::{AdamW, Moments, moments_from_host, moments_to_host};
 use crate::bundle::{Bundle, BundleError};
 use crate::models::bmfm_rna::RnaError;
@@ -33,6 +32,8 @@ pub enum TrainError {
     Mammal(#[from] MammalError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Collective(#[from] super::parallel::CollectiveError),
     #[error("training: {0}")]
     Setup(String),
 }
@@ -121,22 +122,16 @@ pub fn seed_step(device: &Device, seed: u64, step: usize) {
     device.seed(mix(seed, step as u64, 0xd209));
 }
 
-/// Backpropagates `loss`, takes one optimizer step on `net` and logs it with `terms` (the
-/// named parts of the loss that have a value).
+/// Backpropagates `loss` (one device, one batch), takes one optimizer step on `net` and logs it.
+/// Trainers whose batches may be split among ranks use [`super::parallel::descend`].
 pub fn descend<M: Module>(
     optimizer: &mut AdamW,
     net: M,
     loss: Tensor<1>,
-    terms: &[LossTerm],
     step: usize,
 ) -> Result<(M, StepLog), TrainError> {
     let grads = GradientsParams::from_grads(loss.backward(), &net);
-    let scalar = |t: &Tensor<1>| -> f64 { t.clone().into_scalar::<f32>() as f64 };
-    let terms = terms
-        .iter()
-        .filter_map(|t| t.value.as_ref().map(|v| (t.name.clone(), scalar(v))))
-        .collect();
-    let total = scalar(&loss);
+    let total = loss.clone().into_scalar::<f32>() as f64;
     if !total.is_finite() {
         return Err(TrainError::Setup(format!(
             "step {step}: the loss is {total}; lower the learning rate"
@@ -148,7 +143,7 @@ pub fn descend<M: Module>(
         StepLog {
             step,
             loss: total,
-            terms,
+            terms: Vec::new(),
             lr: report.lr,
             grad_norm: report.grad_norm,
         },

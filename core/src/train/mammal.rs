@@ -7,11 +7,12 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::fit::{self, Fit, StepLog, TrainError, TrainerState};
-use super::objectives::LossTerm;
+use super::objectives::{Combine, LossTerm, Part, Reduce};
 use super::optimizer::{AdamW, AdamWConfig};
+use super::parallel::{self, Alone, Collective, Shared, Split};
 use crate::bundle::Bundle;
 use crate::models::mammal::finetune::{Examples, Target, TaskSpec};
-use crate::models::mammal::{EncoderInputs, MammalError, MammalModel, token_loss};
+use crate::models::mammal::{EncoderInputs, MammalError, MammalModel, token_loss_sum};
 use crate::tokenize::mammal::{EncodeOptions, Encoding, ModularTokenizer};
 
 /// The scalar loss (`mse` is the reference's default).
@@ -34,6 +35,10 @@ pub struct MammalTrainConfig {
     pub optimizer: AdamWConfig,
     #[serde(default)]
     pub scalar_loss: ScalarLoss,
+    /// Examples run forward together; a step's batch is cut into micro-batches of this size,
+    /// which data-parallel ranks share. `None`: the whole batch.
+    #[serde(default)]
+    pub micro_batch: Option<usize>,
 }
 
 /// What one example teaches.
@@ -121,6 +126,8 @@ pub struct MammalTrainer {
     data: Vec<Prepared>,
     bundle: Bundle,
     device: Device,
+    collective: Box<dyn Collective>,
+    split: Split,
 }
 
 impl MammalTrainer {
@@ -145,6 +152,7 @@ impl MammalTrainer {
                     .into(),
             ));
         }
+        let split = Split::new(config.batch_size, config.micro_batch, data.len(), &Alone)?;
         Ok(Self {
             model,
             optimizer: AdamW::new(config.optimizer.clone()),
@@ -152,7 +160,23 @@ impl MammalTrainer {
             data,
             bundle,
             device,
+            collective: Box::new(Alone),
+            split,
         })
+    }
+
+    /// Shares every step with the other ranks of `collective` (see
+    /// [`super::rna::Trainer::with_collective`]).
+    pub fn with_collective(mut self, collective: Box<dyn Collective>) -> Result<Self, TrainError> {
+        let config = &self.state.config;
+        self.split = Split::new(
+            config.batch_size,
+            config.micro_batch,
+            self.data.len(),
+            collective.as_ref(),
+        )?;
+        self.collective = collective;
+        Ok(self)
     }
 
     /// Continues from a checkpoint written by [`MammalTrainer::checkpoint`].
@@ -171,16 +195,14 @@ impl MammalTrainer {
         Ok(trainer)
     }
 
-    /// The examples of step `step` (deterministic in seed and step).
-    pub fn batch(&self, step: usize) -> Vec<&Prepared> {
+    /// The examples (row indices) of step `step`'s batch, deterministic in seed and step.
+    pub fn rows(&self, step: usize) -> Vec<usize> {
         let config = &self.state.config;
         fit::batch_rows(self.data.len(), config.batch_size, config.seed, step)
-            .into_iter()
-            .map(|i| &self.data[i])
-            .collect()
     }
 
-    /// The loss terms of a batch under the current weights.
+    /// The loss terms of a (micro-)batch under the current weights: the decoder's
+    /// cross-entropy, and the scalar loss when the model has a scalar head, in that order.
     pub fn losses(&self, batch: &[&Prepared]) -> Result<Vec<LossTerm>, TrainError> {
         let device = &self.device;
         let model = &self.model;
@@ -199,9 +221,16 @@ impl MammalTrainer {
                 Tensor::<1, Int>::from_data(TensorData::new(ids, [rows.len()]), device),
             )
         };
+        // Every micro-batch has the same terms, empty ones included (no graph, count 0).
+        let empty = |reduce| Part {
+            sum: Tensor::<1>::zeros([1], device),
+            count: 0.0,
+            reduce,
+        };
         let mut terms = Vec::new();
 
         let token_rows = rows(&|s| matches!(s, Supervision::Tokens { .. }));
+        let mut tokens = empty(Reduce::Mean);
         if !token_rows.is_empty() {
             let (mut ids, mut mask, mut labels, mut memory_mask) = (vec![], vec![], vec![], vec![]);
             let mut len = 0;
@@ -234,15 +263,31 @@ impl MammalTrainer {
                 [token_rows.len(), len],
                 device,
             )?;
-            terms.push(LossTerm {
-                name: "decoder_ce".into(),
-                weight: 1.0,
-                value: Some(token_loss(logits, &labels, device)?),
-            });
+            let (sum, count) = token_loss_sum(logits, &labels, device)?;
+            tokens = Part {
+                sum,
+                count: count as f64,
+                reduce: Reduce::Mean,
+            };
         }
+        terms.push(LossTerm {
+            name: "decoder_ce".into(),
+            weight: 1.0,
+            part: tokens,
+        });
 
+        let Some(head) = &model.net.scalars_head else {
+            return Ok(terms);
+        };
         let scalar_rows = rows(&|s| matches!(s, Supervision::Scalar(_)));
-        if let (false, Some(head)) = (scalar_rows.is_empty(), &model.net.scalars_head) {
+        let (per_row, reduce): (fn(Tensor<1>) -> Tensor<1>, _) = match self.state.config.scalar_loss
+        {
+            ScalarLoss::Mse => (|d| d.powi_scalar(2), Reduce::Mean),
+            ScalarLoss::Mae => (|d| d.abs(), Reduce::Mean),
+            ScalarLoss::Rmse => (|d| d.powi_scalar(2), Reduce::RootMean),
+        };
+        let mut scalar = empty(reduce);
+        if !scalar_rows.is_empty() {
             let out = head.forward(pick(&scalar_rows));
             let [n, _, _] = out.dims();
             let predicted = out.slice([0..n, 0..1, 0..1]).reshape([n]);
@@ -254,38 +299,48 @@ impl MammalTrainer {
                 })
                 .collect();
             let diff = predicted - Tensor::<1>::from_data(TensorData::new(targets, [n]), device);
-            let value = match self.state.config.scalar_loss {
-                ScalarLoss::Mse => diff.powi_scalar(2).mean(),
-                ScalarLoss::Mae => diff.abs().mean(),
-                ScalarLoss::Rmse => diff.powi_scalar(2).mean().add_scalar(1e-6).sqrt(),
+            scalar = Part {
+                sum: per_row(diff).sum(),
+                count: n as f64,
+                reduce,
             };
-            terms.push(LossTerm {
-                name: "scalar_loss".into(),
-                weight: 1.0,
-                value: Some(value),
-            });
         }
+        terms.push(LossTerm {
+            name: "scalar_loss".into(),
+            weight: 1.0,
+            part: scalar,
+        });
         Ok(terms)
     }
 
     /// One optimisation step.
     pub fn step(&mut self) -> Result<StepLog, TrainError> {
         let step = self.state.step;
-        fit::seed_step(&self.device, self.state.config.seed, step);
-        let terms = self.losses(&self.batch(step))?;
-        // The reference adds its losses (weight 1 each) rather than averaging them.
-        let loss = terms
-            .iter()
-            .filter_map(|t| t.value.clone().map(|v| v.mul_scalar(t.weight)))
-            .reduce(|a, b| a + b)
-            .ok_or_else(|| TrainError::Setup(format!("step {step}: nothing to learn")))?;
-        let (net, log) = fit::descend(
-            &mut self.optimizer,
+        let rows = self.rows(step);
+        let micro = self.split.micro_batches(&rows);
+        let local = self.split.mine(micro.len());
+        let seed = self.state.config.seed;
+        // The optimizer is moved out while the micro-batches borrow the trainer.
+        let mut optimizer = std::mem::replace(&mut self.optimizer, AdamW::new(Default::default()));
+        let result = parallel::descend(
+            &mut optimizer,
             self.model.net.clone(),
-            loss,
-            &terms,
-            step,
-        )?;
+            Shared {
+                step,
+                local: &local,
+                split: &self.split,
+                collective: self.collective.as_ref(),
+                // The reference adds its losses (weight 1 each) rather than averaging them.
+                combine: Combine::Sum,
+            },
+            |k| {
+                parallel::seed_micro(&self.device, seed, step, k);
+                let batch: Vec<&Prepared> = micro[k].iter().map(|&i| &self.data[i]).collect();
+                self.losses(&batch)
+            },
+        );
+        self.optimizer = optimizer;
+        let (net, log) = result?;
         self.model.net = net;
         self.state.step += 1;
         self.state.history.push(log.clone());

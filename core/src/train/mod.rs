@@ -5,14 +5,17 @@
 
 pub mod augment;
 pub mod collate;
+pub mod corpus;
 pub mod dqn;
 pub mod fit;
 pub mod mammal;
 pub mod objectives;
 pub mod optimizer;
+pub mod parallel;
 pub mod recipe;
 pub mod replay;
 pub mod rna;
 
 pub use fit::{Fit, StepLog, TrainError};
+pub use parallel::{Alone, Collective, CollectiveError};
 pub use rna::{TrainConfig, TrainData, Trainer};

@@ -1,6 +1,8 @@
 //! BMFM-RNA's trainer: cells → seeded batches (MLM masking, WCED targets, labels), the
 //! objectives' weighted loss; the loop and checkpoints are [`super::fit`]'s.
 
+use std::collections::BTreeMap;
+
 use burn::module::Module;
 use burn::tensor::Device;
 use rand::SeedableRng;
@@ -9,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::{Augment, gene_variability};
 use super::collate::{Collator, MlmConfig, SequenceConfig, TrainBatch};
-use super::fit::{self, Fit, StepLog, TrainError, TrainerState, mix};
-use super::objectives::{
-    ClassLoss, LossTerm, class_loss, is_zero_bce, mse_ignore_zero, weighted_mean,
-};
+use super::fit::{self, Fit, StepLog, TrainError, TrainerState};
+use super::objectives::{ClassLoss, Combine, LossTerm, class_loss, is_zero_bce, mse_ignore_zero};
 use super::optimizer::{AdamW, AdamWConfig};
+use super::corpus::{Cell, CellStream, ShardReader, StreamConfig};
+use super::parallel::{self, Alone, Collective, Shared, Split, micro_seed};
 use crate::bundle::Bundle;
 use crate::models::bmfm_rna::config::{DecodeMode, ExpressionKind};
 use crate::models::bmfm_rna::panel::GenePanel;
@@ -79,6 +81,13 @@ pub struct TrainConfig {
     /// Degrade the input cells (panel dropout, depth thinning); targets stay the full cells'.
     #[serde(default)]
     pub augment: Option<Augment>,
+    /// Cells collated and run forward together; a step's `batch_size` cells are cut into
+    /// micro-batches of this size, which data-parallel ranks share. `None`: the whole batch.
+    #[serde(default)]
+    pub micro_batch: Option<usize>,
+    /// How cells are streamed when they come from a sharded corpus (`None`: all in memory).
+    #[serde(default)]
+    pub stream: Option<StreamConfig>,
 }
 
 /// The training cells: counts over the gene panel (sparse) and label ids per label column.
@@ -91,60 +100,209 @@ pub struct TrainData {
     pub labels: Vec<Vec<i64>>,
 }
 
+/// A sharded corpus as a trainer reads it: the panel every shard shares, a reader for the
+/// shards, and each shard's number of cells (the manifest's).
+pub struct Corpus {
+    pub panel: GenePanel,
+    /// Label heads the reader gives ids for.
+    pub label_heads: usize,
+    pub sizes: Vec<usize>,
+    pub reader: Box<dyn ShardReader>,
+}
+
+/// Where a run's cells come from.
+pub enum Cells {
+    /// All in memory: a step's batch is a seeded draw without replacement, epoch by epoch.
+    Memory(TrainData),
+    /// Streamed from a corpus (the run's `stream` config says how).
+    Corpus(Corpus),
+}
+
+impl From<TrainData> for Cells {
+    fn from(data: TrainData) -> Self {
+        Self::Memory(data)
+    }
+}
+
+impl From<Corpus> for Cells {
+    fn from(corpus: Corpus) -> Self {
+        Self::Corpus(corpus)
+    }
+}
+
+impl Cells {
+    fn panel(&self) -> &GenePanel {
+        match self {
+            Self::Memory(data) => &data.panel,
+            Self::Corpus(corpus) => &corpus.panel,
+        }
+    }
+}
+
 pub struct Trainer {
     pub pipeline: RnaPipeline,
     pub optimizer: AdamW,
     pub state: TrainerState<TrainConfig>,
-    data: TrainData,
+    cells: Cells,
+    /// This rank's streams of a corpus, by stream index (empty for cells in memory).
+    streams: BTreeMap<usize, CellStream>,
     /// The panel genes' variability, for variable-gene panel augmentation (empty without).
     variability: Vec<f32>,
     bundle: Bundle,
     device: Device,
+    collective: Box<dyn Collective>,
+    split: Split,
+}
+
+/// Examples a batch can draw from (a corpus streams without end).
+fn available(cells: &Cells) -> usize {
+    match cells {
+        Cells::Memory(data) => data.cells.len(),
+        Cells::Corpus(_) => usize::MAX,
+    }
 }
 
 impl Trainer {
-    /// Starts training `bundle` (fresh or pretrained) on `device` (made autodiff here).
+    /// Starts training `bundle` (fresh or pretrained) on `device` (made autodiff here) on
+    /// `cells` (a [`TrainData`] in memory, or a [`Corpus`] with `config.stream` set).
     pub fn new(
         bundle: Bundle,
-        data: TrainData,
+        cells: impl Into<Cells>,
         config: TrainConfig,
         device: &Device,
     ) -> Result<Self, TrainError> {
+        let cells = cells.into();
         let device = device.clone().autodiff();
         let pipeline = RnaPipeline::from_bundle(&bundle, &device)?;
         let optimizer = AdamW::new(config.optimizer.clone());
-        let variability = match &config.augment {
-            Some(augment) if augment.variable_probability > 0.0 => {
+        let variability = match (&config.augment, &cells) {
+            (Some(augment), Cells::Memory(data)) if augment.variable_probability > 0.0 => {
                 gene_variability(data.cells.iter().map(Vec::as_slice), data.panel.len())
             }
             _ => Vec::new(),
         };
+        let split = Split::new(
+            config.batch_size,
+            config.micro_batch,
+            available(&cells),
+            &Alone,
+        )?;
         let trainer = Self {
             pipeline,
             optimizer,
             state: TrainerState::new(config),
-            data,
+            cells,
+            streams: BTreeMap::new(),
             variability,
             bundle,
             device,
+            collective: Box::new(Alone),
+            split,
         };
         trainer.check()?;
+        trainer.check_streams()?;
         Ok(trainer)
     }
 
-    /// Continues from a checkpoint written by [`Trainer::checkpoint`].
+    /// Shares every step with the other ranks of `collective`: this rank runs its micro-batches
+    /// and every rank takes the same step. Each rank holds the same checkpoint, and the same
+    /// cells in memory or the same corpus (of which it reads only its own streams' shards).
+    pub fn with_collective(mut self, collective: Box<dyn Collective>) -> Result<Self, TrainError> {
+        let config = &self.state.config;
+        self.split = Split::new(
+            config.batch_size,
+            config.micro_batch,
+            available(&self.cells),
+            collective.as_ref(),
+        )?;
+        self.collective = collective;
+        self.check_streams()?;
+        // This rank's streams open at its first step.
+        self.streams.clear();
+        Ok(self)
+    }
+
+    /// Continues from a checkpoint written by [`Trainer::checkpoint`]; a corpus's streams
+    /// continue from the checkpoint's step.
     pub fn resume(
         checkpoint: Bundle,
-        data: TrainData,
+        cells: impl Into<Cells>,
         device: &Device,
     ) -> Result<Self, TrainError> {
         let mut optimizer = AdamW::new(Default::default());
         let state: TrainerState<TrainConfig> = fit::restore(&checkpoint, &mut optimizer, device)?;
-        let mut trainer = Self::new(checkpoint, data, state.config.clone(), device)?;
+        let mut trainer = Self::new(checkpoint, cells, state.config.clone(), device)?;
         optimizer.config = state.config.optimizer.clone();
         trainer.optimizer = optimizer;
         trainer.state = state;
         Ok(trainer)
+    }
+
+    /// Micro-batches in a step.
+    fn micro_batches(&self) -> usize {
+        let config = &self.state.config;
+        let batch = match &self.cells {
+            Cells::Memory(data) => config.batch_size.min(data.cells.len()),
+            Cells::Corpus(_) => config.batch_size,
+        };
+        batch.div_ceil(self.split.micro_batch)
+    }
+
+    /// A corpus's streams must split evenly: whole micro-batches, as many from each stream,
+    /// and the same number of streams on every rank.
+    fn check_streams(&self) -> Result<(), TrainError> {
+        let (Cells::Corpus(_), Some(stream)) = (&self.cells, &self.state.config.stream) else {
+            return Ok(());
+        };
+        let config = &self.state.config;
+        let (micro, count) = (self.split.micro_batch, self.micro_batches());
+        if config.batch_size % micro != 0 {
+            return Err(TrainError::Setup(format!(
+                "batch_size {} is not a whole number of micro-batches of {micro}",
+                config.batch_size
+            )));
+        }
+        if stream.streams == 0 || count % stream.streams != 0 {
+            return Err(TrainError::Setup(format!(
+                "streams {}: the {count} micro-batches of a step must split evenly among them",
+                stream.streams
+            )));
+        }
+        if stream.streams % self.split.world != 0 {
+            return Err(TrainError::Setup(format!(
+                "streams {}: not a multiple of the {} ranks",
+                stream.streams, self.split.world
+            )));
+        }
+        Ok(())
+    }
+
+    /// Positions this rank's streams of a corpus at the current step (at a run's first step,
+    /// once the ranks are known; a resumed run's streams continue from its step).
+    fn open_streams(&mut self) -> Result<(), TrainError> {
+        let Cells::Corpus(corpus) = &self.cells else {
+            return Ok(());
+        };
+        let config = &self.state.config;
+        let stream = config.stream.ok_or_else(|| {
+            TrainError::Setup("a corpus needs the run's `stream` settings".into())
+        })?;
+        self.check_streams()?;
+        let per_step = (self.split.micro_batch * self.micro_batches() / stream.streams) as u64;
+        let draws = self.state.step as u64 * per_step;
+        self.streams.clear();
+        for s in (self.split.rank..stream.streams).step_by(self.split.world) {
+            let cells = CellStream::new(
+                s,
+                stream,
+                &corpus.sizes,
+                config.seed,
+                draws,
+                corpus.reader.as_ref(),
+            )?;
+            self.streams.insert(s, cells);
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), TrainError> {
@@ -158,8 +316,26 @@ impl Trainer {
                 "a trainable scale_adapt basis cannot be trained here (its sinusoids are computed on the host)".into(),
             ));
         }
-        if config.batch_size == 0 || self.data.cells.is_empty() {
+        if config.batch_size == 0 || available(&self.cells) == 0 {
             return Err(TrainError::Setup("no cells or a batch size of 0".into()));
+        }
+        if let Cells::Corpus(_) = self.cells {
+            if config
+                .augment
+                .as_ref()
+                .is_some_and(|a| a.variable_probability > 0.0)
+            {
+                return Err(TrainError::Setup(
+                    "variable-gene augmentation needs every cell's statistics; it is not \
+                     available on a streamed corpus"
+                        .into(),
+                ));
+            }
+            if config.stream.is_none() {
+                return Err(TrainError::Setup(
+                    "a corpus needs the run's `stream` settings".into(),
+                ));
+            }
         }
         let has = |f: &dyn Fn(&DecodeMode) -> bool| model.decoders.iter().any(|d| f(&d.mode));
         if config.wced.is_some() && !has(&|m| matches!(m, DecodeMode::Wced { channels: 2, .. })) {
@@ -193,49 +369,80 @@ impl Trainer {
                 )));
             }
         }
-        if self.data.labels.len() != model.config.labels().len() {
+        let columns = match &self.cells {
+            Cells::Memory(data) => data.labels.len(),
+            Cells::Corpus(corpus) => corpus.label_heads,
+        };
+        if columns != model.config.labels().len() {
             return Err(TrainError::Setup(format!(
-                "{} label columns of data for {} label heads",
-                self.data.labels.len(),
+                "{columns} label columns of data for {} label heads",
                 model.config.labels().len()
             )));
         }
         Ok(())
     }
 
-    /// The collated batch of step `step` (deterministic in seed and step).
-    pub fn batch(&self, step: usize) -> Result<TrainBatch, TrainError> {
+    /// This rank's micro-batches of the current step, by index: rows of the cells in memory
+    /// (deterministic in seed and step), or the next cells of its corpus streams.
+    fn local_cells(&mut self) -> Result<Vec<(usize, Vec<Cell>)>, TrainError> {
         let config = &self.state.config;
-        let rows = fit::batch_rows(self.data.cells.len(), config.batch_size, config.seed, step);
-        let panel = &self.data.panel;
-        let full: Vec<Vec<f32>> = rows
+        let local = self.split.mine(self.micro_batches());
+        match &self.cells {
+            Cells::Memory(data) => {
+                let rows =
+                    fit::batch_rows(data.cells.len(), config.batch_size, config.seed, self.state.step);
+                let micro = self.split.micro_batches(&rows);
+                Ok(local
+                    .into_iter()
+                    .map(|k| (k, micro[k].iter().map(|&i| Cell::of(data, i)).collect()))
+                    .collect())
+            }
+            Cells::Corpus(corpus) => {
+                let streams = config.stream.map_or(1, |s| s.streams);
+                local
+                    .into_iter()
+                    .map(|k| {
+                        let stream = self.streams.get_mut(&(k % streams)).ok_or_else(|| {
+                            TrainError::Setup(format!("stream {} is not open here", k % streams))
+                        })?;
+                        Ok((k, stream.take(self.split.micro_batch, corpus.reader.as_ref())?))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Micro-batch `k` of step `step` (its `cells`), collated; its random choices depend only
+    /// on seed, step and `k`, whichever rank collates it.
+    pub fn batch(&self, step: usize, k: usize, cells: &[Cell]) -> Result<TrainBatch, TrainError> {
+        let config = &self.state.config;
+        let panel = self.cells.panel();
+        let full: Vec<Vec<f32>> = cells
             .iter()
-            .map(|&i| {
+            .map(|cell| {
                 let mut dense = vec![0.0; panel.len()];
-                for &(g, c) in &self.data.cells[i] {
+                for &(g, c) in &cell.counts {
                     dense[g as usize] = c;
                 }
                 dense
             })
             .collect();
         let mut augment_rng =
-            Xoshiro256PlusPlus::seed_from_u64(mix(config.seed, step as u64, 0xa06));
-        let cells: Vec<(&str, Vec<f32>)> = rows
+            Xoshiro256PlusPlus::seed_from_u64(micro_seed(config.seed, step, k, 0xa06));
+        let inputs: Vec<(&str, Vec<f32>)> = cells
             .iter()
             .zip(&full)
-            .map(|(&i, dense)| {
+            .map(|(cell, dense)| {
                 let mut input = dense.clone();
                 if let Some(augment) = &config.augment {
                     augment.apply(&mut input, &self.variability, &mut augment_rng);
                 }
-                (self.data.cell_ids[i].as_str(), input)
+                (cell.id.as_str(), input)
             })
             .collect();
-        let labels = self
-            .data
-            .labels
-            .iter()
-            .map(|column| rows.iter().map(|&i| column[i]).collect())
+        let heads = self.pipeline.model.config.labels().len();
+        let labels = (0..heads)
+            .map(|h| cells.iter().map(|cell| cell.labels[h]).collect())
             .collect();
         let collator = Collator {
             encoder: &self.pipeline.encoder,
@@ -250,10 +457,10 @@ impl Trainer {
             mlm: config.mlm.as_ref().map(|m| &m.masking),
             wced: config.wced.is_some(),
         };
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(config.seed, step as u64, 0xba7c));
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(micro_seed(config.seed, step, k, 0xba7c));
         let targets = config.augment.is_some().then_some(full.as_slice());
         collator
-            .collate(&cells, targets, labels, &mut rng)
+            .collate(&inputs, targets, labels, &mut rng)
             .map_err(|e| TrainError::Setup(e.to_string()))
     }
 
@@ -288,12 +495,12 @@ impl Trainer {
                         terms.push(LossTerm {
                             name: format!("wced_{set}_mse"),
                             weight,
-                            value: Some(mse_ignore_zero(value.clone(), target, device)),
+                            part: mse_ignore_zero(value.clone(), target, device),
                         });
                         terms.push(LossTerm {
                             name: format!("wced_{set}_is_zero_bce"),
                             weight,
-                            value: is_zero_bce(logit.clone(), target, device),
+                            part: is_zero_bce(logit.clone(), target, device),
                         });
                     }
                 }
@@ -301,18 +508,14 @@ impl Trainer {
                     terms.push(LossTerm {
                         name: "mlm_expressions_mse".into(),
                         weight: weights.mse_weight,
-                        value: Some(mse_ignore_zero(
-                            output.reshape([b, l]),
-                            &targets.expressions,
-                            device,
-                        )),
+                        part: mse_ignore_zero(output.reshape([b, l]), &targets.expressions, device),
                     });
                 }
                 (DecodeMode::IsZero, _, Some(weights), _, Some(targets)) => {
                     terms.push(LossTerm {
                         name: "mlm_expressions_is_zero_bce".into(),
                         weight: weights.is_zero_weight,
-                        value: is_zero_bce(output.reshape([b, l]), &targets.expressions, device),
+                        part: is_zero_bce(output.reshape([b, l]), &targets.expressions, device),
                     });
                 }
                 (DecodeMode::TokenScores, _, Some(weights), _, Some(targets))
@@ -322,7 +525,7 @@ impl Trainer {
                     terms.push(LossTerm {
                         name: "mlm_genes_ce".into(),
                         weight: weights.genes_weight,
-                        value: class_loss(
+                        part: class_loss(
                             output.reshape([b * l, v]),
                             &targets.genes,
                             ClassLoss::CrossEntropy,
@@ -342,31 +545,43 @@ impl Trainer {
                 terms.push(LossTerm {
                     name: format!("label_{}", objective.column),
                     weight: objective.weight,
-                    value: class_loss(logits, &batch.labels[k], objective.loss, device),
+                    part: class_loss(logits, &batch.labels[k], objective.loss, device),
                 });
             }
         }
         Ok(terms)
     }
 
-    /// One optimisation step.
+    /// One optimisation step (this rank's micro-batches of it).
     pub fn step(&mut self) -> Result<StepLog, TrainError> {
         let step = self.state.step;
-        let batch = self.batch(step)?;
-        fit::seed_step(&self.device, self.state.config.seed, step);
-        let terms = self.losses(&batch)?;
-        let Some(loss) = weighted_mean(&terms) else {
-            return Err(TrainError::Setup(format!(
-                "step {step}: no loss term has any target (check the objectives and labels)"
-            )));
-        };
-        let (net, log) = fit::descend(
-            &mut self.optimizer,
+        if matches!(self.cells, Cells::Corpus(_)) && self.streams.is_empty() {
+            self.open_streams()?;
+        }
+        let micro = self.local_cells()?;
+        let local: Vec<usize> = micro.iter().map(|(k, _)| *k).collect();
+        let seed = self.state.config.seed;
+        // The optimizer is moved out while the micro-batches borrow the trainer.
+        let mut optimizer = std::mem::replace(&mut self.optimizer, AdamW::new(Default::default()));
+        let result = parallel::descend(
+            &mut optimizer,
             self.pipeline.model.net.clone(),
-            loss,
-            &terms,
-            step,
-        )?;
+            Shared {
+                step,
+                local: &local,
+                split: &self.split,
+                collective: self.collective.as_ref(),
+                combine: Combine::WeightedMean,
+            },
+            |k| {
+                let cells = &micro.iter().find(|(j, _)| *j == k).expect("a local micro-batch").1;
+                let batch = self.batch(step, k, cells)?;
+                parallel::seed_micro(&self.device, seed, step, k);
+                self.losses(&batch)
+            },
+        );
+        self.optimizer = optimizer;
+        let (net, log) = result?;
         self.pipeline.model.net = net;
         self.state.step += 1;
         self.state.history.push(log.clone());

@@ -9,6 +9,7 @@ use serde_json::json;
 use tessera_core::bundle::Bundle;
 use tessera_core::models::mammal::finetune::{BundleTask, INFO_FILE, MammalInfo, TaskSpec};
 use tessera_core::models::mammal::{MammalConfig, MammalModel, T5Config};
+use tessera_core::train::fit::{TRAINER_FILE, TrainerState};
 use tessera_core::train::mammal::{
     MammalTrainConfig, MammalTrainer, Prepared, ScalarLoss, new_bundle, prepare,
 };
@@ -18,6 +19,7 @@ use super::baseline::load_task;
 use super::eval::{predict, task_name};
 use crate::backend::Backend;
 use crate::bundle_io;
+use crate::parallel::{ParallelArgs, Ranks};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScalarLossArg {
@@ -88,6 +90,8 @@ pub struct TrainArgs {
     pub eval_batch: usize,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    #[command(flatten)]
+    pub parallel: ParallelArgs,
 }
 
 /// A task file, its examples and what the bundle will keep of it.
@@ -99,7 +103,8 @@ struct Loaded {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let device = args.backend.device()?;
+    let ranks = Ranks::new(&args.parallel, || args.backend.device())?;
+    let device = ranks.device().clone();
     let mut tasks: Vec<Loaded> = Vec::new();
     for path in &args.task {
         let (spec, table) = load_task(path)?;
@@ -167,18 +172,39 @@ pub fn run(args: TrainArgs) -> Result<()> {
         );
     }
 
-    let mut trainer = match &args.resume {
-        Some(_) => {
-            let trainer = MammalTrainer::resume(start, data, &device)?;
-            eprintln!(
-                "resuming at step {} of {}",
-                trainer.state.step, trainer.state.config.steps
-            );
-            trainer
+    // The run's settings: a resumed run keeps its checkpoint's.
+    let config = match &args.resume {
+        Some(checkpoint) => {
+            let state: TrainerState<MammalTrainConfig> = tessera_core::bundle::parse_json(
+                TRAINER_FILE,
+                start.file(TRAINER_FILE).with_context(|| {
+                    format!("{}: not a training checkpoint", checkpoint.display())
+                })?,
+            )?;
+            eprintln!("resuming at step {} of {}", state.step, state.config.steps);
+            state.config
         }
-        None => MammalTrainer::new(start, data, config(&args), &device)?,
+        None => config(&args),
     };
-    crate::fit::run(&mut trainer, &args.out, args.checkpoint_every, "prompts")?;
+    let writes = ranks.writes();
+    ranks.train(
+        |device| match args.resume {
+            Some(_) => Ok(MammalTrainer::resume(start.clone(), data.clone(), device)?),
+            None => Ok(MammalTrainer::new(
+                start.clone(),
+                data.clone(),
+                config.clone(),
+                device,
+            )?),
+        },
+        |trainer, collective| Ok(trainer.with_collective(collective)?),
+        &args.out,
+        args.checkpoint_every,
+        "prompts",
+    )?;
+    if !writes {
+        return Ok(());
+    }
 
     // Score every task's held-out rows with the trained weights, and keep the tasks.
     let bundle = bundle_io::read(&args.out.join("model"))?;
@@ -198,7 +224,6 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("{} (held out): {score}", t.task.name);
         report.push(json!({"task": t.task.name, "file": t.path, "score": score}));
     }
-    let config = &trainer.state.config;
     let info = MammalInfo {
         tasks: tasks.iter().map(|t| t.task.clone()).collect(),
         provenance: json!({
@@ -244,5 +269,6 @@ fn config(args: &TrainArgs) -> MammalTrainConfig {
             ScalarLossArg::Mae => ScalarLoss::Mae,
             ScalarLossArg::Rmse => ScalarLoss::Rmse,
         },
+        micro_batch: args.parallel.micro_batch,
     }
 }

@@ -22,6 +22,7 @@ use tessera_core::train::{TrainConfig, Trainer};
 use super::data::{read_counts, rows_where};
 use crate::backend::Backend;
 use crate::bundle_io;
+use crate::parallel::{ParallelArgs, Ranks};
 
 /// What the model learns from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -116,6 +117,8 @@ pub struct TrainArgs {
     pub augment_variable_share: f64,
     #[arg(long, value_enum, default_value = "cpu")]
     pub backend: Backend,
+    #[command(flatten)]
+    pub parallel: ParallelArgs,
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -127,7 +130,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             bail!("{flag} {share}: a share of cells, between 0 and 1");
         }
     }
-    let device = args.backend.device()?;
+    let ranks = Ranks::new(&args.parallel, || args.backend.device())?;
+    let device = ranks.device().clone();
     let file = args.data.display().to_string();
     let matrix = read_counts(&args.data, None)?;
     matrix.require_counts(&file)?;
@@ -142,27 +146,47 @@ pub fn run(args: TrainArgs) -> Result<()> {
         bail!("--mask-genes goes with --objective mlm");
     }
     if args.objective == Objective::Probe {
+        if !matches!(ranks, Ranks::Alone(_)) {
+            bail!("--objective probe fits on one device (no --devices or --mpi)");
+        }
         return probe(&args, &file, &matrix, &rows, &classes, &device);
     }
-    let mut trainer = match &args.resume {
-        Some(checkpoint) => {
-            let bundle = bundle_io::read(checkpoint)?;
-            let data = train_data(&bundle, &file, &matrix, &rows, &args.label)?;
-            let trainer = Trainer::resume(bundle, data, &device)?;
-            eprintln!(
-                "resuming at step {} of {}",
-                trainer.state.step, trainer.state.config.steps
-            );
-            trainer
-        }
-        None => {
-            let bundle = initial_bundle(&args, &matrix, &rows, &classes, &device)?;
-            let data = train_data(&bundle, &file, &matrix, &rows, &args.label)?;
-            Trainer::new(bundle, data, config(&args), &device)?
-        }
+    let (bundle, resume) = match &args.resume {
+        Some(checkpoint) => (bundle_io::read(checkpoint)?, true),
+        None => (
+            initial_bundle(&args, &matrix, &rows, &classes, &device)?,
+            false,
+        ),
     };
-
-    crate::fit::run(&mut trainer, &args.out, args.checkpoint_every, "cells")
+    let data = train_data(&bundle, &file, &matrix, &rows, &args.label)?;
+    let config = config(&args);
+    // Said once, by the process that writes, however many ranks it holds.
+    let announce = std::sync::Once::new();
+    let verbose = ranks.writes();
+    ranks.train(
+        |device| {
+            if !resume {
+                return Ok(Trainer::new(
+                    bundle.clone(),
+                    data.clone(),
+                    config.clone(),
+                    device,
+                )?);
+            }
+            let trainer = Trainer::resume(bundle.clone(), data.clone(), device)?;
+            if verbose {
+                announce.call_once(|| {
+                    let (step, steps) = (trainer.state.step, trainer.state.config.steps);
+                    eprintln!("resuming at step {step} of {steps}");
+                });
+            }
+            Ok(trainer)
+        },
+        |trainer, collective| Ok(trainer.with_collective(collective)?),
+        &args.out,
+        args.checkpoint_every,
+        "cells",
+    )
 }
 
 /// The degradation `--augment` asks for.
@@ -208,6 +232,8 @@ fn config(args: &TrainArgs) -> TrainConfig {
         wced: matches!(args.objective, Objective::Wced | Objective::WcedMultitask)
             .then(WcedObjective::default),
         augment: args.augment.then(|| augment(args)),
+        micro_batch: args.parallel.micro_batch,
+        stream: None,
         labels: match args.objective {
             Objective::WcedMultitask => vec![LabelObjective {
                 column: args.label.clone(),

@@ -20,6 +20,6 @@ pub use config::{MammalConfig, MammalConfigError, T5Config};
 pub use generate::{GenerateConfig, Generated};
 pub use model::{
     EncoderInputs, EncoderOutputs, MammalError, MammalModel, MammalNet, MammalStreamLoad,
-    token_loss,
+    token_loss, token_loss_sum,
 };
 pub use task::{Answer, Task};

@@ -282,6 +282,21 @@ pub fn token_loss(
     labels: &[i64],
     device: &Device,
 ) -> Result<Tensor<1>, MammalError> {
+    let (sum, counted) = token_loss_sum(logits, labels, device)?;
+    if counted == 0 {
+        return Err(MammalError::Input(
+            "every label is −100: nothing to score".into(),
+        ));
+    }
+    Ok(sum.div_scalar(counted as f64))
+}
+
+/// [`token_loss`] before the mean: the summed cross-entropy (`[1]`) and how many labels count.
+pub fn token_loss_sum(
+    logits: Tensor<3>,
+    labels: &[i64],
+    device: &Device,
+) -> Result<(Tensor<1>, usize), MammalError> {
     let [b, l, v] = logits.dims();
     if labels.len() != b * l {
         return Err(MammalError::Input(format!(
@@ -291,11 +306,6 @@ pub fn token_loss(
         )));
     }
     let counted = labels.iter().filter(|&&y| y != -100).count();
-    if counted == 0 {
-        return Err(MammalError::Input(
-            "every label is −100: nothing to score".into(),
-        ));
-    }
     if let Some(bad) = labels
         .iter()
         .find(|&&y| y != -100 && (y < 0 || y as usize >= v))
@@ -312,11 +322,7 @@ pub fn token_loss(
         .gather(1, targets)
         .reshape([b * l]);
     let zeros = Tensor::<1>::zeros([b * l], device);
-    Ok(zeros
-        .mask_where(keep, picked)
-        .sum()
-        .neg()
-        .div_scalar(counted as f64))
+    Ok((zeros.mask_where(keep, picked).sum().neg(), counted))
 }
 
 /// A MAMMAL bundle loaded as its archive arrives (the 458M model in a browser tab): see

@@ -1,0 +1,237 @@
+//! Data-parallel training for `rna train` and `mammal train`: the ranks (threads on several
+//! devices of this process, or the processes of an MPI job) and the loop each rank runs.
+//!
+//! Rank 0 shows progress and writes every file; the others take the same steps and write
+//! nothing. The arithmetic of a shared step is the core's ([`tessera_core::train::parallel`]).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use tessera_core::train::parallel::Threads;
+use tessera_core::train::{Collective, Fit};
+
+/// How a training run's steps are shared.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ParallelArgs {
+    /// Examples collated and run forward together: each step's --batch-size examples are cut
+    /// into micro-batches of this size, shared among the ranks (default: the whole batch). Runs
+    /// with the same batch size, micro-batch and seed take the same steps on any number of
+    /// ranks.
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
+    /// Train on several devices of this process, one rank each, e.g. `cuda:0,cuda:1`,
+    /// `vulkan:0,vulkan:1`, or `cpu,cpu` (testing: ranks on one device run their forward
+    /// passes in turn). Overrides --backend. With --mpi: this machine's devices, one per
+    /// process, picked by the process's rank on the machine.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Vec<String>,
+    /// Join the MPI job this process was started in, one rank per process:
+    /// `mpirun -np 2 tessera rna train … --mpi` (see the README's "Training on several
+    /// machines"). Needs a build with `--features mpi`.
+    #[arg(long)]
+    pub mpi: bool,
+}
+
+/// Where a run's ranks live.
+pub enum Ranks {
+    /// One rank on one device.
+    Alone(Device),
+    /// One rank per device, each on its own thread.
+    Threads(Vec<(Device, Threads)>),
+    /// This process is one rank of an MPI job.
+    #[cfg(feature = "mpi")]
+    Mpi(Device, Box<Mpi>),
+}
+
+impl Ranks {
+    /// The ranks `args` ask for; `device` is the `--backend`'s, for a run on one device or one
+    /// rank per process.
+    pub fn new(args: &ParallelArgs, device: impl FnOnce() -> Result<Device>) -> Result<Self> {
+        if args.mpi {
+            #[cfg(feature = "mpi")]
+            {
+                let mpi = Mpi::join()?;
+                let device = match args.devices.len() {
+                    0 => device()?,
+                    n => crate::backend::parse_device(&args.devices[mpi.local_rank % n])?,
+                };
+                return Ok(Self::Mpi(device, Box::new(mpi)));
+            }
+            #[cfg(not(feature = "mpi"))]
+            bail!(
+                "--mpi: this tessera was built without MPI; build it with `cargo build --release -p tessera --features mpi` (needs Open MPI's libopenmpi-dev and libclang-dev)"
+            );
+        }
+        match args.devices.len() {
+            0 => Ok(Self::Alone(device()?)),
+            1 => Ok(Self::Alone(crate::backend::parse_device(&args.devices[0])?)),
+            world => {
+                let devices = args
+                    .devices
+                    .iter()
+                    .map(|spec| crate::backend::parse_device(spec))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut specs = args.devices.clone();
+                specs.sort();
+                specs.dedup();
+                let shared = specs.len() < world;
+                Ok(Self::Threads(
+                    devices
+                        .into_iter()
+                        .zip(Threads::group(world, shared))
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    /// The first rank's device (where the run's model is set up).
+    pub fn device(&self) -> &Device {
+        match self {
+            Self::Alone(device) => device,
+            Self::Threads(ranks) => &ranks[0].0,
+            #[cfg(feature = "mpi")]
+            Self::Mpi(device, _) => device,
+        }
+    }
+
+    /// Whether this process writes the run's files (rank 0, or the only rank).
+    pub fn writes(&self) -> bool {
+        match self {
+            Self::Alone(_) | Self::Threads(_) => true,
+            #[cfg(feature = "mpi")]
+            Self::Mpi(_, mpi) => mpi.rank() == 0,
+        }
+    }
+
+    /// Trains: `make(device)` builds a rank's trainer, `share` attaches the rank's collective;
+    /// rank 0 runs [`crate::fit::run`] (progress, checkpoints, outputs under `out`).
+    pub fn train<T: Fit>(
+        self,
+        make: impl Fn(&Device) -> Result<T> + Sync,
+        share: impl Fn(T, Box<dyn Collective>) -> Result<T> + Sync,
+        out: &Path,
+        checkpoint_every: usize,
+        unit: &str,
+    ) -> Result<()> {
+        match self {
+            Self::Alone(device) => {
+                crate::fit::run(&mut make(&device)?, out, checkpoint_every, unit)
+            }
+            Self::Threads(ranks) => {
+                let world = ranks.len();
+                eprintln!("{world} ranks on this process's devices");
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = ranks
+                        .into_iter()
+                        .enumerate()
+                        .map(|(rank, (device, collective))| {
+                            let (make, share) = (&make, &share);
+                            scope.spawn(move || -> Result<()> {
+                                let trainer = make(&device)
+                                    .with_context(|| format!("rank {rank} ({device:?})"))?;
+                                let mut trainer = share(trainer, Box::new(collective))?;
+                                if rank == 0 {
+                                    crate::fit::run(&mut trainer, out, checkpoint_every, unit)
+                                } else {
+                                    follow(&mut trainer)
+                                }
+                            })
+                        })
+                        .collect();
+                    // A rank that fails releases the others with "rank r stopped": report the
+                    // failure itself, not the ranks it stopped.
+                    let results: Vec<Result<()>> = handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|_| bail!("a rank panicked")))
+                        .collect();
+                    let mut errors = results.into_iter().filter_map(Result::err);
+                    match errors.next() {
+                        None => Ok(()),
+                        Some(first) => Err(errors
+                            .find(|e| !format!("{e:#}").contains("stopped"))
+                            .unwrap_or(first)),
+                    }
+                })
+            }
+            #[cfg(feature = "mpi")]
+            Self::Mpi(device, mpi) => {
+                let rank = mpi.rank();
+                let trainer = make(&device)?;
+                let mut trainer = share(trainer, mpi)?;
+                if rank == 0 {
+                    crate::fit::run(&mut trainer, out, checkpoint_every, unit)
+                } else {
+                    follow(&mut trainer)
+                }
+            }
+        }
+    }
+}
+
+/// A rank other than 0: the same steps, no output.
+fn follow(trainer: &mut impl Fit) -> Result<()> {
+    while !trainer.done() {
+        trainer.step()?;
+    }
+    Ok(())
+}
+
+/// This process's place in an MPI job (Open MPI's `mpirun`, or any MPI launcher): sums go
+/// through `MPI_Allreduce` on `MPI_COMM_WORLD`.
+#[cfg(feature = "mpi")]
+pub struct Mpi {
+    world: mpi::topology::SimpleCommunicator,
+    /// The rank among this machine's processes (which of its devices to take).
+    local_rank: usize,
+    // Finalizes MPI when dropped, after the communicator.
+    _universe: mpi::environment::Universe,
+}
+
+#[cfg(feature = "mpi")]
+impl Mpi {
+    fn join() -> Result<Self> {
+        let universe = mpi::initialize()
+            .context("--mpi: MPI could not be initialised (already initialised?)")?;
+        let world = universe.world();
+        let local_rank = {
+            use mpi::topology::Communicator;
+            world.split_shared(0).rank() as usize
+        };
+        Ok(Self {
+            world,
+            local_rank,
+            _universe: universe,
+        })
+    }
+
+    fn sum<T: mpi::datatype::Equivalence + Copy>(&self, values: &mut [T]) {
+        use mpi::collective::{CommunicatorCollectives, SystemOperation};
+        let send = values.to_vec();
+        self.world
+            .all_reduce_into(&send[..], values, SystemOperation::sum());
+    }
+}
+
+#[cfg(feature = "mpi")]
+impl Collective for Mpi {
+    fn rank(&self) -> usize {
+        use mpi::topology::Communicator;
+        self.world.rank() as usize
+    }
+    fn world(&self) -> usize {
+        use mpi::topology::Communicator;
+        self.world.size() as usize
+    }
+    // MPI's default error handler aborts the whole job on a failed collective (every rank
+    // exits; none is left waiting), so these return only on success.
+    fn sum_f64(&self, values: &mut [f64]) -> Result<(), tessera_core::train::CollectiveError> {
+        self.sum(values);
+        Ok(())
+    }
+    fn sum_f32(&self, values: &mut [f32]) -> Result<(), tessera_core::train::CollectiveError> {
+        self.sum(values);
+        Ok(())
+    }
+}
