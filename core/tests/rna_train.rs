@@ -19,11 +19,11 @@ use tessera_core::models::bmfm_rna::panel::GenePanel;
 use tessera_core::nn::{Norm, NormKind, gradient_reversal};
 use tessera_core::tokenize::rna::{CellEncoder, CellEncoderConfig, ExposeZeros, Padding};
 use tessera_core::train::collate::{Collator, MlmConfig, SequenceConfig};
+use tessera_core::train::corpus::{CellStream, ShardReader, StreamConfig};
 use tessera_core::train::objectives::{
     ClassLoss, IGNORE, class_loss, is_zero_bce, mse_ignore_zero,
 };
 use tessera_core::train::optimizer::{AdamW, AdamWConfig};
-use tessera_core::train::corpus::{CellStream, ShardReader, StreamConfig};
 use tessera_core::train::parallel::Threads;
 use tessera_core::train::recipe::{self, ModelSpec};
 use tessera_core::train::rna::{Corpus, LabelObjective, WcedObjective};
@@ -621,7 +621,10 @@ fn a_streamed_corpus_trains_on_any_ranks_and_resumes_mid_corpus() {
     let (cells, _) = corpus();
     let mut resumed = Trainer::resume(checkpoint, cells, &device()).unwrap();
     let (resumed_weights, resumed_losses) = run(&mut resumed);
-    assert_eq!(resumed_weights, weights, "a resumed run ends where the whole run does");
+    assert_eq!(
+        resumed_weights, weights,
+        "a resumed run ends where the whole run does"
+    );
     assert_eq!(resumed_losses[..], losses[3..]);
 
     // Two ranks, one stream each: the single process's weights, up to float rounding.
@@ -649,7 +652,10 @@ fn a_streamed_corpus_trains_on_any_ranks_and_resumes_mid_corpus() {
     }
     for ((name, a), (_, b)) in weights.iter().zip(&ranks[0].0) {
         for (x, y) in a.iter().zip(b) {
-            assert!((x - y).abs() <= 1e-3 * x.abs().max(1e-2), "{name}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-3 * x.abs().max(1e-2),
+                "{name}: {x} vs {y}"
+            );
         }
     }
 

@@ -35,10 +35,60 @@ pub enum DataCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Cut cell files (.h5ad, 10x, CSV; any number, any size each that fits in memory) into a
+    /// corpus folder of .h5ad shards over one gene list, with a manifest (`corpus.json`), for
+    /// `rna train --corpus`: training then streams it, whatever its size.
+    Shard {
+        /// The files, in order; the first names the corpus's genes.
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        #[arg(long, default_value_t = 10_000)]
+        cells_per_shard: usize,
+        /// Keep only these cells: `COLUMN=VALUE` (`split=train`).
+        #[arg(long = "where")]
+        filter: Option<String>,
+        /// Keep this annotation (`obs`) column for label heads; repeat for several.
+        #[arg(long)]
+        label: Vec<String>,
+        /// An empty (or new) folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
+        DataCommand::Shard {
+            data,
+            cells_per_shard,
+            filter,
+            label,
+            out,
+        } => {
+            let filter = match &filter {
+                Some(filter) => Some(
+                    filter
+                        .split_once('=')
+                        .with_context(|| format!("--where `{filter}`: expected COLUMN=VALUE"))?,
+                ),
+                None => None,
+            };
+            let manifest = crate::corpus::shard(&crate::corpus::ShardRequest {
+                inputs: &data,
+                out: &out,
+                cells_per_shard,
+                filter,
+                labels: &label,
+            })?;
+            eprintln!(
+                "{} cells × {} genes in {} shards → {}",
+                manifest.cells(),
+                manifest.genes.len(),
+                manifest.shards.len(),
+                out.display()
+            );
+            Ok(())
+        }
         DataCommand::Info { data, layer } => {
             let file = data.display().to_string();
             let matrix = read_counts(&data, layer.as_deref())?;

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod bench;
 pub mod bundle;
 pub mod bundle_io;
+pub mod corpus;
 pub mod data;
 pub mod encoder;
 pub mod fit;

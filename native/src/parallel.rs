@@ -96,6 +96,16 @@ impl Ranks {
         }
     }
 
+    /// Ranks in the run, over every process.
+    pub fn world(&self) -> usize {
+        match self {
+            Self::Alone(_) => 1,
+            Self::Threads(ranks) => ranks.len(),
+            #[cfg(feature = "mpi")]
+            Self::Mpi(_, mpi) => mpi.world(),
+        }
+    }
+
     /// Whether this process writes the run's files (rank 0, or the only rank).
     pub fn writes(&self) -> bool {
         match self {

@@ -235,4 +235,27 @@ fn mpi_processes_train_the_weights_of_one_process_and_resume() {
     let log = mpirun(2, &mammal(&two, &[]));
     assert_eq!(log.matches("esol (held out)").count(), 1, "{log}");
     same_weights(&one, &two);
+
+    // A streamed corpus in two streams: each process reads its own shards.
+    let corpus = dir.join("corpus");
+    ok(&[
+        "data",
+        "shard",
+        "--data",
+        p(&shared().join("data/pbmc3k/pbmc3k_counts_labeled.h5ad")),
+        "--cells-per-shard",
+        "700",
+        "--out",
+        p(&corpus),
+    ]);
+    let streamed = |out: &Path| {
+        let mut args = rna(out, &["--corpus", p(&corpus), "--streams", "2"]);
+        let at = args.iter().position(|a| a == "--data").unwrap();
+        args.drain(at..at + 2);
+        args
+    };
+    let (one, two) = (dir.join("corpus-one"), dir.join("corpus-two"));
+    run(&streamed(&one));
+    mpirun(2, &streamed(&two));
+    same_weights(&one, &two);
 }

@@ -73,7 +73,10 @@ impl Manifest {
                 return bad(format!("shards[{i}] ({}) has no cells", shard.file));
             }
             if shard.file.contains("..") || shard.file.starts_with('/') {
-                return bad(format!("shards[{i}]: {:?} is outside the corpus folder", shard.file));
+                return bad(format!(
+                    "shards[{i}]: {:?} is outside the corpus folder",
+                    shard.file
+                ));
             }
         }
         Ok(())

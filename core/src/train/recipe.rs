@@ -43,7 +43,7 @@ pub struct ModelSpec {
 /// The `n` genes expressed in the most of `rows` (ties: matrix order), excluding names that look
 /// like special tokens.
 pub fn select_genes(matrix: &CountMatrix, rows: &[usize], n: usize) -> Vec<String> {
-    let mut cells_with = vec![0usize; matrix.n_genes()];
+    let mut cells_with = vec![0u64; matrix.n_genes()];
     for &row in rows {
         for (column, value) in matrix.row(row) {
             if value > 0.0 {
@@ -51,15 +51,19 @@ pub fn select_genes(matrix: &CountMatrix, rows: &[usize], n: usize) -> Vec<Strin
             }
         }
     }
-    let mut columns: Vec<usize> = (0..matrix.n_genes())
-        .filter(|&c| cells_with[c] > 0 && !matrix.genes[c].starts_with('['))
+    top_genes(&matrix.genes, &cells_with, n)
+}
+
+/// The `n` of `genes` expressed in the most cells (`cells_with`; ties: list order), excluding
+/// names that look like special tokens: [`select_genes`]'s rule, for counts made elsewhere (a
+/// sharded corpus's manifest).
+pub fn top_genes(genes: &[String], cells_with: &[u64], n: usize) -> Vec<String> {
+    let mut columns: Vec<usize> = (0..genes.len())
+        .filter(|&c| cells_with[c] > 0 && !genes[c].starts_with('['))
         .collect();
     columns.sort_by(|&a, &b| cells_with[b].cmp(&cells_with[a]).then(a.cmp(&b)));
     columns.truncate(n);
-    columns
-        .into_iter()
-        .map(|c| matrix.genes[c].clone())
-        .collect()
+    columns.into_iter().map(|c| genes[c].clone()).collect()
 }
 
 /// A reference-layout vocabulary: specials at 0..4, then the genes sorted.

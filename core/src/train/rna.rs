@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::{Augment, gene_variability};
 use super::collate::{Collator, MlmConfig, SequenceConfig, TrainBatch};
+use super::corpus::{Cell, CellStream, ShardReader, StreamConfig};
 use super::fit::{self, Fit, StepLog, TrainError, TrainerState};
 use super::objectives::{ClassLoss, Combine, LossTerm, class_loss, is_zero_bce, mse_ignore_zero};
 use super::optimizer::{AdamW, AdamWConfig};
-use super::corpus::{Cell, CellStream, ShardReader, StreamConfig};
 use super::parallel::{self, Alone, Collective, Shared, Split, micro_seed};
 use crate::bundle::Bundle;
 use crate::models::bmfm_rna::config::{DecodeMode, ExpressionKind};
@@ -389,8 +389,12 @@ impl Trainer {
         let local = self.split.mine(self.micro_batches());
         match &self.cells {
             Cells::Memory(data) => {
-                let rows =
-                    fit::batch_rows(data.cells.len(), config.batch_size, config.seed, self.state.step);
+                let rows = fit::batch_rows(
+                    data.cells.len(),
+                    config.batch_size,
+                    config.seed,
+                    self.state.step,
+                );
                 let micro = self.split.micro_batches(&rows);
                 Ok(local
                     .into_iter()
@@ -405,7 +409,10 @@ impl Trainer {
                         let stream = self.streams.get_mut(&(k % streams)).ok_or_else(|| {
                             TrainError::Setup(format!("stream {} is not open here", k % streams))
                         })?;
-                        Ok((k, stream.take(self.split.micro_batch, corpus.reader.as_ref())?))
+                        Ok((
+                            k,
+                            stream.take(self.split.micro_batch, corpus.reader.as_ref())?,
+                        ))
                     })
                     .collect()
             }
@@ -574,7 +581,11 @@ impl Trainer {
                 combine: Combine::WeightedMean,
             },
             |k| {
-                let cells = &micro.iter().find(|(j, _)| *j == k).expect("a local micro-batch").1;
+                let cells = &micro
+                    .iter()
+                    .find(|(j, _)| *j == k)
+                    .expect("a local micro-batch")
+                    .1;
                 let batch = self.batch(step, k, cells)?;
                 parallel::seed_micro(&self.device, seed, step, k);
                 self.losses(&batch)

@@ -12,16 +12,19 @@ use tessera_core::models::bmfm_rna::pipeline::read_vocab;
 use tessera_core::tokenize::rna::{CellEncoderConfig, Padding, SequenceOrder};
 use tessera_core::train::augment::Augment;
 use tessera_core::train::collate::{MlmConfig, SequenceConfig};
+use tessera_core::train::corpus::{Manifest, StreamConfig};
 use tessera_core::train::fit::mix;
 use tessera_core::train::objectives::ClassLoss;
 use tessera_core::train::optimizer::AdamWConfig;
 use tessera_core::train::recipe::{self, ModelSpec};
+use tessera_core::train::rna::Cells;
 use tessera_core::train::rna::{LabelObjective, MlmObjective, WcedObjective};
 use tessera_core::train::{TrainConfig, Trainer};
 
 use super::data::{read_counts, rows_where};
 use crate::backend::Backend;
 use crate::bundle_io;
+use crate::corpus::CorpusFiles;
 use crate::parallel::{ParallelArgs, Ranks};
 
 /// What the model learns from.
@@ -42,9 +45,21 @@ pub enum Objective {
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Training cells: .h5ad, 10x folder or CSV.
-    #[arg(long)]
-    pub data: PathBuf,
+    /// Training cells: .h5ad, 10x folder or CSV, read into memory.
+    #[arg(long, required_unless_present = "corpus")]
+    pub data: Option<PathBuf>,
+    /// Training cells streamed from a corpus folder written by `tessera data shard` (any
+    /// size: one shard per stream in memory at a time). Its cells are all training cells.
+    #[arg(long, conflicts_with_all = ["data", "split"])]
+    pub corpus: Option<PathBuf>,
+    /// With --corpus: cells each stream holds to shuffle.
+    #[arg(long, default_value_t = 1024, requires = "corpus")]
+    pub shuffle_buffer: usize,
+    /// With --corpus: streams the corpus is cut into (each rank reads its own; default: the
+    /// number of ranks). Runs with the same streams take the same steps on any rank count
+    /// that divides it.
+    #[arg(long, requires = "corpus")]
+    pub streams: Option<usize>,
     /// Output folder: `model/` (the bundle), `checkpoints/step-N/`, `history.json`.
     #[arg(long)]
     pub out: PathBuf,
@@ -132,48 +147,79 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     let ranks = Ranks::new(&args.parallel, || args.backend.device())?;
     let device = ranks.device().clone();
-    let file = args.data.display().to_string();
-    let matrix = read_counts(&args.data, None)?;
-    matrix.require_counts(&file)?;
-    let split = (args.split != "none").then_some(args.split.as_str());
-    let rows = rows_where(&matrix, &file, split, "train")?;
-    let types = matrix.annotation(&file, &args.label)?;
-    let mut classes: Vec<String> = rows.iter().map(|&r| types[r].clone()).collect();
-    classes.sort();
-    classes.dedup();
-
     if args.mask_genes && args.objective != Objective::Mlm {
         bail!("--mask-genes goes with --objective mlm");
     }
-    if args.objective == Objective::Probe {
-        if !matches!(ranks, Ranks::Alone(_)) {
-            bail!("--objective probe fits on one device (no --devices or --mpi)");
+    let source = match (&args.data, &args.corpus) {
+        (Some(data), _) => {
+            let file = data.display().to_string();
+            let matrix = read_counts(data, None)?;
+            matrix.require_counts(&file)?;
+            let split = (args.split != "none").then_some(args.split.as_str());
+            let rows = rows_where(&matrix, &file, split, "train")?;
+            Source::File { file, matrix, rows }
         }
-        return probe(&args, &file, &matrix, &rows, &classes, &device);
+        (None, Some(dir)) => Source::Corpus {
+            dir: dir.clone(),
+            manifest: CorpusFiles::manifest(dir)?,
+        },
+        (None, None) => bail!("give --data or --corpus"),
+    };
+    let classes = source.classes(&args.label)?;
+    if args.objective == Objective::Probe {
+        let (Source::File { file, matrix, rows }, Ranks::Alone(_)) = (&source, &ranks) else {
+            bail!("--objective probe fits on one device, on cells in memory (--data)");
+        };
+        return probe(&args, file, matrix, rows, &classes, &device);
     }
     let (bundle, resume) = match &args.resume {
         Some(checkpoint) => (bundle_io::read(checkpoint)?, true),
-        None => (
-            initial_bundle(&args, &matrix, &rows, &classes, &device)?,
-            false,
-        ),
+        None => (initial_bundle(&args, &source, &classes, &device)?, false),
     };
-    let data = train_data(&bundle, &file, &matrix, &rows, &args.label)?;
-    let config = config(&args);
+    let cells = match &source {
+        Source::File { file, matrix, rows } => {
+            Training::Memory(train_data(&bundle, file, matrix, rows, &args.label)?)
+        }
+        Source::Corpus { dir, .. } => {
+            let vocab = read_vocab(bundle.files())?;
+            Training::Corpus(CorpusFiles::open(
+                dir,
+                &vocab,
+                heads(&bundle, &args.label)?,
+            )?)
+        }
+    };
+    let mut config = config(&args);
+    if let Training::Corpus(files) = &cells {
+        let manifest = &files.manifest;
+        config.stream = Some(StreamConfig {
+            streams: args.streams.unwrap_or(ranks.world()),
+            shuffle_buffer: args.shuffle_buffer,
+        });
+        if ranks.writes() {
+            let nonzeros: u64 = manifest.shards.iter().map(|s| s.nonzeros).sum();
+            eprintln!(
+                "streaming {} cells in {} shards ({:.0} MB of counts; each stream holds one \
+                 shard and its buffer)",
+                manifest.cells(),
+                manifest.shards.len(),
+                nonzeros as f64 * 8e-6
+            );
+        }
+    }
     // Said once, by the process that writes, however many ranks it holds.
     let announce = std::sync::Once::new();
     let verbose = ranks.writes();
     ranks.train(
         |device| {
+            let cells = match &cells {
+                Training::Memory(data) => Cells::from(data.clone()),
+                Training::Corpus(files) => Cells::from(files.corpus()),
+            };
             if !resume {
-                return Ok(Trainer::new(
-                    bundle.clone(),
-                    data.clone(),
-                    config.clone(),
-                    device,
-                )?);
+                return Ok(Trainer::new(bundle.clone(), cells, config.clone(), device)?);
             }
-            let trainer = Trainer::resume(bundle.clone(), data.clone(), device)?;
+            let trainer = Trainer::resume(bundle.clone(), cells, device)?;
             if verbose {
                 announce.call_once(|| {
                     let (step, steps) = (trainer.state.step, trainer.state.config.steps);
@@ -187,6 +233,60 @@ pub fn run(args: TrainArgs) -> Result<()> {
         args.checkpoint_every,
         "cells",
     )
+}
+
+/// Where `rna train`'s cells come from.
+enum Source {
+    /// One file, read whole; its training rows.
+    File {
+        file: String,
+        matrix: tessera_core::data::CountMatrix,
+        rows: Vec<usize>,
+    },
+    /// A sharded corpus.
+    Corpus { dir: PathBuf, manifest: Manifest },
+}
+
+impl Source {
+    /// The classes of `label` among the training cells. A file must have the column; a corpus
+    /// keeps only the columns it was sharded with (empty: only a new label head needs them).
+    fn classes(&self, label: &str) -> Result<Vec<String>> {
+        Ok(match self {
+            Source::File { file, matrix, rows } => {
+                let types = matrix.annotation(file, label)?;
+                let mut classes: Vec<String> = rows.iter().map(|&r| types[r].clone()).collect();
+                classes.sort();
+                classes.dedup();
+                classes
+            }
+            Source::Corpus { manifest, .. } => {
+                manifest.labels.get(label).cloned().unwrap_or_default()
+            }
+        })
+    }
+
+    /// The `n` genes expressed in the most training cells.
+    fn genes(&self, n: usize) -> Vec<String> {
+        match self {
+            Source::File { matrix, rows, .. } => recipe::select_genes(matrix, rows, n),
+            Source::Corpus { manifest, .. } => {
+                recipe::top_genes(&manifest.genes, &manifest.cells_with, n)
+            }
+        }
+    }
+
+    fn describe(&self) -> (String, usize) {
+        match self {
+            Source::File { file, rows, .. } => (file.clone(), rows.len()),
+            Source::Corpus { dir, manifest } => (dir.display().to_string(), manifest.cells()),
+        }
+    }
+}
+
+/// The training cells, ready for the trainers of every rank.
+enum Training {
+    Memory(tessera_core::train::TrainData),
+    Corpus(CorpusFiles),
 }
 
 /// The degradation `--augment` asks for.
@@ -288,11 +388,20 @@ fn with_continued_provenance(bundle: Bundle, args: &TrainArgs) -> Result<Bundle>
 /// A new model for a pretraining objective, or `--init` (with a head for fine-tuning).
 fn initial_bundle(
     args: &TrainArgs,
-    matrix: &tessera_core::data::CountMatrix,
-    rows: &[usize],
+    source: &Source,
     classes: &[String],
     device: &burn::tensor::Device,
 ) -> Result<Bundle> {
+    let needs_classes = matches!(
+        args.objective,
+        Objective::Finetune | Objective::WcedMultitask
+    );
+    if needs_classes && classes.is_empty() {
+        bail!(
+            "the training cells have no `{}` classes for a label head (--label)",
+            args.label
+        );
+    }
     if let Some(init) = &args.init {
         let bundle = with_continued_provenance(read_init(init)?, args)?;
         return Ok(match args.objective {
@@ -320,15 +429,16 @@ fn initial_bundle(
             Vec::new()
         },
     };
-    let genes = recipe::select_genes(matrix, rows, args.genes);
+    let genes = source.genes(args.genes);
+    let (data, train_cells) = source.describe();
     // Inference reads the expressed genes, highest counts first (deterministic).
     let mut encoder = CellEncoderConfig::new(args.max_length);
     encoder.order = SequenceOrder::Sorted;
     encoder.padding = Padding::None;
     let provenance = serde_json::json!({
-        "data": args.data.display().to_string(),
+        "data": data,
         "objective": format!("{:?}", args.objective),
-        "train_cells": rows.len(),
+        "train_cells": train_cells,
         "seed": args.seed,
         "steps": args.steps,
         "made_by": format!("tessera {}", env!("CARGO_PKG_VERSION")),
@@ -352,6 +462,17 @@ fn train_data(
 ) -> Result<tessera_core::train::TrainData> {
     let vocab = read_vocab(bundle.files())?;
     let panel = GenePanel::new(file, &matrix.genes, &vocab)?;
+    Ok(recipe::train_data(
+        file,
+        matrix,
+        panel,
+        rows,
+        &heads(bundle, label)?,
+    )?)
+}
+
+/// The model's label heads: each one's column and class names (ids follow the bundle's names).
+fn heads(bundle: &Bundle, label: &str) -> Result<Vec<(String, Vec<String>)>> {
     let info: tessera_core::models::bmfm_rna::RnaBundleInfo = bundle
         .file(tessera_core::models::bmfm_rna::pipeline::INFO_FILE)
         .ok()
@@ -378,7 +499,7 @@ fn train_data(
     {
         bail!("the model's `{label}` head has no class names in tessera.json");
     }
-    Ok(recipe::train_data(file, matrix, panel, rows, &heads)?)
+    Ok(heads)
 }
 
 /// Fits the linear-probe head and writes `OUT/model`.
