@@ -256,19 +256,19 @@ impl Trainer {
         };
         let config = &self.state.config;
         let (micro, count) = (self.split.micro_batch, self.micro_batches());
-        if config.batch_size % micro != 0 {
+        if !config.batch_size.is_multiple_of(micro) {
             return Err(TrainError::Setup(format!(
                 "batch_size {} is not a whole number of micro-batches of {micro}",
                 config.batch_size
             )));
         }
-        if stream.streams == 0 || count % stream.streams != 0 {
+        if stream.streams == 0 || !count.is_multiple_of(stream.streams) {
             return Err(TrainError::Setup(format!(
                 "streams {}: the {count} micro-batches of a step must split evenly among them",
                 stream.streams
             )));
         }
-        if stream.streams % self.split.world != 0 {
+        if !stream.streams.is_multiple_of(self.split.world) {
             return Err(TrainError::Setup(format!(
                 "streams {}: not a multiple of the {} ranks",
                 stream.streams, self.split.world
