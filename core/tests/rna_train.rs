@@ -26,7 +26,7 @@ use tessera_core::train::objectives::{
 use tessera_core::train::optimizer::{AdamW, AdamWConfig};
 use tessera_core::train::parallel::Threads;
 use tessera_core::train::recipe::{self, ModelSpec};
-use tessera_core::train::rna::{Corpus, LabelObjective, WcedObjective};
+use tessera_core::train::rna::{Cells, Corpus, LabelObjective, WcedObjective};
 use tessera_core::train::{Fit, TrainConfig, TrainData, TrainError, Trainer};
 
 fn device() -> Device {
@@ -360,6 +360,38 @@ fn training_learns_is_reproducible_and_resumes_exactly() {
     }
 }
 
+/// A run on two thread ranks, each with its own `cells`: each rank's weights and losses.
+#[allow(clippy::type_complexity)]
+fn on_two_threads(
+    bundle: &Bundle,
+    config: &TrainConfig,
+    cells: impl Fn() -> Cells,
+) -> Vec<(Vec<(String, Vec<f32>)>, Vec<f64>)> {
+    let ranks: Vec<_> = Threads::group(2, true)
+        .into_iter()
+        .map(|collective| {
+            let (bundle, config, cells) = (bundle.clone(), config.clone(), cells());
+            std::thread::spawn(move || {
+                let mut trainer = Trainer::new(bundle, cells, config, &device())
+                    .unwrap()
+                    .with_collective(Box::new(collective))
+                    .unwrap();
+                run_to_end(&mut trainer)
+            })
+        })
+        .collect();
+    ranks.into_iter().map(|r| r.join().unwrap()).collect()
+}
+
+/// Steps `trainer` to its end: its weights and every step's loss.
+fn run_to_end(trainer: &mut Trainer) -> (Vec<(String, Vec<f32>)>, Vec<f64>) {
+    let mut losses = Vec::new();
+    while !trainer.done() {
+        losses.push(trainer.step().unwrap().loss);
+    }
+    (weight_values(&trainer.bundle().unwrap()), losses)
+}
+
 /// Every weight of a bundle, by tensor name.
 fn weight_values(bundle: &Bundle) -> Vec<(String, Vec<f32>)> {
     let bytes = bundle.file(WEIGHTS_FILE).unwrap();
@@ -390,28 +422,8 @@ fn two_ranks_train_the_weights_of_one_device_on_the_same_micro_batches() {
         ..config
     };
     let mut alone = Trainer::new(bundle.clone(), data.clone(), config.clone(), &device()).unwrap();
-    let mut alone_losses = Vec::new();
-    while !alone.done() {
-        alone_losses.push(alone.step().unwrap().loss);
-    }
-    let ranks: Vec<_> = Threads::group(2, true)
-        .into_iter()
-        .map(|collective| {
-            let (bundle, data, config) = (bundle.clone(), data.clone(), config.clone());
-            std::thread::spawn(move || {
-                let mut trainer = Trainer::new(bundle, data, config, &device())
-                    .unwrap()
-                    .with_collective(Box::new(collective))
-                    .unwrap();
-                let mut losses = Vec::new();
-                while !trainer.done() {
-                    losses.push(trainer.step().unwrap().loss);
-                }
-                (weight_values(&trainer.bundle().unwrap()), losses)
-            })
-        })
-        .collect();
-    let ranks: Vec<_> = ranks.into_iter().map(|r| r.join().unwrap()).collect();
+    let (expected, alone_losses) = run_to_end(&mut alone);
+    let ranks = on_two_threads(&bundle, &config, || data.clone().into());
     assert_eq!(
         ranks[0], ranks[1],
         "both ranks hold the same weights and log"
@@ -419,7 +431,6 @@ fn two_ranks_train_the_weights_of_one_device_on_the_same_micro_batches() {
     for (a, b) in alone_losses.iter().zip(&ranks[0].1) {
         assert!((a - b).abs() < 1e-5 * a.abs().max(1.0), "loss {a} vs {b}");
     }
-    let expected = weight_values(&alone.bundle().unwrap());
     let mut worst = 0f32;
     for ((name, a), (other, b)) in expected.iter().zip(&ranks[0].0) {
         assert_eq!(name, other);
@@ -593,19 +604,12 @@ fn a_streamed_corpus_trains_on_any_ranks_and_resumes_mid_corpus() {
         };
         (corpus, reads)
     };
-    let run = |trainer: &mut Trainer| {
-        let mut losses = Vec::new();
-        while !trainer.done() {
-            losses.push(trainer.step().unwrap().loss);
-        }
-        (weight_values(&trainer.bundle().unwrap()), losses)
-    };
 
     // 8 steps × 16 cells = 128 cells: more than one pass over the 96, two streams of 8 cells'
     // buffers each.
     let (cells, reads) = corpus();
     let mut alone = Trainer::new(bundle.clone(), cells, config.clone(), &device()).unwrap();
-    let (weights, losses) = run(&mut alone);
+    let (weights, losses) = run_to_end(&mut alone);
     assert!(
         reads.load(std::sync::atomic::Ordering::Relaxed) > sizes.len(),
         "the streams went round their shards again"
@@ -620,7 +624,7 @@ fn a_streamed_corpus_trains_on_any_ranks_and_resumes_mid_corpus() {
     let checkpoint = Bundle::from_tar(short.checkpoint().unwrap().to_tar().unwrap()).unwrap();
     let (cells, _) = corpus();
     let mut resumed = Trainer::resume(checkpoint, cells, &device()).unwrap();
-    let (resumed_weights, resumed_losses) = run(&mut resumed);
+    let (resumed_weights, resumed_losses) = run_to_end(&mut resumed);
     assert_eq!(
         resumed_weights, weights,
         "a resumed run ends where the whole run does"
@@ -628,25 +632,7 @@ fn a_streamed_corpus_trains_on_any_ranks_and_resumes_mid_corpus() {
     assert_eq!(resumed_losses[..], losses[3..]);
 
     // Two ranks, one stream each: the single process's weights, up to float rounding.
-    let ranks: Vec<_> = Threads::group(2, true)
-        .into_iter()
-        .map(|collective| {
-            let (bundle, config) = (bundle.clone(), config.clone());
-            let (cells, _) = corpus();
-            std::thread::spawn(move || {
-                let mut trainer = Trainer::new(bundle, cells, config, &device())
-                    .unwrap()
-                    .with_collective(Box::new(collective))
-                    .unwrap();
-                let mut losses = Vec::new();
-                while !trainer.done() {
-                    losses.push(trainer.step().unwrap().loss);
-                }
-                (weight_values(&trainer.bundle().unwrap()), losses)
-            })
-        })
-        .collect();
-    let ranks: Vec<_> = ranks.into_iter().map(|r| r.join().unwrap()).collect();
+    let ranks = on_two_threads(&bundle, &config, || corpus().0.into());
     for (a, b) in losses.iter().zip(&ranks[0].1) {
         assert!((a - b).abs() < 1e-5 * a.abs().max(1.0), "loss {a} vs {b}");
     }

@@ -41,7 +41,7 @@ pub enum Ranks {
     Threads(Vec<(Device, Threads)>),
     /// This process is one rank of an MPI job.
     #[cfg(feature = "mpi")]
-    Mpi(Device, Box<Mpi>),
+    Mpi(Device, Box<Mpi>, Aborter),
 }
 
 impl Ranks {
@@ -51,12 +51,13 @@ impl Ranks {
         if args.mpi {
             #[cfg(feature = "mpi")]
             {
-                let mpi = Mpi::join()?;
+                let (mpi, abort) = Mpi::join()?;
                 let device = match args.devices.len() {
-                    0 => device()?,
-                    n => crate::backend::parse_device(&args.devices[mpi.local_rank % n])?,
+                    0 => device(),
+                    n => crate::backend::parse_device(&args.devices[mpi.local_rank % n]),
                 };
-                return Ok(Self::Mpi(device, Box::new(mpi)));
+                let device = device.unwrap_or_else(|e| abort.abort(&e));
+                return Ok(Self::Mpi(device, Box::new(mpi), abort));
             }
             #[cfg(not(feature = "mpi"))]
             bail!(
@@ -92,7 +93,7 @@ impl Ranks {
             Self::Alone(device) => device,
             Self::Threads(ranks) => &ranks[0].0,
             #[cfg(feature = "mpi")]
-            Self::Mpi(device, _) => device,
+            Self::Mpi(device, ..) => device,
         }
     }
 
@@ -102,7 +103,7 @@ impl Ranks {
             Self::Alone(_) => 1,
             Self::Threads(ranks) => ranks.len(),
             #[cfg(feature = "mpi")]
-            Self::Mpi(_, mpi) => mpi.world(),
+            Self::Mpi(_, mpi, _) => mpi.world(),
         }
     }
 
@@ -111,7 +112,7 @@ impl Ranks {
         match self {
             Self::Alone(_) | Self::Threads(_) => true,
             #[cfg(feature = "mpi")]
-            Self::Mpi(_, mpi) => mpi.rank() == 0,
+            Self::Mpi(_, mpi, _) => mpi.rank() == 0,
         }
     }
 
@@ -166,15 +167,20 @@ impl Ranks {
                 })
             }
             #[cfg(feature = "mpi")]
-            Self::Mpi(device, mpi) => {
+            Self::Mpi(device, mpi, abort) => {
                 let rank = mpi.rank();
-                let trainer = make(&device)?;
-                let mut trainer = share(trainer, mpi)?;
-                if rank == 0 {
+                // A rank that fails ends the whole job: the others would wait for it forever.
+                let trainer = make(&device).unwrap_or_else(|e| abort.abort(&e));
+                let mut trainer = share(trainer, mpi).unwrap_or_else(|e| abort.abort(&e));
+                let result = if rank == 0 {
                     crate::fit::run(&mut trainer, out, checkpoint_every, unit)
                 } else {
                     follow(&mut trainer)
+                };
+                if let Err(e) = result {
+                    abort.abort(&e);
                 }
+                Ok(())
             }
         }
     }
@@ -201,19 +207,23 @@ pub struct Mpi {
 
 #[cfg(feature = "mpi")]
 impl Mpi {
-    fn join() -> Result<Self> {
+    /// Joins the job; the [`Aborter`] can end it after this handle has moved into a trainer.
+    fn join() -> Result<(Self, Aborter)> {
+        use mpi::topology::Communicator;
         let universe = mpi::initialize()
             .context("--mpi: MPI could not be initialised (already initialised?)")?;
         let world = universe.world();
-        let local_rank = {
-            use mpi::topology::Communicator;
-            world.split_shared(0).rank() as usize
+        let local_rank = world.split_shared(0).rank() as usize;
+        let abort = Aborter {
+            rank: world.rank(),
+            world: universe.world(),
         };
-        Ok(Self {
+        let this = Self {
             world,
             local_rank,
             _universe: universe,
-        })
+        };
+        Ok((this, abort))
     }
 
     fn sum<T: mpi::datatype::Equivalence + Copy>(&self, values: &mut [T]) {
@@ -221,6 +231,23 @@ impl Mpi {
         let send = values.to_vec();
         self.world
             .all_reduce_into(&send[..], values, SystemOperation::sum());
+    }
+}
+
+/// Ends an MPI job from any rank (`MPI_Abort` on `MPI_COMM_WORLD`, which needs no other rank).
+#[cfg(feature = "mpi")]
+pub struct Aborter {
+    world: mpi::topology::SimpleCommunicator,
+    rank: i32,
+}
+
+#[cfg(feature = "mpi")]
+impl Aborter {
+    /// Reports `error` and ends every rank of the job.
+    fn abort(&self, error: &anyhow::Error) -> ! {
+        use mpi::topology::Communicator;
+        eprintln!("error (rank {}): {error:#}", self.rank);
+        self.world.abort(1)
     }
 }
 

@@ -12,6 +12,24 @@ fn pbmc() -> std::path::PathBuf {
     shared().join("data/pbmc3k/pbmc3k_counts_labeled.h5ad")
 }
 
+/// `tessera data shard --data pbmc3k EXTRA… --cells-per-shard N --out OUT` (EXTRA may start
+/// with more input files).
+fn shard(out: &Path, cells_per_shard: &str, extra: &[&str]) {
+    let data = pbmc();
+    let mut args = vec!["data", "shard", "--data", p(&data)];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--cells-per-shard", cells_per_shard, "--out", p(out)]);
+    ok(&args);
+}
+
+/// `rna train --corpus CORPUS --out OUT` with the tiny model and `extra`.
+fn train<'a>(corpus: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["rna", "train", "--corpus", p(corpus), "--out", p(out)];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    args
+}
+
 fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("corpus.json")).unwrap()).unwrap()
 }
@@ -38,21 +56,13 @@ const TINY: &[&str] = &[
 fn shards_hold_the_inputs_cells_and_train_with_their_labels() {
     let dir = scratch("corpus-shard");
     let corpus = dir.join("corpus");
-    ok(&[
-        "data",
-        "shard",
-        "--data",
-        p(&pbmc()),
-        p(&pbmc()),
-        "--where",
-        "split=train",
-        "--label",
-        "cell_type",
-        "--cells-per-shard",
+    // pbmc3k twice.
+    let data = pbmc();
+    shard(
+        &corpus,
         "1000",
-        "--out",
-        p(&corpus),
-    ]);
+        &[p(&data), "--where", "split=train", "--label", "cell_type"],
+    );
     let m = manifest(&corpus);
     let shards = m["shards"].as_array().unwrap();
     let cells: u64 = shards.iter().map(|s| s["cells"].as_u64().unwrap()).sum();
@@ -68,53 +78,33 @@ fn shards_hold_the_inputs_cells_and_train_with_their_labels() {
 
     // Pretraining with a cell-type head reads the classes the shards kept.
     let out = dir.join("run");
-    let mut args = vec![
-        "rna",
-        "train",
-        "--corpus",
-        p(&corpus),
-        "--out",
-        p(&out),
-        "--objective",
-        "wced-multitask",
-        "--batch-size",
-        "8",
-        "--steps",
-        "3",
-        "--shuffle-buffer",
-        "32",
-    ];
-    args.extend_from_slice(TINY);
+    let args = train(
+        &corpus,
+        &out,
+        &[
+            "--objective",
+            "wced-multitask",
+            "--batch-size",
+            "8",
+            "--steps",
+            "3",
+            "--shuffle-buffer",
+            "32",
+        ],
+    );
     let log = String::from_utf8(common::tessera(&args).stderr).unwrap();
     assert!(log.contains("streaming 4148 cells in 5 shards"), "{log}");
     assert!(out.join("model/model.safetensors").is_file(), "{log}");
 
     // A corpus without the head's column says how to shard with it.
     let bare = dir.join("bare");
-    ok(&[
-        "data",
-        "shard",
-        "--data",
-        p(&pbmc()),
-        "--cells-per-shard",
-        "2000",
-        "--out",
-        p(&bare),
-    ]);
+    shard(&bare, "2000", &[]);
     let bare_run = dir.join("bare-run");
-    let mut args = vec![
-        "rna",
-        "train",
-        "--corpus",
-        p(&bare),
-        "--out",
-        p(&bare_run),
-        "--objective",
-        "wced-multitask",
-        "--steps",
-        "1",
-    ];
-    args.extend_from_slice(TINY);
+    let args = train(
+        &bare,
+        &bare_run,
+        &["--objective", "wced-multitask", "--steps", "1"],
+    );
     let error = fails(&args);
     assert!(error.contains("`cell_type`"), "{error}");
 
@@ -123,19 +113,7 @@ fn shards_hold_the_inputs_cells_and_train_with_their_labels() {
     m["shards"][0]["cells"] = 5.into();
     std::fs::write(bare.join("corpus.json"), serde_json::to_vec(&m).unwrap()).unwrap();
     let bad_run = dir.join("bad-run");
-    let mut args = vec![
-        "rna",
-        "train",
-        "--corpus",
-        p(&bare),
-        "--out",
-        p(&bad_run),
-        "--steps",
-        "1",
-        "--shuffle-buffer",
-        "4",
-    ];
-    args.extend_from_slice(TINY);
+    let args = train(&bare, &bad_run, &["--steps", "1", "--shuffle-buffer", "4"]);
     let error = fails(&args);
     assert!(error.contains("shard-00000.h5ad"), "{error}");
     assert!(error.contains("manifest says 5"), "{error}");
@@ -164,16 +142,7 @@ fn a_corpus_several_times_the_memory_cap_trains_through_and_resumes() {
     // pbmc3k in four shards, then the same shards 50 times over (hard links: 50 times the
     // cells for the reader, once on disk).
     let base = dir.join("base");
-    ok(&[
-        "data",
-        "shard",
-        "--data",
-        p(&pbmc()),
-        "--cells-per-shard",
-        "675",
-        "--out",
-        p(&base),
-    ]);
+    shard(&base, "675", &[]);
     let corpus = dir.join("corpus");
     std::fs::create_dir_all(&corpus).unwrap();
     let mut m = manifest(&base);
@@ -202,29 +171,25 @@ fn a_corpus_several_times_the_memory_cap_trains_through_and_resumes() {
     // One pass over every cell, with a checkpoint half-way.
     let steps = cells.div_ceil(128);
     let (steps, half) = (steps.to_string(), (steps / 2).to_string());
-    let run = |out: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "rna",
-            "train",
-            "--corpus",
-            p(&corpus),
-            "--out",
-            p(out),
-            "--batch-size",
-            "128",
-            "--steps",
-            &steps,
-            "--checkpoint-every",
-            &half,
-            "--shuffle-buffer",
-            "256",
-        ];
-        args.extend_from_slice(TINY);
-        args.extend_from_slice(extra);
+    let run = |out: &Path| {
+        let args = train(
+            &corpus,
+            out,
+            &[
+                "--batch-size",
+                "128",
+                "--steps",
+                &steps,
+                "--checkpoint-every",
+                &half,
+                "--shuffle-buffer",
+                "256",
+            ],
+        );
         capped(cap_kb, &args)
     };
     let full = dir.join("full");
-    let log = run(&full, &[]);
+    let log = run(&full);
     assert!(log.contains(&format!("streaming {cells} cells")), "{log}");
     assert!(log.contains(&format!("{steps} steps")), "{log}");
 

@@ -246,16 +246,6 @@ fn train_resume_eval_and_run_a_fine_tuned_task() {
             p(&esol),
             "--out",
             p(&out),
-            "--d-model",
-            "32",
-            "--d-kv",
-            "8",
-            "--d-ff",
-            "64",
-            "--layers",
-            "1",
-            "--heads",
-            "4",
             "--steps",
             "6",
             "--batch-size",
@@ -265,6 +255,7 @@ fn train_resume_eval_and_run_a_fine_tuned_task() {
             "--checkpoint-every",
             "3",
         ];
+        args.extend_from_slice(common::MAMMAL_TINY);
         args.extend_from_slice(extra);
         ok(&args)
     };

@@ -18,18 +18,6 @@ fn rna(out: &Path, extra: &[&str]) -> Vec<String> {
         p(&data),
         "--out",
         p(out),
-        "--genes",
-        "64",
-        "--hidden",
-        "16",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
-        "--intermediate",
-        "32",
-        "--max-length",
-        "32",
         "--batch-size",
         "8",
         "--micro-batch",
@@ -43,7 +31,7 @@ fn rna(out: &Path, extra: &[&str]) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(common::RNA_TINY.iter().chain(extra).map(|s| s.to_string()));
     args
 }
 
@@ -63,16 +51,6 @@ fn mammal(out: &Path, extra: &[&str]) -> Vec<String> {
         p(&tokenizer),
         "--out",
         p(out),
-        "--d-model",
-        "32",
-        "--d-kv",
-        "8",
-        "--d-ff",
-        "64",
-        "--layers",
-        "1",
-        "--heads",
-        "4",
         "--steps",
         "4",
         "--batch-size",
@@ -86,7 +64,12 @@ fn mammal(out: &Path, extra: &[&str]) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(
+        common::MAMMAL_TINY
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string()),
+    );
     args
 }
 
@@ -258,4 +241,36 @@ fn mpi_processes_train_the_weights_of_one_process_and_resume() {
     run(&streamed(&one));
     mpirun(2, &streamed(&two));
     same_weights(&one, &two);
+
+    // One rank that fails (here: a device it cannot open) ends the job; the other is not left
+    // waiting for it.
+    let mut child = std::process::Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "2"])
+        .arg(common::BIN)
+        .args(rna(
+            &dir.join("failing"),
+            &["--mpi", "--devices", "cpu,tpu:0"],
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("mpirun");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("a job with a failed rank still ran after 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("error (rank 1): --devices tpu:0"),
+        "{stderr}"
+    );
 }

@@ -11,30 +11,14 @@ fn pbmc() -> PathBuf {
     shared().join("data/pbmc3k/pbmc3k_counts_labeled.h5ad")
 }
 
-/// Flags for a tiny model and short run.
-const TINY: &[&str] = &[
-    "--genes",
-    "64",
-    "--hidden",
-    "16",
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--intermediate",
-    "32",
-    "--max-length",
-    "32",
-    "--batch-size",
-    "8",
-    "--warmup",
-    "2",
-];
+/// Flags for a short run (with [`common::RNA_TINY`]'s tiny model).
+const SHORT: &[&str] = &["--batch-size", "8", "--warmup", "2"];
 
 fn train(out: &Path, extra: &[&str]) -> String {
     let data = pbmc();
     let mut args = vec!["rna", "train", "--data", p(&data), "--out", p(out)];
-    args.extend_from_slice(TINY);
+    args.extend_from_slice(common::RNA_TINY);
+    args.extend_from_slice(SHORT);
     args.extend_from_slice(extra);
     let output = tessera(&args);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();

@@ -45,6 +45,36 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Flags for a tiny BMFM-RNA model (`rna train`).
+pub const RNA_TINY: &[&str] = &[
+    "--genes",
+    "64",
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--intermediate",
+    "32",
+    "--max-length",
+    "32",
+];
+
+/// Flags for a tiny MAMMAL model (`mammal train`).
+pub const MAMMAL_TINY: &[&str] = &[
+    "--d-model",
+    "32",
+    "--d-kv",
+    "8",
+    "--d-ff",
+    "64",
+    "--layers",
+    "1",
+    "--heads",
+    "4",
+];
+
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
