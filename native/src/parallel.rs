@@ -68,15 +68,17 @@ impl Ranks {
             0 => Ok(Self::Alone(device()?)),
             1 => Ok(Self::Alone(crate::backend::parse_device(&args.devices[0])?)),
             world => {
-                let devices = args
-                    .devices
-                    .iter()
-                    .map(|spec| crate::backend::parse_device(spec))
-                    .collect::<Result<Vec<_>>>()?;
-                let mut specs = args.devices.clone();
-                specs.sort();
-                specs.dedup();
-                let shared = specs.len() < world;
+                // A device named twice is made once (a GPU runtime starts once per process)
+                // and shared by its ranks.
+                let mut made: std::collections::BTreeMap<&str, Device> = Default::default();
+                let mut devices = Vec::with_capacity(world);
+                for spec in &args.devices {
+                    if !made.contains_key(spec.as_str()) {
+                        made.insert(spec, crate::backend::parse_device(spec)?);
+                    }
+                    devices.push(made[spec.as_str()].clone());
+                }
+                let shared = made.len() < world;
                 Ok(Self::Threads(
                     devices
                         .into_iter()

@@ -134,6 +134,27 @@ fn ranks_on_threads_train_the_weights_of_one_process() {
     same_weights(&one, &two);
 }
 
+/// Two ranks sharing the Vulkan device (Mesa's software driver in CI; set
+/// TESSERA_REQUIRE_VULKAN=1 to make a missing driver fail).
+#[test]
+fn ranks_on_one_vulkan_device_train_the_weights_of_one_rank() {
+    let dir = scratch("parallel-vulkan");
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    let args = rna(&one, &["--backend", "vulkan"]);
+    let first = common::tessera(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    if !first.status.success() {
+        let message = String::from_utf8_lossy(&first.stderr);
+        assert!(
+            std::env::var("TESSERA_REQUIRE_VULKAN").as_deref() != Ok("1"),
+            "Vulkan required: {message}"
+        );
+        eprintln!("skipped: no Vulkan here ({message})");
+        return;
+    }
+    run(&rna(&two, &["--devices", "vulkan,vulkan"]));
+    same_weights(&one, &two);
+}
+
 #[test]
 fn bad_parallel_settings_are_refused_by_name() {
     let dir = scratch("parallel-refused");
