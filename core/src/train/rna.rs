@@ -288,6 +288,14 @@ impl Trainer {
             TrainError::Setup("a corpus needs the run's `stream` settings".into())
         })?;
         self.check_streams()?;
+        // The streams are replayed up to the step: a checkpoint past its run's end is refused
+        // rather than replayed for as long as it claims.
+        if self.state.step > config.steps {
+            return Err(TrainError::Setup(format!(
+                "trainer.json: step {} is past the run's {} steps",
+                self.state.step, config.steps
+            )));
+        }
         let per_step = (self.split.micro_batch * self.micro_batches() / stream.streams) as u64;
         let draws = self.state.step as u64 * per_step;
         self.streams.clear();
