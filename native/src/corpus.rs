@@ -31,7 +31,8 @@ pub struct ShardRequest<'a> {
 
 /// Cuts the inputs into shards of `cells_per_shard` cells over the first input's genes (each
 /// later input's genes matched by name; genes it lacks are zero), one input in memory at a
-/// time, and writes the manifest last. Returns the manifest.
+/// time, and writes the manifest last. Returns the manifest. `out` must be new or empty; when
+/// an input is refused, what was written is removed again.
 pub fn shard(request: &ShardRequest) -> Result<Manifest> {
     let out = request.out;
     if out.join(MANIFEST_FILE).exists() {
@@ -40,10 +41,27 @@ pub fn shard(request: &ShardRequest) -> Result<Manifest> {
             out.display()
         );
     }
+    let existed = out.exists();
+    if existed && std::fs::read_dir(out)?.next().is_some() {
+        bail!("{}: not empty; give an empty or new folder", out.display());
+    }
     if request.cells_per_shard == 0 {
         bail!("--cells-per-shard 0: a shard needs cells");
     }
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let result = write_corpus(request);
+    if result.is_err() {
+        // Everything in the folder is this run's: it was empty or new.
+        let _ = std::fs::remove_dir_all(out);
+        if existed {
+            let _ = std::fs::create_dir(out);
+        }
+    }
+    result
+}
+
+fn write_corpus(request: &ShardRequest) -> Result<Manifest> {
+    let out = request.out;
     let progress = ProgressBar::new(request.inputs.len() as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} files {msg}").expect("valid template"),
     );

@@ -96,6 +96,60 @@ fn shards_hold_the_inputs_cells_and_train_with_their_labels() {
     assert!(log.contains("streaming 4148 cells in 5 shards"), "{log}");
     assert!(out.join("model/model.safetensors").is_file(), "{log}");
 
+    // Another study's file joins by gene name (genes the first file lacks are left out); one
+    // that shares no gene, or holds normalised values, is refused by name.
+    let csv = dir.join("other-study.csv");
+    std::fs::write(&csv, "cell,CD3D,LYZ,FOO1\nx1,3,0,2\nx2,0,5,1\n").unwrap();
+    let mixed = dir.join("mixed");
+    let out = common::tessera(&[
+        "data",
+        "shard",
+        "--data",
+        p(&pbmc()),
+        p(&csv),
+        "--out",
+        p(&mixed),
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("other-study.csv: 2 cells, 2 of its 3 genes"),
+        "{log}"
+    );
+    assert_eq!(manifest(&mixed)["shards"][0]["cells"], 2638 + 2);
+    for (name, text, why) in [
+        (
+            "foreign.csv",
+            "cell,FOO1,BAR2\nx1,3,0\n",
+            "none of its genes",
+        ),
+        (
+            "normalised.csv",
+            "cell,CD3D,LYZ\nx1,0.69,0\n",
+            "raw integer counts",
+        ),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let error = fails(&[
+            "data",
+            "shard",
+            "--data",
+            p(&pbmc()),
+            p(&file),
+            "--cells-per-shard",
+            "1000",
+            "--out",
+            p(&dir.join(format!("refused-{name}"))),
+        ]);
+        assert!(error.contains(name) && error.contains(why), "{error}");
+        let refused = dir.join(format!("refused-{name}"));
+        assert!(
+            !refused.exists(),
+            "the first file's two shards are removed again"
+        );
+    }
+
     // A corpus without the head's column says how to shard with it.
     let bare = dir.join("bare");
     shard(&bare, "2000", &[]);
