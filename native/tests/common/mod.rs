@@ -36,6 +36,22 @@ pub fn fails(args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+/// Whether a run on Vulkan worked; when it failed for want of a driver, says the test is skipped
+/// (software Vulkan, Mesa's lavapipe, is there in CI, where TESSERA_REQUIRE_VULKAN=1 makes a
+/// missing driver fail instead).
+pub fn vulkan_ran(run: &Output) -> bool {
+    if run.status.success() {
+        return true;
+    }
+    let message = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        std::env::var("TESSERA_REQUIRE_VULKAN").as_deref() != Ok("1"),
+        "Vulkan required: {message}"
+    );
+    eprintln!("skipped: no Vulkan here ({message})");
+    false
+}
+
 /// A scratch folder per test, under `target/tmp` (where CI's anndata check reads back every
 /// `.h5ad` the tests wrote).
 pub fn scratch(name: &str) -> PathBuf {
