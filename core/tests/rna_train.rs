@@ -395,21 +395,20 @@ fn run_to_end(trainer: &mut Trainer) -> (Vec<(String, Vec<f32>)>, Vec<f64>) {
 /// Every weight of a bundle, by tensor name.
 fn weight_values(bundle: &Bundle) -> Vec<(String, Vec<f32>)> {
     let bytes = bundle.file(WEIGHTS_FILE).unwrap();
-    let tensors = safetensors::SafeTensors::deserialize(bytes).unwrap();
-    let mut out: Vec<(String, Vec<f32>)> = tensors
-        .tensors()
+    let mut names: Vec<String> = safetensors::SafeTensors::deserialize(bytes)
+        .unwrap()
+        .names()
         .into_iter()
-        .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let (values, _) = common::tensor_f32(bytes, &name);
             (name, values)
         })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+        .collect()
 }
 
 #[test]

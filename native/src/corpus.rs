@@ -80,9 +80,6 @@ fn write_corpus(request: &ShardRequest) -> Result<Manifest> {
                     .collect()
             }
         };
-        for column in request.labels {
-            matrix.annotation(&file, column)?;
-        }
         let writer = writer.get_or_insert_with(|| ShardWriter::new(out, &matrix.genes, request));
         let shared = writer.add(&file, &matrix, &rows)?;
         progress.suspend(|| {
@@ -162,6 +159,12 @@ impl<'a> ShardWriter<'a> {
         if shared == 0 {
             bail!("{file}: none of its genes is among the corpus's (named by the first input)");
         }
+        let labels = self
+            .request
+            .labels
+            .iter()
+            .map(|name| Ok((name, matrix.annotation(file, name)?)))
+            .collect::<Result<Vec<_>>>()?;
         for &row in rows {
             let mut entries: BTreeMap<u32, f32> = BTreeMap::new();
             for (c, value) in matrix.row(row) {
@@ -177,8 +180,8 @@ impl<'a> ShardWriter<'a> {
             }
             pending.indptr.push(pending.indices.len());
             pending.cell_ids.push(matrix.cell_ids[row].clone());
-            for name in self.request.labels {
-                let value = matrix.annotation(file, name)?[row].clone();
+            for &(name, values) in &labels {
+                let value = values[row].clone();
                 self.labels
                     .entry(name.clone())
                     .or_default()

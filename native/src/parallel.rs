@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use tessera_core::train::parallel::Threads;
-use tessera_core::train::{Collective, Fit};
+use tessera_core::train::{Collective, Fit, TrainError};
 
 /// How a training run's steps are shared.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -153,18 +153,22 @@ impl Ranks {
                             })
                         })
                         .collect();
-                    // A rank that fails releases the others with "rank r stopped": report the
-                    // failure itself, not the ranks it stopped.
-                    let results: Vec<Result<()>> = handles
+                    // A rank that fails releases the others with a collective error ("rank r
+                    // stopped"): report the failure itself, not the ranks it released.
+                    let released = |e: &anyhow::Error| {
+                        matches!(
+                            e.downcast_ref::<TrainError>(),
+                            Some(TrainError::Collective(_))
+                        )
+                    };
+                    let mut errors: Vec<anyhow::Error> = handles
                         .into_iter()
                         .map(|h| h.join().unwrap_or_else(|_| bail!("a rank panicked")))
+                        .filter_map(Result::err)
                         .collect();
-                    let mut errors = results.into_iter().filter_map(Result::err);
-                    match errors.next() {
-                        None => Ok(()),
-                        Some(first) => Err(errors
-                            .find(|e| !format!("{e:#}").contains("stopped"))
-                            .unwrap_or(first)),
+                    match errors.iter().position(|e| !released(e)) {
+                        Some(cause) => Err(errors.swap_remove(cause)),
+                        None => errors.into_iter().next().map_or(Ok(()), Err),
                     }
                 })
             }
